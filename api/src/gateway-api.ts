@@ -1,0 +1,157 @@
+import { z } from 'zod';
+import { Condition } from './condition.js';
+import { ObjectMeta } from './object-meta.js';
+
+/**
+ * The subset of Gateway API (v1) and core objects the controller reads, as lenient parsers:
+ * unknown fields pass through (loose), defaults are those of the Gateway API CRDs, so an object
+ * read from the API server and one read from a file (local mode) parse to the same value.
+ */
+
+export const GatewayClass = z.looseObject({
+  apiVersion: z.string(),
+  kind: z.literal('GatewayClass'),
+  metadata: ObjectMeta,
+  spec: z.looseObject({
+    controllerName: z.string(),
+    description: z.string().optional(),
+  }),
+  status: z.looseObject({ conditions: z.array(Condition).optional() }).optional(),
+});
+export type GatewayClass = z.output<typeof GatewayClass>;
+
+export const RouteNamespacesFrom = z.enum(['All', 'Same', 'Selector']);
+
+export const Listener = z.looseObject({
+  name: z.string().min(1),
+  hostname: z.string().optional(),
+  port: z.number().int().min(1).max(65535),
+  protocol: z.string(),
+  allowedRoutes: z.looseObject({
+    namespaces: z.looseObject({
+      from: RouteNamespacesFrom.default('Same'),
+      selector: z.looseObject({ matchLabels: z.record(z.string(), z.string()).optional() }).optional(),
+    }).default({ from: 'Same' }),
+    kinds: z.array(z.looseObject({ group: z.string().optional(), kind: z.string() })).optional(),
+  }).default({ namespaces: { from: 'Same' } }),
+});
+export type Listener = z.output<typeof Listener>;
+
+export const Gateway = z.looseObject({
+  apiVersion: z.string(),
+  kind: z.literal('Gateway'),
+  metadata: ObjectMeta,
+  spec: z.looseObject({
+    gatewayClassName: z.string(),
+    listeners: z.array(Listener).min(1),
+  }),
+  status: z.looseObject({}).optional(),
+});
+export type Gateway = z.output<typeof Gateway>;
+
+export const ParentRef = z.looseObject({
+  group: z.string().default('gateway.networking.k8s.io'),
+  kind: z.string().default('Gateway'),
+  namespace: z.string().optional(),
+  name: z.string(),
+  sectionName: z.string().optional(),
+  port: z.number().int().optional(),
+});
+export type ParentRef = z.output<typeof ParentRef>;
+
+export const PathMatch = z.looseObject({
+  type: z.enum(['Exact', 'PathPrefix', 'RegularExpression']).default('PathPrefix'),
+  value: z.string().default('/'),
+});
+export const HeaderMatch = z.looseObject({
+  type: z.enum(['Exact', 'RegularExpression']).default('Exact'),
+  name: z.string(),
+  value: z.string(),
+});
+export const HttpRouteMatch = z.looseObject({
+  path: PathMatch.default({ type: 'PathPrefix', value: '/' }),
+  headers: z.array(HeaderMatch).optional(),
+  queryParams: z.array(HeaderMatch).optional(),
+  method: z.string().optional(),
+});
+export type HttpRouteMatch = z.output<typeof HttpRouteMatch>;
+
+export const BackendRef = z.looseObject({
+  group: z.string().default(''),
+  kind: z.string().default('Service'),
+  name: z.string(),
+  namespace: z.string().optional(),
+  port: z.number().int().optional(),
+  weight: z.number().int().min(0).default(1),
+});
+export type BackendRef = z.output<typeof BackendRef>;
+
+export const HttpRouteRule = z.looseObject({
+  name: z.string().optional(),
+  matches: z.array(HttpRouteMatch).default([{ path: { type: 'PathPrefix', value: '/' } }]),
+  backendRefs: z.array(BackendRef).default([]),
+  timeouts: z.looseObject({ request: z.string().optional(), backendRequest: z.string().optional() }).optional(),
+});
+export type HttpRouteRule = z.output<typeof HttpRouteRule>;
+
+export const HttpRoute = z.looseObject({
+  apiVersion: z.string(),
+  kind: z.literal('HTTPRoute'),
+  metadata: ObjectMeta,
+  spec: z.looseObject({
+    parentRefs: z.array(ParentRef).default([]),
+    hostnames: z.array(z.string()).default([]),
+    rules: z.array(HttpRouteRule).default([{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [] }]),
+  }),
+  status: z.looseObject({}).optional(),
+});
+export type HttpRoute = z.output<typeof HttpRoute>;
+
+export const ReferenceGrant = z.looseObject({
+  apiVersion: z.string(),
+  kind: z.literal('ReferenceGrant'),
+  metadata: ObjectMeta,
+  spec: z.looseObject({
+    from: z.array(z.looseObject({ group: z.string(), kind: z.string(), namespace: z.string() })),
+    to: z.array(z.looseObject({ group: z.string(), kind: z.string(), name: z.string().optional() })),
+  }),
+});
+export type ReferenceGrant = z.output<typeof ReferenceGrant>;
+
+export const ServicePort = z.looseObject({
+  name: z.string().optional(),
+  port: z.number().int(),
+  targetPort: z.union([z.number().int(), z.string()]).optional(),
+  protocol: z.string().default('TCP'),
+});
+export const Service = z.looseObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Service'),
+  metadata: ObjectMeta,
+  spec: z.looseObject({
+    ports: z.array(ServicePort).default([]),
+    type: z.string().optional(),
+    externalName: z.string().optional(),
+  }).default({ ports: [] }),
+});
+export type Service = z.output<typeof Service>;
+
+export const EndpointSlice = z.looseObject({
+  apiVersion: z.string(),
+  kind: z.literal('EndpointSlice'),
+  metadata: ObjectMeta,
+  addressType: z.string().default('IPv4'),
+  endpoints: z.array(z.looseObject({
+    addresses: z.array(z.string()),
+    conditions: z.looseObject({ ready: z.boolean().optional() }).optional(),
+  })).nullish().transform((v) => v ?? []),
+  ports: z.array(z.looseObject({
+    name: z.string().nullish(),
+    port: z.number().int().nullish(),
+    protocol: z.string().nullish(),
+  })).nullish().transform((v) => v ?? []),
+});
+export type EndpointSlice = z.output<typeof EndpointSlice>;
+
+/** Label linking an EndpointSlice to its Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
