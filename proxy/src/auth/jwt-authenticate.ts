@@ -1,0 +1,49 @@
+import type { JWTPayload } from 'jose';
+import { JwtFailures, type JwtErrorCode } from './jwt-errors.js';
+import type { JwtResult, JwtVerifier } from './jwt-verifier.js';
+import { extractToken, type CredentialSource } from './token-location.js';
+
+/** Outcome label for metrics and access logs. */
+export type AuthResult = 'valid' | 'missing' | 'rejected' | 'passed_unverified';
+
+export type AuthDecision =
+  | {
+      readonly action: 'pass';
+      readonly result: AuthResult;
+      /** Set only after a successful validation. */
+      readonly claims?: JWTPayload;
+      readonly providerId?: string;
+      /** Remove the credential before forwarding (only after a successful validation). */
+      readonly stripCredential: boolean;
+      /** Why an unverified request passed (Permissive), for logs and metrics. */
+      readonly code?: JwtErrorCode;
+    }
+  | { readonly action: 'reject'; readonly result: 'missing' | 'rejected'; readonly failure: Exclude<JwtResult, { ok: true }> };
+
+/**
+ * Applies one JWT policy to one request, as upstream's mode table (reference §4.4):
+ *
+ * | mode       | no token      | invalid token               | valid token           |
+ * |------------|---------------|-----------------------------|-----------------------|
+ * | Strict     | 401           | 401 (400 if ambiguous)      | pass, credential gone |
+ * | Optional   | pass          | 401 (400 if ambiguous)      | pass, credential gone |
+ * | Permissive | pass          | pass, token left in place   | pass, credential gone |
+ *
+ * Two credentials (duplicate header, header plus access_token…) are ambiguous: 400 in every mode
+ * but Permissive, where they pass unverified like any invalid token.
+ */
+export async function authenticate(verifier: JwtVerifier, src: CredentialSource, nowSec: number): Promise<AuthDecision> {
+  const mode = verifier.policy.mode;
+  const found = extractToken(src, verifier.policy.location);
+  if (found.kind === 'none') {
+    return mode === 'Strict'
+      ? { action: 'reject', result: 'missing', failure: JwtFailures.missing() }
+      : { action: 'pass', result: 'missing', stripCredential: false };
+  }
+  const result = found.kind === 'duplicate' ? JwtFailures.duplicate() : await verifier.verify(found.token, nowSec);
+  if (result.ok) {
+    return { action: 'pass', result: 'valid', claims: result.claims, providerId: result.providerId, stripCredential: true };
+  }
+  if (mode === 'Permissive') return { action: 'pass', result: 'passed_unverified', stripCredential: false, code: result.code };
+  return { action: 'reject', result: 'rejected', failure: result };
+}

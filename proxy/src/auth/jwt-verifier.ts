@@ -1,0 +1,183 @@
+import type { CompiledJwtPolicy, CompiledJwtProvider, Jwk } from '@agw/api';
+import { compactVerify, importJWK, type CryptoKey, type JWTPayload } from 'jose';
+import { JwtFailures, type JwtFailure } from './jwt-errors.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
+
+/** Clock leeway for exp, nbf and iat, in seconds (upstream's exp leeway; jsonwebtoken default). */
+export const LEEWAY_SEC = 60;
+/** Tokens larger than this (bytes) are refused before any parsing. */
+export const MAX_TOKEN_BYTES = 16 * 1024;
+/** Verified-token cache bound (entries per policy). */
+export const DEFAULT_CACHE_ENTRIES = 10_000;
+
+const RSA_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+const EC_ALG_BY_CURVE: Record<string, string> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' };
+const JWS_ALGS = new Set([...RSA_ALGS, 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+
+export interface JwtSuccess {
+  readonly ok: true;
+  readonly claims: JWTPayload;
+  readonly providerId: string;
+}
+export type JwtResult = JwtSuccess | (JwtFailure & {
+  /** For an unknown kid whose issuer has a remote key source: where a refetch could find it. */
+  readonly refetch?: { readonly remoteUrl: string; readonly kid: string };
+});
+
+interface KeyEntry { readonly provider: CompiledJwtProvider; readonly byAlg: ReadonlyMap<string, CryptoKey> }
+
+export interface JwtVerifier {
+  readonly policy: CompiledJwtPolicy;
+  /** Keys usable per provider id (for metrics); dropped providers are absent. */
+  readonly keyCounts: ReadonlyMap<string, number>;
+  /** Why providers or keys were dropped, for logs and the config dump. */
+  readonly warnings: readonly string[];
+  readonly cache: VerifiedTokenCache<JwtSuccess>;
+  verify(token: string, nowSec: number): Promise<JwtResult>;
+}
+
+/**
+ * Algorithms a key may verify. A JWS `alg` on the key pins it; otherwise the family decides
+ * (RSA: RS/PS; EC: by curve, so ES256 only with P-256; OKP Ed25519: EdDSA). HMAC and `none` never.
+ * Keys marked for encryption (`use: enc`, or a non-JWS `alg` like RSA-OAEP) verify nothing.
+ */
+export function algorithmsFor(jwk: Jwk): string[] | { error: string } {
+  if (jwk.use === 'enc') return [];
+  if (jwk.alg !== undefined) {
+    if (!JWS_ALGS.has(jwk.alg)) return [];
+    const family = jwk.kty === 'RSA' ? RSA_ALGS : jwk.kty === 'EC' ? Object.values(EC_ALG_BY_CURVE) : ['EdDSA', 'Ed25519'];
+    return family.includes(jwk.alg) ? [jwk.alg] : { error: `key alg ${jwk.alg} does not fit kty ${jwk.kty}` };
+  }
+  switch (jwk.kty) {
+    case 'RSA': return RSA_ALGS;
+    case 'EC': {
+      const alg = EC_ALG_BY_CURVE[jwk.crv ?? ''];
+      return alg === undefined ? { error: `unsupported EC curve ${String(jwk.crv)}` } : [alg];
+    }
+    case 'OKP': return jwk.crv === 'Ed25519' ? ['EdDSA', 'Ed25519'] : { error: `unsupported OKP curve ${String(jwk.crv)}` };
+    default: return { error: `unsupported key type ${jwk.kty}` };
+  }
+}
+
+async function importProvider(p: CompiledJwtProvider): Promise<Map<string, KeyEntry> | string> {
+  const keys = new Map<string, KeyEntry>();
+  for (const jwk of p.keys) {
+    // As upstream: a key without kid, or of an unsupported type, disqualifies the whole provider.
+    if (jwk.kid === undefined || jwk.kid === '') return 'the key is missing the `kid` attribute';
+    const algs = algorithmsFor(jwk);
+    if (!Array.isArray(algs)) return algs.error;
+    const byAlg = new Map<string, CryptoKey>();
+    for (const alg of algs) {
+      try {
+        byAlg.set(alg, await importJWK({ ...jwk, alg: undefined, use: undefined, key_ops: undefined, ext: undefined } as never, alg) as CryptoKey);
+      } catch (err) {
+        return `key ${JSON.stringify(jwk.kid)} cannot be imported for ${alg}: ${(err as Error).message}`;
+      }
+    }
+    if (byAlg.size > 0 && !keys.has(jwk.kid)) keys.set(jwk.kid, { provider: p, byAlg });
+  }
+  return keys;
+}
+
+const TOKEN_CHARS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+function decodeJsonSegment(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isNumericDate = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Claim checks after the signature, in jsonwebtoken's order, plus nbf and iat (upstream skips both). */
+export function checkClaims(claims: Record<string, unknown>, provider: CompiledJwtProvider, nowSec: number): JwtFailure | undefined {
+  const audiences = provider.audiences ?? [];
+  for (const required of ['exp', 'iss', ...(audiences.length > 0 ? ['aud'] : [])]) {
+    if (claims[required] === undefined) return JwtFailures.missingClaim(required);
+  }
+  const { exp, nbf, iat, iss, aud } = claims;
+  if (!isNumericDate(exp) || (nbf !== undefined && !isNumericDate(nbf)) || (iat !== undefined && !isNumericDate(iat))) {
+    return JwtFailures.invalidClaims();
+  }
+  if (exp + LEEWAY_SEC < nowSec) return JwtFailures.expired();
+  if (nbf !== undefined && nbf - LEEWAY_SEC > nowSec) return JwtFailures.notYetValid();
+  if (iat !== undefined && iat - LEEWAY_SEC > nowSec) return JwtFailures.issuedInFuture();
+  const issuers = Array.isArray(iss) ? iss : [iss];
+  if (!issuers.some((i) => i === provider.issuer)) return JwtFailures.invalidIssuer();
+  if (audiences.length > 0) {
+    const tokenAud = Array.isArray(aud) ? aud : [aud];
+    if (!tokenAud.some((a) => typeof a === 'string' && audiences.includes(a))) return JwtFailures.invalidAudience();
+  }
+  return undefined;
+}
+
+/**
+ * Builds the verifier of one JWT policy: imports every key once, for every algorithm it may
+ * verify, so a request never imports a key. The first provider holding a kid decides (upstream).
+ */
+export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries = DEFAULT_CACHE_ENTRIES): Promise<JwtVerifier> {
+  const byKid = new Map<string, KeyEntry>();
+  const keyCounts = new Map<string, number>();
+  const warnings: string[] = [];
+  for (const provider of policy.providers) {
+    const keys = await importProvider(provider);
+    if (typeof keys === 'string') {
+      warnings.push(`provider ${provider.id} (issuer ${JSON.stringify(provider.issuer)}) dropped: ${keys}`);
+      continue;
+    }
+    keyCounts.set(provider.id, keys.size);
+    for (const [kid, entry] of keys) if (!byKid.has(kid)) byKid.set(kid, entry);
+  }
+  const cache = new VerifiedTokenCache<JwtSuccess>(cacheEntries);
+
+  async function verifyUncached(token: string, nowSec: number): Promise<JwtResult> {
+    if (!TOKEN_CHARS.test(token)) return JwtFailures.malformed();
+    const [headerPart, payloadPart] = token.split('.') as [string, string, string];
+    const header = decodeJsonSegment(headerPart);
+    if (header === undefined || typeof header['alg'] !== 'string' || header['alg'] === 'none') return JwtFailures.malformed();
+    // No JWS extension is understood here, so any `crit` must be refused (RFC 7515 §4.1.11).
+    if (header['crit'] !== undefined) return JwtFailures.unsupportedCrit();
+    const kid = header['kid'];
+    if (kid === undefined) return JwtFailures.missingKid();
+    if (typeof kid !== 'string') return JwtFailures.malformed();
+    const entry = byKid.get(kid);
+    if (entry === undefined) return unknownKid(kid, payloadPart);
+    const key = entry.byAlg.get(header['alg']);
+    if (key === undefined) return JwtFailures.invalidAlgorithm();
+    let payload: Uint8Array;
+    try {
+      ({ payload } = await compactVerify(token, key, { algorithms: [header['alg']] }));
+    } catch {
+      return JwtFailures.invalidSignature();
+    }
+    let claims: unknown;
+    try { claims = JSON.parse(Buffer.from(payload).toString('utf8')); } catch { return JwtFailures.invalidClaims(); }
+    if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return JwtFailures.invalidClaims();
+    const bad = checkClaims(claims as Record<string, unknown>, entry.provider, nowSec);
+    return bad ?? { ok: true, claims: claims as JWTPayload, providerId: entry.provider.id };
+  }
+
+  function unknownKid(kid: string, payloadPart: string): JwtResult {
+    // Unverified look at iss, only to decide whether a refetch could help; never trusted otherwise.
+    const iss = decodeJsonSegment(payloadPart)?.['iss'];
+    const remote = policy.providers.find((p) => p.remoteUrl !== undefined && p.issuer === iss);
+    const failure = JwtFailures.unknownKid(kid);
+    return remote?.remoteUrl === undefined ? failure : { ...failure, refetch: { remoteUrl: remote.remoteUrl, kid } };
+  }
+
+  return {
+    policy, keyCounts, warnings, cache,
+    async verify(token, nowSec) {
+      if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return JwtFailures.tooLarge(MAX_TOKEN_BYTES);
+      const cacheKey = VerifiedTokenCache.keyOf(token);
+      const hit = cache.get(cacheKey, nowSec);
+      if (hit !== undefined) return hit;
+      const result = await verifyUncached(token, nowSec);
+      if (result.ok) cache.set(cacheKey, result, (result.claims.exp as number) + LEEWAY_SEC);
+      return result;
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { CompiledTokenLocation } from '@agw/api';
+
+/** What the extractor needs of a request: every value of every header (lower-case names), and the URL. */
+export interface CredentialSource {
+  /** As Node's `headersDistinct`: all values, duplicates kept (Node drops duplicate Authorization in `headers`). */
+  readonly headers: Readonly<Record<string, readonly string[] | undefined>>;
+  /** Request target: path and query, as received. */
+  readonly url: string;
+}
+
+export type Extraction =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'duplicate' }
+  | { readonly kind: 'found'; readonly token: string };
+
+/** The RFC 6750 query parameter; a token there as well as in the configured place is ambiguous. */
+const RFC6750_QUERY = 'access_token';
+
+function queryValues(url: string, name: string): string[] {
+  const q = url.indexOf('?');
+  if (q < 0) return [];
+  return new URLSearchParams(url.slice(q + 1)).getAll(name);
+}
+
+function cookieValues(headers: CredentialSource['headers'], name: string): string[] {
+  const out: string[] = [];
+  for (const line of headers['cookie'] ?? []) {
+    for (const pair of line.split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq < 0) continue;
+      if (pair.slice(0, eq).trim() === name) out.push(pair.slice(eq + 1).trim());
+    }
+  }
+  return out;
+}
+
+function startsWithIgnoringAsciiCase(value: string, prefix: string): boolean {
+  return value.length >= prefix.length && value.slice(0, prefix.length).toLowerCase() === prefix.toLowerCase();
+}
+
+function tokensAt(src: CredentialSource, loc: CompiledTokenLocation): string[] {
+  switch (loc.kind) {
+    case 'header': {
+      const values = src.headers[loc.name.toLowerCase()] ?? [];
+      if (loc.prefix === undefined) return [...values];
+      // A value without the prefix (e.g. `Basic …`) is not a token, as upstream.
+      return values.filter((v) => startsWithIgnoringAsciiCase(v, loc.prefix as string)).map((v) => v.slice((loc.prefix as string).length));
+    }
+    case 'query': return queryValues(src.url, loc.name);
+    case 'cookie': return cookieValues(src.headers, loc.name);
+  }
+}
+
+/**
+ * Finds the credential at the configured location. More than one value there, or a bearer token
+ * also in another standard place (RFC 6750 §2: "MUST NOT use more than one method"), is `duplicate`:
+ * the request is ambiguous and is answered 400, never guessed at.
+ */
+export function extractToken(src: CredentialSource, loc: CompiledTokenLocation): Extraction {
+  const here = tokensAt(src, loc);
+  if (loc.kind === 'header' && (src.headers[loc.name.toLowerCase()]?.length ?? 0) > 1) return { kind: 'duplicate' };
+  if (here.length > 1) return { kind: 'duplicate' };
+  const token = here[0];
+  if (token === undefined) return { kind: 'none' };
+  const isAuthorization = loc.kind === 'header' && loc.name.toLowerCase() === 'authorization';
+  const elsewhere =
+    (!isAuthorization && tokensAt(src, { kind: 'header', name: 'authorization', prefix: 'Bearer ' }).length > 0) ||
+    (!(loc.kind === 'query' && loc.name === RFC6750_QUERY) && queryValues(src.url, RFC6750_QUERY).length > 0);
+  return elsewhere ? { kind: 'duplicate' } : { kind: 'found', token };
+}
+
+/** The request URL without the query parameter `name` (other parameters kept, in order). */
+export function urlWithoutQueryParam(url: string, name: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const kept = url.slice(q + 1).split('&').filter((part) => {
+    const key = part.split('=', 1)[0] ?? '';
+    try { return decodeURIComponent(key.replace(/\+/g, ' ')) !== name; } catch { return true; }
+  });
+  return kept.length === 0 ? url.slice(0, q) : `${url.slice(0, q)}?${kept.join('&')}`;
+}
+
+/** The Cookie header value without the cookie `name`; undefined when nothing is left. */
+export function cookieHeaderWithout(lines: readonly string[], name: string): string | undefined {
+  const kept = lines.flatMap((l) => l.split(';')).map((p) => p.trim()).filter((p) => p !== '' && p.slice(0, p.indexOf('=')).trim() !== name);
+  return kept.length === 0 ? undefined : kept.join('; ');
+}

@@ -1,0 +1,60 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConfigStore } from './config/store.js';
+
+/** The proxy's Prometheus metrics, on a registry of its own (one per process, or per test). */
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'agw_proxy_requests_total', help: 'Requests answered, by listener port, route and status code.',
+    labelNames: ['port', 'route', 'status'] as const, registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'agw_proxy_request_duration_seconds', help: 'Time from request start to response end, seconds.',
+    labelNames: ['route'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly jwt = new Counter({
+    name: 'agw_jwt_auth_total', help: 'JWT checks by policy, provider, result (valid|missing|rejected|passed_unverified) and reason code.',
+    labelNames: ['policy', 'provider', 'result', 'reason'] as const, registers: [this.registry],
+  });
+  readonly refetch = new Counter({
+    name: 'agw_jwt_refetch_on_unknown_kid_total', help: 'Unknown-kid refetch requests by outcome (found|not_found).',
+    labelNames: ['outcome'] as const, registers: [this.registry],
+  });
+  readonly configUpdates = new Counter({
+    name: 'agw_config_updates_total', help: 'Configs received, by result (applied|rejected).',
+    labelNames: ['result'] as const, registers: [this.registry],
+  });
+
+  constructor(store: ConfigStore, opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    store.onChange((e) => this.configUpdates.inc({ result: e.type }));
+    new Gauge({
+      name: 'agw_config_info', help: 'The config version being served (value 1).', labelNames: ['version'] as const,
+      registers: [this.registry],
+      collect() { this.reset(); const v = store.current?.config.version; if (v !== undefined) this.set({ version: v }, 1); },
+    });
+    new Gauge({
+      name: 'agw_jwt_keys', help: 'Usable keys per JWT policy and provider.', labelNames: ['policy', 'provider'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const v of store.current?.verifiers.values() ?? []) for (const [provider, n] of v.keyCounts) this.set({ policy: v.policy.policy, provider }, n);
+      },
+    });
+    new Gauge({
+      name: 'agw_jwt_cache_entries', help: 'Verified-token cache entries per JWT policy.', labelNames: ['policy'] as const,
+      registers: [this.registry],
+      collect() { this.reset(); for (const v of store.current?.verifiers.values() ?? []) this.set({ policy: v.policy.policy }, v.cache.size); },
+    });
+    new Gauge({
+      name: 'agw_jwt_cache_lookups', help: 'Verified-token cache lookups of the current config, by outcome (hit|miss).',
+      labelNames: ['outcome'] as const, registers: [this.registry],
+      collect() {
+        let hits = 0, misses = 0;
+        for (const v of store.current?.verifiers.values() ?? []) { hits += v.cache.hits; misses += v.cache.misses; }
+        this.set({ outcome: 'hit' }, hits); this.set({ outcome: 'miss' }, misses);
+      },
+    });
+  }
+}

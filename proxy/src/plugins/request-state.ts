@@ -1,0 +1,18 @@
+import type { CompiledRoute, Endpoint } from '@agw/api';
+import type { JWTPayload } from 'jose';
+import type { AuthResult } from '../auth/jwt-authenticate.js';
+
+/** What the pipeline learned about a request, for the upstream stage and the access log. */
+export interface RequestState {
+  route?: CompiledRoute;
+  endpoint?: Endpoint;
+  /** Original Host header, restored upstream (reply-from would send the upstream's). */
+  host?: string;
+  jwt?: { policy: string; result: AuthResult; provider?: string; code?: string; stripHeader?: string; stripCookie?: string };
+  /** Verified claims, for later stages (authorization, transformation). Never the raw token. */
+  claims?: JWTPayload;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest { agw: RequestState }
+}

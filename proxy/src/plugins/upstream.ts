@@ -1,0 +1,54 @@
+import httpProxy from '@fastify/http-proxy';
+import type { FastifyInstance } from 'fastify';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { cookieHeaderWithout } from '../auth/token-location.js';
+import './request-state.js';
+
+export interface UpstreamOptions {
+  /** Time to wait for upstream response headers and between body chunks, ms (default 30 000). */
+  upstreamTimeoutMs: number;
+  /** Keep-alive connections per upstream origin (default 128). */
+  connectionsPerOrigin: number;
+}
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) that never cross the proxy; `connection`-listed ones are removed by reply-from. */
+const HOP_BY_HOP = ['keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
+
+/**
+ * Forwards what the pipeline let through, to the endpoint it chose: @fastify/http-proxy registered
+ * once for every path and method, with the upstream chosen per request. Bodies stream both ways.
+ */
+export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions): Promise<void> {
+  await app.register(httpProxy, {
+    upstream: '',
+    prefix: '/',
+    // The pipeline already matched routes on the raw URL; forward it as received (minus a stripped query token).
+    rewritePrefix: '',
+    undici: { connections: opts.connectionsPerOrigin, pipelining: 1, headersTimeout: opts.upstreamTimeoutMs, bodyTimeout: opts.upstreamTimeoutMs },
+    replyOptions: {
+      getUpstream: (req) => {
+        const ep = req.agw.endpoint;
+        return ep === undefined ? 'http://127.0.0.1:1' : `http://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}`;
+      },
+      rewriteRequestHeaders: (req, headers: IncomingHttpHeaders) => {
+        const out: IncomingHttpHeaders = { ...headers };
+        for (const h of HOP_BY_HOP) delete out[h];
+        const state = req.agw;
+        if (state.host) out.host = state.host;
+        const jwt = state.jwt;
+        if (jwt?.stripHeader !== undefined) delete out[jwt.stripHeader];
+        if (jwt?.stripCookie !== undefined) {
+          const rest = cookieHeaderWithout((req.raw as IncomingMessage).headersDistinct['cookie'] ?? [], jwt.stripCookie);
+          if (rest === undefined) delete out.cookie; else out.cookie = rest;
+        }
+        const prior = out['x-forwarded-for'];
+        const client = req.raw.socket.remoteAddress ?? '';
+        out['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${client}` : client;
+        out['x-forwarded-proto'] = 'http';
+        out['x-forwarded-host'] = state.host ?? '';
+        out['x-request-id'] = String(req.id);
+        return out;
+      },
+    },
+  });
+}

@@ -1,0 +1,100 @@
+import type { CompiledListener, CompiledRoute } from '@agw/api';
+import { describe, expect, it } from 'vitest';
+import { normalizeHost } from './hostname.js';
+import { compileRouteTable, matchRoute, pickEndpoint, selectListener } from './route-table.js';
+
+const listeners: CompiledListener[] = [
+  { name: 'http', port: 80 },
+  { name: 'api', port: 80, hostname: 'api.example.com' },
+  { name: 'other', port: 8080 },
+];
+
+let order = 0;
+function route(id: string, m: Partial<CompiledRoute['match']> & { path?: CompiledRoute['match']['path'] }, extra: Partial<CompiledRoute> = {}): CompiledRoute {
+  return {
+    id, listeners: ['http'], hostnames: [], order: order++, backends: [],
+    match: { path: m.path ?? { type: 'PathPrefix', value: '/' }, headers: m.headers ?? [], queryParams: m.queryParams ?? [], ...(m.method ? { method: m.method } : {}) },
+    ...extra,
+  };
+}
+
+const routes: CompiledRoute[] = [
+  route('catch-all', {}),
+  route('prefix-foo', { path: { type: 'PathPrefix', value: '/foo' } }),
+  route('prefix-foo-bar', { path: { type: 'PathPrefix', value: '/foo/bar/' } }),
+  route('exact-foo', { path: { type: 'Exact', value: '/foo' } }),
+  route('regex-v', { path: { type: 'RegularExpression', value: '/v[0-9]+/.*' } }),
+  route('prefix-foo-post', { path: { type: 'PathPrefix', value: '/foo' }, method: 'POST' }),
+  route('prefix-foo-header', { path: { type: 'PathPrefix', value: '/foo' }, headers: [{ type: 'Exact', name: 'X-Env', value: 'canary' }] }),
+  route('prefix-foo-query', { path: { type: 'PathPrefix', value: '/foo' }, queryParams: [{ type: 'Exact', name: 'v', value: '2' }] }),
+  route('older-twin', { path: { type: 'PathPrefix', value: '/twin' } }),
+  route('younger-twin', { path: { type: 'PathPrefix', value: '/twin' } }),
+  route('exact-host', {}, { hostnames: ['www.example.com'] }),
+  route('exact-host-path', { path: { type: 'PathPrefix', value: '/only' } }, { hostnames: ['shop.example.com'] }),
+  route('wildcard-host', {}, { hostnames: ['*.example.com'] }),
+  route('api-listener', {}, { listeners: ['api'] }),
+];
+const table = compileRouteTable(listeners, routes);
+
+function match(rawHost: string, path: string, method = 'GET', headers: Record<string, string> = {}, port = 80) {
+  const host = normalizeHost(rawHost);
+  const l = selectListener(table, port, host);
+  if (!l) return 'no-listener';
+  const [p, q] = path.split('?');
+  const r = matchRoute(l, { host, method, path: p ?? '/', header: (n) => headers[n], query: new URLSearchParams(q ?? '') });
+  return r.kind === 'route' ? r.route.id : r.kind;
+}
+
+describe('route precedence (Gateway API)', () => {
+  it.each([
+    ['/foo', 'GET', {}, 'exact-foo'],
+    ['/foo/x', 'GET', {}, 'prefix-foo'],
+    ['/foo/bar', 'GET', {}, 'prefix-foo-bar'],
+    ['/foo/bar/baz', 'GET', {}, 'prefix-foo-bar'],
+    ['/foobar', 'GET', {}, 'catch-all'],
+    ['/foo/x', 'POST', {}, 'prefix-foo-post'],
+    ['/foo/x', 'GET', { 'x-env': 'canary' }, 'prefix-foo-header'],
+    ['/foo/x?v=2', 'GET', {}, 'prefix-foo-query'],
+    ['/v1/items', 'GET', {}, 'regex-v'],
+    ['/v1', 'GET', {}, 'catch-all'],
+    ['/twin/a', 'GET', {}, 'older-twin'],
+  ])('%s %s %j → %s', (path, method, headers, expected) => {
+    expect(match('host.test', path, method, headers)).toBe(expected);
+  });
+
+  it.each([
+    ['www.example.com', '/anything', 'exact-host'],
+    ['a.example.com', '/x', 'wildcard-host'],
+    ['a.b.example.com', '/x', 'wildcard-host'],
+    ['example.com', '/x', 'catch-all'],
+    ['WWW.Example.com', '/x', 'exact-host'],
+    // The most specific hostname decides; its routes do not fall through to less specific ones.
+    ['shop.example.com', '/only/1', 'exact-host-path'],
+    ['shop.example.com', '/elsewhere', 'no-route'],
+    ['api.example.com', '/x', 'api-listener'],
+  ])('host %s path %s → %s', (host, path, expected) => {
+    expect(match(host, path)).toBe(expected);
+  });
+
+  it('a port without listeners has no route', () => {
+    expect(match('x', '/', 'GET', {}, 9999)).toBe('no-listener');
+    expect(match('x', '/', 'GET', {}, 8080)).toBe('no-route');
+  });
+
+  it('an invalid regular expression fails at compile time, not per request', () => {
+    expect(() => compileRouteTable(listeners, [route('bad', { path: { type: 'RegularExpression', value: '(' } })])).toThrow();
+  });
+});
+
+describe('pickEndpoint', () => {
+  const a = { name: 'a', weight: 1, endpoints: [{ host: '127.0.0.1', port: 1 }] };
+  const b = { name: 'b', weight: 3, endpoints: [{ host: '127.0.0.1', port: 2 }, { host: '127.0.0.1', port: 3 }] };
+  it('weights split traffic', () => {
+    expect(pickEndpoint([a, b], () => 0.1)?.backend.name).toBe('a');
+    expect(pickEndpoint([a, b], () => 0.3)?.backend.name).toBe('b');
+  });
+  it('weight 0 and empty backends are skipped; nothing left is undefined', () => {
+    expect(pickEndpoint([{ ...a, weight: 0 }, b], () => 0)?.backend.name).toBe('b');
+    expect(pickEndpoint([{ ...a, endpoints: [] }], () => 0)).toBeUndefined();
+  });
+});

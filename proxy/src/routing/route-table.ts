@@ -1,0 +1,150 @@
+import type { CompiledBackend, CompiledListener, CompiledRoute, Endpoint } from '@agw/api';
+import { hostnameMatches, hostnameRank } from './hostname.js';
+
+/** What the matcher needs of a request. */
+export interface RouteRequest {
+  readonly host: string;
+  readonly method: string;
+  /** Path without the query. */
+  readonly path: string;
+  readonly header: (lowerCaseName: string) => string | undefined;
+  readonly query: URLSearchParams;
+}
+
+interface CompiledMatcher {
+  readonly route: CompiledRoute;
+  readonly test: (req: RouteRequest) => boolean;
+}
+
+/** Routes sharing one hostname pattern ("virtual host"), most specific match first. */
+interface VirtualHost { readonly pattern: string | undefined; readonly rank: number; readonly matchers: CompiledMatcher[] }
+
+export interface ListenerRoutes { readonly listener: CompiledListener; readonly vhosts: readonly VirtualHost[] }
+
+export interface RouteTable {
+  /** Listeners by port; one port may carry several listeners told apart by hostname. */
+  readonly ports: ReadonlyMap<number, readonly ListenerRoutes[]>;
+}
+
+export type RouteMatch =
+  | { readonly kind: 'route'; readonly listener: CompiledListener; readonly route: CompiledRoute }
+  | { readonly kind: 'no-listener' }
+  | { readonly kind: 'no-route'; readonly listener: CompiledListener };
+
+function pathTest(type: CompiledRoute['match']['path']['type'], value: string): (path: string) => boolean {
+  switch (type) {
+    case 'Exact': return (p) => p === value;
+    case 'RegularExpression': {
+      const re = new RegExp(`^(?:${value})$`);
+      return (p) => re.test(p);
+    }
+    case 'PathPrefix': {
+      // Element-wise prefix: /abc matches /abc, /abc/ and /abc/x, never /abcd.
+      const base = value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value;
+      if (base === '/' || base === '') return () => true;
+      return (p) => p === base || p.startsWith(`${base}/`);
+    }
+  }
+}
+
+function valueTest(type: 'Exact' | 'RegularExpression', value: string): (v: string | undefined) => boolean {
+  if (type === 'Exact') return (v) => v === value;
+  const re = new RegExp(`^(?:${value})$`);
+  return (v) => v !== undefined && re.test(v);
+}
+
+function compileMatcher(route: CompiledRoute): CompiledMatcher {
+  const m = route.match;
+  const path = pathTest(m.path.type, m.path.value);
+  const headers = m.headers.map((h) => ({ name: h.name.toLowerCase(), test: valueTest(h.type, h.value) }));
+  const params = m.queryParams.map((q) => ({ name: q.name, test: valueTest(q.type, q.value) }));
+  const method = m.method?.toUpperCase();
+  return {
+    route,
+    test: (req) =>
+      path(req.path) &&
+      (method === undefined || req.method === method) &&
+      headers.every((h) => h.test(req.header(h.name))) &&
+      params.every((q) => q.test(req.query.get(q.name) ?? undefined)),
+  };
+}
+
+/**
+ * Gateway API match precedence, then ties: Exact path; RegularExpression (implementation-specific;
+ * placed before prefixes, longest first, as Envoy Gateway, so a `/` catch-all never hides a regex);
+ * longest PathPrefix; a method match; most header matches; most query matches; then `order`
+ * (oldest route, then namespace/name, then rule index).
+ */
+export function comparePrecedence(a: CompiledRoute, b: CompiledRoute): number {
+  const typeRank = { Exact: 0, RegularExpression: 1, PathPrefix: 2 } as const;
+  const pa = a.match.path, pb = b.match.path;
+  return typeRank[pa.type] - typeRank[pb.type]
+    || (pa.type === pb.type && pa.type !== 'Exact' ? pb.value.length - pa.value.length : 0)
+    || Number(b.match.method !== undefined) - Number(a.match.method !== undefined)
+    || b.match.headers.length - a.match.headers.length
+    || b.match.queryParams.length - a.match.queryParams.length
+    || a.order - b.order;
+}
+
+/** Builds the immutable route table of a config; pure, so a bad regex throws here, not per request. */
+export function compileRouteTable(listeners: readonly CompiledListener[], routes: readonly CompiledRoute[]): RouteTable {
+  const ports = new Map<number, ListenerRoutes[]>();
+  for (const listener of listeners) {
+    const attached = routes.filter((r) => r.listeners.includes(listener.name));
+    const byPattern = new Map<string, CompiledRoute[]>();
+    for (const r of attached) {
+      for (const h of r.hostnames.length === 0 ? [''] : r.hostnames) {
+        const list = byPattern.get(h) ?? [];
+        list.push(r);
+        byPattern.set(h, list);
+      }
+    }
+    const vhosts = [...byPattern.entries()]
+      .map(([pattern, rs]) => ({
+        pattern: pattern === '' ? undefined : pattern,
+        rank: hostnameRank(pattern === '' ? undefined : pattern),
+        matchers: [...rs].sort(comparePrecedence).map(compileMatcher),
+      }))
+      .sort((a, b) => b.rank - a.rank);
+    const list = ports.get(listener.port) ?? [];
+    list.push({ listener, vhosts });
+    ports.set(listener.port, list);
+  }
+  for (const list of ports.values()) list.sort((a, b) => hostnameRank(b.listener.hostname) - hostnameRank(a.listener.hostname));
+  return { ports };
+}
+
+/** Picks the listener for the port and host (most specific hostname first). */
+export function selectListener(table: RouteTable, port: number, host: string): ListenerRoutes | undefined {
+  return table.ports.get(port)?.find((l) => hostnameMatches(l.listener.hostname, host));
+}
+
+/**
+ * Matches a request in the most specific virtual host that covers its hostname (as Envoy's
+ * virtual hosts: no fall-through to a less specific hostname), then by match precedence.
+ */
+export function matchRoute(listenerRoutes: ListenerRoutes, req: RouteRequest): RouteMatch {
+  const vhost = listenerRoutes.vhosts.find((v) => hostnameMatches(v.pattern, req.host));
+  const hit = vhost?.matchers.find((m) => m.test(req));
+  return hit === undefined ? { kind: 'no-route', listener: listenerRoutes.listener } : { kind: 'route', listener: listenerRoutes.listener, route: hit.route };
+}
+
+/**
+ * Weighted choice among backends with endpoints, then a uniform endpoint. `random` in [0, 1) is
+ * injected for tests. Undefined when no weight > 0 backend has an endpoint (the caller answers 503).
+ */
+export function pickEndpoint(backends: readonly CompiledBackend[], random: () => number): { backend: CompiledBackend; endpoint: Endpoint } | undefined {
+  const live = backends.filter((b) => b.weight > 0 && b.endpoints.length > 0);
+  const total = live.reduce((s, b) => s + b.weight, 0);
+  if (total === 0) return undefined;
+  let ticket = random() * total;
+  for (const backend of live) {
+    ticket -= backend.weight;
+    if (ticket < 0) {
+      const endpoint = backend.endpoints[Math.floor(random() * backend.endpoints.length)] as Endpoint;
+      return { backend, endpoint };
+    }
+  }
+  const last = live[live.length - 1] as CompiledBackend;
+  return { backend: last, endpoint: last.endpoints[0] as Endpoint };
+}

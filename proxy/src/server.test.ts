@@ -1,0 +1,247 @@
+import type { CompiledJwtPolicy, CompiledRoute, ProxyConfigInput } from '@agw/api';
+import { generateSigningKey, mintToken, rawRequest, request, startEchoUpstream, type EchoUpstream, type SigningKey } from '@agw/test-kit';
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyConfig } from './config/apply.js';
+import { ConfigStore } from './config/store.js';
+import { ProxyMetrics } from './metrics.js';
+import { buildAdminServer, buildGatewayServer } from './server.js';
+
+const ISS = 'https://agentgateway.dev';
+const NO_TOKEN = 'authentication failure: no bearer token found';
+let upstream: EchoUpstream;
+let k1: SigningKey, k2: SigningKey, stranger: SigningKey;
+let store: ConfigStore, metrics: ProxyMetrics;
+let gw: FastifyInstance, preGw: FastifyInstance, admin: FastifyInstance;
+let port: number, prePort: number, adminPort: number;
+
+const jwtPolicy = (mode: CompiledJwtPolicy['mode'], location: CompiledJwtPolicy['location'] = { kind: 'header', name: 'authorization', prefix: 'Bearer ' }): CompiledJwtPolicy => ({
+  policy: `default/${mode.toLowerCase()}`, mode, location,
+  providers: [
+    { id: 'p#0', issuer: ISS, keys: [k1.jwk] as never },
+    { id: 'p#1', issuer: 'https://second.example', keys: [k2.jwk] as never },
+  ],
+});
+
+let n = 0;
+const r = (host: string, extra: Partial<CompiledRoute> = {}): CompiledRoute => ({
+  id: `default/${host}/0/0`, listeners: ['http'], hostnames: [host], order: n++,
+  match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
+  backends: [{ name: 'default/backend:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstream.port }] }],
+  ...extra,
+});
+
+function config(version: string): ProxyConfigInput {
+  return {
+    schemaVersion: 1, version, gateway: { namespace: 'default', name: 'gw' },
+    listeners: [{ name: 'http', port: 80 }, { name: 'pre', port: 8080, preRoutingJwtPolicy: 'strict' }],
+    routes: [
+      r('insecureroute.com'),
+      r('secureroute.com', { jwtPolicy: 'strict' }),
+      r('optional.test', { jwtPolicy: 'optional' }),
+      r('permissive.test', { jwtPolicy: 'permissive' }),
+      r('query.test', { jwtPolicy: 'query' }),
+      r('cookie.test', { jwtPolicy: 'cookie' }),
+      r('header.test', { jwtPolicy: 'header' }),
+      r('noendpoints.test', { backends: [{ name: 'default/empty:80', weight: 1, endpoints: [] }] }),
+      r('nobackends.test', { backends: [] }),
+      { ...r('pre.test'), listeners: ['pre'], match: { path: { type: 'Exact', value: '/exists' }, headers: [], queryParams: [] } },
+    ],
+    jwtPolicies: {
+      strict: jwtPolicy('Strict'), optional: jwtPolicy('Optional'), permissive: jwtPolicy('Permissive'),
+      query: jwtPolicy('Strict', { kind: 'query', name: 'access_token' }),
+      cookie: jwtPolicy('Strict', { kind: 'cookie', name: 'session' }),
+      header: jwtPolicy('Strict', { kind: 'header', name: 'x-jwt', prefix: 'Token ' }),
+    },
+  };
+}
+
+beforeAll(async () => {
+  upstream = await startEchoUpstream();
+  [k1, k2, stranger] = await Promise.all([generateSigningKey('RS256', 'k1'), generateSigningKey('ES256', 'k2'), generateSigningKey('RS256', 'stranger')]);
+  store = new ConfigStore();
+  metrics = new ProxyMetrics(store, { defaultMetrics: false });
+  const logger = pino({ level: 'silent' });
+  gw = await buildGatewayServer({ store, metrics, logger, listenerPort: 80 });
+  preGw = await buildGatewayServer({ store, metrics, logger, listenerPort: 8080 });
+  admin = await buildAdminServer({ store, metrics, logger });
+  const listen = async (app: FastifyInstance) => { await app.listen({ port: 0, host: '127.0.0.1' }); return (app.server.address() as AddressInfo).port; };
+  [port, prePort, adminPort] = await Promise.all([listen(gw), listen(preGw), listen(admin)]);
+});
+
+afterAll(async () => {
+  await Promise.all([gw.close(), preGw.close(), admin.close()]);
+  await upstream.close();
+});
+
+const token = (key = k1, claims: Record<string, unknown> = {}) => mintToken(key, { claims: { iss: key === k2 ? 'https://second.example' : ISS, sub: 'ignore@agentgateway.dev', ...claims } });
+const get = (host: string, o: { path?: string; headers?: Record<string, string> } = {}) => request(port, { host, ...o });
+const lastUpstream = () => upstream.requests[upstream.requests.length - 1];
+
+describe('before any config', () => {
+  it('answers 503 and is not ready', async () => {
+    expect((await get('secureroute.com')).status).toBe(503);
+    expect((await request(adminPort, { path: '/readyz' })).status).toBe(503);
+  });
+});
+
+describe('proxy with config', () => {
+  beforeAll(async () => { expect(await applyConfig(store, config('v1'))).toBeUndefined(); });
+
+  it('is ready and routes a request without policy to the upstream, httpbin-style', async () => {
+    expect((await request(adminPort, { path: '/readyz' })).status).toBe(200);
+    const res = await get('insecureroute.com', { path: '/headers' });
+    expect(res.status).toBe(200);
+    const headers = (JSON.parse(res.body) as { headers: Record<string, string> }).headers;
+    expect(headers['Host']).toBe('insecureroute.com');
+    expect(headers['X-Forwarded-Proto']).toBe('http');
+    expect(headers['X-Forwarded-For']).toBe('127.0.0.1');
+    expect(headers['X-Forwarded-Host']).toBe('insecureroute.com');
+    expect(headers['X-Request-Id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  describe('Strict (upstream e2e matrix)', () => {
+    it('no token → 401 with the exact body, text/plain, RFC 6750 challenge without error', async () => {
+      const res = await get('secureroute.com');
+      expect(res.status).toBe(401);
+      expect(res.body).toBe(NO_TOKEN);
+      expect(res.headers['content-type']).toMatch(/^text\/plain/);
+      expect(res.headers['content-length']).toBe('45');
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="agentgateway"');
+    });
+
+    it('Bearer nosuchkey → 401 malformed, challenge with error="invalid_token"', async () => {
+      const res = await get('secureroute.com', { headers: { authorization: 'Bearer nosuchkey' } });
+      expect(res.status).toBe(401);
+      expect(res.body).toBe('authentication failure: the token header is malformed: Error(InvalidToken)');
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="agentgateway", error="invalid_token"');
+    });
+
+    it.each([['first provider', 'k1'], ['second provider', 'k2']])('valid token of the %s → 200; Authorization not forwarded', async (_n, which) => {
+      const res = await get('secureroute.com', { path: '/headers', headers: { authorization: `Bearer ${await token(which === 'k1' ? k1 : k2)}`, 'x-other': 'kept' } });
+      expect(res.status).toBe(200);
+      const headers = (JSON.parse(res.body) as { headers: Record<string, string> }).headers;
+      expect(headers['Authorization']).toBeUndefined();
+      expect(headers['X-Other']).toBe('kept');
+    });
+
+    it('token signed by an unknown key → 401 unknown key', async () => {
+      const res = await get('secureroute.com', { headers: { authorization: `Bearer ${await token(stranger)}` } });
+      expect([res.status, res.body]).toEqual([401, 'authentication failure: token uses the unknown key "stranger"']);
+    });
+
+    it('two Authorization headers → 400 invalid_request (Node would keep only the first)', async () => {
+      const t = await token();
+      const res = await rawRequest(port, `GET / HTTP/1.1\r\nHost: secureroute.com\r\nAuthorization: Bearer ${t}\r\nAuthorization: Bearer ${t}\r\nConnection: close\r\n\r\n`);
+      expect(res.status).toBe(400);
+      expect(res.head).toMatch(/www-authenticate: Bearer realm="agentgateway", error="invalid_request"/i);
+      expect(res.body).toBe('authentication failure: more than one token found in the request');
+    });
+
+    it('a token in the header and in access_token → 400', async () => {
+      const t = await token();
+      const res = await get('secureroute.com', { path: `/?access_token=${t}`, headers: { authorization: `Bearer ${t}` } });
+      expect(res.status).toBe(400);
+    });
+
+    it('lower-case "bearer" is accepted', async () => {
+      expect((await get('secureroute.com', { headers: { authorization: `bearer ${await token()}` } })).status).toBe(200);
+    });
+
+    it('gRPC request without token → HTTP 200, grpc-status 16, percent-encoded message', async () => {
+      const res = await get('secureroute.com', { headers: { 'content-type': 'application/grpc' } });
+      expect(res.status).toBe(200);
+      expect(res.headers['grpc-status']).toBe('16');
+      expect(decodeURIComponent(String(res.headers['grpc-message']))).toBe(NO_TOKEN);
+    });
+  });
+
+  describe('Optional and Permissive (upstream §4.4)', () => {
+    it('Optional: no token passes; invalid → 401; valid passes with Authorization removed', async () => {
+      expect((await get('optional.test')).status).toBe(200);
+      const bad = await get('optional.test', { headers: { authorization: 'Bearer invalid-token' } });
+      expect([bad.status, bad.body]).toEqual([401, 'authentication failure: the token header is malformed: Error(InvalidToken)']);
+      const ok = await get('optional.test', { headers: { authorization: `Bearer ${await token()}` } });
+      expect(ok.status).toBe(200);
+      expect(lastUpstream()?.headers.authorization).toBeUndefined();
+    });
+
+    it('Permissive: no token passes; invalid passes with the header kept; valid passes with it removed', async () => {
+      expect((await get('permissive.test')).status).toBe(200);
+      const bad = await get('permissive.test', { headers: { authorization: 'Bearer invalid-token' } });
+      expect(bad.status).toBe(200);
+      expect(lastUpstream()?.headers.authorization).toBe('Bearer invalid-token');
+      expect((await get('permissive.test', { headers: { authorization: `Bearer ${await token()}` } })).status).toBe(200);
+      expect(lastUpstream()?.headers.authorization).toBeUndefined();
+    });
+  });
+
+  describe('token locations', () => {
+    it('query parameter: validated, then removed from the forwarded URL (other parameters kept)', async () => {
+      expect((await get('query.test', { path: '/p?keep=yes' })).status).toBe(401);
+      const res = await get('query.test', { path: `/p?access_token=${await token()}&keep=yes` });
+      expect(res.status).toBe(200);
+      expect(lastUpstream()?.url).toBe('/p?keep=yes');
+    });
+
+    it('cookie: validated, then removed (other cookies kept)', async () => {
+      const res = await get('cookie.test', { headers: { cookie: `a=1; session=${await token()}; b=2` } });
+      expect(res.status).toBe(200);
+      expect(lastUpstream()?.headers.cookie).toBe('a=1; b=2');
+    });
+
+    it('custom header with prefix: validated and removed; Authorization untouched', async () => {
+      const res = await get('header.test', { headers: { 'x-jwt': `Token ${await token()}` } });
+      expect(res.status).toBe(200);
+      expect(lastUpstream()?.headers['x-jwt']).toBeUndefined();
+      expect((await get('header.test', { headers: { 'x-jwt': `Bearer ${await token()}` } })).status).toBe(401);
+    });
+  });
+
+  describe('PreRouting policy on a listener', () => {
+    it('runs before routing: an unknown path gets 401, not 404', async () => {
+      expect((await request(prePort, { host: 'pre.test', path: '/nope' })).status).toBe(401);
+      const t = await token();
+      expect((await request(prePort, { host: 'pre.test', path: '/nope', headers: { authorization: `Bearer ${t}` } })).status).toBe(404);
+      expect((await request(prePort, { host: 'pre.test', path: '/exists', headers: { authorization: `Bearer ${t}` } })).status).toBe(200);
+    });
+  });
+
+  describe('routing errors', () => {
+    it('no matching route → 404; no endpoints → 503; no backends → 500', async () => {
+      expect((await get('unknown.test')).status).toBe(404);
+      expect((await get('noendpoints.test')).status).toBe(503);
+      expect((await get('nobackends.test')).status).toBe(500);
+    });
+
+    it('request bodies stream to the upstream', async () => {
+      const res = await request(port, { host: 'insecureroute.com', method: 'POST', path: '/post', body: 'x'.repeat(100_000), headers: { 'content-type': 'application/octet-stream' } });
+      expect(res.status).toBe(200);
+      expect(lastUpstream()?.body.length).toBe(100_000);
+    });
+  });
+
+  describe('config updates', () => {
+    it('an invalid config is rejected with a precise reason and the last good one keeps serving', async () => {
+      const bad = { ...config('v2'), routes: [{ ...r('x.test'), jwtPolicy: 'missing' }] };
+      expect(await applyConfig(store, bad)).toBe('invalid config: route default/x.test/0/0 refers to unknown JWT policy missing');
+      expect(await applyConfig(store, { ...config('v3'), listeners: 'nope' })).toMatch(/^invalid config: listeners: /);
+      expect(store.current?.config.version).toBe('v1');
+      expect((await get('secureroute.com', { headers: { authorization: `Bearer ${await token()}` } })).status).toBe(200);
+    });
+
+    it('metrics count JWT results by policy, provider and reason; the dump has no key material', async () => {
+      const text = (await request(adminPort, { path: '/metrics' })).body;
+      expect(text).toMatch(/agw_jwt_auth_total\{policy="default\/strict",provider="p#0",result="valid",reason=""\} \d+/);
+      expect(text).toMatch(/agw_jwt_auth_total\{policy="default\/strict",provider="",result="missing",reason="PROXY_ERR_JWT_MISSING"\} \d+/);
+      expect(text).toMatch(/agw_config_info\{version="v1"\} 1/);
+      expect(text).toMatch(/agw_config_updates_total\{result="rejected"\} 2/);
+      expect(text).toMatch(/agw_jwt_keys\{policy="default\/strict",provider="p#1"\} 1/);
+      const dump = (await request(adminPort, { path: '/config_dump' })).body;
+      expect(dump).toContain('"kid":"k1"');
+      expect(dump).not.toContain(String(k1.jwk.n));
+    });
+  });
+});

@@ -1,0 +1,64 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { ConfigStore } from './config/store.js';
+import type { ProxyMetrics } from './metrics.js';
+import { adminRoutes } from './plugins/admin.js';
+import { gatewayPipeline } from './plugins/gateway-pipeline.js';
+import './plugins/request-state.js';
+import { upstreamPlugin } from './plugins/upstream.js';
+
+export interface GatewayServerOptions {
+  store: ConfigStore;
+  metrics: ProxyMetrics;
+  logger: FastifyBaseLogger;
+  /** Gateway listener port this server answers for. */
+  listenerPort: number;
+  now?: () => number;
+  random?: () => number;
+  requestRefetch?: (remoteUrl: string, kid: string) => void;
+  refetchWaitMs?: number;
+  upstreamTimeoutMs?: number;
+  /** Client request body limit, bytes (default 10 MiB); bodies stream, this only caps them. */
+  bodyLimitBytes?: number;
+}
+
+/**
+ * Builds the proxy for one listener port. Never listens: tests use `inject()` or `listen({port: 0})`,
+ * main.ts decides ports. The access log has no token and no query string.
+ */
+export async function buildGatewayServer(o: GatewayServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: o.logger,
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: o.bodyLimitBytes ?? 10 * 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  await app.register(gatewayPipeline, {
+    store: o.store, metrics: o.metrics, listenerPort: o.listenerPort,
+    now: o.now ?? Date.now, random: o.random ?? Math.random,
+    refetchWaitMs: o.refetchWaitMs ?? 1000,
+    ...(o.requestRefetch ? { requestRefetch: o.requestRefetch } : {}),
+  });
+  await app.register(upstreamPlugin, { upstreamTimeoutMs: o.upstreamTimeoutMs ?? 30_000, connectionsPerOrigin: 128 });
+  app.addHook('onResponse', async (req, reply) => {
+    const routeId = req.agw?.route?.id ?? '';
+    o.metrics.requests.inc({ port: String(o.listenerPort), route: routeId, status: String(reply.statusCode) });
+    o.metrics.duration.observe({ route: routeId }, reply.elapsedTime / 1000);
+    const jwt = req.agw?.jwt;
+    req.log.info({
+      method: req.method, host: req.agw?.host, path: (req.raw.url ?? '').split('?', 1)[0], status: reply.statusCode,
+      route: routeId || undefined, durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      ...(jwt ? { jwt: { policy: jwt.policy, result: jwt.result, provider: jwt.provider, code: jwt.code, sub: typeof req.agw.claims?.sub === 'string' ? req.agw.claims.sub : undefined } } : {}),
+    }, 'access');
+  });
+  return app;
+}
+
+export async function buildAdminServer(o: { store: ConfigStore; metrics: ProxyMetrics; logger: FastifyBaseLogger; draining?: () => boolean }): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: o.logger, disableRequestLogging: true });
+  await app.register(adminRoutes, { store: o.store, metrics: o.metrics, draining: o.draining ?? (() => false) });
+  return app;
+}

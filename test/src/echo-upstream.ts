@@ -1,0 +1,46 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface EchoRequest { method: string; url: string; headers: IncomingHttpHeaders; body: string }
+
+export interface EchoUpstream {
+  readonly port: number;
+  readonly requests: EchoRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * A real HTTP upstream on 127.0.0.1:0 that answers like httpbin: `/headers` gives
+ * `{"headers": {...}}` (names in canonical case, as httpbin), anything else echoes the request.
+ * `/status/<code>` answers that code; `/stream` sends chunks over time; `name` tags answers.
+ */
+export async function startEchoUpstream(name = 'echo'): Promise<EchoUpstream> {
+  const requests: EchoRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const r = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+      requests.push(r);
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      res.setHeader('x-upstream', name);
+      const status = /^\/status\/(\d{3})$/.exec(path);
+      if (status) { res.statusCode = Number(status[1]); res.end(); return; }
+      res.setHeader('content-type', 'application/json');
+      if (path === '/headers') {
+        const canonical = Object.fromEntries(Object.entries(req.headers).map(([k, v]) =>
+          [k.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('-'), Array.isArray(v) ? v.join(',') : v]));
+        res.end(JSON.stringify({ headers: canonical }));
+        return;
+      }
+      res.end(JSON.stringify({ upstream: name, ...r }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}

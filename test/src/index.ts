@@ -1,0 +1,3 @@
+export * from './tokens.js';
+export * from './echo-upstream.js';
+export * from './http-client.js';
