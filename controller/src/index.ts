@@ -1,0 +1,2 @@
+export * from './translate/index.js';
+export * from './resources/parse-objects.js';

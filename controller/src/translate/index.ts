@@ -1,0 +1,3 @@
+export { translate } from './translate.js';
+export * from './model.js';
+export { parseInlineJwks, validateJwksUrl } from './jwt-policy.js';

@@ -1,0 +1,110 @@
+import {
+  CACHE_DURATION_DEFAULT, DEFAULT_TOKEN_LOCATION, parseDurationMs,
+  type AgentgatewayPolicy, type CompiledJwtPolicy, type CompiledJwtProvider, type CompiledTokenLocation, type Jwk,
+  type JwtAuthentication, type TokenLocation,
+} from '@agw/api';
+import { resolveServicePort, type BackendIndex } from './backends.js';
+import type { JwksRequest } from './model.js';
+
+export interface TranslatedJwt {
+  readonly policy: CompiledJwtPolicy;
+  /** Problems that left a provider out; non-empty makes the policy PartiallyValid (upstream). */
+  readonly errors: string[];
+  readonly requests: JwksRequest[];
+}
+
+function translateLocation(loc: TokenLocation | undefined): CompiledTokenLocation {
+  if (loc?.header !== undefined) return { kind: 'header', name: loc.header.name.toLowerCase(), ...(loc.header.prefix !== undefined ? { prefix: loc.header.prefix } : {}) };
+  if (loc?.queryParameter !== undefined) return { kind: 'query', name: loc.queryParameter.name };
+  if (loc?.cookie !== undefined) return { kind: 'cookie', name: loc.cookie.name };
+  return DEFAULT_TOKEN_LOCATION;
+}
+
+/** Parses an inline JWKS as go-jose would: a JSON object with a `keys` array of objects with `kty`. */
+export function parseInlineJwks(text: string): Jwk[] | undefined {
+  let v: unknown;
+  try { v = JSON.parse(text); } catch { return undefined; }
+  if (v === null || typeof v !== 'object' || !Array.isArray((v as { keys?: unknown }).keys)) return undefined;
+  const keys = (v as { keys: unknown[] }).keys;
+  const known = new Set(['RSA', 'EC', 'OKP']);
+  if (!keys.every((k) => k !== null && typeof k === 'object' && known.has(String((k as { kty?: unknown }).kty)))) return undefined;
+  return keys as Jwk[];
+}
+
+/** Upstream's URL checks for `jwks.remote.url` (remotehttp/resolver.go), with its messages. */
+export function validateJwksUrl(raw: string): string | undefined {
+  let u: URL;
+  try { u = new URL(raw); } catch { return 'url must include a host'; }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'unsupported URL scheme';
+  if (u.hostname === '') return 'url must include a host';
+  if (u.username !== '' || u.password !== '') return 'url must not include userinfo';
+  if (raw.includes('?')) return 'url must not include a query';
+  if (raw.includes('#')) return 'url must not include a fragment';
+  if (u.port !== '' && (Number(u.port) < 1 || Number(u.port) > 65535)) return 'invalid URL port';
+  return undefined;
+}
+
+/**
+ * Translates `spec.traffic.jwtAuthentication` as upstream's processJWTAuthenticationPolicy does:
+ * the policy is always emitted; a provider whose keys are unavailable or invalid is left out and
+ * its error recorded (so Strict fails closed and the status says PartiallyValid).
+ */
+export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication, idx: BackendIndex, jwks: ReadonlyMap<string, { readonly keys: readonly Jwk[] }>): TranslatedJwt {
+  const ns = p.metadata.namespace ?? '';
+  const name = `${ns}/${p.metadata.name}`;
+  const providers: CompiledJwtProvider[] = [];
+  const errors: string[] = [];
+  const requests: JwksRequest[] = [];
+  jwt.providers.forEach((prov, i) => {
+    const id = `${name}#${i}`;
+    const base = { id, issuer: prov.issuer, ...(prov.audiences !== undefined ? { audiences: prov.audiences } : {}) };
+    if (prov.jwks.inline !== undefined) {
+      const keys = parseInlineJwks(prov.jwks.inline);
+      if (keys === undefined) errors.push(`provider ${i} (issuer "${prov.issuer}"): invalid inline JWKS`);
+      else providers.push({ ...base, keys });
+      return;
+    }
+    const remote = prov.jwks.remote;
+    if (remote === undefined) return;
+    const refreshMs = parseDurationMs(remote.cacheDuration ?? CACHE_DURATION_DEFAULT) ?? 300_000;
+    const owner = `AgentgatewayPolicy/${name}#spec.traffic.jwtAuthentication.providers[${i}].jwks.remote`;
+    let url: string;
+    let connect: JwksRequest['connect'];
+    if (remote.url !== undefined) {
+      const bad = validateJwksUrl(remote.url);
+      if (bad !== undefined) { errors.push(`provider ${i} (issuer "${prov.issuer}"): ${bad}`); return; }
+      url = remote.url;
+    } else if (remote.backendRef !== undefined) {
+      const ref = remote.backendRef;
+      const refNs = ref.namespace ?? ns;
+      if (!(ref.group === '' && ref.kind === 'Service')) {
+        errors.push(`unsupported backend kind ${ref.group === '' ? '' : `${ref.group}/`}${ref.kind} for jwks, policy ${name}`);
+        return;
+      }
+      const resolved = resolveServicePort(idx, refNs, ref.name, ref.port);
+      if (!resolved.ok) {
+        errors.push(resolved.reason === 'BackendNotFound' && !idx.services.has(`${refNs}/${ref.name}`)
+          ? `backend ${refNs}/${ref.name} not found, policy ${name}` : `${resolved.message}, policy ${name}`);
+        return;
+      }
+      const path = (remote.jwksPath ?? '').replace(/^\/+/, '');
+      url = `http://${ref.name}.${refNs}.svc.cluster.local:${ref.port}/${path}`;
+      const first = resolved.endpoints[0];
+      if (first !== undefined) connect = first;
+    } else {
+      return;
+    }
+    requests.push({ url, refreshMs, owners: [owner], ...(connect ? { connect } : {}) });
+    const keys = jwks.get(url);
+    if (keys === undefined) {
+      errors.push(`jwks keyset for "${url}" isn't available (not yet fetched or fetch failed)`);
+      return;
+    }
+    providers.push({ ...base, keys: [...keys.keys], remoteUrl: url });
+  });
+  return {
+    policy: { policy: name, mode: jwt.mode ?? 'Strict', location: translateLocation(jwt.location), providers },
+    errors,
+    requests,
+  };
+}

@@ -1,0 +1,84 @@
+import type {
+  AgentgatewayPolicy, EndpointSlice, Gateway, GatewayClass, HttpRoute, Jwk, ProxyConfig,
+  ReferenceGrant, Service,
+} from '@agw/api';
+
+/** Everything translate() reads: parsed objects from the cache (or files), plus fetched keys. */
+export interface TranslateInput {
+  readonly controllerName: string;
+  readonly gatewayClasses: readonly GatewayClass[];
+  readonly gateways: readonly Gateway[];
+  readonly httpRoutes: readonly HttpRoute[];
+  readonly policies: readonly AgentgatewayPolicy[];
+  readonly services: readonly Service[];
+  readonly endpointSlices: readonly EndpointSlice[];
+  readonly referenceGrants: readonly ReferenceGrant[];
+  /** Last-known-good key sets by canonical JWKS URL (from the fetcher). */
+  readonly jwks: ReadonlyMap<string, { readonly keys: readonly Jwk[] }>;
+  /** Objects that failed to parse at the boundary: `<kind> <ns>/<name>` → message. */
+  readonly invalidObjects?: ReadonlyMap<string, string>;
+}
+
+/** A condition without lastTransitionTime: the status writer adds it (translate has no clock). */
+export interface PendingCondition {
+  readonly type: string;
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly reason: string;
+  readonly message: string;
+  readonly observedGeneration?: number;
+}
+
+/** What the JWKS fetcher must keep fresh: one entry per canonical URL, shared by every policy. */
+export interface JwksRequest {
+  /** Canonical URL, as in messages and as the key of `TranslateInput.jwks`. */
+  readonly url: string;
+  /** Where to connect instead (a ready endpoint of the Service), keeping `url`'s path and Host. */
+  readonly connect?: { readonly host: string; readonly port: number };
+  /** Refresh period, ms: the lowest cacheDuration of the providers sharing the URL. */
+  readonly refreshMs: number;
+  /** `AgentgatewayPolicy/<ns>/<name>#spec.traffic.jwtAuthentication.providers[<i>].jwks.remote`. */
+  readonly owners: readonly string[];
+}
+
+export type ObjectKey = string; // `<namespace>/<name>`
+
+export interface TranslateOutput {
+  /** Compiled config per Gateway (`ns/name`), without version (added where it is pushed). */
+  readonly configs: ReadonlyMap<ObjectKey, Omit<ProxyConfig, 'version'>>;
+  readonly status: {
+    /** Our ancestors of each policy (others' ancestors are merged in by the status writer). */
+    readonly policies: ReadonlyMap<ObjectKey, readonly PolicyAncestorOut[]>;
+    readonly gateways: ReadonlyMap<ObjectKey, GatewayStatusOut>;
+    readonly httpRoutes: ReadonlyMap<ObjectKey, ReadonlyArray<RouteParentStatusOut>>;
+    readonly gatewayClasses: ReadonlyMap<string, PendingCondition[]>;
+  };
+  readonly jwksRequests: readonly JwksRequest[];
+}
+
+export interface PolicyAncestorOut {
+  readonly ancestorRef: { group: string; kind: string; namespace?: string; name: string };
+  readonly controllerName: string;
+  readonly conditions: PendingCondition[];
+}
+
+export interface GatewayStatusOut {
+  readonly conditions: PendingCondition[];
+  readonly listeners: ReadonlyArray<{
+    readonly name: string;
+    readonly attachedRoutes: number;
+    readonly supportedKinds: ReadonlyArray<{ group: string; kind: string }>;
+    readonly conditions: PendingCondition[];
+  }>;
+}
+
+export interface RouteParentStatusOut {
+  readonly parentRef: { group: string; kind: string; namespace: string; name: string; sectionName?: string };
+  readonly controllerName: string;
+  readonly conditions: PendingCondition[];
+}
+
+export const keyOf = (o: { metadata: { name: string; namespace?: string | undefined } }): ObjectKey => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+export function cond(type: string, ok: boolean, reason: string, message: string, generation: number | undefined): PendingCondition {
+  return { type, status: ok ? 'True' : 'False', reason, message, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
+}

@@ -1,0 +1,46 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { parseObjects } from '../resources/parse-objects.js';
+import { translate } from './translate.js';
+
+/**
+ * Golden files: controller/testdata/translate/<case>.yaml holds `input` (manifests), optional
+ * `jwks` (fetched key sets by URL) and `output` (configs, statuses, JWKS requests).
+ * `UPDATE_GOLDEN=1 npx vitest run controller` rewrites `output`; review the diff before committing.
+ */
+const dir = new URL('../../testdata/translate/', import.meta.url).pathname;
+const cases = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+
+function run(file: string) {
+  const doc = parse(readFileSync(join(dir, file), 'utf8')) as { input: unknown[]; jwks?: Record<string, { keys: never[] }>; output?: unknown };
+  const parsed = parseObjects(doc.input);
+  expect(parsed.problems).toEqual([]);
+  const out = translate({ ...parsed, controllerName: 'agentgateway.dev/agentgateway', jwks: new Map(Object.entries(doc.jwks ?? {})) });
+  const actual = JSON.parse(JSON.stringify({
+    configs: Object.fromEntries(out.configs),
+    status: {
+      policies: Object.fromEntries(out.status.policies),
+      gateways: Object.fromEntries(out.status.gateways),
+      httpRoutes: Object.fromEntries(out.status.httpRoutes),
+      gatewayClasses: Object.fromEntries(out.status.gatewayClasses),
+    },
+    jwksRequests: out.jwksRequests,
+  })) as unknown;
+  return { doc, actual };
+}
+
+describe('translate (golden)', () => {
+  it('has cases', () => { expect(cases.length).toBeGreaterThan(5); });
+  it.each(cases)('%s', (file) => {
+    const { doc, actual } = run(file);
+    if (process.env['UPDATE_GOLDEN'] === '1') {
+      const text = readFileSync(join(dir, file), 'utf8');
+      const head = text.includes('\noutput:') ? text.slice(0, text.indexOf('\noutput:')) : text.trimEnd();
+      writeFileSync(join(dir, file), `${head}\noutput:\n${stringify(actual, { lineWidth: 0 }).replace(/^/gm, '  ').trimEnd()}\n`);
+      return;
+    }
+    expect(actual).toEqual(doc.output);
+  });
+});
