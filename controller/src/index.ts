@@ -1,2 +1,3 @@
 export * from './translate/index.js';
 export * from './resources/parse-objects.js';
+export * from './jwks/index.js';

@@ -1,0 +1,78 @@
+import { request as httpRequest, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { parseJwksDocument, type JwksParse } from './jwks-document.js';
+import { isBlockedAddress } from './ssrf-guard.js';
+
+export interface FetchLimits {
+  /** Time to open the TCP connection, ms (default 5 000, upstream's dial timeout). */
+  readonly connectTimeoutMs: number;
+  /** Time for the whole exchange, ms (default 10 000, upstream's client timeout). */
+  readonly totalTimeoutMs: number;
+  /** Largest accepted body, bytes (default 1 MiB, upstream's cap). */
+  readonly maxBytes: number;
+}
+export const DEFAULT_FETCH_LIMITS: FetchLimits = { connectTimeoutMs: 5_000, totalTimeoutMs: 10_000, maxBytes: 1024 * 1024 };
+
+export interface FetchTarget {
+  /** Canonical URL: its path is requested and its host is sent as Host (upstream #1235). */
+  readonly url: string;
+  /** Connect here instead of resolving the URL's host (a Service's ready endpoint). */
+  readonly connect?: { readonly host: string; readonly port: number };
+}
+
+/**
+ * One GET of a JWKS: only 200 with a valid JWKS is a success; redirects are not followed; the
+ * resolved address is checked against the SSRF guard at connect time (no DNS-rebinding window).
+ */
+export function fetchJwks(target: FetchTarget, limits: FetchLimits = DEFAULT_FETCH_LIMITS): Promise<JwksParse> {
+  return new Promise((resolve) => {
+    let url: URL;
+    try { url = new URL(target.url); } catch { resolve({ ok: false, error: `invalid url ${target.url}` }); return; }
+    const https = url.protocol === 'https:';
+    const host = target.connect?.host ?? url.hostname.replace(/^\[|\]$/g, '');
+    const port = target.connect?.port ?? (url.port === '' ? (https ? 443 : 80) : Number(url.port));
+    let settled = false;
+    const done = (r: JwksParse) => { if (!settled) { settled = true; clearTimeout(total); resolve(r); } };
+    const opts: RequestOptions = {
+      host, port, method: 'GET', path: `${url.pathname}${url.search}`,
+      headers: { host: url.host, accept: 'application/json, application/jwk-set+json', 'user-agent': 'agentgateway-ts-controller' },
+      agent: false,
+      timeout: limits.connectTimeoutMs,
+      lookup: (hostname, options, cb) => {
+        dnsLookup(hostname, { ...options, all: false }, (err, address, family) => {
+          if (err) { cb(err, '', 0); return; }
+          const addr = typeof address === 'string' ? address : (address as unknown as LookupAddress).address;
+          if (isBlockedAddress(addr)) { cb(new Error(`address ${addr} is blocked (link-local or metadata service)`), '', 0); return; }
+          cb(null, addr, family);
+        });
+      },
+      ...(https ? { servername: url.hostname } : {}),
+    };
+    if (isBlockedAddress(host)) { resolve({ ok: false, error: `address ${host} is blocked (link-local or metadata service)` }); return; }
+    const total = setTimeout(() => { req.destroy(new Error(`timed out after ${limits.totalTimeoutMs} ms`)); }, limits.totalTimeoutMs);
+    const req = (https ? httpsRequest : httpRequest)(opts, (res) => {
+      req.setTimeout(0);
+      if (res.statusCode !== 200) {
+        res.resume();
+        done({ ok: false, error: `unexpected status code from jwks endpoint at ${target.url}: ${res.statusCode ?? 0}` });
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > limits.maxBytes) { res.destroy(); done({ ok: false, error: `jwks response from ${target.url} exceeds ${limits.maxBytes} bytes` }); return; }
+        chunks.push(c);
+      });
+      res.on('end', () => {
+        const parsed = parseJwksDocument(Buffer.concat(chunks).toString('utf8'));
+        done(parsed.ok ? parsed : { ok: false, error: `invalid jwks from ${target.url}: ${parsed.error}` });
+      });
+      res.on('error', (err) => done({ ok: false, error: `reading jwks from ${target.url}: ${err.message}` }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`connect timed out after ${limits.connectTimeoutMs} ms`)));
+    req.on('error', (err) => done({ ok: false, error: `fetching jwks from ${target.url}: ${err.message}` }));
+    req.end();
+  });
+}

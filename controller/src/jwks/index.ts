@@ -1,0 +1,5 @@
+export * from './backoff.js';
+export * from './fetch-jwks.js';
+export * from './jwks-cache.js';
+export * from './jwks-document.js';
+export * from './ssrf-guard.js';

@@ -1,0 +1,149 @@
+import type { Jwk } from '@agw/api';
+import { generateSigningKey, startJwksServer, type JwksServer } from '@agw/test-kit';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { retryDelayMs } from './backoff.js';
+import { fetchJwks } from './fetch-jwks.js';
+import { JwksCache, REFETCH_MIN_INTERVAL_MS } from './jwks-cache.js';
+import { isBlockedAddress } from './ssrf-guard.js';
+
+describe('retry backoff', () => {
+  it.each([[0, 100, 200], [1, 200, 400], [2, 400, 800], [6, 6400, 12800], [7, 7500, 15000], [50, 7500, 15000], [10_000, 7500, 15000]])(
+    'attempt %i waits between %i and %i ms', (attempt, lo, hi) => {
+      expect(retryDelayMs(attempt, () => 0)).toBe(lo);
+      expect(retryDelayMs(attempt, () => 0.999999)).toBe(hi);
+    });
+});
+
+describe('SSRF guard', () => {
+  it.each([
+    ['169.254.169.254', true], ['100.100.100.200', true], ['fe80::1', true], ['fd00:ec2::254', true], ['::ffff:169.254.169.254', true],
+    ['127.0.0.1', false], ['10.0.0.5', false], ['192.168.1.1', false], ['::1', false], ['keycloak.keycloak.svc', false],
+  ])('%s blocked: %s', (addr, blocked) => { expect(isBlockedAddress(addr)).toBe(blocked); });
+});
+
+describe('fetchJwks against a real HTTP server', () => {
+  let idp: JwksServer;
+  let key: Jwk;
+  beforeAll(async () => { key = (await generateSigningKey('RS256', 'k1')).jwk as Jwk; idp = await startJwksServer([key as never]); });
+  afterAll(async () => { await idp.close(); });
+
+  it('200 with a JWKS: the keys', async () => {
+    expect(await fetchJwks({ url: idp.url })).toEqual({ ok: true, keys: [key] });
+  });
+
+  it('connects to the resolved endpoint but keeps the canonical URL path and Host', async () => {
+    const r = await fetchJwks({ url: 'http://keycloak.keycloak.svc.cluster.local:8080/keys', connect: { host: '127.0.0.1', port: idp.port } });
+    expect(r.ok).toBe(true);
+  });
+
+  it('drops private parameters a careless IdP publishes', async () => {
+    idp.setKeys([{ ...key, d: 'private' } as never]);
+    const r = await fetchJwks({ url: idp.url });
+    expect(r.ok && r.keys[0]).not.toHaveProperty('d');
+    idp.setKeys([key as never]);
+  });
+
+  it.each([
+    ['503', () => idp.failWith(503), `unexpected status code from jwks endpoint at URL: 503`],
+    ['not JSON', () => idp.serveRaw('<html>'), 'invalid jwks from URL: response is not JSON'],
+    ['no keys array', () => idp.serveRaw('{"keys":{}}'), 'invalid jwks from URL: response has no "keys" array'],
+    ['key without kty', () => idp.serveRaw('{"keys":[{"kid":"x"}]}'), 'invalid jwks from URL: a key has no "kty"'],
+  ])('%s is a failure with a precise message', async (_n, arrange, message) => {
+    arrange();
+    const r = await fetchJwks({ url: idp.url });
+    idp.failWith(undefined); idp.serveRaw(undefined);
+    expect(r).toEqual({ ok: false, error: message.replace('URL', idp.url) });
+  });
+
+  it('a body over the size cap is refused', async () => {
+    idp.serveRaw(JSON.stringify({ keys: [{ kty: 'RSA', pad: 'x'.repeat(2000) }] }));
+    const r = await fetchJwks({ url: idp.url }, { connectTimeoutMs: 1000, totalTimeoutMs: 2000, maxBytes: 1000 });
+    idp.serveRaw(undefined);
+    expect(r).toEqual({ ok: false, error: `jwks response from ${idp.url} exceeds 1000 bytes` });
+  });
+
+  it('a server that never answers times out', async () => {
+    const silent: Server = createServer(() => { /* never answers */ });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/keys`;
+    const r = await fetchJwks({ url }, { connectTimeoutMs: 1000, totalTimeoutMs: 300, maxBytes: 1000 });
+    silent.closeAllConnections(); silent.close();
+    expect(r).toEqual({ ok: false, error: `fetching jwks from ${url}: timed out after 300 ms` });
+  });
+
+  it('a metadata address is refused without connecting', async () => {
+    const r = await fetchJwks({ url: 'http://169.254.169.254/latest/keys' });
+    expect(r).toEqual({ ok: false, error: 'address 169.254.169.254 is blocked (link-local or metadata service)' });
+  });
+});
+
+describe('JwksCache with a real JWKS server', () => {
+  let idp: JwksServer;
+  let k1: Jwk, k2: Jwk;
+  let clock = 1_000_000;
+  const changes: string[] = [];
+  const cache = () => new JwksCache({
+    fetch: (t) => fetchJwks(t), now: () => clock, random: () => 0,
+    setTimer: (fn, ms) => setTimeout(fn, Math.min(ms, 60_000)), clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    onChange: (url) => changes.push(url),
+  });
+  const until = async (p: () => boolean) => { for (let i = 0; i < 200 && !p(); i++) await new Promise((r) => setTimeout(r, 10)); expect(p()).toBe(true); };
+
+  beforeAll(async () => {
+    k1 = (await generateSigningKey('RS256', 'k1')).jwk as Jwk;
+    k2 = (await generateSigningKey('RS256', 'k2')).jwk as Jwk;
+    idp = await startJwksServer([k1 as never]);
+  });
+  afterAll(async () => { await idp.close(); });
+
+  it('fetches once per URL, keeps stale keys through an outage, and recovers', async () => {
+    const c = cache();
+    c.sync([{ url: idp.url, refreshMs: 50, owners: ['a', 'b'] }]);
+    await until(() => c.keys().get(idp.url) !== undefined);
+    expect(changes).toEqual([idp.url]);
+    idp.failWith(503);
+    await until(() => c.entriesView()[0]?.lastError !== undefined);
+    expect(c.keys().get(idp.url)?.keys.map((k) => k.kid)).toEqual(['k1']);
+    expect(c.entriesView()[0]?.lastError).toBe(`unexpected status code from jwks endpoint at ${idp.url}: 503`);
+    idp.failWith(undefined);
+    await until(() => c.entriesView()[0]?.lastError === undefined);
+    expect(c.entriesView()[0]?.consecutiveFailures).toBe(0);
+    c.stop();
+  });
+
+  it('refetch on unknown kid: single-flight, at most once per 30 s per URL, negative cache', async () => {
+    idp.setKeys([k1 as never]);
+    const c = cache();
+    c.sync([{ url: idp.url, refreshMs: 3_600_000, owners: ['a'] }]);
+    await until(() => c.keys().get(idp.url) !== undefined);
+    idp.setKeys([k1 as never, k2 as never]); // the IdP rotates
+    const before = idp.hits.get('/keys') ?? 0;
+    const flood = await Promise.all(Array.from({ length: 50 }, () => c.refetch(idp.url, 'k2')));
+    expect(flood.every((o) => o === 'fetched')).toBe(true);
+    expect((idp.hits.get('/keys') ?? 0) - before).toBe(1);
+    expect(c.keys().get(idp.url)?.keys.map((k) => k.kid)).toEqual(['k1', 'k2']);
+    // A kid the IdP does not have: one fetch, then the negative cache and the rate limit answer.
+    clock += REFETCH_MIN_INTERVAL_MS;
+    expect(await c.refetch(idp.url, 'ghost')).toBe('fetched');
+    expect(await c.refetch(idp.url, 'ghost')).toBe('known_unknown');
+    expect(await c.refetch(idp.url, 'other-ghost')).toBe('rate_limited');
+    expect(await c.refetch('http://unknown/keys', 'x')).toBe('unknown_url');
+    expect((idp.hits.get('/keys') ?? 0) - before).toBe(2);
+    c.stop();
+  });
+
+  it('a fresh persisted key set delays the first fetch; a URL no longer requested is dropped', async () => {
+    const c = cache();
+    c.seed(idp.url, [k1], clock - 1000);
+    const before = idp.hits.get('/keys') ?? 0;
+    c.sync([{ url: idp.url, refreshMs: 3_600_000, owners: ['a'] }]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(idp.hits.get('/keys') ?? 0).toBe(before);
+    expect(c.keys().get(idp.url)?.keys.map((k) => k.kid)).toEqual(['k1']);
+    c.sync([]);
+    expect(c.keys().size).toBe(0);
+    c.stop();
+  });
+});
