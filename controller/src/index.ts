@@ -1,3 +1,5 @@
 export * from './translate/index.js';
 export * from './resources/parse-objects.js';
 export * from './jwks/index.js';
+export * from './status/merge-conditions.js';
+export * from './push/config-version.js';

@@ -5,3 +5,5 @@ export { applyConfig } from './config/apply.js';
 export { loadConfigFile, watchConfigFile } from './config/file-source.js';
 export { ProxyMetrics } from './metrics.js';
 export { JwtErrorCode } from './auth/jwt-errors.js';
+export { redactConfig } from './plugins/admin.js';
+export { VerifiedTokenCache } from './auth/verified-token-cache.js';

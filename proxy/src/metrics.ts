@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JwtVerifier } from './auth/jwt-verifier.js';
 import type { ConfigStore } from './config/store.js';
 
 /** The proxy's Prometheus metrics, on a registry of its own (one per process, or per test). */
@@ -26,35 +27,50 @@ export class ProxyMetrics {
     labelNames: ['result'] as const, registers: [this.registry],
   });
 
-  constructor(store: ConfigStore, opts: { defaultMetrics?: boolean } = {}) {
+  private readonly stores = new Set<ConfigStore>();
+
+  /** @param store the config store(s) whose state the gauges report; more can be added with watch(). */
+  constructor(store?: ConfigStore, opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
-    store.onChange((e) => this.configUpdates.inc({ result: e.type }));
+    if (store !== undefined) this.watch(store);
+    const stores = this.stores;
     new Gauge({
       name: 'agw_config_info', help: 'The config version being served (value 1).', labelNames: ['version'] as const,
       registers: [this.registry],
-      collect() { this.reset(); const v = store.current?.config.version; if (v !== undefined) this.set({ version: v }, 1); },
+      collect() { this.reset(); for (const s of stores) { const v = s.current?.config.version; if (v !== undefined) this.set({ version: v }, 1); } },
     });
     new Gauge({
       name: 'agw_jwt_keys', help: 'Usable keys per JWT policy and provider.', labelNames: ['policy', 'provider'] as const,
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const v of store.current?.verifiers.values() ?? []) for (const [provider, n] of v.keyCounts) this.set({ policy: v.policy.policy, provider }, n);
+        for (const v of verifiersOf(stores)) for (const [provider, n] of v.keyCounts) this.set({ policy: v.policy.policy, provider }, n);
       },
     });
     new Gauge({
       name: 'agw_jwt_cache_entries', help: 'Verified-token cache entries per JWT policy.', labelNames: ['policy'] as const,
       registers: [this.registry],
-      collect() { this.reset(); for (const v of store.current?.verifiers.values() ?? []) this.set({ policy: v.policy.policy }, v.cache.size); },
+      collect() { this.reset(); for (const v of verifiersOf(stores)) this.set({ policy: v.policy.policy }, v.cache.size); },
     });
     new Gauge({
       name: 'agw_jwt_cache_lookups', help: 'Verified-token cache lookups of the current config, by outcome (hit|miss).',
       labelNames: ['outcome'] as const, registers: [this.registry],
       collect() {
         let hits = 0, misses = 0;
-        for (const v of store.current?.verifiers.values() ?? []) { hits += v.cache.hits; misses += v.cache.misses; }
+        for (const v of verifiersOf(stores)) { hits += v.cache.hits; misses += v.cache.misses; }
         this.set({ outcome: 'hit' }, hits); this.set({ outcome: 'miss' }, misses);
       },
     });
   }
+
+  /** Reports on another config store (local mode serves several Gateways from one process). */
+  watch(store: ConfigStore): void {
+    if (this.stores.has(store)) return;
+    this.stores.add(store);
+    store.onChange((e) => this.configUpdates.inc({ result: e.type }));
+  }
+}
+
+function* verifiersOf(stores: Iterable<ConfigStore>): Iterable<JwtVerifier> {
+  for (const s of stores) yield* s.current?.verifiers.values() ?? [];
 }

@@ -66,7 +66,7 @@ beforeAll(async () => {
   const logger = pino({ level: 'silent' });
   gw = await buildGatewayServer({ store, metrics, logger, listenerPort: 80 });
   preGw = await buildGatewayServer({ store, metrics, logger, listenerPort: 8080 });
-  admin = await buildAdminServer({ store, metrics, logger });
+  admin = await buildAdminServer({ stores: () => new Map([['default/gw', store]]), metrics, logger });
   const listen = async (app: FastifyInstance) => { await app.listen({ port: 0, host: '127.0.0.1' }); return (app.server.address() as AddressInfo).port; };
   [port, prePort, adminPort] = await Promise.all([listen(gw), listen(preGw), listen(admin)]);
 });

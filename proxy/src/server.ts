@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { ConfigStore } from './config/store.js';
 import type { ProxyMetrics } from './metrics.js';
@@ -29,7 +29,8 @@ export interface GatewayServerOptions {
 export async function buildGatewayServer(o: GatewayServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: o.logger,
-    disableRequestLogging: true,
+    // Our own access log (onResponse) replaces Fastify's request logging.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: o.bodyLimitBytes ?? 10 * 1024 * 1024,
@@ -57,8 +58,9 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
   return app;
 }
 
-export async function buildAdminServer(o: { store: ConfigStore; metrics: ProxyMetrics; logger: FastifyBaseLogger; draining?: () => boolean }): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: o.logger, disableRequestLogging: true });
-  await app.register(adminRoutes, { store: o.store, metrics: o.metrics, draining: o.draining ?? (() => false) });
+/** The admin server; `stores` maps Gateway (`<ns>/<name>`) to its config store. */
+export async function buildAdminServer(o: { stores: () => ReadonlyMap<string, ConfigStore>; metrics: ProxyMetrics; logger: FastifyBaseLogger; draining?: () => boolean }): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: o.logger, logController: new LogController({ disableRequestLogging: true }) });
+  await app.register(adminRoutes, { stores: o.stores, metrics: o.metrics, draining: o.draining ?? (() => false) });
   return app;
 }

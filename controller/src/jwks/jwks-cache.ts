@@ -1,5 +1,5 @@
 import type { Jwk } from '@agw/api';
-import type { JwksRequest } from '../translate/model.js';
+import type { JwksKeys, JwksRequest } from '../translate/model.js';
 import { retryDelayMs } from './backoff.js';
 import type { FetchTarget } from './fetch-jwks.js';
 import { keySetFingerprint, type JwksParse } from './jwks-document.js';
@@ -93,10 +93,15 @@ export class JwksCache {
     }
   }
 
-  /** Usable keys by URL, for translate(). */
-  keys(): Map<string, { keys: readonly Jwk[] }> {
-    const out = new Map<string, { keys: readonly Jwk[] }>();
-    for (const [url, e] of this.entries) if (e.keys !== undefined) out.set(url, { keys: e.keys });
+  /** Usable keys by URL, for translate(), marked stale while the last fetch failed. */
+  keys(): Map<string, JwksKeys> {
+    const out = new Map<string, JwksKeys>();
+    for (const [url, e] of this.entries) {
+      if (e.keys === undefined) continue;
+      const stale = e.lastError !== undefined && e.fetchedAtMs !== undefined
+        ? { stale: { fetchedAt: new Date(e.fetchedAtMs).toISOString(), lastError: e.lastError } } : {};
+      out.set(url, { keys: e.keys, ...stale });
+    }
     return out;
   }
 

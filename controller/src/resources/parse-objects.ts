@@ -25,6 +25,13 @@ export interface ObjectProblem {
 
 export type ParsedObjects = Omit<TranslateInput, 'controllerName' | 'jwks'> & { readonly problems: ObjectProblem[]; readonly ignored: string[] };
 
+/** `path: message`, with unknown keys worded as the API server's strict field validation does. */
+function formatIssue(iss: z.core.$ZodIssue): string[] {
+  const path = iss.path.map(String).join('.');
+  if (iss.code === 'unrecognized_keys') return iss.keys.map((k) => `${path || '(root)'}: unknown field "${path ? `${path}.` : ''}${k}"`);
+  return [`${path || '(root)'}: ${iss.message}`];
+}
+
 function groupOf(apiVersion: unknown): string {
   const v = String(apiVersion ?? '');
   return v.includes('/') ? v.slice(0, v.indexOf('/')) : '';
@@ -51,7 +58,7 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
     const withNs = kind === 'GatewayClass' || o.metadata?.namespace !== undefined ? raw : { ...o, metadata: { ...o.metadata, namespace: defaultNamespace } };
     const r = parser.safeParse(withNs);
     if (!r.success) {
-      out.problems.push({ ref: name, object: raw, issues: r.error.issues.map((iss) => `${iss.path.map(String).join('.') || '(root)'}: ${iss.message}`) });
+      out.problems.push({ ref: name, object: raw, issues: r.error.issues.flatMap(formatIssue) });
       return;
     }
     switch (kind) {

@@ -4,12 +4,14 @@ import {
   type JwtAuthentication, type TokenLocation,
 } from '@agw/api';
 import { resolveServicePort, type BackendIndex } from './backends.js';
-import type { JwksRequest } from './model.js';
+import type { JwksKeys, JwksRequest } from './model.js';
 
 export interface TranslatedJwt {
   readonly policy: CompiledJwtPolicy;
   /** Problems that left a provider out; non-empty makes the policy PartiallyValid (upstream). */
   readonly errors: string[];
+  /** Facts that do not change acceptance (stale keys still serving), appended to the message. */
+  readonly notes: string[];
   readonly requests: JwksRequest[];
 }
 
@@ -49,11 +51,12 @@ export function validateJwksUrl(raw: string): string | undefined {
  * the policy is always emitted; a provider whose keys are unavailable or invalid is left out and
  * its error recorded (so Strict fails closed and the status says PartiallyValid).
  */
-export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication, idx: BackendIndex, jwks: ReadonlyMap<string, { readonly keys: readonly Jwk[] }>): TranslatedJwt {
+export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication, idx: BackendIndex, jwks: ReadonlyMap<string, JwksKeys>): TranslatedJwt {
   const ns = p.metadata.namespace ?? '';
   const name = `${ns}/${p.metadata.name}`;
   const providers: CompiledJwtProvider[] = [];
   const errors: string[] = [];
+  const notes: string[] = [];
   const requests: JwksRequest[] = [];
   jwt.providers.forEach((prov, i) => {
     const id = `${name}#${i}`;
@@ -100,11 +103,13 @@ export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication
       errors.push(`jwks keyset for "${url}" isn't available (not yet fetched or fetch failed)`);
       return;
     }
+    if (keys.stale !== undefined) notes.push(`jwks keyset for "${url}" is served stale: last fetched ${keys.stale.fetchedAt}, last error: ${keys.stale.lastError}`);
     providers.push({ ...base, keys: [...keys.keys], remoteUrl: url });
   });
   return {
     policy: { policy: name, mode: jwt.mode ?? 'Strict', location: translateLocation(jwt.location), providers },
     errors,
+    notes,
     requests,
   };
 }

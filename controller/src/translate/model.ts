@@ -13,10 +13,16 @@ export interface TranslateInput {
   readonly services: readonly Service[];
   readonly endpointSlices: readonly EndpointSlice[];
   readonly referenceGrants: readonly ReferenceGrant[];
-  /** Last-known-good key sets by canonical JWKS URL (from the fetcher). */
-  readonly jwks: ReadonlyMap<string, { readonly keys: readonly Jwk[] }>;
+  /** Last-known-good key sets by canonical JWKS URL (from the fetcher), with staleness if the last fetch failed. */
+  readonly jwks: ReadonlyMap<string, JwksKeys>;
   /** Objects that failed to parse at the boundary: `<kind> <ns>/<name>` → message. */
   readonly invalidObjects?: ReadonlyMap<string, string>;
+}
+
+export interface JwksKeys {
+  readonly keys: readonly Jwk[];
+  /** Set while the keys are served stale: last success (RFC 3339) and the last error. */
+  readonly stale?: { readonly fetchedAt: string; readonly lastError: string };
 }
 
 /** A condition without lastTransitionTime: the status writer adds it (translate has no clock). */

@@ -232,8 +232,10 @@ function targetsOf(p: AgentgatewayPolicy, input: TranslateInput): PolicyTargetRe
 function policyAncestors(p: AgentgatewayPolicy, gateways: string[], notAttached: string[], jwt: TranslatedJwt | undefined, controllerName: string): PolicyAncestorOut[] {
   const g = p.metadata.generation;
   const errors = jwt?.errors ?? [];
+  const notes = jwt?.notes ?? [];
+  const accepted = notes.length === 0 ? 'Policy accepted' : `Policy accepted (${notes.join('; ')})`;
   const conditions = errors.length === 0
-    ? [cond('Accepted', true, 'Valid', 'Policy accepted', g), cond('Attached', true, 'Attached', 'Attached to all targets', g)]
+    ? [cond('Accepted', true, 'Valid', accepted, g), cond('Attached', true, 'Attached', 'Attached to all targets', g)]
     : [cond('Accepted', true, 'PartiallyValid', errors.join('; '), g)];
   const out: PolicyAncestorOut[] = gateways.map((key) => {
     const [namespace, name] = key.split('/') as [string, string];

@@ -10,16 +10,27 @@ export function redactConfig(config: unknown): unknown {
       : value);
 }
 
-/** Admin endpoints, on their own port: health, readiness, metrics, redacted config dump. */
-export async function adminRoutes(app: FastifyInstance, opts: { store: ConfigStore; metrics: ProxyMetrics; draining: () => boolean }): Promise<void> {
+export interface AdminOptions {
+  /** Config stores served by this process, by Gateway (`<ns>/<name>`). */
+  stores: () => ReadonlyMap<string, ConfigStore>;
+  metrics: ProxyMetrics;
+  draining: () => boolean;
+}
+
+/**
+ * Admin endpoints, on their own port: /healthz (process alive), /readyz (every Gateway has a
+ * config, not draining), /metrics (Prometheus text), /config_dump (redacted, per Gateway).
+ */
+export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Promise<void> {
   app.get('/healthz', async () => 'ok\n');
   app.get('/readyz', async (_req, reply) => {
     if (opts.draining()) return reply.code(503).send('draining\n');
-    return opts.store.current === undefined ? reply.code(503).send('no config loaded\n') : 'ready\n';
+    const stores = [...opts.stores().values()];
+    return stores.length === 0 || stores.some((s) => s.current === undefined) ? reply.code(503).send('no config loaded\n') : 'ready\n';
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
-  app.get('/config_dump', async () => {
-    const rt = opts.store.current;
-    return rt === undefined ? { config: null } : { config: redactConfig(rt.config), warnings: rt.warnings };
-  });
+  app.get('/config_dump', async () => ({
+    gateways: Object.fromEntries([...opts.stores()].map(([gw, s]) => [gw, s.current === undefined
+      ? { config: null } : { config: redactConfig(s.current.config), warnings: s.current.warnings }])),
+  }));
 }

@@ -1,0 +1,205 @@
+import { type FSWatcher, watch } from 'node:fs';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import {
+  JwksCache, fetchJwks, parseObjects, translate, withVersion, type TranslateOutput,
+} from '@agw/controller';
+import { ConfigStore, ProxyMetrics, applyConfig, buildAdminServer, buildGatewayServer } from '@agw/proxy';
+import { loadManifests, type Manifest } from '../manifests.js';
+import { statusLines, type Cond } from './status-lines.js';
+
+export const CONTROLLER_NAME = 'agentgateway.dev/agentgateway';
+export const CLASS_NAME = 'agentgateway';
+
+export interface LocalOptions {
+  readonly paths: readonly string[];
+  /** Gateway listener port → local port to bind (unmapped ports bind as they are; 0 picks a free one). */
+  readonly portMap: ReadonlyMap<number, number>;
+  readonly host: string;
+  /** Admin port (healthz, readyz, metrics, config_dump, status); undefined: no admin server. */
+  readonly adminPort?: number;
+  readonly logger: FastifyBaseLogger;
+  /** Where status changes and problems are printed (stdout in the CLI). */
+  readonly print: (line: string) => void;
+  readonly watch: boolean;
+}
+
+interface GatewayRuntime { readonly store: ConfigStore; readonly servers: Map<number, FastifyInstance> }
+
+/**
+ * Local mode: manifests from files instead of a cluster, the controller's translate() and JWKS
+ * cache, and the proxy, all in one process. Files are watched; each change is applied live.
+ * Like the API server, an invalid object is refused and its last valid version is kept.
+ */
+export class LocalGateway {
+  private readonly metrics = new ProxyMetrics(undefined);
+  private readonly gateways = new Map<string, GatewayRuntime>();
+  private readonly programmed = new Map<string, Cond>();
+  private readonly lastGood = new Map<string, unknown>();
+  private readonly printed = new Map<string, string>();
+  private readonly watchers: FSWatcher[] = [];
+  private readonly jwks: JwksCache;
+  private admin: FastifyInstance | undefined;
+  private manifests: Manifest[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private pending = false;
+  private last: TranslateOutput | undefined;
+
+  constructor(private readonly o: LocalOptions) {
+    this.jwks = new JwksCache({
+      fetch: (t) => fetchJwks(t), now: Date.now, random: Math.random,
+      setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+      onChange: () => this.schedule(),
+    });
+  }
+
+  /** Local ports actually bound, by `<gateway>:<listener port>`. */
+  boundPorts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [gw, rt] of this.gateways) for (const [p, s] of rt.servers) out.set(`${gw}:${p}`, (s.server.address() as { port: number }).port);
+    return out;
+  }
+
+  get adminPort(): number | undefined { return (this.admin?.server.address() as { port: number } | null)?.port; }
+
+  async start(): Promise<void> {
+    this.reload();
+    if (this.o.adminPort !== undefined) {
+      this.admin = await buildAdminServer({ stores: () => new Map([...this.gateways].map(([k, v]) => [k, v.store])), metrics: this.metrics, logger: this.o.logger });
+      this.admin.get('/status', async () => Object.fromEntries(this.printed));
+      await this.admin.listen({ port: this.o.adminPort, host: this.o.host });
+    }
+    await this.reconcile();
+    await this.firstKeys();
+    if (this.o.watch) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      for (const p of this.o.paths) {
+        this.watchers.push(watch(p, { recursive: false }, () => {
+          if (timer) clearTimeout(timer);
+          timer = setTimeout(() => { this.reload(); this.schedule(); }, 150);
+        }));
+      }
+    }
+  }
+
+  /** Longest wait at start for the first fetch of every remote key set, ms. */
+  static readonly FIRST_KEYS_WAIT_MS = 5_000;
+
+  /**
+   * Waits (bounded) until every remote key set has had a first fetch outcome, so the gateway is
+   * announced once it can validate tokens; a failing IdP does not block the start past the bound.
+   */
+  private async firstKeys(): Promise<void> {
+    const deadline = Date.now() + LocalGateway.FIRST_KEYS_WAIT_MS;
+    while (Date.now() < deadline && this.jwks.entriesView().some((e) => e.keys === undefined && e.lastError === undefined)) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await this.chain;
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.watchers) w.close();
+    this.jwks.stop();
+    await this.chain;
+    await Promise.all([...this.gateways.values()].flatMap((g) => [...g.servers.values()].map((s) => s.close())));
+    await this.admin?.close();
+  }
+
+  /** Re-reads the files; a file that does not parse keeps its previous objects. */
+  private reload(): void {
+    const { manifests, errors } = loadManifests(this.o.paths);
+    for (const e of errors) this.o.print(`error: ${e} (previous version kept)`);
+    const broken = new Set(errors.map((e) => e.split(':')[0]));
+    this.manifests = [...this.manifests.filter((m) => broken.has(m.file)), ...manifests.filter((m) => !broken.has(m.file))];
+  }
+
+  /** Coalesces change notifications: at most one reconcile runs, and one more is queued. */
+  private schedule(): void {
+    if (this.pending) return;
+    this.pending = true;
+    this.chain = this.chain.then(() => { this.pending = false; return this.reconcile(); }).catch((err: unknown) => {
+      this.o.print(`error: ${(err as Error).message}`);
+    });
+  }
+
+  private objects(): unknown[] {
+    // Per object identity, the newest valid version wins; an invalid one is refused (printed) and
+    // the previous valid version stays, as `kubectl apply` of an invalid object changes nothing.
+    const current = new Map<string, unknown>();
+    for (const m of this.manifests) {
+      const parsed = parseObjects([m.object]);
+      const o = m.object as { kind?: string; metadata?: { namespace?: string; name?: string } };
+      const id = `${o.kind ?? ''} ${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
+      if (parsed.problems.length > 0) {
+        for (const p of parsed.problems) {
+          this.o.print(`error: ${m.file}:${m.line}: ${p.ref} refused${this.lastGood.has(id) ? ' (previous version kept)' : ''}: ${p.issues.join('; ')}`);
+        }
+        if (this.lastGood.has(id)) current.set(id, this.lastGood.get(id));
+        continue;
+      }
+      current.set(id, m.object);
+    }
+    for (const [id, obj] of current) this.lastGood.set(id, obj);
+    for (const id of [...this.lastGood.keys()]) if (!current.has(id)) this.lastGood.delete(id);
+    return [...current.values()];
+  }
+
+  private async reconcile(): Promise<void> {
+    const parsed = parseObjects(this.objects());
+    const classes = parsed.gatewayClasses.some((c) => c.metadata.name === CLASS_NAME) ? parsed.gatewayClasses : [
+      ...parsed.gatewayClasses,
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass' as const, metadata: { name: CLASS_NAME }, spec: { controllerName: CONTROLLER_NAME, description: 'Specialized class for agentgateway.' } },
+    ];
+    const out = translate({ ...parsed, gatewayClasses: classes, controllerName: CONTROLLER_NAME, jwks: this.jwks.keys() });
+    this.jwks.sync(out.jwksRequests);
+    for (const [gwKey, cfg] of out.configs) await this.program(gwKey, withVersion(cfg));
+    for (const [gwKey, rt] of this.gateways) {
+      if (out.configs.has(gwKey)) continue;
+      await Promise.all([...rt.servers.values()].map((s) => s.close()));
+      this.gateways.delete(gwKey);
+      this.programmed.delete(gwKey);
+    }
+    this.last = out;
+    this.printChanges(out);
+  }
+
+  private async program(gwKey: string, cfg: ReturnType<typeof withVersion>): Promise<void> {
+    let rt = this.gateways.get(gwKey);
+    if (rt === undefined) {
+      rt = { store: new ConfigStore(), servers: new Map() };
+      this.metrics.watch(rt.store);
+      this.gateways.set(gwKey, rt);
+    }
+    if (rt.store.current?.config.version !== cfg.version) {
+      const error = await applyConfig(rt.store, cfg);
+      this.programmed.set(gwKey, error === undefined
+        ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: `config ${cfg.version} applied` }
+        : { type: 'Programmed', status: 'False', reason: 'Rejected', message: error });
+    }
+    const wanted = new Set(cfg.listeners.map((l) => l.port));
+    for (const [port, server] of rt.servers) if (!wanted.has(port)) { await server.close(); rt.servers.delete(port); }
+    for (const port of wanted) {
+      if (rt.servers.has(port)) continue;
+      const app = await buildGatewayServer({
+        store: rt.store, metrics: this.metrics, logger: this.o.logger, listenerPort: port,
+        requestRefetch: (url, kid) => { void this.jwks.refetch(url, kid); },
+      });
+      const local = this.o.portMap.get(port) ?? port;
+      await app.listen({ port: local, host: this.o.host });
+      rt.servers.set(port, app);
+      this.o.print(`Gateway ${gwKey} listener port ${port} → http://${this.o.host}:${(app.server.address() as { port: number }).port}`);
+    }
+  }
+
+  private printChanges(out: TranslateOutput): void {
+    const lines = statusLines(out, this.programmed);
+    for (const [key, text] of lines) {
+      if (this.printed.get(key) === text) continue;
+      this.printed.set(key, text);
+      this.o.print(`${key}: ${text}`);
+    }
+    for (const key of [...this.printed.keys()]) if (!lines.has(key)) { this.printed.delete(key); this.o.print(`${key}: (gone)`); }
+  }
+
+  /** The last translation, for tests and `agw local --once`. */
+  get lastOutput(): TranslateOutput | undefined { return this.last; }
+}
