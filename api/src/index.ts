@@ -7,3 +7,6 @@ export * from './gateway-api.js';
 export * from './proxy-config.js';
 export * from './push-protocol.js';
 export * from './crd.js';
+export * from './push-service.js';
+export * from './chart-values.js';
+export * from './localhost-names.js';

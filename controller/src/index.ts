@@ -3,3 +3,5 @@ export * from './resources/parse-objects.js';
 export * from './jwks/index.js';
 export * from './status/merge-conditions.js';
 export * from './push/config-version.js';
+export { Controller, type ControllerOptions } from './controller.js';
+export { ConfigServer } from './push/config-server.js';

@@ -1,14 +1,20 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startControlPlane, kubectl, type ControlPlane } from './harness/control-plane.js';
+import { helm } from './harness/helm.js';
 import { gatewayApiCrdDir } from './harness/infra.js';
+import { LOG_DIR } from './harness/process.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     kubeconfig: string;
     controllerKubeconfig: string;
     apiServerUrl: string;
+    helmInstallOutput: string;
+    /** POST <harnessUrl>/restart-apiserver restarts kube-apiserver (etcd keeps the data). */
+    harnessUrl: string;
   }
 }
 
@@ -22,6 +28,7 @@ let cp: ControlPlane | undefined;
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const mode = process.env['AGW_E2E_INFRA'] ?? 'auto';
   if (mode === 'containers') throw new Error('AGW_E2E_INFRA=containers needs a Docker engine; this machine has none. Use local.');
+  rmSync(LOG_DIR, { recursive: true, force: true }); // logs of this run only
   cp = await startControlPlane();
   const gw = gatewayApiCrdDir();
   const files = readdirSync(gw).filter((f) => f.endsWith('.yaml')).map((f) => join(gw, f));
@@ -32,8 +39,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const established = await kubectl(cp.kubeconfig, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
   if (established.code !== 0) throw new Error(`CRDs not established: ${established.stderr}`);
+  // The chart, as users install it (no --wait: there is no kubelet to start its pods).
+  const install = await helm(cp.kubeconfig, ['install', 'agentgateway', resolve(process.cwd(), 'charts/agentgateway'), '-n', 'agentgateway-system', '--create-namespace']);
+  if (install.code !== 0) throw new Error(`helm install failed: ${install.stderr}`);
+  project.provide('helmInstallOutput', install.stdout);
+  // The control plane lives in this process; tests ask for a kube-apiserver restart over loopback.
+  const control = createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/restart-apiserver') {
+      void (cp as ControlPlane).restartApiServer().then(() => res.end('restarted\n'), (err: unknown) => { res.statusCode = 500; res.end(String(err)); });
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await new Promise<void>((r) => control.listen(0, '127.0.0.1', r));
+  project.provide('harnessUrl', `http://127.0.0.1:${(control.address() as { port: number }).port}`);
   project.provide('kubeconfig', cp.kubeconfig);
   project.provide('controllerKubeconfig', cp.controllerKubeconfig);
   project.provide('apiServerUrl', cp.url);
-  return async () => { await cp?.stop(); };
+  return async () => { control.close(); await cp?.stop(); };
 }

@@ -7,3 +7,5 @@ export { ProxyMetrics } from './metrics.js';
 export { JwtErrorCode } from './auth/jwt-errors.js';
 export { redactConfig } from './plugins/admin.js';
 export { VerifiedTokenCache } from './auth/verified-token-cache.js';
+export { ControllerSource, type ControllerSourceOptions } from './config/controller-source.js';
+export { ListenerPorts, type ListenerPortsOptions } from './listeners.js';

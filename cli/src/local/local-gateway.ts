@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import {
   JwksCache, fetchJwks, parseObjects, translate, withVersion, type TranslateOutput,
 } from '@agw/controller';
-import { ConfigStore, ProxyMetrics, applyConfig, buildAdminServer, buildGatewayServer } from '@agw/proxy';
+import { ConfigStore, ListenerPorts, ProxyMetrics, applyConfig, buildAdminServer } from '@agw/proxy';
 import { loadManifests, type Manifest } from '../manifests.js';
 import { statusLines, type Cond } from './status-lines.js';
 
@@ -23,7 +23,7 @@ export interface LocalOptions {
   readonly watch: boolean;
 }
 
-interface GatewayRuntime { readonly store: ConfigStore; readonly servers: Map<number, FastifyInstance> }
+interface GatewayRuntime { readonly store: ConfigStore; readonly ports: ListenerPorts }
 
 /**
  * Local mode: manifests from files instead of a cluster, the controller's translate() and JWKS
@@ -55,7 +55,7 @@ export class LocalGateway {
   /** Local ports actually bound, by `<gateway>:<listener port>`. */
   boundPorts(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [gw, rt] of this.gateways) for (const [p, s] of rt.servers) out.set(`${gw}:${p}`, (s.server.address() as { port: number }).port);
+    for (const [gw, rt] of this.gateways) for (const [p, bound] of rt.ports.bound()) out.set(`${gw}:${p}`, bound);
     return out;
   }
 
@@ -100,7 +100,7 @@ export class LocalGateway {
     for (const w of this.watchers) w.close();
     this.jwks.stop();
     await this.chain;
-    await Promise.all([...this.gateways.values()].flatMap((g) => [...g.servers.values()].map((s) => s.close())));
+    await Promise.all([...this.gateways.values()].map((g) => g.ports.close()));
     await this.admin?.close();
   }
 
@@ -154,7 +154,7 @@ export class LocalGateway {
     for (const [gwKey, cfg] of out.configs) await this.program(gwKey, withVersion(cfg));
     for (const [gwKey, rt] of this.gateways) {
       if (out.configs.has(gwKey)) continue;
-      await Promise.all([...rt.servers.values()].map((s) => s.close()));
+      await rt.ports.close();
       this.gateways.delete(gwKey);
       this.programmed.delete(gwKey);
     }
@@ -165,8 +165,16 @@ export class LocalGateway {
   private async program(gwKey: string, cfg: ReturnType<typeof withVersion>): Promise<void> {
     let rt = this.gateways.get(gwKey);
     if (rt === undefined) {
-      rt = { store: new ConfigStore(), servers: new Map() };
-      this.metrics.watch(rt.store);
+      const store = new ConfigStore();
+      this.metrics.watch(store);
+      rt = {
+        store,
+        ports: new ListenerPorts({
+          store, metrics: this.metrics, logger: this.o.logger, host: this.o.host, portMap: this.o.portMap,
+          requestRefetch: (url, kid) => { void this.jwks.refetch(url, kid); },
+          onListen: (port, bound) => this.o.print(`Gateway ${gwKey} listener port ${port} → http://${this.o.host}:${bound}`),
+        }),
+      };
       this.gateways.set(gwKey, rt);
     }
     if (rt.store.current?.config.version !== cfg.version) {
@@ -175,19 +183,7 @@ export class LocalGateway {
         ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: `config ${cfg.version} applied` }
         : { type: 'Programmed', status: 'False', reason: 'Rejected', message: error });
     }
-    const wanted = new Set(cfg.listeners.map((l) => l.port));
-    for (const [port, server] of rt.servers) if (!wanted.has(port)) { await server.close(); rt.servers.delete(port); }
-    for (const port of wanted) {
-      if (rt.servers.has(port)) continue;
-      const app = await buildGatewayServer({
-        store: rt.store, metrics: this.metrics, logger: this.o.logger, listenerPort: port,
-        requestRefetch: (url, kid) => { void this.jwks.refetch(url, kid); },
-      });
-      const local = this.o.portMap.get(port) ?? port;
-      await app.listen({ port: local, host: this.o.host });
-      rt.servers.set(port, app);
-      this.o.print(`Gateway ${gwKey} listener port ${port} → http://${this.o.host}:${(app.server.address() as { port: number }).port}`);
-    }
+    await rt.ports.sync();
   }
 
   private printChanges(out: TranslateOutput): void {

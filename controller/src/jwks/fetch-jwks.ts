@@ -1,3 +1,4 @@
+import { loopbackAddressOf } from '@agw/api';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
@@ -30,7 +31,8 @@ export function fetchJwks(target: FetchTarget, limits: FetchLimits = DEFAULT_FET
     let url: URL;
     try { url = new URL(target.url); } catch { resolve({ ok: false, error: `invalid url ${target.url}` }); return; }
     const https = url.protocol === 'https:';
-    const host = target.connect?.host ?? url.hostname.replace(/^\[|\]$/g, '');
+    const named = target.connect?.host ?? url.hostname.replace(/^\[|\]$/g, '');
+    const host = loopbackAddressOf(named) ?? named;
     const port = target.connect?.port ?? (url.port === '' ? (https ? 443 : 80) : Number(url.port));
     let settled = false;
     const done = (r: JwksParse) => { if (!settled) { settled = true; clearTimeout(total); resolve(r); } };

@@ -1,3 +1,4 @@
+import { loopbackAddressOf } from '@agw/api';
 import httpProxy from '@fastify/http-proxy';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
@@ -28,7 +29,9 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     replyOptions: {
       getUpstream: (req) => {
         const ep = req.agw.endpoint;
-        return ep === undefined ? 'http://127.0.0.1:1' : `http://${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}`;
+        if (ep === undefined) return 'http://127.0.0.1:1';
+        const host = loopbackAddressOf(ep.host) ?? ep.host;
+        return `http://${host.includes(':') ? `[${host}]` : host}:${ep.port}`;
       },
       rewriteRequestHeaders: (req, headers: IncomingHttpHeaders) => {
         const out: IncomingHttpHeaders = { ...headers };

@@ -1,0 +1,259 @@
+import { GATEWAY_API_GROUP, type ProxyConfig } from '@agw/api';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { retryDelayMs } from './jwks/backoff.js';
+import { fetchJwks } from './jwks/fetch-jwks.js';
+import { JwksCache } from './jwks/jwks-cache.js';
+import { JwksPersistence } from './jwks/persistence.js';
+import { InformerSet } from './kube/informers.js';
+import { KubeError, type KubeRest } from './kube/kube-rest.js';
+import { LeaderElector } from './kube/leader-election.js';
+import { WATCHED } from './kube/resources.js';
+import { ControllerMetrics } from './metrics.js';
+import { withVersion } from './push/config-version.js';
+import { ConfigServer, type Authenticate } from './push/config-server.js';
+import { WorkQueue } from './queue/work-queue.js';
+import { parseObjects } from './resources/parse-objects.js';
+import { ownedStatusPatch, policyStatusPatch, routeStatusPatch, type StatusPatch } from './status/desired-status.js';
+import { cond, type PendingCondition, type PolicyAncestorOut, type TranslateOutput } from './translate/model.js';
+import { translate } from './translate/translate.js';
+
+export interface ControllerOptions {
+  readonly kc: KubeConfig;
+  readonly rest: KubeRest;
+  readonly logger: Logger;
+  readonly namespace: string;
+  readonly controllerName: string;
+  readonly className: string;
+  readonly identity: string;
+  readonly authenticate: Authenticate;
+  readonly leaderElection: boolean;
+  readonly now: () => number;
+}
+
+type Obj = { metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number }; status?: Record<string, unknown> };
+
+/**
+ * The controller's composition: informers → coalesced, level-based reconcile (translate) → config
+ * pushed to proxies, statuses written by one status writer (leader only), keys kept fresh by the
+ * JWKS cache and persisted in ConfigMaps. Every event only schedules a reconcile.
+ */
+export class Controller {
+  readonly metrics: ControllerMetrics;
+  readonly configServer: ConfigServer;
+  private readonly informers: InformerSet;
+  private readonly jwks: JwksCache;
+  private readonly persistence: JwksPersistence;
+  private readonly leader: LeaderElector | undefined;
+  private readonly statusQueue: WorkQueue;
+  private desired: TranslateOutput | undefined;
+  private scheduled = false;
+  private running: Promise<void> = Promise.resolve();
+  private readonly written = new Map<string, Obj>();
+  private started = false;
+
+  constructor(private readonly o: ControllerOptions) {
+    const log = (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => o.logger[level](fields ?? {}, msg);
+    this.informers = new InformerSet(o.kc, o.rest, {
+      onChange: () => this.schedule(), onSynced: () => this.schedule(),
+      onError: (res, err, retryInMs) => log('warn', 'watch failed; restarting', { resource: res, error: (err as Error)?.message ?? String(err), retryInMs }),
+    });
+    this.jwks = new JwksCache({
+      fetch: (t) => fetchJwks(t), now: o.now, random: Math.random,
+      setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+      onChange: () => this.schedule(),
+      onFetch: (url, ok, ms) => {
+        this.metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' });
+        this.metrics.jwksFetchDuration.observe(ms / 1000);
+        if (!ok) log('warn', 'jwks fetch failed', { url });
+      },
+    });
+    this.persistence = new JwksPersistence(o.rest, o.namespace);
+    this.configServer = new ConfigServer(o.authenticate, {
+      onProgrammingChange: () => this.schedule(),
+      onRefetch: (url, kid) => { void this.jwks.refetch(url, kid).then((outcome) => this.metrics.refetches.inc({ outcome })); },
+      onPushed: () => this.metrics.pushes.inc(),
+      log,
+    });
+    this.statusQueue = new WorkQueue((key) => this.writeStatus(key), {
+      concurrency: 4, retryDelayMs: (a) => retryDelayMs(a, Math.random),
+      onError: (key, err) => log('warn', 'status write failed; retrying', { key, error: (err as Error).message }),
+    });
+    this.leader = o.leaderElection ? new LeaderElector(o.rest, {
+      namespace: o.namespace, name: 'agentgateway-ts-controller', identity: o.identity, leaseDurationMs: 15_000, renewEveryMs: 5_000,
+      now: o.now, log, onChange: (leader) => { if (leader) { void this.ensureGatewayClass(); this.schedule(); } },
+    }) : undefined;
+    this.metrics = new ControllerMetrics({
+      queueDepth: () => this.statusQueue.depth, connectedProxies: () => this.configServer.connectedProxies,
+      leader: () => this.isLeader, jwks: () => this.jwks.entriesView(), now: o.now,
+    });
+  }
+
+  get isLeader(): boolean { return this.leader === undefined ? true : this.leader.isLeader; }
+  get ready(): boolean { return this.started && this.informers.synced; }
+
+  async start(): Promise<void> {
+    // Persisted keys first: the first push after a restart already carries them (IdP down or not).
+    try {
+      for (const p of await this.persistence.load()) this.jwks.seed(p.url, p.jwks.keys, Date.parse(p.fetchedAt));
+    } catch (err) {
+      this.o.logger.warn({ error: (err as Error).message }, 'could not load persisted jwks; fetching afresh');
+    }
+    if (this.leader) this.leader.start(); else void this.ensureGatewayClass();
+    await this.informers.start();
+    this.started = true;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    await this.leader?.stop();
+    this.jwks.stop();
+    this.statusQueue.stop();
+    await this.informers.stop();
+    await this.running;
+    await this.configServer.close();
+  }
+
+  /** Resolves once pending reconciles and status writes are done (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.running;
+    await this.statusQueue.idle();
+  }
+
+  /** Coalesces events: one reconcile runs at a time, and at most one more is queued behind it. */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.running = this.running.then(() => new Promise<void>((r) => setImmediate(r))).then(() => {
+      this.scheduled = false;
+      return this.reconcile();
+    }).catch((err: unknown) => {
+      this.metrics.reconciles.inc({ result: 'error' });
+      this.o.logger.error({ error: (err as Error).message }, 'reconcile failed');
+    });
+  }
+
+  private async ensureGatewayClass(): Promise<void> {
+    try {
+      await this.o.rest.call('POST', WATCHED.gatewayClasses.path, {
+        apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: this.o.className },
+        spec: { controllerName: this.o.controllerName, description: 'Specialized class for agentgateway.' },
+      });
+      this.o.logger.info({ name: this.o.className }, 'created GatewayClass');
+    } catch (err) {
+      if (!(err instanceof KubeError && err.status === 409)) this.o.logger.warn({ error: (err as Error).message }, 'could not create GatewayClass');
+    }
+  }
+
+  private objects(): unknown[] {
+    return (Object.keys(WATCHED) as Array<keyof typeof WATCHED>).flatMap((k) => this.informers.list(k));
+  }
+
+  private async reconcile(): Promise<void> {
+    if (!this.informers.synced) return;
+    const end = this.metrics.reconcileDuration.startTimer();
+    const parsed = parseObjects(this.objects());
+    for (const p of parsed.problems) this.o.logger.warn({ object: p.ref, issues: p.issues }, 'object does not parse; ignored');
+    const out = translate({ ...parsed, controllerName: this.o.controllerName, jwks: this.jwks.keys() });
+    this.jwks.sync(out.jwksRequests);
+    const configs = new Map<string, ProxyConfig>([...out.configs].map(([gw, cfg]) => [gw, withVersion(cfg)]));
+    this.configServer.update(configs);
+    this.desired = out;
+    if (this.isLeader) {
+      for (const k of out.status.gatewayClasses.keys()) this.statusQueue.add(`GatewayClass /${k}`);
+      for (const k of out.status.gateways.keys()) this.statusQueue.add(`Gateway ${k}`);
+      for (const k of out.status.httpRoutes.keys()) this.statusQueue.add(`HTTPRoute ${k}`);
+      for (const k of out.status.policies.keys()) this.statusQueue.add(`AgentgatewayPolicy ${k}`);
+      // Routes we no longer parent keep no stale entry of ours.
+      for (const r of this.informers.list('httpRoutes') as Obj[]) {
+        const key = `${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+        if (!out.status.httpRoutes.has(key) && ((r.status?.['parents'] as Array<{ controllerName: string }> | undefined) ?? []).some((p) => p.controllerName === this.o.controllerName)) {
+          this.statusQueue.add(`HTTPRoute ${key}`);
+        }
+      }
+      await this.persistKeys();
+    }
+    end();
+    this.metrics.reconciles.inc({ result: 'ok' });
+  }
+
+  private async persistKeys(): Promise<void> {
+    const sets = this.jwks.entriesView().filter((e) => e.keys !== undefined && e.fetchedAtMs !== undefined)
+      .map((e) => ({ url: e.url, fetchedAt: new Date(e.fetchedAtMs as number).toISOString(), jwks: { keys: [...(e.keys ?? [])] } }));
+    try { await this.persistence.sync(sets); } catch (err) {
+      this.o.logger.warn({ error: (err as Error).message }, 'could not persist jwks');
+    }
+  }
+
+  /** Programmed (beyond upstream): every connected proxy of the Gateway ACKed the current config. */
+  private programmed(gateway: string, generation: number | undefined): PendingCondition {
+    const p = this.configServer.programming(gateway);
+    if (p.nacks.length > 0) return cond('Programmed', false, 'Rejected', p.nacks.map((n) => `proxy ${n.proxy}: ${n.reason}`).join('; '), generation);
+    if (p.proxies === 0) return cond('Programmed', false, 'Pending', `no proxy of Gateway ${gateway} is connected`, generation);
+    if (p.acked < p.proxies) return cond('Programmed', false, 'Pending', `${p.acked} of ${p.proxies} proxies applied config ${p.version ?? ''}`, generation);
+    return cond('Programmed', true, 'Programmed', `config ${p.version ?? ''} applied by ${p.proxies} ${p.proxies === 1 ? 'proxy' : 'proxies'}`, generation);
+  }
+
+  private current(kind: keyof typeof WATCHED, key: string): Obj | undefined {
+    const [ns, name] = key.split('/') as [string, string];
+    const cached = (this.informers.list(kind) as Obj[]).find((o) => (o.metadata.namespace ?? '') === ns && o.metadata.name === name);
+    const mine = this.written.get(`${kind} ${key}`);
+    // Our own last write may be newer than the informer's copy: prefer the higher resourceVersion.
+    if (cached !== undefined && mine !== undefined && Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)) return mine;
+    return cached;
+  }
+
+  private async writeStatus(queueKey: string): Promise<void> {
+    const out = this.desired;
+    if (out === undefined || !this.isLeader) return;
+    const [kindName, key] = queueKey.split(' ') as [string, string];
+    const now = new Date(this.o.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    let resource: keyof typeof WATCHED;
+    let patch: StatusPatch;
+    const obj = (k: keyof typeof WATCHED) => this.current(k, key);
+    switch (kindName) {
+      case 'GatewayClass': {
+        resource = 'gatewayClasses';
+        const cur = obj(resource);
+        const conds = out.status.gatewayClasses.get(key.slice(1));
+        patch = cur && conds ? ownedStatusPatch(cur, conds, now) : undefined;
+        break;
+      }
+      case 'Gateway': {
+        resource = 'gateways';
+        const cur = obj(resource);
+        const st = out.status.gateways.get(key);
+        patch = cur && st ? ownedStatusPatch(cur, [...st.conditions, this.programmed(key, cur.metadata.generation)], now,
+          st.listeners.map((l) => ({ ...l, conditions: [...l.conditions, { ...this.programmed(key, cur.metadata.generation) }] }))) : undefined;
+        break;
+      }
+      case 'HTTPRoute': {
+        resource = 'httpRoutes';
+        const cur = obj(resource);
+        patch = cur ? routeStatusPatch(cur, out.status.httpRoutes.get(key) ?? [], this.o.controllerName, now) : undefined;
+        break;
+      }
+      case 'AgentgatewayPolicy': {
+        resource = 'policies';
+        const cur = obj(resource);
+        const ancestors: PolicyAncestorOut[] = (out.status.policies.get(key) ?? []).map((a) => a.ancestorRef.group !== GATEWAY_API_GROUP ? a
+          : { ...a, conditions: [...a.conditions, this.programmed(`${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`, cur?.metadata.generation)] });
+        patch = cur ? policyStatusPatch(cur, ancestors, this.o.controllerName, now) : undefined;
+        break;
+      }
+      default: return;
+    }
+    if (patch === undefined) { this.metrics.statusWrites.inc({ kind: kindName, result: 'unchanged' }); return; }
+    const [ns, name] = key.split('/') as [string, string];
+    const statusPath = WATCHED[resource] as { statusPath?: (ns: string, name: string) => string };
+    try {
+      const r = await this.o.rest.mergePatch<Obj>((statusPath.statusPath as (ns: string, name: string) => string)(ns, name), patch);
+      this.written.set(`${resource} ${key}`, r.body);
+      this.metrics.statusWrites.inc({ kind: kindName, result: 'written' });
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 404) return; // deleted meanwhile
+      this.metrics.statusWrites.inc({ kind: kindName, result: err instanceof KubeError && err.status === 409 ? 'conflict' : 'error' });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { retryDelayMs } from '../jwks/backoff.js';
+import type { KubeRest } from './kube-rest.js';
+import { WATCHED, type WatchedName, type WatchedResource } from './resources.js';
+
+export interface InformerEvents {
+  /** Any add, update or delete: the caller enqueues a (coalesced) reconcile. */
+  readonly onChange: (resource: WatchedName) => void;
+  readonly onError: (resource: WatchedName, err: unknown, retryInMs: number) => void;
+  /** All informers have listed once (the cache is complete enough to translate). */
+  readonly onSynced: () => void;
+  readonly random?: () => number;
+}
+
+type Cached = KubernetesObject & Record<string, unknown>;
+
+/**
+ * One @kubernetes/client-node informer per watched resource. Each restarts itself after an error
+ * (including 410 Gone) with capped, jittered backoff; the last listed objects stay in its cache
+ * meanwhile, so a flapping API server never empties the controller's view.
+ */
+export class InformerSet {
+  private readonly informers = new Map<WatchedName, ReturnType<typeof makeInformer<Cached>>>();
+  private readonly listed = new Set<WatchedName>();
+  private readonly attempts = new Map<WatchedName, number>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private stopped = false;
+
+  constructor(private readonly kc: KubeConfig, private readonly rest: KubeRest, private readonly events: InformerEvents) {}
+
+  async start(): Promise<void> {
+    for (const name of Object.keys(WATCHED) as WatchedName[]) {
+      const res: WatchedResource = WATCHED[name];
+      const list = async (): Promise<KubernetesListObject<Cached>> => {
+        const r = await this.rest.get<KubernetesListObject<Cached>>(res.path);
+        // Lists carry no kind/apiVersion per item; restore them so the boundary parser can tell kinds apart.
+        r.body.items = r.body.items.map((i) => ({ ...i, kind: res.kind, apiVersion: res.apiVersion }));
+        this.listed.add(name);
+        this.attempts.set(name, 0);
+        if (this.listed.size === this.informers.size) this.events.onSynced();
+        return r.body;
+      };
+      const inf = makeInformer<Cached>(this.kc, res.path, list);
+      for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => this.events.onChange(name));
+      inf.on('error', (err: unknown) => this.restart(name, err));
+      this.informers.set(name, inf);
+    }
+    await Promise.all([...this.informers.entries()].map(([name, inf]) => inf.start().catch((err: unknown) => this.restart(name, err))));
+  }
+
+  private restart(name: WatchedName, err: unknown): void {
+    if (this.stopped) return;
+    const attempt = this.attempts.get(name) ?? 0;
+    this.attempts.set(name, attempt + 1);
+    const delay = Math.max(200, retryDelayMs(attempt + 2, this.events.random ?? Math.random));
+    this.events.onError(name, err, delay);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) void this.informers.get(name)?.start().catch((e: unknown) => this.restart(name, e));
+    }, delay);
+    this.timers.add(t);
+  }
+
+  /** Cached objects of a resource, with kind and apiVersion set. */
+  list(name: WatchedName): Cached[] {
+    const res = WATCHED[name];
+    return (this.informers.get(name)?.list() ?? []).map((o) => ({ ...o, kind: res.kind, apiVersion: res.apiVersion }));
+  }
+
+  get synced(): boolean { return this.listed.size === this.informers.size && this.informers.size > 0; }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await Promise.all([...this.informers.values()].map((i) => i.stop().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/** The controller binary: the only place that builds clients, servers and timers from settings. */
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { createAdminServer } from './admin-server.js';
+import { Controller } from './controller.js';
+import { KubeRest } from './kube/kube-rest.js';
+import { allowAll, tokenReviewAuthenticator } from './push/token-review.js';
+import { readSettings } from './settings.js';
+
+async function main(): Promise<void> {
+  const s = readSettings(process.argv.slice(2), process.env);
+  const logger = pino({ level: s.logLevel, base: { component: 'controller' } });
+  const kc = new KubeConfig();
+  if (s.kubeconfig) kc.loadFromFile(s.kubeconfig); else kc.loadFromDefault();
+  const rest = new KubeRest(kc);
+  const controller = new Controller({
+    kc, rest, logger, namespace: s.namespace, controllerName: s.controllerName, className: s.className, identity: s.identity,
+    authenticate: s.proxyAuth === 'none' ? allowAll : tokenReviewAuthenticator(rest, Date.now),
+    leaderElection: s.leaderElection, now: Date.now,
+  });
+  const xdsPort = await controller.configServer.listen(s.xdsHost, s.xdsPort);
+  const admin = createAdminServer({ ready: () => controller.ready, registry: controller.metrics.registry });
+  await new Promise<void>((r) => admin.listen(s.adminPort, s.adminHost, r));
+  logger.info({ xdsPort, adminPort: (admin.address() as { port: number }).port, namespace: s.namespace, controllerName: s.controllerName }, 'controller listening');
+  await controller.start();
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'stopping');
+    admin.close();
+    await controller.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`controller: ${(err as Error).message}\n`);
+  process.exit(1);
+});

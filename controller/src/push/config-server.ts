@@ -1,0 +1,155 @@
+import {
+  PUSH_METHOD_PATH, decodeProxyMessage, encodeMessage,
+  type ControllerToProxy, type ProxyConfig, type ProxyToController,
+} from '@agw/api';
+import { Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
+
+/** Who a proxy is, once its credentials were checked. */
+export interface ProxyIdentity {
+  /** Gateways (`<ns>/<name>`) this identity may receive; undefined: any (auth disabled). */
+  readonly allowedGateways?: ReadonlySet<string>;
+  readonly user: string;
+}
+
+/** Checks the bearer token of a connecting proxy (TokenReview in the cluster); throws to refuse. */
+export type Authenticate = (token: string | undefined) => Promise<ProxyIdentity>;
+
+interface Conn {
+  readonly id: string;
+  readonly gateway: string;
+  readonly stream: ServerDuplexStream<ProxyToController, ControllerToProxy>;
+  sentVersion?: string;
+  ackedVersion?: string;
+  nack?: { version: string; reason: string };
+}
+
+export interface GatewayProgramming {
+  readonly proxies: number;
+  /** Current version, when known. */
+  readonly version?: string;
+  readonly acked: number;
+  /** NACK reasons of the current version, by proxy id. */
+  readonly nacks: ReadonlyArray<{ proxy: string; reason: string }>;
+}
+
+export interface ConfigServerEvents {
+  /** A proxy connected, disconnected, ACKed or NACKed: statuses (Programmed) may change. */
+  readonly onProgrammingChange: () => void;
+  /** A proxy asks for a refetch of `remoteUrl` (unknown kid). */
+  readonly onRefetch: (remoteUrl: string, kid: string) => void;
+  readonly onPushed?: (gateway: string, version: string) => void;
+  readonly log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+const service: ServiceDefinition = {
+  Stream: {
+    path: PUSH_METHOD_PATH, requestStream: true, responseStream: true, originalName: 'Stream',
+    requestSerialize: (m: ProxyToController) => Buffer.from(encodeMessage(m)),
+    requestDeserialize: (b: Buffer) => decodeProxyMessage(b),
+    responseSerialize: (m: ControllerToProxy) => Buffer.from(encodeMessage(m)),
+    responseDeserialize: (b: Buffer) => JSON.parse(b.toString('utf8')) as ControllerToProxy,
+  },
+};
+
+/**
+ * Streams each Gateway's config to its proxies: the current snapshot right after `hello`, then
+ * every new version (only when it differs from what that proxy last got). Proxies ACK or NACK;
+ * a proxy may only receive the Gateways its identity allows. Keepalives detect dead peers.
+ */
+export class ConfigServer {
+  private readonly server = new Server({
+    'grpc.keepalive_time_ms': 20_000, 'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  });
+  private readonly configs = new Map<string, ProxyConfig>();
+  private readonly conns = new Map<string, Conn>();
+  private nextId = 0;
+
+  constructor(private readonly authenticate: Authenticate, private readonly events: ConfigServerEvents) {
+    this.server.addService(service, { Stream: (s: ServerDuplexStream<ProxyToController, ControllerToProxy>) => { void this.accept(s); } });
+  }
+
+  /** Binds `host:port` (port 0 picks one); resolves to the bound port. */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    });
+  }
+
+  /** Replaces the configs; pushes each changed one to its proxies. Gateways absent are forgotten. */
+  update(configs: ReadonlyMap<string, ProxyConfig>): void {
+    for (const gw of [...this.configs.keys()]) if (!configs.has(gw)) this.configs.delete(gw);
+    for (const [gw, cfg] of configs) {
+      this.configs.set(gw, cfg);
+      for (const c of this.conns.values()) if (c.gateway === gw) this.send(c);
+    }
+  }
+
+  programming(gateway: string): GatewayProgramming {
+    const version = this.configs.get(gateway)?.version;
+    const conns = [...this.conns.values()].filter((c) => c.gateway === gateway);
+    return {
+      proxies: conns.length, ...(version !== undefined ? { version } : {}),
+      acked: conns.filter((c) => version !== undefined && c.ackedVersion === version).length,
+      nacks: conns.filter((c) => c.nack !== undefined && c.nack.version === version).map((c) => ({ proxy: c.id, reason: (c.nack as { reason: string }).reason })),
+    };
+  }
+
+  get connectedProxies(): number { return this.conns.size; }
+
+  async close(): Promise<void> {
+    for (const c of this.conns.values()) c.stream.end();
+    await new Promise<void>((r) => this.server.tryShutdown(() => r()));
+  }
+
+  private send(c: Conn): void {
+    const cfg = this.configs.get(c.gateway);
+    if (cfg === undefined || c.sentVersion === cfg.version) return;
+    c.sentVersion = cfg.version;
+    c.stream.write({ type: 'snapshot', config: cfg });
+    this.events.onPushed?.(c.gateway, cfg.version);
+  }
+
+  private async accept(stream: ServerDuplexStream<ProxyToController, ControllerToProxy>): Promise<void> {
+    const auth = stream.metadata.get('authorization')[0];
+    const token = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7) : undefined;
+    let identity: ProxyIdentity;
+    try {
+      identity = await this.authenticate(token);
+    } catch (err) {
+      this.events.log('warn', 'proxy refused', { error: (err as Error).message });
+      stream.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: (err as Error).message });
+      return;
+    }
+    let conn: Conn | undefined;
+    const drop = () => {
+      if (conn !== undefined && this.conns.delete(conn.id)) {
+        this.events.log('info', 'proxy disconnected', { proxy: conn.id, gateway: conn.gateway });
+        this.events.onProgrammingChange();
+      }
+    };
+    stream.on('data', (m: ProxyToController) => {
+      if (m.type === 'hello') {
+        const gw = `${m.gateway.namespace}/${m.gateway.name}`;
+        if (identity.allowedGateways !== undefined && !identity.allowedGateways.has(gw)) {
+          this.events.log('warn', 'proxy asked for a gateway its identity does not allow', { user: identity.user, gateway: gw });
+          stream.emit('error', { code: GrpcStatus.PERMISSION_DENIED, details: `${identity.user} may not read the config of Gateway ${gw}` });
+          return;
+        }
+        conn = { id: `${m.proxyId}#${this.nextId++}`, gateway: gw, stream };
+        this.conns.set(conn.id, conn);
+        this.events.log('info', 'proxy connected', { proxy: conn.id, gateway: gw, user: identity.user });
+        this.send(conn);
+        this.events.onProgrammingChange();
+        return;
+      }
+      if (conn === undefined) return;
+      if (m.type === 'ack') { conn.ackedVersion = m.version; delete conn.nack; this.events.onProgrammingChange(); }
+      if (m.type === 'nack') { conn.nack = { version: m.version, reason: m.reason }; this.events.log('warn', 'proxy rejected config', { proxy: conn.id, version: m.version, reason: m.reason }); this.events.onProgrammingChange(); }
+      if (m.type === 'refetchKeys') this.events.onRefetch(m.remoteUrl, m.kid);
+    });
+    stream.on('end', () => { drop(); stream.end(); });
+    stream.on('error', drop);
+    stream.on('close', drop);
+  }
+}

@@ -1,0 +1,160 @@
+import { generateSigningKey, jwks, mintToken, request, startEchoUpstream, startJwksServer, type EchoUpstream, type JwksServer, type SigningKey } from '@agw/test-kit';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { kubectl } from './harness/control-plane.js';
+import { startController, startProxy, type RunningController, type RunningProxy } from './harness/agw-processes.js';
+import { apply, condOf, getJson, policyAncestors, waitForAncestor, type Cond } from './harness/kube-objects.js';
+import { waitFor } from './harness/process.js';
+
+/**
+ * The controller and the proxy as built binaries against the real API server: the controller runs
+ * as the chart's ServiceAccount (its RBAC only), the proxy authenticates with a real ServiceAccount
+ * token checked by TokenReview. Upstream's e2e matrix (reference §5.4) on a Gateway and routes.
+ */
+const admin = () => inject('kubeconfig');
+const NS = 'e2e-ctl';
+const GW = 'ctl-gw';
+const ISS = 'https://agentgateway.dev';
+let upstream: EchoUpstream;
+let idp: JwksServer;
+let k1: SigningKey, k2: SigningKey, rotated: SigningKey;
+let controller: RunningController;
+let proxy: RunningProxy;
+
+const route = (name: string, host: string) => ({
+  apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name, namespace: NS },
+  spec: { parentRefs: [{ name: GW }], hostnames: [host], rules: [{ backendRefs: [{ name: 'backend', port: 80 }] }] },
+});
+const policy = (name: string, target: { kind: string; name: string }, jwt: Record<string, unknown>) => ({
+  apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayPolicy', metadata: { name, namespace: NS },
+  spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', ...target }], traffic: { jwtAuthentication: jwt } },
+});
+const get = (host: string, token?: string) => request(proxy.port, { host, path: '/headers', ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+const tok = (k: SigningKey, claims: Record<string, unknown> = {}) => mintToken(k, { claims: { iss: ISS, sub: 'ignore@agentgateway.dev', ...claims } });
+async function eventuallyStatus(host: string, want: number, token?: string): Promise<void> {
+  await waitFor(`${host} answering ${want}`, async () => (await get(host, token)).status === want, 20_000, 100);
+}
+
+beforeAll(async () => {
+  upstream = await startEchoUpstream('backend');
+  [k1, k2, rotated] = await Promise.all([generateSigningKey('RS256', 'k1'), generateSigningKey('ES256', 'k2'), generateSigningKey('RS256', 'rotated')]);
+  idp = await startJwksServer([k2.jwk]);
+  expect((await kubectl(admin(), ['create', 'namespace', NS])).code).toBe(0);
+  await apply(admin(), [
+    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: GW, namespace: NS }, spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'backend', namespace: NS }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
+    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'backend-1', namespace: NS, labels: { 'kubernetes.io/service-name': 'backend' } }, addressType: 'FQDN', endpoints: [{ addresses: ['backend.localhost'] }], ports: [{ name: 'http', port: upstream.port }] },
+    route('route-secure', 'secureroute.com'),
+    route('route-insecure', 'insecureroute.com'),
+    route('route-invalid', 'invalidjwksroute.com'),
+    policy('route-policy', { kind: 'HTTPRoute', name: 'route-secure' }, {
+      mode: 'Strict',
+      providers: [
+        { issuer: ISS, jwks: { inline: JSON.stringify(jwks(k1)) } },
+        { issuer: ISS, jwks: { remote: { url: idp.url } } },
+      ],
+    }),
+    policy('invalid-jwks', { kind: 'HTTPRoute', name: 'route-invalid' }, { providers: [{ issuer: ISS, jwks: { inline: '{"keys":[{"kty":"RSB","kid":"x"}]}' } }] }),
+    policy('missing-target', { kind: 'Gateway', name: 'fake-gw' }, { providers: [{ issuer: ISS, jwks: { inline: '{"keys":[]}' } }] }),
+  ]);
+  controller = await startController({ kubeconfig: inject('controllerKubeconfig') });
+  proxy = await startProxy({ adminKubeconfig: admin(), xdsPort: controller.xdsPort, gateway: `${NS}/${GW}` });
+}, 120_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  await controller?.stop();
+  await upstream?.close();
+  await idp?.close();
+});
+
+describe('controller + proxy on a real API server', () => {
+  it('helm install printed the NOTES; the controller created GatewayClass agentgateway and accepted it', async () => {
+    expect(inject('helmInstallOutput')).toContain('agentgateway-ts is installed in namespace agentgateway-system');
+    await waitFor('GatewayClass Accepted', async () => {
+      const gc = await getJson<{ spec: { controllerName: string }; status?: { conditions?: Cond[] } }>(admin(), ['gatewayclass', 'agentgateway']);
+      return gc?.spec.controllerName === 'agentgateway.dev/agentgateway' && gc.status?.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True') === true;
+    }, 30_000);
+  });
+
+  it('policy status: Accepted/Valid, Attached, and Programmed once the proxy ACKed', async () => {
+    const a = await waitForAncestor(admin(), NS, 'route-policy', GW, (x) => condOf(x, 'Programmed')?.status === 'True' && condOf(x, 'Accepted')?.reason === 'Valid');
+    expect(a.ancestorRef).toMatchObject({ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: NS, name: GW });
+    expect(a.controllerName).toBe('agentgateway.dev/agentgateway');
+    expect(condOf(a, 'Accepted')).toMatchObject({ status: 'True', reason: 'Valid', message: 'Policy accepted', observedGeneration: 1 });
+    expect(condOf(a, 'Attached')).toMatchObject({ status: 'True', reason: 'Attached', message: 'Attached to all targets' });
+    expect(condOf(a, 'Programmed')?.message).toMatch(/^config [0-9a-f]{16} applied by 1 proxy$/);
+  });
+
+  it('upstream RoutePolicy matrix: insecure 200; secure: none 401, nosuchkey 401, both providers 200', async () => {
+    await eventuallyStatus('secureroute.com', 200, await tok(k2));
+    expect((await get('insecureroute.com')).status).toBe(200);
+    const none = await get('secureroute.com');
+    expect([none.status, none.body]).toEqual([401, 'authentication failure: no bearer token found']);
+    expect((await get('secureroute.com', 'nosuchkey')).status).toBe(401);
+    const ok = await get('secureroute.com', await tok(k1));
+    expect(ok.status).toBe(200);
+    expect((JSON.parse(ok.body) as { headers: Record<string, string> }).headers['Authorization']).toBeUndefined();
+    expect((await get('secureroute.com', await tok(k2))).status).toBe(200);
+  });
+
+  it('invalid inline JWKS: Accepted=True PartiallyValid "invalid inline JWKS", requests 401', async () => {
+    const a = await waitForAncestor(admin(), NS, 'invalid-jwks', GW, (x) => condOf(x, 'Accepted')?.reason === 'PartiallyValid');
+    expect(condOf(a, 'Accepted')).toMatchObject({ status: 'True', message: 'provider 0 (issuer "https://agentgateway.dev"): invalid inline JWKS' });
+    expect(condOf(a, 'Attached')).toBeUndefined();
+    expect((await get('invalidjwksroute.com')).status).toBe(401);
+  });
+
+  it('missing target: the StatusSummary ancestor says why', async () => {
+    const a = await waitForAncestor(admin(), NS, 'missing-target', 'StatusSummary', () => true);
+    expect(a.ancestorRef.group).toBe('agentgateway.dev');
+    expect(condOf(a, 'Attached')).toMatchObject({ status: 'False', reason: 'Pending', message: `Policy is not attached: Gateway ${NS}/fake-gw not found` });
+  });
+
+  it('a key rotated at the IdP is accepted on first use, well before cacheDuration (5m)', async () => {
+    idp.setKeys([k2.jwk, rotated.jwk]);
+    const started = Date.now();
+    const res = await get('secureroute.com', await tok(rotated));
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('a gateway-level policy applies to other routes; the route-level one replaces it', async () => {
+    await apply(admin(), [policy('gw-policy', { kind: 'Gateway', name: GW }, { mode: 'Strict', providers: [{ issuer: 'https://gw.example', jwks: { inline: JSON.stringify(jwks(k1)) } }] })]);
+    await eventuallyStatus('insecureroute.com', 401);
+    // route-secure keeps its own policy (issuer agentgateway.dev), not the gateway's.
+    expect((await get('secureroute.com', await tok(k1))).status).toBe(200);
+    expect((await get('insecureroute.com', await tok(k1, { iss: 'https://gw.example' }))).status).toBe(200);
+    expect((await kubectl(admin(), ['delete', 'agentgatewaypolicy', 'gw-policy', '-n', NS])).code).toBe(0);
+    await eventuallyStatus('insecureroute.com', 200);
+  });
+
+  it('the controller never hit a 403: the chart\'s ClusterRole and Role are enough', () => {
+    // KubeError text is "<METHOD> <path>: <status> <message>"; watch errors say "Forbidden".
+    expect(controller.log()).not.toMatch(/forbidden|: 403 /i);
+  });
+
+  it('controller killed: the proxy keeps serving; restarted: statuses do not flap', async () => {
+    const before = await policyAncestors(admin(), NS, 'route-policy');
+    await controller.stop();
+    expect((await get('secureroute.com', await tok(k1))).status).toBe(200);
+    expect((await get('secureroute.com')).status).toBe(401);
+    controller = await startController({ kubeconfig: inject('controllerKubeconfig'), name: 'controller-2', xdsPort: controller.xdsPort });
+    await waitForAncestor(admin(), NS, 'route-policy', GW, (x) => condOf(x, 'Programmed')?.status === 'True', 60_000);
+    const after = await policyAncestors(admin(), NS, 'route-policy');
+    const times = (as: typeof before) => as.flatMap((a) => a.conditions.filter((c) => c.type !== 'Programmed').map((c) => `${a.ancestorRef.name}/${c.type}=${c.status}@${c.lastTransitionTime}`)).sort();
+    expect(times(after)).toEqual(times(before));
+  });
+
+  it('kube-apiserver restarted: traffic never stops, watches recover, and a new policy is enforced', async () => {
+    const restart = fetch(`${inject('harnessUrl')}/restart-apiserver`, { method: 'POST' });
+    // While the API server is away the proxy keeps its config.
+    expect((await get('secureroute.com', await tok(k1))).status).toBe(200);
+    const answer = await restart;
+    expect([answer.status, await answer.text()]).toEqual([200, 'restarted\n']);
+    await apply(admin(), [route('route-late', 'late.example.com')]);
+    await eventuallyStatus('late.example.com', 200);
+    await apply(admin(), [policy('late-policy', { kind: 'HTTPRoute', name: 'route-late' }, { providers: [{ issuer: ISS, jwks: { inline: JSON.stringify(jwks(k1)) } }] })]);
+    await eventuallyStatus('late.example.com', 401);
+    expect((await get('late.example.com', await tok(k1))).status).toBe(200);
+  });
+});

@@ -1,0 +1,85 @@
+import {
+  PUSH_METHOD_PATH, PUSH_PROTOCOL_VERSION, decodeControllerMessage, encodeMessage,
+  type ControllerToProxy, type ProxyToController,
+} from '@agw/api';
+import { Client, Metadata, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { applyConfig } from './apply.js';
+import type { ConfigStore } from './store.js';
+
+export interface ControllerSourceOptions {
+  /** `host:port` of the controller's config server. */
+  readonly address: string;
+  readonly gateway: { readonly namespace: string; readonly name: string };
+  readonly proxyId: string;
+  /** Bearer token for the controller (a projected ServiceAccount token), re-read at each connect. */
+  readonly token: () => string | undefined;
+  readonly store: ConfigStore;
+  readonly log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+  /** Delay before reconnect attempt `n`, ms. */
+  readonly retryDelayMs: (attempt: number) => number;
+}
+
+/**
+ * Receives the Gateway's config from the controller over one gRPC stream: hello, then snapshots,
+ * each compiled and swapped in, then ACKed (or NACKed with the reason while the previous config
+ * keeps serving). A lost stream is reopened with backoff; the last good config serves meanwhile.
+ */
+export class ControllerSource {
+  private readonly client: Client;
+  private stream: ClientDuplexStream<ProxyToController, ControllerToProxy> | undefined;
+  private attempt = 0;
+  private stopped = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  connected = false;
+
+  constructor(private readonly o: ControllerSourceOptions) {
+    this.client = new Client(o.address, credentials.createInsecure(), {
+      'grpc.keepalive_time_ms': 20_000, 'grpc.keepalive_timeout_ms': 10_000, 'grpc.keepalive_permit_without_calls': 1,
+    });
+  }
+
+  start(): void { this.connect(); }
+
+  /** Asks the controller to refetch the keys of `remoteUrl` (a token carried an unknown kid). */
+  requestRefetch(remoteUrl: string, kid: string): void {
+    this.stream?.write({ type: 'refetchKeys', remoteUrl, kid });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.stream?.cancel();
+    this.client.close();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const md = new Metadata();
+    const token = this.o.token();
+    if (token !== undefined) md.set('authorization', `Bearer ${token}`);
+    const stream = this.client.makeBidiStreamRequest<ProxyToController, ControllerToProxy>(
+      PUSH_METHOD_PATH, (m) => Buffer.from(encodeMessage(m)), (b) => decodeControllerMessage(b), md);
+    this.stream = stream;
+    stream.write({ type: 'hello', protocolVersion: PUSH_PROTOCOL_VERSION, gateway: this.o.gateway, proxyId: this.o.proxyId });
+    stream.on('data', (m: ControllerToProxy) => {
+      if (!this.connected) { this.connected = true; this.attempt = 0; this.o.log('info', 'connected to controller', { address: this.o.address }); }
+      if (m.type === 'error') { this.o.log('warn', 'controller error', { message: m.message }); return; }
+      void applyConfig(this.o.store, m.config).then((error) => {
+        stream.write(error === undefined ? { type: 'ack', version: m.config.version } : { type: 'nack', version: m.config.version, reason: error });
+        if (error !== undefined) this.o.log('warn', 'config rejected; the last good config keeps serving', { version: m.config.version, error });
+      });
+    });
+    let closed = false;
+    const retry = (why: string) => {
+      if (closed) return;
+      closed = true;
+      this.connected = false;
+      if (this.stopped) return;
+      const delay = this.o.retryDelayMs(this.attempt++);
+      this.o.log('warn', 'config stream lost; retrying', { reason: why, retryInMs: delay });
+      this.timer = setTimeout(() => this.connect(), delay);
+    };
+    stream.on('error', (err: Error) => retry(err.message));
+    stream.on('end', () => retry('stream ended'));
+  }
+}

@@ -1,0 +1,59 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+
+/** Every setting of the proxy binary: flags override env, which override defaults. */
+export interface ProxySettings {
+  /** Serve a config file (JSON or YAML, hot-reloaded) instead of the controller's stream. */
+  readonly configFile?: string;
+  /** `host:port` of the controller's config server. */
+  readonly controller?: string;
+  readonly gateway: { readonly namespace: string; readonly name: string };
+  readonly proxyId: string;
+  /** Reads the bearer token for the controller (projected ServiceAccount token), at each connect. */
+  readonly token: () => string | undefined;
+  readonly host: string;
+  readonly portMap: ReadonlyMap<number, number>;
+  readonly adminPort: number;
+  /** After SIGTERM: readyz fails at once, listeners close after this long, ms (default 5 000). */
+  readonly drainMs: number;
+  readonly logLevel: string;
+}
+
+/** Default path of the projected token the deployer mounts. */
+export const DEFAULT_TOKEN_FILE = '/var/run/secrets/tokens/agentgateway';
+
+export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): ProxySettings {
+  const { values } = parseArgs({
+    args: [...argv], options: {
+      config: { type: 'string' }, controller: { type: 'string' }, gateway: { type: 'string' }, 'proxy-id': { type: 'string' },
+      'token-file': { type: 'string' }, host: { type: 'string' }, 'port-map': { type: 'string', multiple: true },
+      'admin-port': { type: 'string' }, 'drain-ms': { type: 'string' }, 'log-level': { type: 'string' },
+    },
+  });
+  const gw = values.gateway ?? (env['GATEWAY_NAMESPACE'] && env['GATEWAY_NAME'] ? `${env['GATEWAY_NAMESPACE']}/${env['GATEWAY_NAME']}` : undefined);
+  const configFile = values.config ?? env['AGW_CONFIG_FILE'];
+  const controller = values.controller ?? env['AGW_CONTROLLER_ADDRESS'];
+  if (configFile === undefined && controller === undefined) throw new Error('one of --config <file> or --controller <host:port> is needed');
+  if (controller !== undefined && gw === undefined) throw new Error('--gateway <namespace>/<name> is needed with --controller');
+  const [namespace = '', name = ''] = (gw ?? '/').split('/');
+  const tokenFile = values['token-file'] ?? env['AGW_TOKEN_FILE'] ?? DEFAULT_TOKEN_FILE;
+  const portMap = new Map<number, number>();
+  for (const p of values['port-map'] ?? (env['AGW_PORT_MAP'] ? env['AGW_PORT_MAP'].split(',') : [])) {
+    const m = /^(\d+)=(\d+)$/.exec(p);
+    if (!m) throw new Error(`--port-map ${p}: expected <listener port>=<local port>`);
+    portMap.set(Number(m[1]), Number(m[2]));
+  }
+  return {
+    ...(configFile !== undefined ? { configFile } : {}),
+    ...(controller !== undefined ? { controller } : {}),
+    gateway: { namespace, name },
+    proxyId: values['proxy-id'] ?? env['POD_NAME'] ?? hostname(),
+    token: () => (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined),
+    host: values.host ?? env['AGW_HOST'] ?? '0.0.0.0',
+    portMap,
+    adminPort: Number(values['admin-port'] ?? env['AGW_ADMIN_PORT'] ?? 15000),
+    drainMs: Number(values['drain-ms'] ?? env['AGW_DRAIN_MS'] ?? 5000),
+    logLevel: values['log-level'] ?? env['AGW_LOG_LEVEL'] ?? 'info',
+  };
+}
