@@ -5,6 +5,7 @@ import { retryDelayMs } from './jwks/backoff.js';
 import { fetchJwks } from './jwks/fetch-jwks.js';
 import { JwksCache } from './jwks/jwks-cache.js';
 import { JwksPersistence } from './jwks/persistence.js';
+import { applyPath, gatewayResources, type ProxyDeploymentParams } from './deployer/gateway-resources.js';
 import { InformerSet } from './kube/informers.js';
 import { KubeError, type KubeRest } from './kube/kube-rest.js';
 import { LeaderElector } from './kube/leader-election.js';
@@ -29,6 +30,8 @@ export interface ControllerOptions {
   readonly authenticate: Authenticate;
   readonly leaderElection: boolean;
   readonly now: () => number;
+  /** Create each Gateway's proxy Deployment/Service/ServiceAccount; undefined: not deployed (proxies run elsewhere). */
+  readonly deployer?: ProxyDeploymentParams;
 }
 
 type Obj = { metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number }; status?: Record<string, unknown> };
@@ -50,6 +53,8 @@ export class Controller {
   private scheduled = false;
   private running: Promise<void> = Promise.resolve();
   private readonly written = new Map<string, Obj>();
+  /** Gateway key → JSON of the proxy objects last applied (unchanged ones cost no API call). */
+  private readonly deployed = new Map<string, string>();
   private started = false;
 
   constructor(private readonly o: ControllerOptions) {
@@ -162,6 +167,7 @@ export class Controller {
     if (this.isLeader) {
       for (const k of out.status.gatewayClasses.keys()) this.statusQueue.add(`GatewayClass /${k}`);
       for (const k of out.status.gateways.keys()) this.statusQueue.add(`Gateway ${k}`);
+      if (this.o.deployer !== undefined) for (const k of out.status.gateways.keys()) this.statusQueue.add(`Deploy ${k}`);
       for (const k of out.status.httpRoutes.keys()) this.statusQueue.add(`HTTPRoute ${k}`);
       for (const k of out.status.policies.keys()) this.statusQueue.add(`AgentgatewayPolicy ${k}`);
       // Routes we no longer parent keep no stale entry of ours.
@@ -194,6 +200,30 @@ export class Controller {
     return cond('Programmed', true, 'Programmed', `config ${p.version ?? ''} applied by ${p.proxies} ${p.proxies === 1 ? 'proxy' : 'proxies'}`, generation);
   }
 
+  /** Addresses of the Gateway's Service: load-balancer ingress when assigned, else its cluster IP. */
+  private gatewayAddresses(key: string): Array<{ type: string; value: string }> {
+    const svc = this.current('services', key) as (Obj & { spec?: { clusterIP?: string }; status?: { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> } } }) | undefined;
+    const ingress = svc?.status?.loadBalancer?.ingress ?? [];
+    const fromLb = ingress.flatMap((i) => (i.ip ? [{ type: 'IPAddress', value: i.ip }] : i.hostname ? [{ type: 'Hostname', value: i.hostname }] : []));
+    if (fromLb.length > 0) return fromLb;
+    const ip = svc?.spec?.clusterIP;
+    return ip && ip !== 'None' ? [{ type: 'IPAddress', value: ip }] : [];
+  }
+
+  /** Server-side applies the Gateway's proxy objects when they changed. */
+  private async deploy(key: string): Promise<void> {
+    const params = this.o.deployer;
+    const [ns, name] = key.split('/') as [string, string];
+    const gw = parseObjects(this.informers.list('gateways')).gateways.find((g) => g.metadata.namespace === ns && g.metadata.name === name);
+    if (params === undefined || gw === undefined) return;
+    const objects = gatewayResources(gw, params);
+    const json = JSON.stringify(objects);
+    if (this.deployed.get(key) === json) return;
+    for (const o of objects) await this.o.rest.call('PATCH', applyPath(o), o, 'application/apply-patch+yaml');
+    this.deployed.set(key, json);
+    this.o.logger.info({ gateway: key }, 'applied proxy Deployment, Service and ServiceAccount');
+  }
+
   private current(kind: keyof typeof WATCHED, key: string): Obj | undefined {
     const [ns, name] = key.split('/') as [string, string];
     const cached = (this.informers.list(kind) as Obj[]).find((o) => (o.metadata.namespace ?? '') === ns && o.metadata.name === name);
@@ -211,6 +241,7 @@ export class Controller {
     let resource: keyof typeof WATCHED;
     let patch: StatusPatch;
     const obj = (k: keyof typeof WATCHED) => this.current(k, key);
+    if (kindName === 'Deploy') { await this.deploy(key); return; }
     switch (kindName) {
       case 'GatewayClass': {
         resource = 'gatewayClasses';
@@ -224,7 +255,8 @@ export class Controller {
         const cur = obj(resource);
         const st = out.status.gateways.get(key);
         patch = cur && st ? ownedStatusPatch(cur, [...st.conditions, this.programmed(key, cur.metadata.generation)], now,
-          st.listeners.map((l) => ({ ...l, conditions: [...l.conditions, { ...this.programmed(key, cur.metadata.generation) }] }))) : undefined;
+          st.listeners.map((l) => ({ ...l, conditions: [...l.conditions, { ...this.programmed(key, cur.metadata.generation) }] })),
+          this.o.deployer !== undefined ? this.gatewayAddresses(key) : undefined) : undefined;
         break;
       }
       case 'HTTPRoute': {

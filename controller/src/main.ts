@@ -18,6 +18,9 @@ async function main(): Promise<void> {
     kc, rest, logger, namespace: s.namespace, controllerName: s.controllerName, className: s.className, identity: s.identity,
     authenticate: s.proxyAuth === 'none' ? allowAll : tokenReviewAuthenticator(rest, Date.now),
     leaderElection: s.leaderElection, now: Date.now,
+    ...(s.proxyImage !== undefined ? {
+      deployer: { image: s.proxyImage, controllerAddress: s.proxyControllerAddress, serviceType: s.proxyServiceType, resources: s.proxyResources, adminPort: 15000 },
+    } : {}),
   });
   const xdsPort = await controller.configServer.listen(s.xdsHost, s.xdsPort);
   const admin = createAdminServer({ ready: () => controller.ready, registry: controller.metrics.registry });

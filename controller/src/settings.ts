@@ -20,6 +20,13 @@ export interface ControllerSettings {
   readonly leaderElection: boolean;
   readonly identity: string;
   readonly logLevel: string;
+  /** Deploy each Gateway's proxy: image (AGW_PROXY_IMAGE); unset: no Deployment is created. */
+  readonly proxyImage?: string;
+  /** Config stream address proxies dial (default agentgateway.<namespace>.svc:<xds port>). */
+  readonly proxyControllerAddress: string;
+  readonly proxyServiceType: 'LoadBalancer' | 'NodePort' | 'ClusterIP';
+  /** JSON of the proxy container's resources (AGW_PROXY_RESOURCES). */
+  readonly proxyResources: { requests?: Record<string, string>; limits?: Record<string, string> };
 }
 
 export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): ControllerSettings {
@@ -28,18 +35,28 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
       kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'controller-name': { type: 'string' }, 'class-name': { type: 'string' },
       'xds-host': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-host': { type: 'string' },
       'proxy-auth': { type: 'string' }, 'leader-elect': { type: 'string' }, identity: { type: 'string' }, 'log-level': { type: 'string' },
+      'proxy-image': { type: 'string' }, 'proxy-controller-address': { type: 'string' }, 'proxy-service-type': { type: 'string' },
     },
   });
   const proxyAuth = values['proxy-auth'] ?? env['AGW_PROXY_AUTH'] ?? 'tokenreview';
   if (proxyAuth !== 'tokenreview' && proxyAuth !== 'none') throw new Error(`--proxy-auth ${proxyAuth}: expected tokenreview or none`);
   const kubeconfig = values.kubeconfig ?? env['KUBECONFIG'];
+  const namespace = values.namespace ?? env['POD_NAMESPACE'] ?? 'agentgateway-system';
+  const xdsPort = Number(values['xds-port'] ?? env['AGW_XDS_PORT'] ?? 9978);
+  const serviceType = values['proxy-service-type'] ?? env['AGW_PROXY_SERVICE_TYPE'] ?? 'LoadBalancer';
+  if (!['LoadBalancer', 'NodePort', 'ClusterIP'].includes(serviceType)) throw new Error(`--proxy-service-type ${serviceType}: expected LoadBalancer, NodePort or ClusterIP`);
+  const proxyImage = values['proxy-image'] ?? env['AGW_PROXY_IMAGE'];
   return {
+    ...(proxyImage ? { proxyImage } : {}),
+    proxyControllerAddress: values['proxy-controller-address'] ?? env['AGW_PROXY_CONTROLLER_ADDRESS'] ?? `agentgateway.${namespace}.svc:${xdsPort}`,
+    proxyServiceType: serviceType as ControllerSettings['proxyServiceType'],
+    proxyResources: JSON.parse(env['AGW_PROXY_RESOURCES'] ?? '{}') as ControllerSettings['proxyResources'],
     ...(kubeconfig ? { kubeconfig } : {}),
-    namespace: values.namespace ?? env['POD_NAMESPACE'] ?? 'agentgateway-system',
+    namespace,
     controllerName: values['controller-name'] ?? env['AGW_CONTROLLER_NAME'] ?? 'agentgateway.dev/agentgateway',
     className: values['class-name'] ?? env['AGW_AGENTGATEWAY_CLASS_NAME'] ?? 'agentgateway',
     xdsHost: values['xds-host'] ?? env['AGW_XDS_HOST'] ?? '0.0.0.0',
-    xdsPort: Number(values['xds-port'] ?? env['AGW_XDS_PORT'] ?? 9978),
+    xdsPort,
     adminPort: Number(values['admin-port'] ?? env['AGW_ADMIN_PORT'] ?? 9092),
     adminHost: values['admin-host'] ?? env['AGW_ADMIN_HOST'] ?? '0.0.0.0',
     proxyAuth,

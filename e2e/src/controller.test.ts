@@ -128,6 +128,25 @@ describe('controller + proxy on a real API server', () => {
     await eventuallyStatus('insecureroute.com', 200);
   });
 
+  it('the deployer gave the Gateway its proxy Deployment, Service and ServiceAccount; the Gateway reports the address', async () => {
+    let deploy: { spec: { template: { spec: { serviceAccountName: string; containers: Array<{ name: string; image: string; args: string[]; ports: Array<{ containerPort: number }> }> } } }; metadata: { ownerReferences: Array<{ kind: string; name: string }> } } | undefined;
+    await waitFor('proxy Deployment', async () => (deploy = await getJson(admin(), ['deployment', GW, '-n', NS])) !== undefined, 20_000);
+    expect(deploy?.metadata.ownerReferences).toMatchObject([{ kind: 'Gateway', name: GW }]);
+    const c = deploy?.spec.template.spec.containers[0];
+    expect(c).toMatchObject({ name: 'agent-gateway', image: 'ghcr.io/agentgateway-ts/agentgateway-ts:0.1.0' });
+    expect(c?.args).toContain(`--gateway=${NS}/${GW}`);
+    expect(c?.ports.map((p) => p.containerPort)).toEqual([80, 15000]);
+    const svc = await getJson<{ spec: { type: string; clusterIP: string; ports: Array<{ port: number; targetPort: number }> }; metadata: { labels: Record<string, string> } }>(admin(), ['service', GW, '-n', NS]);
+    expect(svc?.spec.type).toBe('LoadBalancer');
+    expect(svc?.spec.ports).toMatchObject([{ port: 80, targetPort: 80 }]);
+    expect(svc?.metadata.labels['gateway.networking.k8s.io/gateway-name']).toBe(GW);
+    expect((await kubectl(admin(), ['get', 'serviceaccount', GW, '-n', NS])).code).toBe(0);
+    await waitFor('Gateway address', async () => {
+      const g = await getJson<{ status?: { addresses?: Array<{ type: string; value: string }> } }>(admin(), ['gateway', GW, '-n', NS]);
+      return g?.status?.addresses?.[0]?.value === svc?.spec.clusterIP;
+    }, 20_000);
+  });
+
   it('the controller never hit a 403: the chart\'s ClusterRole and Role are enough', () => {
     // KubeError text is "<METHOD> <path>: <status> <message>"; watch errors say "Forbidden".
     expect(controller.log()).not.toMatch(/forbidden|: 403 /i);

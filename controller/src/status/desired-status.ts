@@ -51,6 +51,7 @@ export function routeStatusPatch(current: Obj, ours: TranslateOutput['status']['
 export function ownedStatusPatch(
   current: Obj, conditions: readonly PendingCondition[], now: string,
   listeners?: ReadonlyArray<{ name: string; attachedRoutes: number; supportedKinds: ReadonlyArray<{ group: string; kind: string }>; conditions: PendingCondition[] }>,
+  addresses?: ReadonlyArray<{ type: string; value: string }>,
 ): StatusPatch {
   const curConds = current.status?.['conditions'] as Condition[] | undefined;
   const nextConds = mergeConditions(curConds, conditions, now);
@@ -64,6 +65,10 @@ export function ownedStatusPatch(
     return c !== undefined && c.name === l.name && c.attachedRoutes === l.attachedRoutes
       && JSON.stringify(c.supportedKinds) === JSON.stringify(l.supportedKinds) && sameConditions(strip(c.conditions), strip(l.conditions));
   }));
-  if (sameConditions(strip(curConds), strip(nextConds)) && sameListeners) return undefined;
-  return { metadata: { resourceVersion: current.metadata?.resourceVersion ?? '' }, status: { conditions: nextConds, ...(nextListeners ? { listeners: nextListeners } : {}) } };
+  const sameAddresses = addresses === undefined || JSON.stringify(current.status?.['addresses'] ?? []) === JSON.stringify(addresses);
+  if (sameConditions(strip(curConds), strip(nextConds)) && sameListeners && sameAddresses) return undefined;
+  return {
+    metadata: { resourceVersion: current.metadata?.resourceVersion ?? '' },
+    status: { conditions: nextConds, ...(nextListeners ? { listeners: nextListeners } : {}), ...(addresses ? { addresses } : {}) },
+  };
 }

@@ -16,7 +16,8 @@ export async function startController(o: { kubeconfig: string; name?: string; na
   const proc = startProcess(name, 'node', [
     join(root, 'controller/dist/main.js'), `--kubeconfig=${o.kubeconfig}`, `--namespace=${o.namespace ?? 'agentgateway-system'}`,
     '--xds-host=127.0.0.1', `--xds-port=${xdsPort}`, '--admin-host=127.0.0.1', `--admin-port=${adminPort}`, `--identity=${name}-${Date.now()}`,
-    '--log-level=debug',
+    '--log-level=debug', '--proxy-image=ghcr.io/agentgateway-ts/agentgateway-ts:0.1.0',
+    '--proxy-controller-address=agentgateway.agentgateway-system.svc:9978',
   ]);
   await waitFor('controller /readyz', async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 60_000);
   return { xdsPort, adminPort, proc, log: () => readFileSync(join(LOG_DIR, `${name}.log`), 'utf8'), stop: () => proc.stop() };
