@@ -32,6 +32,8 @@ export interface ControllerOptions {
   readonly now: () => number;
   /** Create each Gateway's proxy Deployment/Service/ServiceAccount; undefined: not deployed (proxies run elsewhere). */
   readonly deployer?: ProxyDeploymentParams;
+  /** Least time between forced JWKS refetches of one URL (unknown kid), ms; default 30 000. */
+  readonly jwksRefetchMinIntervalMs?: number;
 }
 
 type Obj = { metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number }; status?: Record<string, unknown> };
@@ -67,6 +69,7 @@ export class Controller {
       fetch: (t) => fetchJwks(t), now: o.now, random: Math.random,
       setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
       onChange: () => this.schedule(),
+      ...(o.jwksRefetchMinIntervalMs !== undefined ? { refetchMinIntervalMs: o.jwksRefetchMinIntervalMs } : {}),
       onFetch: (url, ok, ms) => {
         this.metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' });
         this.metrics.jwksFetchDuration.observe(ms / 1000);

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const controller = new Controller({
     kc, rest, logger, namespace: s.namespace, controllerName: s.controllerName, className: s.className, identity: s.identity,
     authenticate: s.proxyAuth === 'none' ? allowAll : tokenReviewAuthenticator(rest, Date.now),
-    leaderElection: s.leaderElection, now: Date.now,
+    leaderElection: s.leaderElection, now: Date.now, jwksRefetchMinIntervalMs: s.jwksRefetchMinIntervalMs,
     ...(s.proxyImage !== undefined ? {
       deployer: { image: s.proxyImage, controllerAddress: s.proxyControllerAddress, serviceType: s.proxyServiceType, resources: s.proxyResources, adminPort: 15000 },
     } : {}),

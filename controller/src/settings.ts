@@ -27,6 +27,8 @@ export interface ControllerSettings {
   readonly proxyServiceType: 'LoadBalancer' | 'NodePort' | 'ClusterIP';
   /** JSON of the proxy container's resources (AGW_PROXY_RESOURCES). */
   readonly proxyResources: { requests?: Record<string, string>; limits?: Record<string, string> };
+  /** Least time between forced JWKS refetches of one URL (unknown kid), ms (default 30 000). */
+  readonly jwksRefetchMinIntervalMs: number;
 }
 
 export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): ControllerSettings {
@@ -35,7 +37,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
       kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'controller-name': { type: 'string' }, 'class-name': { type: 'string' },
       'xds-host': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-host': { type: 'string' },
       'proxy-auth': { type: 'string' }, 'leader-elect': { type: 'string' }, identity: { type: 'string' }, 'log-level': { type: 'string' },
-      'proxy-image': { type: 'string' }, 'proxy-controller-address': { type: 'string' }, 'proxy-service-type': { type: 'string' },
+      'proxy-image': { type: 'string' }, 'jwks-refetch-min-interval-ms': { type: 'string' }, 'proxy-controller-address': { type: 'string' }, 'proxy-service-type': { type: 'string' },
     },
   });
   const proxyAuth = values['proxy-auth'] ?? env['AGW_PROXY_AUTH'] ?? 'tokenreview';
@@ -63,5 +65,6 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
     leaderElection: (values['leader-elect'] ?? env['AGW_LEADER_ELECT'] ?? 'true') !== 'false',
     identity: values.identity ?? env['POD_NAME'] ?? hostname(),
     logLevel: values['log-level'] ?? env['AGW_LOG_LEVEL'] ?? 'info',
+    jwksRefetchMinIntervalMs: Number(values['jwks-refetch-min-interval-ms'] ?? env['AGW_JWKS_REFETCH_MIN_INTERVAL_MS'] ?? 30_000),
   };
 }

@@ -30,6 +30,8 @@ export interface JwksCacheDeps {
   readonly onChange: (url: string) => void;
   /** Observes every fetch (metrics). */
   readonly onFetch?: (url: string, ok: boolean, durationMs: number) => void;
+  /** Least time between two forced refetches of one URL, ms (default REFETCH_MIN_INTERVAL_MS). */
+  readonly refetchMinIntervalMs?: number;
 }
 
 export type RefetchOutcome = 'fetched' | 'rate_limited' | 'known_unknown' | 'unknown_url';
@@ -57,7 +59,11 @@ export class JwksCache {
   private readonly entries = new Map<string, Entry>();
   private stopped = false;
 
-  constructor(private readonly deps: JwksCacheDeps) {}
+  private readonly refetchMinIntervalMs: number;
+
+  constructor(private readonly deps: JwksCacheDeps) {
+    this.refetchMinIntervalMs = deps.refetchMinIntervalMs ?? REFETCH_MIN_INTERVAL_MS;
+  }
 
   /** Seeds last-known-good keys (persisted copies) before the first sync; fresh ones delay the first fetch. */
   seed(url: string, keys: Jwk[], fetchedAtMs: number): void {
@@ -124,14 +130,14 @@ export class JwksCache {
     const now = this.deps.now();
     if ((e.unknownKids.get(kid) ?? 0) > now) return 'known_unknown';
     if (e.inflight === undefined) {
-      if (e.lastForcedAtMs !== undefined && now - e.lastForcedAtMs < REFETCH_MIN_INTERVAL_MS) return 'rate_limited';
+      if (e.lastForcedAtMs !== undefined && now - e.lastForcedAtMs < this.refetchMinIntervalMs) return 'rate_limited';
       e.lastForcedAtMs = now;
       this.deps.clearTimer(e.timer);
       e.timer = undefined;
       void this.fetchNow(url);
     }
     await e.inflight;
-    if (!(e.keys ?? []).some((k) => k.kid === kid)) e.unknownKids.set(kid, this.deps.now() + REFETCH_MIN_INTERVAL_MS);
+    if (!(e.keys ?? []).some((k) => k.kid === kid)) e.unknownKids.set(kid, this.deps.now() + this.refetchMinIntervalMs);
     return 'fetched';
   }
 

@@ -9,7 +9,7 @@ const root = resolve(import.meta.dirname, '../../..');
 export interface RunningController { readonly xdsPort: number; readonly adminPort: number; readonly proc: Managed; readonly log: () => string; stop(): Promise<void> }
 
 /** Starts the built controller (controller/dist/main.js) as the chart's ServiceAccount would run it. */
-export async function startController(o: { kubeconfig: string; name?: string; namespace?: string; xdsPort?: number; adminPort?: number }): Promise<RunningController> {
+export async function startController(o: { kubeconfig: string; name?: string; namespace?: string; xdsPort?: number; adminPort?: number; extraArgs?: string[] }): Promise<RunningController> {
   const xdsPort = o.xdsPort ?? await freePort();
   const adminPort = o.adminPort ?? await freePort();
   const name = o.name ?? 'controller';
@@ -17,7 +17,7 @@ export async function startController(o: { kubeconfig: string; name?: string; na
     join(root, 'controller/dist/main.js'), `--kubeconfig=${o.kubeconfig}`, `--namespace=${o.namespace ?? 'agentgateway-system'}`,
     '--xds-host=127.0.0.1', `--xds-port=${xdsPort}`, '--admin-host=127.0.0.1', `--admin-port=${adminPort}`, `--identity=${name}-${Date.now()}`,
     '--log-level=debug', '--proxy-image=ghcr.io/agentgateway-ts/agentgateway-ts:0.1.0',
-    '--proxy-controller-address=agentgateway.agentgateway-system.svc:9978',
+    '--proxy-controller-address=agentgateway.agentgateway-system.svc:9978', ...(o.extraArgs ?? []),
   ]);
   await waitFor('controller /readyz', async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 60_000);
   return { xdsPort, adminPort, proc, log: () => readFileSync(join(LOG_DIR, `${name}.log`), 'utf8'), stop: () => proc.stop() };
