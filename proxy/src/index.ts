@@ -9,3 +9,6 @@ export { redactConfig } from './plugins/admin.js';
 export { VerifiedTokenCache } from './auth/verified-token-cache.js';
 export { ControllerSource, type ControllerSourceOptions } from './config/controller-source.js';
 export { ListenerPorts, type ListenerPortsOptions } from './listeners.js';
+export { authenticate } from './auth/jwt-authenticate.js';
+export { compileJwtVerifier } from './auth/jwt-verifier.js';
+export { rawHeaderSource } from './auth/token-location.js';

@@ -14,7 +14,7 @@ const RETRY_BASE_MS = 200, RETRY_CAP_MS = 15_000;
 async function main(): Promise<void> {
   const s = readSettings(process.argv.slice(2), process.env);
   const logger = pino({ level: s.logLevel, base: { component: 'proxy', gateway: `${s.gateway.namespace}/${s.gateway.name}` } });
-  const store = new ConfigStore();
+  const store = new ConfigStore(s.jwtCacheEntries);
   const metrics = new ProxyMetrics(store);
   let draining = false;
   let source: ControllerSource | undefined;

@@ -28,6 +28,31 @@ export class ProxyMetrics {
   });
 
   private readonly stores = new Set<ConfigStore>();
+  private readonly jwtChildren = new Map<string, { inc: () => void }>();
+  private readonly requestChildren = new Map<string, { inc: () => void }>();
+  private readonly durationChildren = new Map<string, { observe: (v: number) => void }>();
+
+  /** Counts one answered request and its duration (seconds), with cached label children. */
+  countRequest(port: string, route: string, status: number, seconds: number): void {
+    const key = `${port}\u0000${route}\u0000${status}`;
+    let c = this.requestChildren.get(key);
+    if (c === undefined) { c = this.requests.labels({ port, route, status: String(status) }); this.requestChildren.set(key, c); }
+    c.inc();
+    let d = this.durationChildren.get(route);
+    if (d === undefined) { d = this.duration.labels({ route }); this.durationChildren.set(route, d); }
+    d.observe(seconds);
+  }
+
+  /** Counts one JWT check; label children are cached so the hot path does no label hashing. */
+  countJwt(policy: string, provider: string, result: string, reason: string): void {
+    const key = `${policy}\u0000${provider}\u0000${result}\u0000${reason}`;
+    let child = this.jwtChildren.get(key);
+    if (child === undefined) {
+      child = this.jwt.labels({ policy, provider, result, reason });
+      this.jwtChildren.set(key, child);
+    }
+    child.inc();
+  }
 
   /** @param store the config store(s) whose state the gauges report; more can be added with watch(). */
   constructor(store?: ConfigStore, opts: { defaultMetrics?: boolean } = {}) {

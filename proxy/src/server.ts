@@ -44,10 +44,10 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     ...(o.requestRefetch ? { requestRefetch: o.requestRefetch } : {}),
   });
   await app.register(upstreamPlugin, { upstreamTimeoutMs: o.upstreamTimeoutMs ?? 30_000, connectionsPerOrigin: 128 });
+  const port = String(o.listenerPort);
   app.addHook('onResponse', async (req, reply) => {
     const routeId = req.agw?.route?.id ?? '';
-    o.metrics.requests.inc({ port: String(o.listenerPort), route: routeId, status: String(reply.statusCode) });
-    o.metrics.duration.observe({ route: routeId }, reply.elapsedTime / 1000);
+    o.metrics.countRequest(port, routeId, reply.statusCode, reply.elapsedTime / 1000);
     const jwt = req.agw?.jwt;
     req.log.info({
       method: req.method, host: req.agw?.host, path: (req.raw.url ?? '').split('?', 1)[0], status: reply.statusCode,

@@ -18,6 +18,8 @@ export interface ProxySettings {
   /** After SIGTERM: readyz fails at once, listeners close after this long, ms (default 5 000). */
   readonly drainMs: number;
   readonly logLevel: string;
+  /** Verified-token cache entries per JWT policy (default 10 000; 0 disables the cache). */
+  readonly jwtCacheEntries: number;
 }
 
 /** Default path of the projected token the deployer mounts. */
@@ -29,6 +31,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
       config: { type: 'string' }, controller: { type: 'string' }, gateway: { type: 'string' }, 'proxy-id': { type: 'string' },
       'token-file': { type: 'string' }, host: { type: 'string' }, 'port-map': { type: 'string', multiple: true },
       'admin-port': { type: 'string' }, 'drain-ms': { type: 'string' }, 'log-level': { type: 'string' },
+      'jwt-cache-entries': { type: 'string' },
     },
   });
   const gw = values.gateway ?? (env['GATEWAY_NAMESPACE'] && env['GATEWAY_NAME'] ? `${env['GATEWAY_NAMESPACE']}/${env['GATEWAY_NAME']}` : undefined);
@@ -55,5 +58,6 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     adminPort: Number(values['admin-port'] ?? env['AGW_ADMIN_PORT'] ?? 15000),
     drainMs: Number(values['drain-ms'] ?? env['AGW_DRAIN_MS'] ?? 5000),
     logLevel: values['log-level'] ?? env['AGW_LOG_LEVEL'] ?? 'info',
+    jwtCacheEntries: Number(values['jwt-cache-entries'] ?? env['AGW_JWT_CACHE_ENTRIES'] ?? 10_000),
   };
 }

@@ -10,7 +10,10 @@ const gw = Gateway.parse({
 const params = { image: 'img:1', controllerAddress: 'agentgateway.agentgateway-system.svc:9978', serviceType: 'LoadBalancer' as const, resources: {}, adminPort: 15000 };
 
 describe('gatewayResources', () => {
-  const [sa, deploy, svc] = gatewayResources(gw, params) as Array<Record<string, any>>;
+  // Loosely typed views of the generated manifests, for reading nested fields in assertions.
+  type Manifest = { metadata: { ownerReferences: unknown[] } & Record<string, unknown>; spec: { template: { spec: Pod } } & Record<string, unknown> };
+  type Pod = { securityContext: unknown; containers: Array<{ securityContext: unknown; args: string[] }>; volumes: Array<{ projected: { sources: Array<{ serviceAccountToken: unknown }> } }> };
+  const [sa, deploy, svc] = gatewayResources(gw, params) as unknown as Manifest[];
   it('names everything after the Gateway, owned by it', () => {
     for (const o of [sa, deploy, svc]) {
       expect(o?.metadata).toMatchObject({ name: 'agentgateway-proxy', namespace: 'agentgateway-system', labels: { 'gateway.networking.k8s.io/gateway-name': 'agentgateway-proxy' } });
@@ -24,11 +27,11 @@ describe('gatewayResources', () => {
     });
   });
   it('Deployment: non-root, read-only root, no escalation, projected token with audience agentgateway, port-80 sysctl', () => {
-    const pod = deploy?.spec.template.spec;
+    const pod = deploy?.spec.template.spec as Pod;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }] });
-    expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(pod.containers[0].args).toEqual(['node', 'proxy/dist/main.js', '--controller=agentgateway.agentgateway-system.svc:9978', '--gateway=agentgateway-system/agentgateway-proxy', '--admin-port=15000']);
-    expect(pod.volumes[0].projected.sources[0].serviceAccountToken).toEqual({ audience: 'agentgateway', path: 'agentgateway', expirationSeconds: 3600 });
+    expect(pod.containers[0]?.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.containers[0]?.args).toEqual(['node', 'proxy/dist/main.js', '--controller=agentgateway.agentgateway-system.svc:9978', '--gateway=agentgateway-system/agentgateway-proxy', '--admin-port=15000']);
+    expect(pod.volumes[0]?.projected.sources[0]?.serviceAccountToken).toEqual({ audience: 'agentgateway', path: 'agentgateway', expirationSeconds: 3600 });
   });
   it('server-side apply paths', () => {
     expect(applyPath(deploy as Record<string, unknown>)).toBe('/apis/apps/v1/namespaces/agentgateway-system/deployments/agentgateway-proxy?fieldManager=agentgateway-ts&force=true');

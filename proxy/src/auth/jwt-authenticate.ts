@@ -32,7 +32,7 @@ export type AuthDecision =
  * Two credentials (duplicate header, header plus access_token…) are ambiguous: 400 in every mode
  * but Permissive, where they pass unverified like any invalid token.
  */
-export async function authenticate(verifier: JwtVerifier, src: CredentialSource, nowSec: number): Promise<AuthDecision> {
+export function authenticate(verifier: JwtVerifier, src: CredentialSource, nowSec: number): AuthDecision {
   const mode = verifier.policy.mode;
   const found = extractToken(src, verifier.policy.location);
   if (found.kind === 'none') {
@@ -40,7 +40,7 @@ export async function authenticate(verifier: JwtVerifier, src: CredentialSource,
       ? { action: 'reject', result: 'missing', failure: JwtFailures.missing() }
       : { action: 'pass', result: 'missing', stripCredential: false };
   }
-  const result = found.kind === 'duplicate' ? JwtFailures.duplicate() : await verifier.verify(found.token, nowSec);
+  const result = found.kind === 'duplicate' ? JwtFailures.duplicate() : verifier.verify(found.token, nowSec);
   if (result.ok) {
     return { action: 'pass', result: 'valid', claims: result.claims, providerId: result.providerId, stripCredential: true };
   }

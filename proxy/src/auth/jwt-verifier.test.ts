@@ -31,29 +31,29 @@ const mint = (key: SigningKey, claims: Record<string, unknown> = {}, header: Rec
 describe('JWT verifier: accepted tokens', () => {
   it.each(['rs', 'es', 'es384', 'es512', 'ed', 'ps', 'noalg'])('accepts a valid token signed with key %s', async (name) => {
     const key = { rs, es, es384, es512, ed, ps, noalg: noAlg }[name] as SigningKey;
-    const r = await verifier.verify(await mint(key), NOW);
+    const r = verifier.verify(await mint(key), NOW);
     expect(r).toMatchObject({ ok: true, providerId: 'p#0', claims: { sub: 'ignore@agentgateway.dev' } });
   });
 
   it('a key without alg verifies every RSA algorithm (as upstream): PS256 with an RS-generated key', async () => {
     const t = signRaw(noAlg, { alg: 'PS256', kid: 'noalg' }, { iss: ISS, exp: NOW + 60 }, 'PS256');
-    expect((await verifier.verify(t, NOW)).ok).toBe(true);
+    expect((verifier.verify(t, NOW)).ok).toBe(true);
   });
 
   it('validates against the provider that holds the kid (second provider, audience any-of)', async () => {
-    expect(await verifier.verify(await mint(other, { aud: ['x', 'api'] }), NOW)).toMatchObject({ ok: true, providerId: 'p#1' });
+    expect(verifier.verify(await mint(other, { aud: ['x', 'api'] }), NOW)).toMatchObject({ ok: true, providerId: 'p#1' });
   });
 
   it('expired by less than the 60 s leeway: accepted', async () => {
-    expect((await verifier.verify(await mint(rs, { exp: NOW - 59 }), NOW)).ok).toBe(true);
+    expect((verifier.verify(await mint(rs, { exp: NOW - 59 }), NOW)).ok).toBe(true);
   });
 
   it('array iss passes when one element matches (as upstream)', async () => {
-    expect((await verifier.verify(await mint(rs, { iss: ['x', ISS] }), NOW)).ok).toBe(true);
+    expect((verifier.verify(await mint(rs, { iss: ['x', ISS] }), NOW)).ok).toBe(true);
   });
 
   it('no audiences configured: any or no aud is accepted', async () => {
-    expect((await verifier.verify(await mint(rs, { aud: 'whatever' }), NOW)).ok).toBe(true);
+    expect((verifier.verify(await mint(rs, { aud: 'whatever' }), NOW)).ok).toBe(true);
   });
 });
 
@@ -79,7 +79,7 @@ describe('JWT verifier: rejections (status, code and upstream body)', () => {
     ['signed by another key with the same kid', () => mint({ ...other, kid: 'rs' }, { iss: ISS, aud: undefined }), JwtErrorCode.InvalidSignature, body('InvalidSignature')],
   ];
   it.each(cases)('%s', async (_name, token, code, expected) => {
-    expect(await verifier.verify(await token(), NOW)).toMatchObject({ ok: false, status: 401, code, body: expected, oauthError: 'invalid_token' });
+    expect(verifier.verify(await token(), NOW)).toMatchObject({ ok: false, status: 401, code, body: expected, oauthError: 'invalid_token' });
   });
 });
 
@@ -110,12 +110,12 @@ describe('JWT verifier: attack table (all 401, never accepted)', () => {
     ['jku/x5u header pointing elsewhere is ignored (kid decides)', () => mint(rs, {}, { kid: 'attacker', jku: 'https://evil.example/jwks' }), JwtErrorCode.UnknownKid, 'authentication failure: token uses the unknown key "attacker"'],
   ];
   it.each(attacks)('%s', async (_name, token, code, expected) => {
-    expect(await verifier.verify(await token(), NOW)).toMatchObject({ ok: false, status: 401, code, body: expected });
+    expect(verifier.verify(await token(), NOW)).toMatchObject({ ok: false, status: 401, code, body: expected });
   });
 
   it(`a token over ${MAX_TOKEN_BYTES} bytes is refused before parsing`, async () => {
     const huge = await mint(rs, { pad: 'x'.repeat(MAX_TOKEN_BYTES) });
-    expect(await verifier.verify(huge, NOW)).toMatchObject({ ok: false, status: 401, code: JwtErrorCode.TooLarge });
+    expect(verifier.verify(huge, NOW)).toMatchObject({ ok: false, status: 401, code: JwtErrorCode.TooLarge });
   });
 });
 
@@ -125,7 +125,7 @@ describe('JWT verifier: key sets', () => {
       { id: 'a', issuer: 'https://a', keys: [rs.jwk] as never },
       { id: 'b', issuer: ISS, keys: [rs.jwk] as never },
     ]));
-    expect(await v.verify(await mint(rs), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.InvalidIssuer });
+    expect(v.verify(await mint(rs), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.InvalidIssuer });
   });
 
   it('a key without kid drops its whole provider (as upstream), the others stay', async () => {
@@ -135,8 +135,8 @@ describe('JWT verifier: key sets', () => {
       { id: 'good', issuer: ISS, keys: [ed.jwk] as never },
     ]));
     expect(v.warnings).toEqual(['provider bad (issuer "https://agentgateway.dev") dropped: the key is missing the `kid` attribute']);
-    expect(await v.verify(await mint(rs), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.UnknownKid });
-    expect((await v.verify(await mint(ed), NOW)).ok).toBe(true);
+    expect(v.verify(await mint(rs), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.UnknownKid });
+    expect((v.verify(await mint(ed), NOW)).ok).toBe(true);
   });
 
   it('an oct (HMAC) key drops its provider: HS tokens can never validate', async () => {
@@ -145,20 +145,32 @@ describe('JWT verifier: key sets', () => {
     expect(v.keyCounts.size).toBe(0);
   });
 
+  it('an RSA key below 2048 bits drops its provider (jose\'s rule)', async () => {
+    const { publicKey } = await import('node:crypto').then((c) => c.generateKeyPairSync('rsa', { modulusLength: 1024 }));
+    const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'small', alg: 'RS256' };
+    const v = await compileJwtVerifier(policy([{ id: 'small', issuer: ISS, keys: [jwk] as never }]));
+    expect(v.warnings[0]).toContain('RSA key of 1024 bits is below 2048');
+  });
+
+  it('an ECDSA signature of the wrong length is an invalid signature, not a crash', async () => {
+    const [h, p] = (await mint(es)).split('.');
+    expect(verifier.verify(`${h}.${p}.${Buffer.alloc(10).toString('base64url')}`, NOW)).toMatchObject({ ok: false, code: JwtErrorCode.InvalidSignature });
+  });
+
   it('encryption keys (use: enc) verify nothing', async () => {
     const v = await compileJwtVerifier(policy([{ id: 'p', issuer: ISS, keys: [{ ...rs.jwk, use: 'enc' }] as never }]));
-    expect(await v.verify(await mint(rs), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.UnknownKid });
+    expect(v.verify(await mint(rs), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.UnknownKid });
   });
 
   it('zero providers: a token gets "unknown key" (fail closed, as upstream)', async () => {
     const v = await compileJwtVerifier(policy([]));
-    expect(await v.verify(await mint(rs), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.UnknownKid, body: 'authentication failure: token uses the unknown key "rs"' });
+    expect(v.verify(await mint(rs), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.UnknownKid, body: 'authentication failure: token uses the unknown key "rs"' });
   });
 
   it('unknown kid from an issuer with a remote source carries a refetch hint', async () => {
     const v = await compileJwtVerifier(policy([{ id: 'r', issuer: ISS, keys: [rs.jwk] as never, remoteUrl: 'http://idp/keys' }]));
-    expect(await v.verify(await mint(rs, {}, { kid: 'rotated' }), NOW)).toMatchObject({ ok: false, refetch: { remoteUrl: 'http://idp/keys', kid: 'rotated' } });
-    expect(await v.verify(await mint(rs, { iss: 'https://other' }, { kid: 'rotated' }), NOW)).not.toHaveProperty('refetch');
+    expect(v.verify(await mint(rs, {}, { kid: 'rotated' }), NOW)).toMatchObject({ ok: false, refetch: { remoteUrl: 'http://idp/keys', kid: 'rotated' } });
+    expect(v.verify(await mint(rs, { iss: 'https://other' }, { kid: 'rotated' }), NOW)).not.toHaveProperty('refetch');
   });
 });
 
@@ -166,15 +178,15 @@ describe('verified-token cache', () => {
   it('a hit skips the signature check; the entry ends at exp + leeway', async () => {
     const v = await compileJwtVerifier(policy([{ id: 'p', issuer: ISS, keys: [rs.jwk] as never }]));
     const t = await mint(rs, { exp: NOW + 10 });
-    expect((await v.verify(t, NOW)).ok).toBe(true);
-    expect((await v.verify(t, NOW + 5)).ok).toBe(true);
+    expect((v.verify(t, NOW)).ok).toBe(true);
+    expect((v.verify(t, NOW + 5)).ok).toBe(true);
     expect([v.cache.hits, v.cache.misses]).toEqual([1, 1]);
-    expect(await v.verify(t, NOW + 71)).toMatchObject({ ok: false, code: JwtErrorCode.Expired });
+    expect(v.verify(t, NOW + 71)).toMatchObject({ ok: false, code: JwtErrorCode.Expired });
   });
 
   it('failures are not cached', async () => {
     const v = await compileJwtVerifier(policy([{ id: 'p', issuer: ISS, keys: [rs.jwk] as never }]));
-    await v.verify(await mint(rs, { iss: 'bad' }), NOW);
+    v.verify(await mint(rs, { iss: 'bad' }), NOW);
     expect(v.cache.size).toBe(0);
   });
 });

@@ -1,9 +1,9 @@
 import type { CompiledTokenLocation } from '@agw/api';
 import { DEFAULT_TOKEN_LOCATION } from '@agw/api';
 import { describe, expect, it } from 'vitest';
-import { cookieHeaderWithout, extractToken, urlWithoutQueryParam } from './token-location.js';
+import { cookieHeaderWithout, credentialSource, extractToken, rawHeaderSource, urlWithoutQueryParam } from './token-location.js';
 
-const src = (headers: Record<string, string[]>, url = '/') => ({ headers, url });
+const src = (headers: Record<string, string[]>, url = '/') => credentialSource(headers, url);
 
 describe('extractToken', () => {
   const bearer = DEFAULT_TOKEN_LOCATION;
@@ -33,6 +33,14 @@ describe('extractToken', () => {
     ['custom header without prefix: whole value', raw, { 'cf-access-jwt-assertion': ['abc'] }, '/', { kind: 'found', token: 'abc' }],
   ])('%s', (_n, loc, headers, url, expected) => {
     expect(extractToken(src(headers, url), loc)).toEqual(expected);
+  });
+});
+
+describe('rawHeaderSource', () => {
+  it('finds every value of a header, any case, in order; nothing else', () => {
+    const s = rawHeaderSource(['Host', 'x', 'Authorization', 'Bearer a', 'accept', '*/*', 'AUTHORIZATION', 'Bearer b'], '/');
+    expect(s.header('authorization')).toEqual(['Bearer a', 'Bearer b']);
+    expect(s.header('cookie')).toEqual([]);
   });
 });
 

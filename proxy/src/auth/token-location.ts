@@ -1,11 +1,34 @@
 import type { CompiledTokenLocation } from '@agw/api';
 
-/** What the extractor needs of a request: every value of every header (lower-case names), and the URL. */
+/** What the extractor needs of a request: every value of a header, and the URL. */
 export interface CredentialSource {
-  /** As Node's `headersDistinct`: all values, duplicates kept (Node drops duplicate Authorization in `headers`). */
-  readonly headers: Readonly<Record<string, readonly string[] | undefined>>;
+  /** All values of a header (lower-case name), duplicates kept: Node keeps only the first Authorization in `headers`. */
+  readonly header: (lowerCaseName: string) => readonly string[];
   /** Request target: path and query, as received. */
   readonly url: string;
+}
+
+/** A CredentialSource over a header map (tests and callers that already have one). */
+export function credentialSource(headers: Readonly<Record<string, readonly string[] | undefined>>, url: string): CredentialSource {
+  return { header: (n) => headers[n] ?? [], url };
+}
+
+/**
+ * A CredentialSource over Node's `rawHeaders` (name, value, name, value…): scans only for the
+ * names asked, instead of building `headersDistinct` for every header of every request.
+ */
+export function rawHeaderSource(rawHeaders: readonly string[], url: string): CredentialSource {
+  return {
+    url,
+    header: (name) => {
+      const out: string[] = [];
+      for (let i = 0; i < rawHeaders.length; i += 2) {
+        const n = rawHeaders[i] as string;
+        if (n.length === name.length && n.toLowerCase() === name) out.push(rawHeaders[i + 1] as string);
+      }
+      return out;
+    },
+  };
 }
 
 export type Extraction =
@@ -22,9 +45,9 @@ function queryValues(url: string, name: string): string[] {
   return new URLSearchParams(url.slice(q + 1)).getAll(name);
 }
 
-function cookieValues(headers: CredentialSource['headers'], name: string): string[] {
+function cookieValues(src: CredentialSource, name: string): string[] {
   const out: string[] = [];
-  for (const line of headers['cookie'] ?? []) {
+  for (const line of src.header('cookie')) {
     for (const pair of line.split(';')) {
       const eq = pair.indexOf('=');
       if (eq < 0) continue;
@@ -41,13 +64,13 @@ function startsWithIgnoringAsciiCase(value: string, prefix: string): boolean {
 function tokensAt(src: CredentialSource, loc: CompiledTokenLocation): string[] {
   switch (loc.kind) {
     case 'header': {
-      const values = src.headers[loc.name.toLowerCase()] ?? [];
+      const values = src.header(loc.name.toLowerCase());
       if (loc.prefix === undefined) return [...values];
       // A value without the prefix (e.g. `Basic …`) is not a token, as upstream.
       return values.filter((v) => startsWithIgnoringAsciiCase(v, loc.prefix as string)).map((v) => v.slice((loc.prefix as string).length));
     }
     case 'query': return queryValues(src.url, loc.name);
-    case 'cookie': return cookieValues(src.headers, loc.name);
+    case 'cookie': return cookieValues(src, loc.name);
   }
 }
 
@@ -58,7 +81,7 @@ function tokensAt(src: CredentialSource, loc: CompiledTokenLocation): string[] {
  */
 export function extractToken(src: CredentialSource, loc: CompiledTokenLocation): Extraction {
   const here = tokensAt(src, loc);
-  if (loc.kind === 'header' && (src.headers[loc.name.toLowerCase()]?.length ?? 0) > 1) return { kind: 'duplicate' };
+  if (loc.kind === 'header' && src.header(loc.name.toLowerCase()).length > 1) return { kind: 'duplicate' };
   if (here.length > 1) return { kind: 'duplicate' };
   const token = here[0];
   if (token === undefined) return { kind: 'none' };

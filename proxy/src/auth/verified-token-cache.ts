@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A bounded LRU of tokens that passed every check, keyed by the SHA-256 of the token (the token
@@ -14,7 +14,8 @@ export class VerifiedTokenCache<V> {
   constructor(private readonly maxEntries: number) {}
 
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    // One-shot hash: no Hash object per request (measurably cheaper on the hot path than createHash).
+    return hash('sha256', token, 'base64url');
   }
 
   get(key: string, nowSec: number): V | undefined {

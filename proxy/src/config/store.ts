@@ -10,6 +10,9 @@ export type ConfigEvent =
  */
 export class ConfigStore {
   private runtime: RuntimeConfig | undefined;
+
+  /** @param jwtCacheEntries verified-token cache bound per JWT policy (default 10 000; 0 disables it). */
+  constructor(readonly jwtCacheEntries?: number) {}
   private readonly listeners = new Set<(e: ConfigEvent) => void>();
 
   get current(): RuntimeConfig | undefined { return this.runtime; }

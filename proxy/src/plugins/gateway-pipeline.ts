@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { authenticate, type AuthDecision } from '../auth/jwt-authenticate.js';
 import type { JwtVerifier } from '../auth/jwt-verifier.js';
-import { urlWithoutQueryParam } from '../auth/token-location.js';
+import { rawHeaderSource, urlWithoutQueryParam } from '../auth/token-location.js';
 import type { RuntimeConfig } from '../config/compile.js';
 import { waitForNextConfig, type ConfigStore } from '../config/store.js';
 import type { ProxyMetrics } from '../metrics.js';
@@ -33,11 +33,12 @@ export interface PipelineOptions {
 export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, opts) => {
   app.decorateRequest('agw', null as never);
 
+  /** Runs one JWT policy; only an unknown kid with a remote key source waits (for a refetch). */
   async function runJwt(req: FastifyRequest, runtime: RuntimeConfig, policyKey: string): Promise<{ runtime: RuntimeConfig; decision: AuthDecision; verifier: JwtVerifier } | undefined> {
     let verifier = runtime.verifiers.get(policyKey);
     if (verifier === undefined) return undefined;
-    const src = { headers: req.raw.headersDistinct as Record<string, string[]>, url: req.raw.url ?? '/' };
-    let decision = await authenticate(verifier, src, Math.floor(opts.now() / 1000));
+    const src = rawHeaderSource(req.raw.rawHeaders, req.raw.url ?? '/');
+    let decision = authenticate(verifier, src, Math.floor(opts.now() / 1000));
     // Unknown kid from an issuer with remote keys: ask for a refetch and wait (bounded) for new keys.
     if (decision.action === 'reject' && 'refetch' in decision.failure && decision.failure.refetch !== undefined && opts.requestRefetch !== undefined) {
       const { remoteUrl, kid } = decision.failure.refetch;
@@ -49,7 +50,7 @@ export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, 
       if (again !== undefined && latest !== undefined) {
         runtime = latest;
         verifier = again;
-        decision = await authenticate(verifier, src, Math.floor(opts.now() / 1000));
+        decision = authenticate(verifier, src, Math.floor(opts.now() / 1000));
       }
       opts.metrics.refetch.inc({ outcome: decision.action === 'pass' && decision.result === 'valid' ? 'found' : 'not_found' });
     }
@@ -61,7 +62,7 @@ export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, 
     const policy = verifier.policy;
     const provider = decision.action === 'pass' ? decision.providerId ?? '' : '';
     const code = decision.action === 'reject' ? decision.failure.code : decision.code ?? '';
-    opts.metrics.jwt.inc({ policy: policy.policy, provider, result: decision.result, reason: code });
+    opts.metrics.countJwt(policy.policy, provider, decision.result, code);
     req.agw.jwt = { policy: policy.policy, result: decision.result, ...(provider !== '' ? { provider } : {}), ...(code !== '' ? { code } : {}) };
     if (decision.action === 'reject') {
       sendJwtFailure(req, reply, decision.failure);

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+/**
+ * Proxy benchmark: in one run and one process tree, the same load against
+ *   upstream direct | proxy, no policy | proxy + JWT cache hit (RS256, ES256, EdDSA) |
+ *   proxy + JWT RS256 with the verified-token cache off (a signature check per request)
+ * then a fixed 1,000 requests/s for added latency. Reports requests/s, p50/p90/p99, CPU µs per
+ * request of the proxy process (from /proc, the steadiest figure on a shared machine) and ratios.
+ *   node bench/dist/proxy-bench.js [--duration 10] [--connections 32] [--out bench/reports]
+ */
+import { generateSigningKey, jwks, mintToken } from '@agw/test-kit';
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { cpuSeconds } from './cpu.js';
+import { fixedRate, type LatencyResult } from './fixed-rate.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '12' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' }, out: { type: 'string', default: join(root, 'bench/reports') } } });
+/** Seconds per scenario in total, split over ROUNDS interleaved rounds so that machine drift hits every scenario alike. */
+const DURATION = Number(values.duration);
+const ROUNDS = Number(values.rounds);
+const CONNECTIONS = Number(values.connections);
+
+const freePort = () => new Promise<number>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
+async function until(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) { try { if ((await fetch(url)).ok) return; } catch { /* not yet */ } await new Promise((r) => setTimeout(r, 50)); }
+  throw new Error(`${url} never answered`);
+}
+function child(args: string[]): ChildProcess {
+  const c = spawn('node', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  process.on('exit', () => c.kill());
+  return c;
+}
+
+interface Result { name: string; rps: number; p50: number; p90: number; p99: number; errors: number; non2xx: number; requests: number; cpuUsPerReq?: number }
+
+interface Scenario { name: string; port: number; host: string; headers: Record<string, string>; pid: number }
+
+/** Runs every scenario ROUNDS times, round-robin, and sums requests, time and CPU per scenario. */
+async function loadAll(scenarios: Scenario[]): Promise<Result[]> {
+  const acc = scenarios.map((s) => ({ s, requests: 0, seconds: 0, cpu: 0, errors: 0, non2xx: 0, p50: [] as number[], p90: [] as number[], p99: [] as number[] }));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const a of acc) {
+      const before = cpuSeconds(a.s.pid);
+      const r = await autocannon({ url: `http://127.0.0.1:${a.s.port}/headers`, connections: CONNECTIONS, duration: DURATION / ROUNDS, headers: { host: a.s.host, ...a.s.headers } });
+      a.cpu += cpuSeconds(a.s.pid) - before;
+      a.requests += r.requests.total;
+      a.seconds += r.duration;
+      a.errors += r.errors + r.timeouts;
+      a.non2xx += r.non2xx;
+      a.p50.push(r.latency.p50); a.p90.push(r.latency.p90); a.p99.push(r.latency.p99);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
+  return acc.map((a) => ({
+    name: a.s.name, rps: Math.round(a.requests / a.seconds), p50: median(a.p50), p90: median(a.p90), p99: median(a.p99),
+    errors: a.errors, non2xx: a.non2xx, requests: a.requests, cpuUsPerReq: Math.round((a.cpu * 1e6) / Math.max(1, a.requests) * 10) / 10,
+  }));
+}
+
+async function main(): Promise<void> {
+  const [rs, es, ed] = await Promise.all([generateSigningKey('RS256', 'rs'), generateSigningKey('ES256', 'es'), generateSigningKey('EdDSA', 'ed')]);
+  const upstreamPort = await freePort();
+  const upstreamScript = `require('http').createServer((q,s)=>{s.setHeader('content-type','application/json');s.end(JSON.stringify({headers:q.headers}))}).listen(${upstreamPort},'127.0.0.1')`;
+  const upstream = child(['-e', upstreamScript]);
+  const policy = (id: string, k: typeof rs) => ({ policy: `bench/${id}`, mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id, issuer: 'https://bench', keys: jwks(k).keys }] });
+  const route = (host: string, jwtPolicy?: string) => ({
+    id: `bench/${host}/0/0`, listeners: ['http'], hostnames: [host], order: 0,
+    match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
+    backends: [{ name: 'bench/upstream:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstreamPort }] }],
+    ...(jwtPolicy ? { jwtPolicy } : {}),
+  });
+  const config = {
+    schemaVersion: 1, version: 'bench', gateway: { namespace: 'bench', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
+    routes: [route('open.bench'), route('rs.bench', 'rs'), route('es.bench', 'es'), route('ed.bench', 'ed')],
+    jwtPolicies: { rs: policy('rs', rs), es: policy('es', es), ed: policy('ed', ed) },
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'agw-bench-'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  const start = async (cacheEntries: number) => {
+    const [port, admin] = [await freePort(), await freePort()];
+    const p = child([join(root, 'proxy/dist/main.js'), `--config=${join(dir, 'config.json')}`, '--host=127.0.0.1', `--port-map=80=${port}`, `--admin-port=${admin}`, '--log-level=warn', `--jwt-cache-entries=${cacheEntries}`]);
+    await until(`http://127.0.0.1:${admin}/readyz`);
+    return { port, pid: p.pid as number };
+  };
+  const proxy = await start(10_000);
+  const noCache = await start(0);
+  await until(`http://127.0.0.1:${upstreamPort}/`);
+  const claims = { iss: 'https://bench', sub: 'bench' };
+  const tokens = { rs: await mintToken(rs, { claims }), es: await mintToken(es, { claims }), ed: await mintToken(ed, { claims }) };
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+
+  // Warm-up (JIT, keep-alive pools), not reported.
+  await autocannon({ url: `http://127.0.0.1:${proxy.port}/headers`, connections: CONNECTIONS, duration: 3, headers: { host: 'rs.bench', ...bearer(tokens.rs) } });
+  await autocannon({ url: `http://127.0.0.1:${noCache.port}/headers`, connections: CONNECTIONS, duration: 2, headers: { host: 'rs.bench', ...bearer(tokens.rs) } });
+
+  const results = await loadAll([
+    { name: 'upstream direct', port: upstreamPort, host: 'open.bench', headers: {}, pid: upstream.pid as number },
+    { name: 'proxy, no policy', port: proxy.port, host: 'open.bench', headers: {}, pid: proxy.pid },
+    { name: 'proxy + JWT RS256, cache hit', port: proxy.port, host: 'rs.bench', headers: bearer(tokens.rs), pid: proxy.pid },
+    { name: 'proxy + JWT ES256, cache hit', port: proxy.port, host: 'es.bench', headers: bearer(tokens.es), pid: proxy.pid },
+    { name: 'proxy + JWT EdDSA, cache hit', port: proxy.port, host: 'ed.bench', headers: bearer(tokens.ed), pid: proxy.pid },
+    { name: 'proxy + JWT RS256, cache off (verify each)', port: noCache.port, host: 'rs.bench', headers: bearer(tokens.rs), pid: noCache.pid },
+    { name: 'proxy + JWT ES256, cache off (verify each)', port: noCache.port, host: 'es.bench', headers: bearer(tokens.es), pid: noCache.pid },
+  ]);
+  const at1000 = (port: number, host: string, headers: Record<string, string> = {}) => fixedRate({ port, host, headers, rate: 1000, seconds: 8, connections: 10 });
+  const fixed: Array<LatencyResult & { name: string }> = [
+    { name: 'upstream direct', ...(await at1000(upstreamPort, 'open.bench')) },
+    { name: 'proxy, no policy', ...(await at1000(proxy.port, 'open.bench')) },
+    { name: 'proxy + JWT RS256, cache hit', ...(await at1000(proxy.port, 'rs.bench', bearer(tokens.rs))) },
+    { name: 'proxy + JWT RS256, cache off', ...(await at1000(noCache.port, 'rs.bench', bearer(tokens.rs))) },
+  ];
+  const direct = fixed[0] as LatencyResult;
+
+  const base = results[1] as Result;
+  const ratio = (r: Result) => (r.rps / base.rps).toFixed(2);
+  const lines = [
+    `# Proxy benchmark, ${new Date().toISOString()}`, '',
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}. ${DURATION} s per scenario in ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections, one proxy worker; load generator, upstream and proxy share the machine. Latency columns: median of the rounds (autocannon, whole ms).`,
+    'Command: `npm run bench` (`node bench/dist/proxy-bench.js`).', '',
+    '| scenario | req/s | vs proxy no policy | p50 ms | p90 ms | p99 ms | CPU µs/req (that process) | non-2xx | errors |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...results.map((r) => `| ${r.name} | ${r.rps} | ${ratio(r)} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.cpuUsPerReq ?? ''} | ${r.non2xx} | ${r.errors} |`),
+    '', 'Fixed rate, 1,000 requests/s for 8 s, up to 10 keep-alive connections, each request timed in µs:', '',
+    '| scenario | p50 ms | p90 ms | p99 ms | added p50 | added p90 | 200s / sent |', '|---|---|---|---|---|---|---|',
+    ...fixed.map((r) => `| ${r.name} | ${r.p50Ms} | ${r.p90Ms} | ${r.p99Ms} | +${(r.p50Ms - direct.p50Ms).toFixed(3)} | +${(r.p90Ms - direct.p90Ms).toFixed(3)} | ${r.ok} / ${r.sent} |`),
+  ];
+  const report = lines.join('\n') + '\n';
+  mkdirSync(values.out, { recursive: true });
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+  writeFileSync(join(values.out, `proxy-${stamp}.md`), report);
+  writeFileSync(join(values.out, `proxy-${stamp}.json`), JSON.stringify({ results, fixed }, null, 2));
+  process.stdout.write(report);
+  process.exit(0);
+}
+
+main().catch((err: unknown) => { process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`); process.exit(1); });
