@@ -13,6 +13,9 @@ import { startDemoIdp } from './demo/demo-idp.js';
 import { startHttpbin } from './demo/httpbin.js';
 import { LocalGateway } from './local/local-gateway.js';
 import { loadManifests } from './manifests.js';
+import { KubeRest } from '@agw/controller';
+import { KubeConfig } from '@kubernetes/client-node';
+import { fetchPolicies, statusTable } from './status.js';
 import { mintFromKey, passwordGrant } from './token.js';
 import { formatProblem, validateManifests } from './validate.js';
 
@@ -20,7 +23,8 @@ const USAGE = `usage:
   agw local -f <file|dir>... [--port-map 80=8080]... [--host 127.0.0.1] [--admin-port 15000] [--demo] [--log-level warn]
   agw validate -f <file|dir>... [-o text|json]
   agw token --user <user> [--password password] [--issuer http://localhost:8081/realms/master] [--client-id agw-client]
-  agw token --key <private.jwk> [--claims '{"sub":"me","iss":"..."}'] [--ttl 1h]`;
+  agw token --key <private.jwk> [--claims '{"sub":"me","iss":"..."}'] [--ttl 1h]
+  agw status [--kubeconfig <file>] [-n <namespace> | -A] [-o text|json]`;
 
 class UsageError extends Error {}
 
@@ -120,12 +124,22 @@ async function token(args: string[]): Promise<void> {
   process.stdout.write(`${t}\n`);
 }
 
+async function status(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { kubeconfig: { type: 'string' }, namespace: { type: 'string', short: 'n' }, 'all-namespaces': { type: 'boolean', short: 'A', default: false }, output: { type: 'string', short: 'o', default: 'text' } } });
+  const kc = new KubeConfig();
+  if (values.kubeconfig !== undefined) kc.loadFromFile(values.kubeconfig); else kc.loadFromDefault();
+  const ns = values['all-namespaces'] ? undefined : values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const policies = await fetchPolicies(new KubeRest(kc), ns);
+  process.stdout.write(values.output === 'json' ? `${JSON.stringify(policies.map((p) => ({ namespace: p.metadata.namespace, name: p.metadata.name, ancestors: p.status?.ancestors ?? [] })), null, 2)}\n` : statusTable(policies));
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'local': await local(rest); return -1;
     case 'validate': return validate(rest);
     case 'token': await token(rest); return 0;
+    case 'status': await status(rest); return 0;
     case undefined: case '-h': case '--help': case 'help': process.stdout.write(`${USAGE}\n`); return command === undefined ? 2 : 0;
     default: throw new UsageError(`unknown command ${command}`);
   }

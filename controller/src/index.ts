@@ -5,3 +5,4 @@ export * from './status/merge-conditions.js';
 export * from './push/config-version.js';
 export { Controller, type ControllerOptions } from './controller.js';
 export { ConfigServer } from './push/config-server.js';
+export { KubeRest, KubeError } from './kube/kube-rest.js';

@@ -164,6 +164,24 @@ describe('controller + proxy on a real API server', () => {
     expect(times(after)).toEqual(times(before));
   });
 
+  it('proxy restarted: it gets the current config at once (first answers already enforce the policy)', async () => {
+    await proxy.stop();
+    proxy = await startProxy({ adminKubeconfig: admin(), xdsPort: controller.xdsPort, gateway: `${NS}/${GW}`, name: 'proxy-2' });
+    await waitFor('restarted proxy ready', async () => (await fetch(`http://127.0.0.1:${proxy.adminPort}/readyz`)).ok, 20_000, 50);
+    expect((await get('secureroute.com')).status).toBe(401);
+    expect((await get('secureroute.com', await tok(k1))).status).toBe(200);
+    expect((await get('insecureroute.com')).status).toBe(200);
+  });
+
+  it('a malformed policy is refused at admission with a clear message; nothing else is disturbed', async () => {
+    const bad = policy('malformed', { kind: 'HTTPRoute', name: 'route-secure' }, { providers: [{ issuer: ISS, jwks: { remote: { backendRef: { name: 'idp', port: 80 } } } }] });
+    const r = await kubectl(admin(), ['apply', '-f', '-'], JSON.stringify(bad));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('jwksPath is required when backendRef is set');
+    expect((await get('secureroute.com', await tok(k1))).status).toBe(200);
+    expect((await get('secureroute.com')).status).toBe(401);
+  });
+
   it('kube-apiserver restarted: traffic never stops, watches recover, and a new policy is enforced', async () => {
     const restart = fetch(`${inject('harnessUrl')}/restart-apiserver`, { method: 'POST' });
     // While the API server is away the proxy keeps its config.
@@ -175,5 +193,23 @@ describe('controller + proxy on a real API server', () => {
     await apply(admin(), [policy('late-policy', { kind: 'HTTPRoute', name: 'route-late' }, { providers: [{ issuer: ISS, jwks: { inline: JSON.stringify(jwks(k1)) } }] })]);
     await eventuallyStatus('late.example.com', 401);
     expect((await get('late.example.com', await tok(k1))).status).toBe(200);
+  });
+});
+
+describe('agw status against the cluster', () => {
+  it('prints policies, ancestors and conditions as a table, and JSON with -o json', async () => {
+    const { execFile } = await import('node:child_process');
+    const run = (args: string[]) => new Promise<{ code: number; stdout: string }>((res) => {
+      execFile('node', ['cli/dist/main.js', 'status', `--kubeconfig=${admin()}`, ...args], (err, stdout) => res({ code: err ? 1 : 0, stdout }));
+    });
+    const text = await run(['-n', NS]);
+    expect(text.code).toBe(0);
+    const lines = text.stdout.split('\n');
+    expect(lines[0]).toMatch(/^NAMESPACE\s+POLICY\s+ANCESTOR\s+ACCEPTED\s+ATTACHED\s+PROGRAMMED\s+MESSAGE$/);
+    expect(lines.find((l) => l.includes('route-policy'))).toMatch(new RegExp(`^${NS}\\s+route-policy\\s+Gateway ${NS}/${GW}\\s+True/Valid\\s+True/Attached\\s+True/Programmed$`));
+    expect(lines.find((l) => l.includes('invalid-jwks'))).toContain('True/PartiallyValid');
+    expect(lines.find((l) => l.includes('missing-target'))).toContain(`Policy is not attached: Gateway ${NS}/fake-gw not found`);
+    const json = JSON.parse((await run(['-n', NS, '-o', 'json'])).stdout) as Array<{ name: string }>;
+    expect(json.map((p) => p.name)).toContain('route-policy');
   });
 });
