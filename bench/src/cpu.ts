@@ -10,3 +10,12 @@ export function cpuSeconds(pid: number): number {
   // fields[11] = utime, fields[12] = stime (fields 14 and 15 of proc(5), counted after the comm).
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SEC;
 }
+
+/** CPU seconds of a process and its live descendants (e.g. a proxy primary and its workers). */
+export function cpuSecondsTree(pid: number): number {
+  let total = cpuSeconds(pid);
+  let children: string[] = [];
+  try { children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean); } catch { /* gone */ }
+  for (const c of children) total += cpuSecondsTree(Number(c));
+  return total;
+}

@@ -1,21 +1,36 @@
 #!/usr/bin/env node
-/** The proxy binary: the only place that builds servers, clients and timers from settings. */
-import { pino } from 'pino';
+/**
+ * The proxy binary: the only place that builds servers, clients and timers from settings.
+ * With --workers N > 1 (default: one per CPU) a primary process forks N workers that share the
+ * listener ports (node:cluster); the primary serves the admin port with every worker's metrics
+ * aggregated, and is ready when every worker has a config. Each worker keeps its own config
+ * stream (proxy id `<pod>/w<i>`), so the controller's Programmed condition waits for all of them.
+ */
+import cluster from 'node:cluster';
+import Fastify from 'fastify';
+import { AggregatorRegistry } from 'prom-client';
+import { pino, type Logger } from 'pino';
 import { ControllerSource } from './config/controller-source.js';
 import { loadConfigFile, watchConfigFile } from './config/file-source.js';
 import { ConfigStore } from './config/store.js';
 import { ListenerPorts } from './listeners.js';
 import { ProxyMetrics } from './metrics.js';
 import { buildAdminServer } from './server.js';
-import { readSettings } from './settings.js';
+import { readSettings, type ProxySettings } from './settings.js';
 
 const RETRY_BASE_MS = 200, RETRY_CAP_MS = 15_000;
+type WorkerMessage = { type: 'agw-ready'; ready: boolean };
 
-async function main(): Promise<void> {
-  const s = readSettings(process.argv.slice(2), process.env);
-  const logger = pino({ level: s.logLevel, base: { component: 'proxy', gateway: `${s.gateway.namespace}/${s.gateway.name}` } });
+/** One proxy: config source, listener ports, and (when alone) the admin server. */
+async function runProxy(s: ProxySettings, logger: Logger, worker: number | undefined): Promise<void> {
   const store = new ConfigStore(s.jwtCacheEntries);
-  const metrics = new ProxyMetrics(store);
+  const metrics = new ProxyMetrics(store, { defaultMetrics: worker === undefined });
+  if (worker !== undefined) {
+    AggregatorRegistry.setRegistries([metrics.registry]);
+    // prom-client installs the worker's answer to the primary's metrics requests only when an
+    // AggregatorRegistry is constructed in that process.
+    new AggregatorRegistry();
+  }
   let draining = false;
   let source: ControllerSource | undefined;
   const ports = new ListenerPorts({
@@ -26,7 +41,8 @@ async function main(): Promise<void> {
   store.onChange((e) => {
     if (e.type === 'applied') {
       logger.info({ version: e.version, warnings: e.warnings }, 'config applied');
-      void ports.sync().catch((err: unknown) => logger.error({ error: (err as Error).message }, 'cannot open listener'));
+      void ports.sync().then(() => process.send?.({ type: 'agw-ready', ready: true } satisfies WorkerMessage))
+        .catch((err: unknown) => logger.error({ error: (err as Error).message }, 'cannot open listener'));
     } else {
       logger.warn({ version: e.version, error: e.error }, 'config rejected; the last good config keeps serving');
     }
@@ -36,14 +52,16 @@ async function main(): Promise<void> {
     watchConfigFile(store, s.configFile);
   } else {
     source = new ControllerSource({
-      address: s.controller as string, gateway: s.gateway, proxyId: s.proxyId, token: s.token, store,
+      address: s.controller as string, gateway: s.gateway, proxyId: worker === undefined ? s.proxyId : `${s.proxyId}/w${worker}`, token: s.token, store,
       log: (level, msg, fields) => logger[level](fields ?? {}, msg),
       retryDelayMs: (a) => Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(a, 10)) * (0.5 + Math.random() / 2),
     });
     source.start();
   }
-  const admin = await buildAdminServer({ stores: () => new Map([[`${s.gateway.namespace}/${s.gateway.name}`, store]]), metrics, logger, draining: () => draining });
-  await admin.listen({ port: s.adminPort, host: s.host });
+  const admin = worker === undefined
+    ? await buildAdminServer({ stores: () => new Map([[`${s.gateway.namespace}/${s.gateway.name}`, store]]), metrics, logger, draining: () => draining })
+    : undefined;
+  await admin?.listen({ port: s.adminPort, host: s.host });
   const stop = async (signal: string) => {
     if (draining) return;
     draining = true; // readyz fails now; load balancers stop sending before listeners close
@@ -51,11 +69,60 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, s.drainMs));
     await ports.close();
     source?.stop();
-    await admin.close();
+    await admin?.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The primary of --workers N: forks and re-forks workers, serves admin with aggregated metrics. */
+async function runPrimary(s: ProxySettings, logger: Logger): Promise<void> {
+  const ready = new Map<number, boolean>();
+  let draining = false;
+  let restarts = 0;
+  const fork = (index: number) => {
+    const w = cluster.fork({ AGW_WORKER_INDEX: String(index) });
+    ready.set(w.id, false);
+    w.on('message', (m: WorkerMessage) => { if (m?.type === 'agw-ready') ready.set(w.id, m.ready); });
+    w.on('exit', (code, signal) => {
+      ready.delete(w.id);
+      if (draining) return;
+      // A crashed worker is replaced; the delay grows with repeated crashes (up to 15 s).
+      const delay = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(restarts++, 10));
+      logger.error({ worker: index, code, signal, restartInMs: delay }, 'worker exited; restarting');
+      setTimeout(() => fork(index), delay);
+    });
+  };
+  for (let i = 0; i < s.workers; i++) fork(i);
+  const aggregator = new AggregatorRegistry();
+  const admin = Fastify({ loggerInstance: logger });
+  admin.get('/healthz', async () => 'ok\n');
+  admin.get('/readyz', async (_req, reply) => {
+    const all = [...ready.values()];
+    return !draining && all.length === s.workers && all.every(Boolean) ? 'ready\n' : reply.code(503).send(`${all.filter(Boolean).length} of ${s.workers} workers ready\n`);
+  });
+  admin.get('/metrics', async (_req, reply) => reply.header('content-type', aggregator.contentType).send(await aggregator.clusterMetrics()));
+  await admin.listen({ port: s.adminPort, host: s.host });
+  logger.info({ workers: s.workers, adminPort: s.adminPort }, 'proxy primary started');
+  const stop = (signal: NodeJS.Signals) => {
+    if (draining) return;
+    draining = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
+    const exit = () => { if (Object.keys(cluster.workers ?? {}).length === 0) { void admin.close(); process.exit(0); } };
+    cluster.on('exit', exit);
+    exit();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(): Promise<void> {
+  const s = readSettings(process.argv.slice(2), process.env);
+  const worker = cluster.isWorker ? Number(process.env['AGW_WORKER_INDEX'] ?? 0) : undefined;
+  const logger = pino({ level: s.logLevel, base: { component: 'proxy', gateway: `${s.gateway.namespace}/${s.gateway.name}`, ...(worker !== undefined ? { worker } : {}) } });
+  if (cluster.isPrimary && s.workers > 1) await runPrimary(s, logger);
+  else await runProxy(s, logger, worker);
 }
 
 main().catch((err: unknown) => {

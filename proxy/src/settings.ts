@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 
 /** Every setting of the proxy binary: flags override env, which override defaults. */
@@ -20,6 +20,8 @@ export interface ProxySettings {
   readonly logLevel: string;
   /** Verified-token cache entries per JWT policy (default 10 000; 0 disables the cache). */
   readonly jwtCacheEntries: number;
+  /** Worker processes sharing the listener ports (default: one per available CPU; 1 = no cluster). */
+  readonly workers: number;
 }
 
 /** Default path of the projected token the deployer mounts. */
@@ -31,7 +33,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
       config: { type: 'string' }, controller: { type: 'string' }, gateway: { type: 'string' }, 'proxy-id': { type: 'string' },
       'token-file': { type: 'string' }, host: { type: 'string' }, 'port-map': { type: 'string', multiple: true },
       'admin-port': { type: 'string' }, 'drain-ms': { type: 'string' }, 'log-level': { type: 'string' },
-      'jwt-cache-entries': { type: 'string' },
+      'jwt-cache-entries': { type: 'string' }, workers: { type: 'string' },
     },
   });
   const gw = values.gateway ?? (env['GATEWAY_NAMESPACE'] && env['GATEWAY_NAME'] ? `${env['GATEWAY_NAMESPACE']}/${env['GATEWAY_NAME']}` : undefined);
@@ -59,5 +61,6 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     drainMs: Number(values['drain-ms'] ?? env['AGW_DRAIN_MS'] ?? 5000),
     logLevel: values['log-level'] ?? env['AGW_LOG_LEVEL'] ?? 'info',
     jwtCacheEntries: Number(values['jwt-cache-entries'] ?? env['AGW_JWT_CACHE_ENTRIES'] ?? 10_000),
+    workers: Math.max(1, Number(values.workers ?? env['AGW_WORKERS'] ?? availableParallelism())),
   };
 }

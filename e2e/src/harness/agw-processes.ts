@@ -41,7 +41,7 @@ export async function startProxy(o: { adminKubeconfig: string; xdsPort: number; 
   const adminPort = await freePort();
   const proc = startProcess(o.name ?? 'proxy', 'node', [
     join(root, 'proxy/dist/main.js'), `--controller=127.0.0.1:${o.xdsPort}`, `--gateway=${o.gateway}`, `--token-file=${tokenFile}`,
-    '--host=127.0.0.1', `--port-map=${o.listenerPort ?? 80}=${port}`, `--admin-port=${adminPort}`, '--drain-ms=0', '--log-level=info',
+    '--host=127.0.0.1', `--port-map=${o.listenerPort ?? 80}=${port}`, `--admin-port=${adminPort}`, '--drain-ms=0', '--log-level=info', '--workers=1',
   ]);
   return { port, adminPort, proc, stop: () => proc.stop() };
 }
