@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { kubectl } from './harness/control-plane.js';
-import { helm } from './harness/helm.js';
+import {
+  kubectl, helm,
+} from '@agw/test-kit';
 
 /**
  * The chart with the real helm: lint, a golden `helm template`, and upgrade / uninstall /

@@ -1,9 +1,7 @@
-import { generateSigningKey, jwks, mintToken, request, startEchoUpstream, startJwksServer, type EchoUpstream, type JwksServer, type SigningKey } from '@agw/test-kit';
+import {
+  generateSigningKey, jwks, mintToken, request, startEchoUpstream, startJwksServer, type EchoUpstream, type JwksServer, type SigningKey, kubectl, startController, startProxy, type RunningController, type RunningProxy, apply, condOf, getJson, policyAncestors, waitForAncestor, type Cond, waitFor,
+} from '@agw/test-kit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { kubectl } from './harness/control-plane.js';
-import { startController, startProxy, type RunningController, type RunningProxy } from './harness/agw-processes.js';
-import { apply, condOf, getJson, policyAncestors, waitForAncestor, type Cond } from './harness/kube-objects.js';
-import { waitFor } from './harness/process.js';
 
 /**
  * The controller and the proxy as built binaries against the real API server: the controller runs

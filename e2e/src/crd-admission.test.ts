@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, inject, it, beforeAll } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { kubectl } from './harness/control-plane.js';
+import {
+  kubectl,
+} from '@agw/test-kit';
 
 /**
  * The generated CRD in a real kube-apiserver, through the real kubectl: what users see at

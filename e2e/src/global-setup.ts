@@ -2,10 +2,9 @@ import { readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startControlPlane, kubectl, type ControlPlane } from './harness/control-plane.js';
-import { helm } from './harness/helm.js';
-import { gatewayApiCrdDir } from './harness/infra.js';
-import { LOG_DIR } from './harness/process.js';
+import {
+  startControlPlane, kubectl, type ControlPlane, helm, gatewayApiCrdDir, LOG_DIR,
+} from '@agw/test-kit';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,13 +1,9 @@
-import { generateSigningKey, jwks, mintToken, request, startEchoUpstream, startJwksServer, type EchoUpstream, type JwksServer, type SigningKey } from '@agw/test-kit';
+import {
+  generateSigningKey, jwks, mintToken, request, startEchoUpstream, startJwksServer, type EchoUpstream, type JwksServer, type SigningKey, startController, startProxy, type RunningController, type RunningProxy, kubectl, infraBin, KeycloakAdmin, startKeycloak, type Keycloak, apply, condOf, waitForAncestor, waitFor,
+} from '@agw/test-kit';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startController, startProxy, type RunningController, type RunningProxy } from './harness/agw-processes.js';
-import { kubectl } from './harness/control-plane.js';
-import { infraBin } from './harness/infra.js';
-import { KeycloakAdmin, startKeycloak, type Keycloak } from './harness/keycloak.js';
-import { apply, condOf, waitForAncestor } from './harness/kube-objects.js';
-import { waitFor } from './harness/process.js';
 
 /**
  * The agentgateway JWT guide (security/jwt-setup.md), step by step, with the same commands:

@@ -245,3 +245,15 @@ describe('proxy with config', () => {
     });
   });
 });
+
+describe('verifier reuse across configs', () => {
+  it('an unchanged policy keeps its verifier (and token cache); a changed one gets a new one', async () => {
+    const before = store.current?.verifiers.get('strict');
+    const changed = config('v4');
+    changed.jwtPolicies['optional'] = { ...(changed.jwtPolicies['optional'] as CompiledJwtPolicy), mode: 'Strict' };
+    expect(await applyConfig(store, changed)).toBeUndefined();
+    expect(store.current?.verifiers.get('strict')).toBe(before);
+    expect(store.current?.verifiers.get('optional')).not.toBe(undefined);
+    expect(store.current?.verifiers.get('optional')?.policy.mode).toBe('Strict');
+  });
+});

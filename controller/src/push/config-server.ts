@@ -19,6 +19,8 @@ interface Conn {
   readonly gateway: string;
   readonly stream: ServerDuplexStream<ProxyToController, ControllerToProxy>;
   sentVersion?: string;
+  /** The stream's buffer is full: send nothing more until it drains, then only the newest config. */
+  blocked?: boolean;
   ackedVersion?: string;
   nack?: { version: string; reason: string };
 }
@@ -104,10 +106,15 @@ export class ConfigServer {
 
   private send(c: Conn): void {
     const cfg = this.configs.get(c.gateway);
-    if (cfg === undefined || c.sentVersion === cfg.version) return;
+    if (cfg === undefined || c.sentVersion === cfg.version || c.blocked === true) return;
     c.sentVersion = cfg.version;
-    c.stream.write({ type: 'snapshot', config: cfg });
+    const more = c.stream.write({ type: 'snapshot', config: cfg });
     this.events.onPushed?.(c.gateway, cfg.version);
+    if (!more) {
+      // A slow proxy: intermediate versions are skipped rather than buffered in the controller.
+      c.blocked = true;
+      c.stream.once('drain', () => { c.blocked = false; this.send(c); });
+    }
   }
 
   private async accept(stream: ServerDuplexStream<ProxyToController, ControllerToProxy>): Promise<void> {

@@ -81,6 +81,11 @@ export function translate(input: TranslateInput): TranslateOutput {
     if (parents.length > 0) routeStatus.set(keyOf(route), parents);
   }
 
+  // Indexes: policy targets look routes and their parents up by key (no scans per target).
+  const routesByKey = new Map(input.httpRoutes.map((r) => [keyOf(r), r]));
+  const parentsByRoute = new Map<HttpRoute, string[]>();
+  for (const a of attachments) parentsByRoute.set(a.route, [...(parentsByRoute.get(a.route) ?? []), keyOf(a.gateway)]);
+
   // ---- policies → targets ------------------------------------------------------------------
   const jwtByPolicy = new Map<ObjectKey, TranslatedJwt>();
   const gwAttach = new Map<string, Attachment[]>();    // `<gw key>` or `<gw key>/<listener>`
@@ -112,13 +117,13 @@ export function translate(input: TranslateInput): TranslateOutput {
         }
         ancestors.add(keyOf(gw));
       } else if (t.kind === 'HTTPRoute' && t.group === GATEWAY_API_GROUP) {
-        const route = input.httpRoutes.find((r) => keyOf(r) === `${pns}/${t.name}`);
+        const route = routesByKey.get(`${pns}/${t.name}`);
         if (route === undefined) { notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} not found`); continue; }
         if (t.sectionName !== undefined && !route.spec.rules.some((r) => r.name === t.sectionName)) {
           notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in HTTPRoute ${pns}/${t.name}`); continue;
         }
         add(routeAttach, t.sectionName !== undefined ? `${keyOf(route)}#${t.sectionName}` : keyOf(route), t.sectionName !== undefined ? Level.RouteRule : Level.Route);
-        const parents = attachments.filter((a) => a.route === route).map((a) => keyOf(a.gateway));
+        const parents = parentsByRoute.get(route) ?? [];
         if (parents.length === 0) notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} is not attached to any Gateway`);
         for (const g of parents) ancestors.add(g);
       } else {
@@ -132,6 +137,8 @@ export function translate(input: TranslateInput): TranslateOutput {
   }
 
   // ---- per-Gateway config ------------------------------------------------------------------
+  const attachmentsByGateway = new Map<Gateway, RouteAttachment[]>();
+  for (const a of attachments) attachmentsByGateway.set(a.gateway, [...(attachmentsByGateway.get(a.gateway) ?? []), a]);
   const configs = new Map<ObjectKey, Omit<ProxyConfig, 'version'>>();
   const gatewayStatus = new Map<ObjectKey, GatewayStatusOut>();
   for (const gw of gateways) {
@@ -152,7 +159,7 @@ export function translate(input: TranslateInput): TranslateOutput {
     });
     const compiled: CompiledRoute[] = [];
     let order = 0;
-    for (const att of attachments.filter((a) => a.gateway === gw)) {
+    for (const att of attachmentsByGateway.get(gw) ?? []) {
       const route = att.route;
       const rKey = keyOf(route);
       route.spec.rules.forEach((rule, ri) => {

@@ -3,7 +3,7 @@ import type { ConfigStore } from './store.js';
 
 /** Compile and swap in a config, or record the rejection. Resolves to the error text, if any. */
 export async function applyConfig(store: ConfigStore, input: unknown): Promise<string | undefined> {
-  const result = await compileConfig(input, store.jwtCacheEntries);
+  const result = await compileConfig(input, store.jwtCacheEntries, store.current);
   if (result.ok) {
     store.swap(result.runtime);
     return undefined;

@@ -9,6 +9,8 @@ export interface RuntimeConfig {
   readonly verifiers: ReadonlyMap<string, JwtVerifier>;
   /** Non-fatal problems (dropped providers), logged and shown in /config_dump. */
   readonly warnings: readonly string[];
+  /** JSON of each compiled JWT policy, to reuse its verifier when the next config has it unchanged. */
+  readonly policyJson: ReadonlyMap<string, string>;
 }
 
 export type CompileResult = { readonly ok: true; readonly runtime: RuntimeConfig } | { readonly ok: false; readonly error: string };
@@ -21,7 +23,7 @@ function formatIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; 
  * Validates (the same zod contract as the controller) and compiles a config. Any error rejects
  * the whole config with a precise reason (the caller NACKs and keeps serving the last good one).
  */
-export async function compileConfig(input: unknown, cacheEntries?: number): Promise<CompileResult> {
+export async function compileConfig(input: unknown, cacheEntries?: number, previous?: RuntimeConfig): Promise<CompileResult> {
   const parsed = ProxyConfig.safeParse(input);
   if (!parsed.success) return { ok: false, error: `invalid config: ${formatIssues(parsed.error.issues)}` };
   const config = parsed.data;
@@ -45,13 +47,18 @@ export async function compileConfig(input: unknown, cacheEntries?: number): Prom
     return { ok: false, error: `invalid config: ${(err as Error).message}` };
   }
   const verifiers = new Map<string, JwtVerifier>();
+  const policyJson = new Map<string, string>();
   const warnings: string[] = [];
   for (const [key, policy] of Object.entries(config.jwtPolicies)) {
-    const v = await compileJwtVerifier(policy, cacheEntries);
+    const json = JSON.stringify(policy);
+    // Unchanged policy (same keys, issuers, mode): keep its verifier, imported keys and token cache.
+    const reused = previous?.policyJson.get(key) === json ? previous.verifiers.get(key) : undefined;
+    const v = reused ?? await compileJwtVerifier(policy, cacheEntries);
     verifiers.set(key, v);
+    policyJson.set(key, json);
     warnings.push(...v.warnings.map((w) => `jwt policy ${key}: ${w}`));
   }
-  return { ok: true, runtime: { config, table, verifiers, warnings } };
+  return { ok: true, runtime: { config, table, verifiers, warnings, policyJson } };
 }
 
 export type { ProxyConfigInput };

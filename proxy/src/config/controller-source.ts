@@ -1,6 +1,6 @@
 import {
   PUSH_METHOD_PATH, PUSH_PROTOCOL_VERSION, decodeControllerMessage, encodeMessage,
-  type ControllerToProxy, type ProxyToController,
+  type ControllerToProxy, type ProxyConfig, type ProxyToController,
 } from '@agw/api';
 import { Client, Metadata, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { applyConfig } from './apply.js';
@@ -30,6 +30,9 @@ export class ControllerSource {
   private attempt = 0;
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The newest snapshot not yet applied; older unapplied ones are skipped (never ACKed). */
+  private pending: ProxyConfig | undefined;
+  private applying = false;
   connected = false;
 
   constructor(private readonly o: ControllerSourceOptions) {
@@ -52,6 +55,22 @@ export class ControllerSource {
     this.client.close();
   }
 
+  /**
+   * Applies snapshots one at a time, always the newest: under churn the controller may send faster
+   * than a large config compiles, and compiling every intermediate version would only fall behind.
+   */
+  private async applyPending(stream: ClientDuplexStream<ProxyToController, ControllerToProxy>): Promise<void> {
+    this.applying = true;
+    while (this.pending !== undefined) {
+      const config = this.pending;
+      this.pending = undefined;
+      const error = await applyConfig(this.o.store, config);
+      stream.write(error === undefined ? { type: 'ack', version: config.version } : { type: 'nack', version: config.version, reason: error });
+      if (error !== undefined) this.o.log('warn', 'config rejected; the last good config keeps serving', { version: config.version, error });
+    }
+    this.applying = false;
+  }
+
   private connect(): void {
     if (this.stopped) return;
     const md = new Metadata();
@@ -64,10 +83,8 @@ export class ControllerSource {
     stream.on('data', (m: ControllerToProxy) => {
       if (!this.connected) { this.connected = true; this.attempt = 0; this.o.log('info', 'connected to controller', { address: this.o.address }); }
       if (m.type === 'error') { this.o.log('warn', 'controller error', { message: m.message }); return; }
-      void applyConfig(this.o.store, m.config).then((error) => {
-        stream.write(error === undefined ? { type: 'ack', version: m.config.version } : { type: 'nack', version: m.config.version, reason: error });
-        if (error !== undefined) this.o.log('warn', 'config rejected; the last good config keeps serving', { version: m.config.version, error });
-      });
+      this.pending = m.config;
+      if (!this.applying) void this.applyPending(stream);
     });
     let closed = false;
     const retry = (why: string) => {

@@ -6,10 +6,11 @@ import { promisify } from 'node:util';
 import { infraBin } from './infra.js';
 import type { KubectlResult } from './control-plane.js';
 
-const helmHome = mkdtempSync(join(tmpdir(), 'agw-helm-'));
+let helmHome: string | undefined;
 
 /** Runs the real helm against a kubeconfig, with private cache/config/data dirs; never throws. */
 export async function helm(kubeconfig: string, args: string[]): Promise<KubectlResult> {
+  helmHome ??= mkdtempSync(join(tmpdir(), 'agw-helm-'));
   try {
     const { stdout, stderr } = await promisify(execFile)(infraBin('helm'), [...args, `--kubeconfig=${kubeconfig}`], {
       env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') },

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+/**
+ * Controller latency on a real kube-apiserver + etcd (scripts/infra), the built controller and
+ * proxy processes, with 1,000 other HTTPRoutes present:
+ *   1. create → enforced: POST an HTTPRoute (then a policy on it) to the API server, poll the proxy
+ *      every 2 ms until it answers as the new object says (200, then 401); 30 samples each.
+ *   2. churn: 1,000 routes + 1,000 policies written at 100/s; time from the last write until every
+ *      one is enforced; meanwhile an already-valid route is requested continuously (non-2xx counted).
+ *   3. controller RSS at the end.
+ * Creates go straight to the API (what kubectl apply sends, without its ~150 ms CLI start).
+ *   npm run bench:controller   (needs scripts/infra/all.sh)
+ */
+import { KubeRest } from '@agw/controller';
+import {
+  generateSigningKey, jwks, mintToken, request, startControlPlane, startController, startEchoUpstream, startProxy, kubectl, gatewayApiCrdDir,
+} from '@agw/test-kit';
+import { KubeConfig } from '@kubernetes/client-node';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '../..');
+const NS = 'bench';
+const OTHER = 1000;
+const SAMPLES = 30;
+
+async function main(): Promise<void> {
+  const cp = await startControlPlane();
+  const gwDir = gatewayApiCrdDir();
+  for (const args of [['apply', '--server-side', ...readdirSync(gwDir).filter((f) => f.endsWith('.yaml')).flatMap((f) => ['-f', join(gwDir, f)])], ['apply', '--server-side', '-f', join(root, 'crds')], ['create', 'namespace', NS]]) {
+    const r = await kubectl(cp.kubeconfig, args);
+    if (r.code !== 0) throw new Error(r.stderr);
+  }
+  await kubectl(cp.kubeconfig, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  const rest = new KubeRest(kc);
+  const post = (plural: string, obj: unknown) => rest.call('POST', plural === 'httproutes'
+    ? `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes` : `/apis/agentgateway.dev/v1alpha1/namespaces/${NS}/agentgatewaypolicies`, obj);
+  const upstream = await startEchoUpstream();
+  const key = await generateSigningKey('RS256', 'k');
+  const token = await mintToken(key, { claims: { iss: 'https://bench' } });
+  const inline = JSON.stringify(jwks(key));
+  const route = (name: string) => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name, namespace: NS }, spec: { parentRefs: [{ name: 'gw' }], hostnames: [`${name}.example.com`], rules: [{ backendRefs: [{ name: 'backend', port: 80 }] }] } });
+  const policy = (name: string, target: string) => ({ apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayPolicy', metadata: { name, namespace: NS }, spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: target }], traffic: { jwtAuthentication: { providers: [{ issuer: 'https://bench', jwks: { inline } }] } } } });
+  await rest.call('POST', `/apis/gateway.networking.k8s.io/v1/gatewayclasses`, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'agentgateway' }, spec: { controllerName: 'agentgateway.dev/agentgateway' } });
+  await rest.call('POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways`, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: NS }, spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } });
+  await rest.call('POST', `/api/v1/namespaces/${NS}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'backend', namespace: NS }, spec: { ports: [{ name: 'http', port: 80 }] } });
+  await rest.call('POST', `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'backend-1', namespace: NS, labels: { 'kubernetes.io/service-name': 'backend' } }, addressType: 'FQDN', endpoints: [{ addresses: ['backend.localhost'] }], ports: [{ name: 'http', port: upstream.port }] });
+  for (let i = 0; i < OTHER; i++) await post('httproutes', route(`other-${i}`));
+  const controller = await startController({ kubeconfig: cp.kubeconfig, name: 'bench-controller' });
+  const proxy = await startProxy({ adminKubeconfig: cp.kubeconfig, xdsPort: controller.xdsPort, gateway: `${NS}/gw`, name: 'bench-proxy' });
+  // 0 while the proxy's port is not open yet (it opens once its first config arrives).
+  const statusOf = async (host: string, withToken = false) =>
+    (await request(proxy.port, { host, ...(withToken ? { headers: { authorization: `Bearer ${token}` } } : {}) }).catch(() => ({ status: 0 }))).status;
+  const until = async (host: string, want: number) => { const t0 = process.hrtime.bigint(); while ((await statusOf(host)) !== want) await new Promise((r) => setTimeout(r, 2)); return t0; };
+  while ((await statusOf('other-0.example.com')) !== 200) await new Promise((r) => setTimeout(r, 50));
+
+  const routeMs: number[] = [], policyMs: number[] = [];
+  for (let s = 0; s < SAMPLES; s++) {
+    let t = process.hrtime.bigint();
+    await post('httproutes', route(`lat-${s}`));
+    await until(`lat-${s}.example.com`, 200);
+    routeMs.push(Number(process.hrtime.bigint() - t) / 1e6);
+    t = process.hrtime.bigint();
+    await post('policies', policy(`lat-${s}`, `lat-${s}`));
+    await until(`lat-${s}.example.com`, 401);
+    policyMs.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+
+  // Churn: 1,000 routes + policies at 100 writes/s while an existing protected route is used.
+  await post('policies', policy('steady', 'other-1'));
+  await until('other-1.example.com', 401);
+  let churning = true, steadyRequests = 0, steadyBad = 0;
+  const steady = (async () => { while (churning) { steadyRequests++; if ((await statusOf('other-1.example.com', true)) !== 200) steadyBad++; } })();
+  const CHURN = 500; // routes; with their policies, 1,000 objects
+  const writeStart = Date.now();
+  for (let i = 0; i < CHURN; i++) {
+    const due = writeStart + i * 20; // two writes per 20 ms = 100/s
+    while (Date.now() < due) await new Promise((r) => setTimeout(r, 1));
+    await post('httproutes', route(`churn-${i}`));
+    await post('policies', policy(`churn-${i}`, `churn-${i}`));
+  }
+  const lastWrite = process.hrtime.bigint();
+  const pending = new Set(Array.from({ length: CHURN }, (_, i) => `churn-${i}.example.com`));
+  while (pending.size > 0) {
+    for (const host of [...pending]) if ((await statusOf(host)) === 401) pending.delete(host);
+  }
+  const churnMs = Number(process.hrtime.bigint() - lastWrite) / 1e6;
+  churning = false;
+  await steady;
+  const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${controller.proc.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
+  const f = (n: number) => n.toFixed(1);
+  process.stdout.write([
+    `| measure (${OTHER} other HTTPRoutes present) | p50 ms | p99 ms | max ms |`, '|---|---|---|---|',
+    `| HTTPRoute created → served by the proxy | ${f(pct(routeMs, 0.5))} | ${f(pct(routeMs, 0.99))} | ${f(Math.max(...routeMs))} |`,
+    `| AgentgatewayPolicy created → enforced by the proxy | ${f(pct(policyMs, 0.5))} | ${f(pct(policyMs, 0.99))} | ${f(Math.max(...policyMs))} |`,
+    '', `Churn: ${CHURN} HTTPRoutes + ${CHURN} policies written at 100/s (${((Date.now() - writeStart) / 1000).toFixed(1)} s): all enforced ${f(churnMs)} ms after the last write; an already-protected route answered ${steadyRequests - steadyBad}/${steadyRequests} requests with 200 meanwhile (${steadyBad} non-2xx). Controller RSS at the end: ${f(rssMb)} MiB.`, '',
+  ].join('\n'));
+  await proxy.stop(); await controller.stop(); await upstream.close(); await cp.stop();
+  process.exit(0);
+}
+
+main().catch((err: unknown) => { process.stderr.write(`controller-bench: ${(err as Error).stack ?? String(err)}\n`); process.exit(1); });
