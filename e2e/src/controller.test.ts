@@ -95,6 +95,29 @@ describe('controller + proxy on a real API server', () => {
     expect((await get('secureroute.com', await tok(k2))).status).toBe(200);
   });
 
+  it('token locations and audiences through the cluster: query (stripped upstream), cookie, custom header; aud required when configured', async () => {
+    const jwtWith = (location: Record<string, unknown>) => ({ location, providers: [{ issuer: ISS, audiences: ['account'], jwks: { inline: JSON.stringify(jwks(k1)) } }] });
+    await apply(admin(), [
+      route('route-query', 'query.example.com'), route('route-cookie', 'cookie.example.com'), route('route-header', 'header.example.com'),
+      policy('by-query', { kind: 'HTTPRoute', name: 'route-query' }, jwtWith({ queryParameter: { name: 'access_token' } })),
+      policy('by-cookie', { kind: 'HTTPRoute', name: 'route-cookie' }, jwtWith({ cookie: { name: 'session' } })),
+      policy('by-header', { kind: 'HTTPRoute', name: 'route-header' }, jwtWith({ header: { name: 'X-Jwt', prefix: 'Token ' } })),
+    ]);
+    const t = await tok(k1, { aud: 'account' });
+    await waitFor('query location enforced', async () => (await request(proxy.port, { host: 'query.example.com', path: '/p?keep=1' })).status === 401, 20_000, 100);
+    const viaQuery = await request(proxy.port, { host: 'query.example.com', path: `/p?access_token=${t}&keep=1` });
+    expect(viaQuery.status).toBe(200);
+    expect((JSON.parse(viaQuery.body) as { url: string }).url).toBe('/p?keep=1');
+    await waitFor('cookie location enforced', async () => (await request(proxy.port, { host: 'cookie.example.com' })).status === 401, 20_000, 100);
+    expect((await request(proxy.port, { host: 'cookie.example.com', headers: { cookie: `session=${t}` } })).status).toBe(200);
+    await waitFor('header location enforced', async () => (await request(proxy.port, { host: 'header.example.com' })).status === 401, 20_000, 100);
+    expect((await request(proxy.port, { host: 'header.example.com', headers: { 'x-jwt': `Token ${t}` } })).status).toBe(200);
+    const noAud = await request(proxy.port, { host: 'header.example.com', headers: { 'x-jwt': `Token ${await tok(k1)}` } });
+    expect([noAud.status, noAud.body]).toEqual([401, 'authentication failure: the token is invalid or malformed: Error(MissingRequiredClaim("aud"))']);
+    const wrongAud = await request(proxy.port, { host: 'header.example.com', headers: { 'x-jwt': `Token ${await tok(k1, { aud: 'other' })}` } });
+    expect(wrongAud.body).toBe('authentication failure: the token is invalid or malformed: Error(InvalidAudience)');
+  });
+
   it('invalid inline JWKS: Accepted=True PartiallyValid "invalid inline JWKS", requests 401', async () => {
     const a = await waitForAncestor(admin(), NS, 'invalid-jwks', GW, (x) => condOf(x, 'Accepted')?.reason === 'PartiallyValid');
     expect(condOf(a, 'Accepted')).toMatchObject({ status: 'True', message: 'provider 0 (issuer "https://agentgateway.dev"): invalid inline JWKS' });

@@ -22,6 +22,8 @@ let httpbin: EchoUpstream;
 let secondIdp: JwksServer;
 let second: SigningKey;
 let controller: RunningController;
+/** A user1 token minted before Keycloak stopped (master realm tokens live 60 s, plus 60 s leeway). */
+let tokenBeforeOutage = '';
 let proxy: RunningProxy;
 
 const curl = (token?: string) => request(proxy.port, { host: 'www.example.com', path: '/headers', ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
@@ -189,6 +191,7 @@ describe('the agentgateway JWT guide with real Keycloak', () => {
 
   it('Keycloak stopped after the fetch: traffic keeps working on cached keys; status and metrics say stale', async () => {
     const token = await kc.token('user1', client);
+    tokenBeforeOutage = token;
     await keycloak.stop();
     expect((await curl(token)).status).toBe(200);
     // A token with an unknown kid from Keycloak's issuer forces a refetch, which now fails.
@@ -201,6 +204,21 @@ describe('the agentgateway JWT guide with real Keycloak', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${controller.adminPort}/metrics`)).text();
     expect(metrics).toMatch(/agw_jwks_stale\{url="http:\/\/keycloak\.keycloak\.svc\.cluster\.local:8080\/realms\/master\/protocol\/openid-connect\/certs"\} 1/);
     expect((await curl(token)).status).toBe(200);
+  });
+
+  it('controller and proxy restarted while Keycloak is down: the persisted key set (ConfigMap) still validates', async () => {
+    const cms = await kubectl(admin(), ['get', 'configmaps', '-n', GW_NS, '-l', 'app.kubernetes.io/component=jwks-store', '-o', 'json']);
+    const items = (JSON.parse(cms.stdout) as { items: Array<{ metadata: { name: string }; data: Record<string, string> }> }).items;
+    const stored = items.map((i) => JSON.parse(i.data['jwks-store'] as string) as { url: string; jwks: { keys: Array<{ kid: string }> } });
+    const keycloakSet = stored.find((x) => x.url.endsWith(jwksPath));
+    expect(keycloakSet?.url).toBe(`http://keycloak.keycloak.svc.cluster.local:8080${jwksPath}`);
+    expect(items.find((i) => i.data['jwks-store']?.includes(jwksPath))?.metadata.name).toMatch(/^jwks-store-[0-9a-f]{40}$/);
+    await proxy.stop();
+    await controller.stop();
+    controller = await startController({ kubeconfig: inject('controllerKubeconfig'), name: 'guide-controller-2' });
+    proxy = await startProxy({ adminKubeconfig: admin(), xdsPort: controller.xdsPort, gateway: `${GW_NS}/${GW}`, name: 'guide-proxy-2' });
+    await until('token accepted from the persisted keys', 200, () => tokenBeforeOutage);
+    expect((await curl()).status).toBe(401);
   });
 
   it('cleanup: kubectl delete of the policy lets traffic through without auth again', async () => {
