@@ -17,6 +17,7 @@ export interface GatewayServerOptions {
   random?: () => number;
   requestRefetch?: (remoteUrl: string, kid: string) => void;
   refetchWaitMs?: number;
+  refetchIntervalMs?: number;
   upstreamTimeoutMs?: number;
   /** Client request body limit, bytes (default 10 MiB); bodies stream, this only caps them. */
   bodyLimitBytes?: number;
@@ -41,6 +42,7 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     store: o.store, metrics: o.metrics, listenerPort: o.listenerPort,
     now: o.now ?? Date.now, random: o.random ?? Math.random,
     refetchWaitMs: o.refetchWaitMs ?? 1000,
+    refetchIntervalMs: o.refetchIntervalMs ?? 30_000,
     ...(o.requestRefetch ? { requestRefetch: o.requestRefetch } : {}),
   });
   await app.register(upstreamPlugin, { upstreamTimeoutMs: o.upstreamTimeoutMs ?? 30_000, connectionsPerOrigin: 128 });

@@ -23,6 +23,12 @@ export interface PipelineOptions {
   requestRefetch?: (remoteUrl: string, kid: string) => void;
   /** Longest wait for new keys after an unknown kid, ms (default 1000). */
   refetchWaitMs: number;
+  /**
+   * After a wait for new keys of a URL, further unknown kids of that URL are refused at once for
+   * this long, ms (default 30 000, the controller's refetch rate limit): a stream of tokens with
+   * random kids must not hold every request for refetchWaitMs.
+   */
+  refetchIntervalMs: number;
 }
 
 /**
@@ -33,6 +39,21 @@ export interface PipelineOptions {
 export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, opts) => {
   app.decorateRequest('agw', null as never);
 
+  /** Per JWKS URL: the wait under way (concurrent requests share it) and when the last one began. */
+  const refetches = new Map<string, { waiting: Promise<boolean> | undefined; startedMs: number }>();
+  function awaitNewKeys(remoteUrl: string, kid: string): Promise<boolean> {
+    const now = opts.now();
+    const r = refetches.get(remoteUrl);
+    if (r?.waiting !== undefined) return r.waiting;
+    if (r !== undefined && now - r.startedMs < opts.refetchIntervalMs) return Promise.resolve(false);
+    const waiting = waitForNextConfig(opts.store, opts.refetchWaitMs);
+    const entry = { waiting: waiting as Promise<boolean> | undefined, startedMs: now };
+    refetches.set(remoteUrl, entry);
+    void waiting.then(() => { entry.waiting = undefined; });
+    opts.requestRefetch?.(remoteUrl, kid);
+    return waiting;
+  }
+
   /** Runs one JWT policy; only an unknown kid with a remote key source waits (for a refetch). */
   async function runJwt(req: FastifyRequest, runtime: RuntimeConfig, policyKey: string): Promise<{ runtime: RuntimeConfig; decision: AuthDecision; verifier: JwtVerifier } | undefined> {
     let verifier = runtime.verifiers.get(policyKey);
@@ -42,9 +63,7 @@ export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, 
     // Unknown kid from an issuer with remote keys: ask for a refetch and wait (bounded) for new keys.
     if (decision.action === 'reject' && 'refetch' in decision.failure && decision.failure.refetch !== undefined && opts.requestRefetch !== undefined) {
       const { remoteUrl, kid } = decision.failure.refetch;
-      const next = waitForNextConfig(opts.store, opts.refetchWaitMs);
-      opts.requestRefetch(remoteUrl, kid);
-      const changed = await next;
+      const changed = await awaitNewKeys(remoteUrl, kid);
       const latest = opts.store.current;
       const again = changed && latest !== undefined ? latest.verifiers.get(policyKey) : undefined;
       if (again !== undefined && latest !== undefined) {
