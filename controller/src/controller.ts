@@ -57,6 +57,8 @@ export class Controller {
   private readonly written = new Map<string, Obj>();
   /** Gateway key → JSON of the proxy objects last applied (unchanged ones cost no API call). */
   private readonly deployed = new Map<string, string>();
+  /** Unparseable objects already logged (logged once, not at every reconcile). */
+  private readonly reportedProblems = new Set<string>();
   private started = false;
 
   constructor(private readonly o: ControllerOptions) {
@@ -161,8 +163,25 @@ export class Controller {
     if (!this.informers.synced) return;
     const end = this.metrics.reconcileDuration.startTimer();
     const parsed = parseObjects(this.objects());
-    for (const p of parsed.problems) this.o.logger.warn({ object: p.ref, issues: p.issues }, 'object does not parse; ignored');
-    const out = translate({ ...parsed, controllerName: this.o.controllerName, jwks: this.jwks.keys() });
+    const problemKeys = new Set(parsed.problems.map((p) => `${p.ref}: ${p.issues.join('; ')}`));
+    for (const p of parsed.problems) {
+      const k = `${p.ref}: ${p.issues.join('; ')}`;
+      if (!this.reportedProblems.has(k)) this.o.logger.warn({ object: p.ref, issues: p.issues }, 'object does not parse; ignored');
+    }
+    for (const k of [...this.reportedProblems]) if (!problemKeys.has(k)) this.reportedProblems.delete(k);
+    for (const k of problemKeys) this.reportedProblems.add(k);
+    const translated = translate({ ...parsed, controllerName: this.o.controllerName, jwks: this.jwks.keys() });
+    // A policy that does not parse (e.g. stored under an older CRD) still gets a status that says why.
+    const policies = new Map(translated.status.policies);
+    for (const p of parsed.problems) {
+      if (!p.ref.startsWith('AgentgatewayPolicy ')) continue;
+      const meta = (p.object as { metadata?: { generation?: number } }).metadata;
+      policies.set(p.ref.slice('AgentgatewayPolicy '.length), [{
+        ancestorRef: { group: 'agentgateway.dev', kind: 'Gateway', name: 'StatusSummary' }, controllerName: this.o.controllerName,
+        conditions: [cond('Accepted', false, 'Invalid', `policy does not parse: ${p.issues.join('; ')}`, meta?.generation)],
+      }]);
+    }
+    const out: TranslateOutput = { ...translated, status: { ...translated.status, policies } };
     this.jwks.sync(out.jwksRequests);
     const configs = new Map<string, ProxyConfig>([...out.configs].map(([gw, cfg]) => [gw, withVersion(cfg)]));
     this.configServer.update(configs);

@@ -47,6 +47,8 @@ describe('charts/agentgateway', () => {
     const down = await helm(admin(), ['uninstall', 'agentgateway', '-n', 'agentgateway-system']);
     expect(down.code, down.stderr).toBe(0);
     expect((await kubectl(admin(), ['get', 'clusterrole', 'agentgateway-controller'])).code).not.toBe(0);
+    // The GatewayClass is kept (resource-policy keep): Gateways of the class must not lose it.
+    expect((await kubectl(admin(), ['get', 'gatewayclass', 'agentgateway'])).code).toBe(0);
     // Uninstall keeps the CRD (helm never deletes crds/), so policies survive it.
     expect((await kubectl(admin(), ['get', 'crd', 'agentgatewaypolicies.agentgateway.dev'])).code).toBe(0);
     const again = await helm(admin(), ['install', 'agentgateway', chart, '-n', 'agentgateway-system']);

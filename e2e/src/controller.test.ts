@@ -66,7 +66,7 @@ afterAll(async () => {
 });
 
 describe('controller + proxy on a real API server', () => {
-  it('helm install printed the NOTES; the controller created GatewayClass agentgateway and accepted it', async () => {
+  it('helm install printed the NOTES; GatewayClass agentgateway exists (the chart\'s, or the controller\'s if missing) and is accepted', async () => {
     expect(inject('helmInstallOutput')).toContain('agentgateway-ts is installed in namespace agentgateway-system');
     await waitFor('GatewayClass Accepted', async () => {
       const gc = await getJson<{ spec: { controllerName: string }; status?: { conditions?: Cond[] } }>(admin(), ['gatewayclass', 'agentgateway']);
@@ -116,6 +116,24 @@ describe('controller + proxy on a real API server', () => {
     expect([noAud.status, noAud.body]).toEqual([401, 'authentication failure: the token is invalid or malformed: Error(MissingRequiredClaim("aud"))']);
     const wrongAud = await request(proxy.port, { host: 'header.example.com', headers: { 'x-jwt': `Token ${await tok(k1, { aud: 'other' })}` } });
     expect(wrongAud.body).toBe('authentication failure: the token is invalid or malformed: Error(InvalidAudience)');
+  });
+
+  it('ancestors written by another controller are preserved when ours are rewritten', async () => {
+    const ours = await policyAncestors(admin(), NS, 'route-policy');
+    const foreign = {
+      ancestorRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: NS, name: 'other-gw' }, controllerName: 'example.com/other-controller',
+      conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'theirs', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+    };
+    const patched = await kubectl(admin(), ['patch', 'agentgatewaypolicy', 'route-policy', '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { ancestors: [...ours, foreign] } })]);
+    expect(patched.code, patched.stderr).toBe(0);
+    // Same behaviour, new generation: the default location written out makes our controller rewrite its entry.
+    const spec = await kubectl(admin(), ['patch', 'agentgatewaypolicy', 'route-policy', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { traffic: { jwtAuthentication: { location: { header: { name: 'Authorization', prefix: 'Bearer ' } } } } } })]);
+    expect(spec.code, spec.stderr).toBe(0);
+    await waitForAncestor(admin(), NS, 'route-policy', GW, (a) => condOf(a, 'Accepted')?.observedGeneration === 2);
+    const after = await policyAncestors(admin(), NS, 'route-policy');
+    expect(after.find((a) => a.controllerName === 'example.com/other-controller')).toEqual(foreign);
+    expect(after.filter((a) => a.controllerName === 'agentgateway.dev/agentgateway').map((a) => a.ancestorRef.name)).toEqual([GW]);
+    expect((await get('secureroute.com', await tok(k1))).status).toBe(200);
   });
 
   it('invalid inline JWKS: Accepted=True PartiallyValid "invalid inline JWKS", requests 401', async () => {

@@ -111,7 +111,7 @@ spec:
 `);
   expect(setup.code, setup.stderr).toBe(0);
   controller = await startController({ kubeconfig: inject('controllerKubeconfig'), name: 'guide-controller', extraArgs: ['--jwks-refetch-min-interval-ms=2000'] });
-  proxy = await startProxy({ adminKubeconfig: admin(), xdsPort: controller.xdsPort, gateway: `${GW_NS}/${GW}`, name: 'guide-proxy' });
+  proxy = await startProxy({ adminKubeconfig: admin(), xdsPort: controller.xdsPort, gateway: `${GW_NS}/${GW}`, name: 'guide-proxy', extraArgs: ['--refetch-interval-ms=2000'] });
 }, 300_000);
 
 afterAll(async () => {

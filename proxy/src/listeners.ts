@@ -12,6 +12,10 @@ export interface ListenerPortsOptions {
   readonly portMap: ReadonlyMap<number, number>;
   readonly requestRefetch?: (remoteUrl: string, kid: string) => void;
   readonly onListen?: (listenerPort: number, boundPort: number) => void;
+  /** Upstream response timeout, ms (default 30 000). */
+  readonly upstreamTimeoutMs?: number;
+  /** See GatewayServerOptions.refetchIntervalMs. */
+  readonly refetchIntervalMs?: number;
 }
 
 /**
@@ -50,6 +54,8 @@ export class ListenerPorts {
       const app = await buildGatewayServer({
         store: this.o.store, metrics: this.o.metrics, logger: this.o.logger, listenerPort: port,
         ...(this.o.requestRefetch ? { requestRefetch: this.o.requestRefetch } : {}),
+        ...(this.o.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: this.o.upstreamTimeoutMs } : {}),
+        ...(this.o.refetchIntervalMs !== undefined ? { refetchIntervalMs: this.o.refetchIntervalMs } : {}),
       });
       await app.listen({ port: this.o.portMap.get(port) ?? port, host: this.o.host });
       this.servers.set(port, app);

@@ -22,6 +22,10 @@ export interface ProxySettings {
   readonly jwtCacheEntries: number;
   /** Worker processes sharing the listener ports (default: one per available CPU; 1 = no cluster). */
   readonly workers: number;
+  /** Longest wait for upstream response headers, and between body chunks, ms (default 30 000). */
+  readonly upstreamTimeoutMs: number;
+  /** After waiting for new keys of a JWKS URL, no new wait (nor refetch request) for it for this long, ms (default 30 000, as the controller). */
+  readonly refetchIntervalMs: number;
 }
 
 /** Default path of the projected token the deployer mounts. */
@@ -33,7 +37,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
       config: { type: 'string' }, controller: { type: 'string' }, gateway: { type: 'string' }, 'proxy-id': { type: 'string' },
       'token-file': { type: 'string' }, host: { type: 'string' }, 'port-map': { type: 'string', multiple: true },
       'admin-port': { type: 'string' }, 'drain-ms': { type: 'string' }, 'log-level': { type: 'string' },
-      'jwt-cache-entries': { type: 'string' }, workers: { type: 'string' },
+      'jwt-cache-entries': { type: 'string' }, workers: { type: 'string' }, 'upstream-timeout-ms': { type: 'string' }, 'refetch-interval-ms': { type: 'string' },
     },
   });
   const gw = values.gateway ?? (env['GATEWAY_NAMESPACE'] && env['GATEWAY_NAME'] ? `${env['GATEWAY_NAMESPACE']}/${env['GATEWAY_NAME']}` : undefined);
@@ -62,5 +66,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     logLevel: values['log-level'] ?? env['AGW_LOG_LEVEL'] ?? 'info',
     jwtCacheEntries: Number(values['jwt-cache-entries'] ?? env['AGW_JWT_CACHE_ENTRIES'] ?? 10_000),
     workers: Math.max(1, Number(values.workers ?? env['AGW_WORKERS'] ?? availableParallelism())),
+    upstreamTimeoutMs: Number(values['upstream-timeout-ms'] ?? env['AGW_UPSTREAM_TIMEOUT_MS'] ?? 30_000),
+    refetchIntervalMs: Number(values['refetch-interval-ms'] ?? env['AGW_REFETCH_INTERVAL_MS'] ?? 30_000),
   };
 }

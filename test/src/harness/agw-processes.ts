@@ -29,7 +29,7 @@ export interface RunningProxy { readonly port: number; readonly adminPort: numbe
  * Starts the built proxy for a Gateway, connected to the controller with a real projected-style
  * ServiceAccount token (TokenRequest via `kubectl create token`, audience agentgateway).
  */
-export async function startProxy(o: { adminKubeconfig: string; xdsPort: number; gateway: string; serviceAccount?: string; listenerPort?: number; name?: string; port?: number }): Promise<RunningProxy> {
+export async function startProxy(o: { adminKubeconfig: string; xdsPort: number; gateway: string; serviceAccount?: string; listenerPort?: number; name?: string; port?: number; extraArgs?: string[] }): Promise<RunningProxy> {
   const [ns, gwName] = o.gateway.split('/') as [string, string];
   const sa = o.serviceAccount ?? gwName;
   await kubectl(o.adminKubeconfig, ['create', 'serviceaccount', sa, '-n', ns]); // may exist already
@@ -41,7 +41,7 @@ export async function startProxy(o: { adminKubeconfig: string; xdsPort: number; 
   const adminPort = await freePort();
   const proc = startProcess(o.name ?? 'proxy', 'node', [
     join(root, 'proxy/dist/main.js'), `--controller=127.0.0.1:${o.xdsPort}`, `--gateway=${o.gateway}`, `--token-file=${tokenFile}`,
-    '--host=127.0.0.1', `--port-map=${o.listenerPort ?? 80}=${port}`, `--admin-port=${adminPort}`, '--drain-ms=0', '--log-level=info', '--workers=1',
+    '--host=127.0.0.1', `--port-map=${o.listenerPort ?? 80}=${port}`, `--admin-port=${adminPort}`, '--drain-ms=0', '--log-level=info', '--workers=1', ...(o.extraArgs ?? []),
   ]);
   return { port, adminPort, proc, stop: () => proc.stop() };
 }
