@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The controller binary: the only place that builds clients, servers and timers from settings. */
 import { KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { createAdminServer } from './admin-server.js';
 import { Controller } from './controller.js';
@@ -22,10 +23,12 @@ async function main(): Promise<void> {
       deployer: { image: s.proxyImage, controllerAddress: s.proxyControllerAddress, serviceType: s.proxyServiceType, resources: s.proxyResources, adminPort: 15000 },
     } : {}),
   });
-  const xdsPort = await controller.configServer.listen(s.xdsHost, s.xdsPort);
+  const tls = s.xdsTlsCertFile !== undefined && s.xdsTlsKeyFile !== undefined
+    ? { certChain: readFileSync(s.xdsTlsCertFile), privateKey: readFileSync(s.xdsTlsKeyFile) } : undefined;
+  const xdsPort = await controller.configServer.listen(s.xdsHost, s.xdsPort, tls);
   const admin = createAdminServer({ ready: () => controller.ready, registry: controller.metrics.registry });
   await new Promise<void>((r) => admin.listen(s.adminPort, s.adminHost, r));
-  logger.info({ xdsPort, adminPort: (admin.address() as { port: number }).port, namespace: s.namespace, controllerName: s.controllerName }, 'controller listening');
+  logger.info({ xdsPort, xdsTls: tls !== undefined, adminPort: (admin.address() as { port: number }).port, namespace: s.namespace, controllerName: s.controllerName }, 'controller listening');
   await controller.start();
   const stop = async (signal: string) => {
     logger.info({ signal }, 'stopping');

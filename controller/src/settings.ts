@@ -29,6 +29,9 @@ export interface ControllerSettings {
   readonly proxyResources: { requests?: Record<string, string>; limits?: Record<string, string> };
   /** Least time between forced JWKS refetches of one URL (unknown kid), ms (default 30 000). */
   readonly jwksRefetchMinIntervalMs: number;
+  /** PEM certificate chain and key files: serve the config stream over TLS (both, or neither). */
+  readonly xdsTlsCertFile?: string;
+  readonly xdsTlsKeyFile?: string;
 }
 
 export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): ControllerSettings {
@@ -37,7 +40,8 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
       kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'controller-name': { type: 'string' }, 'class-name': { type: 'string' },
       'xds-host': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-host': { type: 'string' },
       'proxy-auth': { type: 'string' }, 'leader-elect': { type: 'string' }, identity: { type: 'string' }, 'log-level': { type: 'string' },
-      'proxy-image': { type: 'string' }, 'jwks-refetch-min-interval-ms': { type: 'string' }, 'proxy-controller-address': { type: 'string' }, 'proxy-service-type': { type: 'string' },
+      'proxy-image': { type: 'string' }, 'jwks-refetch-min-interval-ms': { type: 'string' },
+      'xds-tls-cert': { type: 'string' }, 'xds-tls-key': { type: 'string' }, 'proxy-controller-address': { type: 'string' }, 'proxy-service-type': { type: 'string' },
     },
   });
   const proxyAuth = values['proxy-auth'] ?? env['AGW_PROXY_AUTH'] ?? 'tokenreview';
@@ -48,7 +52,11 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const serviceType = values['proxy-service-type'] ?? env['AGW_PROXY_SERVICE_TYPE'] ?? 'LoadBalancer';
   if (!['LoadBalancer', 'NodePort', 'ClusterIP'].includes(serviceType)) throw new Error(`--proxy-service-type ${serviceType}: expected LoadBalancer, NodePort or ClusterIP`);
   const proxyImage = values['proxy-image'] ?? env['AGW_PROXY_IMAGE'];
+  const tlsCert = values['xds-tls-cert'] ?? env['AGW_XDS_TLS_CERT'];
+  const tlsKey = values['xds-tls-key'] ?? env['AGW_XDS_TLS_KEY'];
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new Error('--xds-tls-cert and --xds-tls-key go together');
   return {
+    ...(tlsCert !== undefined && tlsKey !== undefined ? { xdsTlsCertFile: tlsCert, xdsTlsKeyFile: tlsKey } : {}),
     ...(proxyImage ? { proxyImage } : {}),
     proxyControllerAddress: values['proxy-controller-address'] ?? env['AGW_PROXY_CONTROLLER_ADDRESS'] ?? `agentgateway.${namespace}.svc:${xdsPort}`,
     proxyServiceType: serviceType as ControllerSettings['proxyServiceType'],

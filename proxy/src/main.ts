@@ -7,6 +7,7 @@
  * stream (proxy id `<pod>/w<i>`), so the controller's Programmed condition waits for all of them.
  */
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { AggregatorRegistry } from 'prom-client';
 import { pino, type Logger } from 'pino';
@@ -55,6 +56,8 @@ async function runProxy(s: ProxySettings, logger: Logger, worker: number | undef
       address: s.controller as string, gateway: s.gateway, proxyId: worker === undefined ? s.proxyId : `${s.proxyId}/w${worker}`, token: s.token, store,
       log: (level, msg, fields) => logger[level](fields ?? {}, msg),
       retryDelayMs: (a) => Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(a, 10)) * (0.5 + Math.random() / 2),
+      ...(s.controllerCaFile !== undefined ? { tlsCa: readFileSync(s.controllerCaFile) } : {}),
+      ...(s.controllerServerName !== undefined ? { tlsServerName: s.controllerServerName } : {}),
     });
     source.start();
   }

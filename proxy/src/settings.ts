@@ -26,6 +26,10 @@ export interface ProxySettings {
   readonly upstreamTimeoutMs: number;
   /** After waiting for new keys of a JWKS URL, no new wait (nor refetch request) for it for this long, ms (default 30 000, as the controller). */
   readonly refetchIntervalMs: number;
+  /** PEM CA file: reach the controller over TLS, verified against it. */
+  readonly controllerCaFile?: string;
+  /** Name expected in the controller's certificate, if not the address host. */
+  readonly controllerServerName?: string;
 }
 
 /** Default path of the projected token the deployer mounts. */
@@ -38,6 +42,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
       'token-file': { type: 'string' }, host: { type: 'string' }, 'port-map': { type: 'string', multiple: true },
       'admin-port': { type: 'string' }, 'drain-ms': { type: 'string' }, 'log-level': { type: 'string' },
       'jwt-cache-entries': { type: 'string' }, workers: { type: 'string' }, 'upstream-timeout-ms': { type: 'string' }, 'refetch-interval-ms': { type: 'string' },
+      'controller-ca': { type: 'string' }, 'controller-server-name': { type: 'string' },
     },
   });
   const gw = values.gateway ?? (env['GATEWAY_NAMESPACE'] && env['GATEWAY_NAME'] ? `${env['GATEWAY_NAMESPACE']}/${env['GATEWAY_NAME']}` : undefined);
@@ -53,7 +58,11 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     if (!m) throw new Error(`--port-map ${p}: expected <listener port>=<local port>`);
     portMap.set(Number(m[1]), Number(m[2]));
   }
+  const controllerCaFile = values['controller-ca'] ?? env['AGW_CONTROLLER_CA'];
+  const controllerServerName = values['controller-server-name'] ?? env['AGW_CONTROLLER_SERVER_NAME'];
   return {
+    ...(controllerCaFile !== undefined ? { controllerCaFile } : {}),
+    ...(controllerServerName !== undefined ? { controllerServerName } : {}),
     ...(configFile !== undefined ? { configFile } : {}),
     ...(controller !== undefined ? { controller } : {}),
     gateway: { namespace, name },

@@ -71,10 +71,15 @@ export class ConfigServer {
     this.server.addService(service, { Stream: (s: ServerDuplexStream<ProxyToController, ControllerToProxy>) => { void this.accept(s); } });
   }
 
-  /** Binds `host:port` (port 0 picks one); resolves to the bound port. */
-  listen(host: string, port: number): Promise<number> {
+  /**
+   * Binds `host:port` (port 0 picks one); resolves to the bound port. With `tls` (PEM certificate
+   * chain and key) the stream is TLS-only; without it, plaintext (inside the cluster network).
+   */
+  listen(host: string, port: number, tls?: { certChain: Buffer; privateKey: Buffer }): Promise<number> {
+    const creds = tls === undefined ? ServerCredentials.createInsecure()
+      : ServerCredentials.createSsl(null, [{ cert_chain: tls.certChain, private_key: tls.privateKey }], false);
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+      this.server.bindAsync(`${host}:${port}`, creds, (err, bound) => (err ? reject(err) : resolve(bound)));
     });
   }
 

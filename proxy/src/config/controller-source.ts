@@ -17,6 +17,10 @@ export interface ControllerSourceOptions {
   readonly log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
   /** Delay before reconnect attempt `n`, ms. */
   readonly retryDelayMs: (attempt: number) => number;
+  /** PEM CA bundle: connect with TLS and verify the controller against it; unset: plaintext. */
+  readonly tlsCa?: Buffer;
+  /** Name checked in the controller's certificate, when it differs from the address host. */
+  readonly tlsServerName?: string;
 }
 
 /**
@@ -36,8 +40,9 @@ export class ControllerSource {
   connected = false;
 
   constructor(private readonly o: ControllerSourceOptions) {
-    this.client = new Client(o.address, credentials.createInsecure(), {
+    this.client = new Client(o.address, o.tlsCa === undefined ? credentials.createInsecure() : credentials.createSsl(o.tlsCa), {
       'grpc.keepalive_time_ms': 20_000, 'grpc.keepalive_timeout_ms': 10_000, 'grpc.keepalive_permit_without_calls': 1,
+      ...(o.tlsServerName !== undefined ? { 'grpc.ssl_target_name_override': o.tlsServerName } : {}),
     });
   }
 

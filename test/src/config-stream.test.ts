@@ -1,0 +1,102 @@
+import type { ProxyConfig } from '@agw/api';
+import { ConfigServer } from '@agw/controller';
+import { ConfigStore, ControllerSource } from '@agw/proxy';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+/**
+ * The config stream between the real ConfigServer (controller) and ControllerSource (proxy) over
+ * gRPC on loopback: snapshots, ACK/NACK, refetch requests, authorization, and TLS with a real
+ * certificate made by openssl.
+ */
+const cfg = (version: string, extra: Partial<ProxyConfig> = {}): ProxyConfig => ({
+  schemaVersion: 1, version, gateway: { namespace: 'd', name: 'gw' }, listeners: [{ name: 'http', port: 80 }], routes: [], jwtPolicies: {}, ...extra,
+});
+const until = async (what: string, p: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!p()) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 20)); }
+};
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => { for (const c of cleanups.splice(0)) await c(); });
+
+async function pair(o: { tls?: boolean; allowed?: string[]; clientTls?: boolean } = {}) {
+  const refetches: string[] = [];
+  let changes = 0;
+  const server = new ConfigServer(async () => ({ user: 'test', ...(o.allowed ? { allowedGateways: new Set(o.allowed) } : {}) }), {
+    onProgrammingChange: () => { changes++; }, onRefetch: (url, kid) => refetches.push(`${url} ${kid}`), log: () => undefined,
+  });
+  let tls: { certChain: Buffer; privateKey: Buffer } | undefined;
+  if (o.tls) {
+    const dir = mkdtempSync(join(tmpdir(), 'agw-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=agentgateway', '-addext', 'subjectAltName=DNS:agentgateway.agentgateway-system.svc,IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1'], { stdio: 'ignore' });
+    tls = { certChain: readFileSync(join(dir, 'cert.pem')), privateKey: readFileSync(join(dir, 'key.pem')) };
+  }
+  const port = await server.listen('127.0.0.1', 0, tls);
+  server.update(new Map([['d/gw', cfg('v1')]]));
+  const store = new ConfigStore();
+  const source = new ControllerSource({
+    address: `127.0.0.1:${port}`, gateway: { namespace: 'd', name: 'gw' }, proxyId: 'p1', token: () => 't', store, log: () => undefined,
+    retryDelayMs: () => 100, ...(o.clientTls ?? o.tls ? { tlsCa: tls?.certChain ?? Buffer.from('') } : {}),
+  });
+  source.start();
+  cleanups.push(() => source.stop(), () => server.close());
+  return { server, store, source, refetches, changes: () => changes };
+}
+
+describe('config stream (gRPC)', () => {
+  it('sends the snapshot after hello, then each new version; the proxy ACKs', async () => {
+    const { server, store } = await pair();
+    await until('v1 applied', () => store.current?.config.version === 'v1');
+    await until('v1 acked', () => server.programming('d/gw').acked === 1);
+    server.update(new Map([['d/gw', cfg('v2')]]));
+    await until('v2 applied and acked', () => store.current?.config.version === 'v2' && server.programming('d/gw').acked === 1);
+    expect(server.programming('d/gw')).toEqual({ proxies: 1, version: 'v2', acked: 1, nacks: [] });
+  });
+
+  it('a config the proxy refuses is NACKed with the reason; the last good one keeps serving', async () => {
+    const { server, store } = await pair();
+    await until('v1 applied', () => store.current?.config.version === 'v1');
+    server.update(new Map([['d/gw', cfg('bad', { routes: [{ id: 'd/r/0/0', listeners: ['nope'], hostnames: [], order: 0, match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] }, backends: [] }] })]]));
+    await until('NACK', () => server.programming('d/gw').nacks.length === 1);
+    expect(server.programming('d/gw').nacks[0]?.reason).toBe('invalid config: route d/r/0/0 refers to unknown listener nope');
+    expect(store.current?.config.version).toBe('v1');
+  });
+
+  it('carries refetch requests to the controller', async () => {
+    const { store, source, refetches } = await pair();
+    await until('v1 applied', () => store.current !== undefined);
+    source.requestRefetch('http://idp/keys', 'new-kid');
+    await until('refetch received', () => refetches.length === 1);
+    expect(refetches).toEqual(['http://idp/keys new-kid']);
+  });
+
+  it('a proxy gets only the Gateways its identity allows', async () => {
+    const { server, store } = await pair({ allowed: ['other/gw'] });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(store.current).toBeUndefined();
+    expect(server.programming('d/gw').proxies).toBe(0);
+  });
+
+  it('over TLS, verified against the CA: works; a plaintext client gets nothing', async () => {
+    const { store } = await pair({ tls: true });
+    await until('v1 over TLS', () => store.current?.config.version === 'v1');
+    const plain = await (async () => {
+      const s = new ConfigServer(async () => ({ user: 't' }), { onProgrammingChange: () => undefined, onRefetch: () => undefined, log: () => undefined });
+      const dir = mkdtempSync(join(tmpdir(), 'agw-tls-'));
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=x', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1'], { stdio: 'ignore' });
+      const port = await s.listen('127.0.0.1', 0, { certChain: readFileSync(join(dir, 'c.pem')), privateKey: readFileSync(join(dir, 'k.pem')) });
+      s.update(new Map([['d/gw', cfg('secret')]]));
+      const st = new ConfigStore();
+      const src = new ControllerSource({ address: `127.0.0.1:${port}`, gateway: { namespace: 'd', name: 'gw' }, proxyId: 'p', token: () => undefined, store: st, log: () => undefined, retryDelayMs: () => 100 });
+      src.start();
+      cleanups.push(() => src.stop(), () => s.close());
+      await new Promise((r) => setTimeout(r, 700));
+      return st.current;
+    })();
+    expect(plain).toBeUndefined();
+  });
+});
