@@ -14,7 +14,7 @@ import { ControllerMetrics } from './metrics.js';
 import { withVersion } from './push/config-version.js';
 import { ConfigServer, type Authenticate } from './push/config-server.js';
 import { WorkQueue } from './queue/work-queue.js';
-import { parseObjects } from './resources/parse-objects.js';
+import { parseObjects, type ParseMemo } from './resources/parse-objects.js';
 import { ownedStatusPatch, policyStatusPatch, routeStatusPatch, type StatusPatch } from './status/desired-status.js';
 import { cond, type PendingCondition, type PolicyAncestorOut, type TranslateOutput } from './translate/model.js';
 import { translate } from './translate/translate.js';
@@ -57,6 +57,8 @@ export class Controller {
   private readonly written = new Map<string, Obj>();
   /** Gateway key → JSON of the proxy objects last applied (unchanged ones cost no API call). */
   private readonly deployed = new Map<string, string>();
+  /** Parse results of unchanged objects (by resourceVersion), reused across reconciles. */
+  private readonly parseMemo: ParseMemo = new Map();
   /** Unparseable objects already logged (logged once, not at every reconcile). */
   private readonly reportedProblems = new Set<string>();
   private started = false;
@@ -162,7 +164,7 @@ export class Controller {
   private async reconcile(): Promise<void> {
     if (!this.informers.synced) return;
     const end = this.metrics.reconcileDuration.startTimer();
-    const parsed = parseObjects(this.objects());
+    const parsed = parseObjects(this.objects(), 'default', this.parseMemo);
     const problemKeys = new Set(parsed.problems.map((p) => `${p.ref}: ${p.issues.join('; ')}`));
     for (const p of parsed.problems) {
       const k = `${p.ref}: ${p.issues.join('; ')}`;

@@ -42,7 +42,14 @@ function groupOf(apiVersion: unknown): string {
  * object that does not parse becomes an ObjectProblem (later a status condition or a CLI error),
  * never an exception. Unknown kinds are listed in `ignored`.
  */
-export function parseObjects(objects: readonly unknown[], defaultNamespace = 'default'): ParsedObjects {
+/**
+ * Parse results of API-server objects by `<kind> <ns>/<name>@<resourceVersion>`: an object the
+ * server did not change is not parsed again (a reconcile reads every object of the cache).
+ */
+export type ParseMemo = Map<string, { ok: true; value: unknown } | { ok: false; issues: string[] }>;
+
+export function parseObjects(objects: readonly unknown[], defaultNamespace = 'default', memo?: ParseMemo): ParsedObjects {
+  const used = new Set<string>();
   const out = {
     gatewayClasses: [] as GatewayClass[], gateways: [] as Gateway[], httpRoutes: [] as HttpRoute[], policies: [] as AgentgatewayPolicy[],
     services: [] as Service[], endpointSlices: [] as EndpointSlice[], referenceGrants: [] as ReferenceGrant[],
@@ -56,20 +63,30 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
     const parser = PARSERS[`${groupOf(o.apiVersion)}/${kind}`];
     if (parser === undefined) { out.ignored.push(name); return; }
     const withNs = kind === 'GatewayClass' || o.metadata?.namespace !== undefined ? raw : { ...o, metadata: { ...o.metadata, namespace: defaultNamespace } };
-    const r = parser.safeParse(withNs);
-    if (!r.success) {
-      out.problems.push({ ref: name, object: raw, issues: r.error.issues.flatMap(formatIssue) });
+    const rv = (o.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
+    const memoKey = memo !== undefined && typeof rv === 'string' ? `${name}@${rv}` : undefined;
+    let result = memoKey === undefined ? undefined : memo?.get(memoKey);
+    if (result === undefined) {
+      const r = parser.safeParse(withNs);
+      result = r.success ? { ok: true, value: r.data } : { ok: false, issues: r.error.issues.flatMap(formatIssue) };
+      if (memoKey !== undefined) memo?.set(memoKey, result);
+    }
+    if (memoKey !== undefined) used.add(memoKey);
+    if (!result.ok) {
+      out.problems.push({ ref: name, object: raw, issues: result.issues });
       return;
     }
+    const data = result.value;
     switch (kind) {
-      case 'GatewayClass': out.gatewayClasses.push(r.data as GatewayClass); break;
-      case 'Gateway': out.gateways.push(r.data as Gateway); break;
-      case 'HTTPRoute': out.httpRoutes.push(r.data as HttpRoute); break;
-      case 'ReferenceGrant': out.referenceGrants.push(r.data as ReferenceGrant); break;
-      case 'AgentgatewayPolicy': out.policies.push(r.data as AgentgatewayPolicy); break;
-      case 'Service': out.services.push(r.data as Service); break;
-      case 'EndpointSlice': out.endpointSlices.push(r.data as EndpointSlice); break;
+      case 'GatewayClass': out.gatewayClasses.push(data as GatewayClass); break;
+      case 'Gateway': out.gateways.push(data as Gateway); break;
+      case 'HTTPRoute': out.httpRoutes.push(data as HttpRoute); break;
+      case 'ReferenceGrant': out.referenceGrants.push(data as ReferenceGrant); break;
+      case 'AgentgatewayPolicy': out.policies.push(data as AgentgatewayPolicy); break;
+      case 'Service': out.services.push(data as Service); break;
+      case 'EndpointSlice': out.endpointSlices.push(data as EndpointSlice); break;
     }
   });
+  if (memo !== undefined) for (const k of memo.keys()) if (!used.has(k)) memo.delete(k);
   return out;
 }

@@ -44,3 +44,16 @@ describe('translate (golden)', () => {
     expect(actual).toEqual(doc.output);
   });
 });
+
+describe('parseObjects memo', () => {
+  it('reuses the parse of an unchanged resourceVersion, reparses a new one, forgets vanished objects', () => {
+    const memo = new Map() as Parameters<typeof parseObjects>[2] & Map<string, unknown>;
+    const svc = (rv: string, port: number) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'n', resourceVersion: rv }, spec: { ports: [{ port }] } });
+    const a = parseObjects([svc('1', 80)], 'default', memo);
+    const b = parseObjects([svc('1', 80)], 'default', memo);
+    expect(b.services[0]).toBe(a.services[0]);
+    const c = parseObjects([svc('2', 81)], 'default', memo);
+    expect(c.services[0]?.spec.ports[0]?.port).toBe(81);
+    expect([...memo.keys()]).toEqual(['Service n/s@2']);
+  });
+});
