@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   AgentgatewayPolicySpec, POLICY_GROUP, POLICY_KIND, POLICY_PLURAL, POLICY_VERSION, PolicyStatus,
 } from './agentgateway-policy.js';
+import { AgentgatewayParametersSpec, AgentgatewayParametersStatus, PARAMETERS_KIND, PARAMETERS_PLURAL } from './agentgateway-parameters.js';
 
 type JsonSchema = { [k: string]: unknown };
 
@@ -33,52 +34,46 @@ function schemaOf(s: z.ZodType): JsonSchema {
   return toStructuralSchema(z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input', unrepresentable: 'throw' })) as JsonSchema;
 }
 
-/** The AgentgatewayPolicy CustomResourceDefinition, generated from the zod contract. */
-export function agentgatewayPolicyCrd(): JsonSchema {
-  const accepted = ".status.ancestors[*].conditions[?(@.type=='Accepted')].status";
-  const attached = ".status.ancestors[*].conditions[?(@.type=='Attached')].status";
+interface CrdParts {
+  readonly kind: string;
+  readonly plural: string;
+  readonly shortNames: string[];
+  readonly description: string;
+  readonly spec: z.ZodType;
+  readonly status: z.ZodType;
+  readonly columns: Array<{ name: string; type: string; jsonPath: string }>;
+  readonly labels?: Record<string, string>;
+}
+
+/** A namespaced agentgateway.dev/v1alpha1 CRD with a status subresource, from zod schemas. */
+function crd(p: CrdParts): JsonSchema {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     metadata: {
-      name: `${POLICY_PLURAL}.${POLICY_GROUP}`,
-      labels: {
-        app: 'agentgateway',
-        'app.kubernetes.io/name': 'agentgateway',
-        'gateway.networking.k8s.io/policy': 'Direct',
-      },
+      name: `${p.plural}.${POLICY_GROUP}`,
+      labels: { app: 'agentgateway', 'app.kubernetes.io/name': 'agentgateway', ...p.labels },
     },
     spec: {
       group: POLICY_GROUP,
-      names: {
-        kind: POLICY_KIND,
-        listKind: `${POLICY_KIND}List`,
-        plural: POLICY_PLURAL,
-        singular: POLICY_KIND.toLowerCase(),
-        shortNames: ['agpol'],
-        categories: ['agentgateway'],
-      },
+      names: { kind: p.kind, listKind: `${p.kind}List`, plural: p.plural, singular: p.kind.toLowerCase(), shortNames: p.shortNames, categories: ['agentgateway'] },
       scope: 'Namespaced',
       versions: [{
         name: POLICY_VERSION,
         served: true,
         storage: true,
         subresources: { status: {} },
-        additionalPrinterColumns: [
-          { name: 'Accepted', type: 'string', jsonPath: accepted },
-          { name: 'Attached', type: 'string', jsonPath: attached },
-          { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-        ],
+        additionalPrinterColumns: [...p.columns, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
         schema: {
           openAPIV3Schema: {
             type: 'object',
-            description: 'AgentgatewayPolicy attaches traffic policies, such as JWT authentication, to Gateways, listeners and HTTPRoutes.',
+            description: p.description,
             properties: {
-              apiVersion: { type: 'string', description: 'APIVersion of this object: agentgateway.dev/v1alpha1.' },
-              kind: { type: 'string', description: 'Kind of this object: AgentgatewayPolicy.' },
+              apiVersion: { type: 'string', description: `APIVersion of this object: ${POLICY_GROUP}/${POLICY_VERSION}.` },
+              kind: { type: 'string', description: `Kind of this object: ${p.kind}.` },
               metadata: { type: 'object' },
-              spec: schemaOf(AgentgatewayPolicySpec),
-              status: schemaOf(PolicyStatus),
+              spec: schemaOf(p.spec),
+              status: schemaOf(p.status),
             },
             required: ['spec'],
           },
@@ -86,4 +81,28 @@ export function agentgatewayPolicyCrd(): JsonSchema {
       }],
     },
   };
+}
+
+/** The AgentgatewayPolicy CustomResourceDefinition, generated from the zod contract. */
+export function agentgatewayPolicyCrd(): JsonSchema {
+  return crd({
+    kind: POLICY_KIND, plural: POLICY_PLURAL, shortNames: ['agpol'],
+    description: 'AgentgatewayPolicy attaches traffic policies, such as JWT authentication, to Gateways, listeners and HTTPRoutes.',
+    spec: AgentgatewayPolicySpec, status: PolicyStatus,
+    labels: { 'gateway.networking.k8s.io/policy': 'Direct' },
+    columns: [
+      { name: 'Accepted', type: 'string', jsonPath: ".status.ancestors[*].conditions[?(@.type=='Accepted')].status" },
+      { name: 'Attached', type: 'string', jsonPath: ".status.ancestors[*].conditions[?(@.type=='Attached')].status" },
+    ],
+  });
+}
+
+/** The AgentgatewayParameters CustomResourceDefinition (GatewayClass parametersRef). */
+export function agentgatewayParametersCrd(): JsonSchema {
+  return crd({
+    kind: PARAMETERS_KIND, plural: PARAMETERS_PLURAL, shortNames: ['agparams'],
+    description: 'AgentgatewayParameters tells the controller how to deploy the proxies of the GatewayClasses referencing it.',
+    spec: AgentgatewayParametersSpec, status: AgentgatewayParametersStatus,
+    columns: [{ name: 'Accepted', type: 'string', jsonPath: ".status.conditions[?(@.type=='Accepted')].status" }],
+  });
 }

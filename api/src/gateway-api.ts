@@ -15,6 +15,7 @@ export const GatewayClass = z.looseObject({
   spec: z.looseObject({
     controllerName: z.string(),
     description: z.string().optional(),
+    parametersRef: z.looseObject({ group: z.string(), kind: z.string(), name: z.string(), namespace: z.string().optional() }).optional(),
   }),
   status: z.looseObject({ conditions: z.array(Condition).optional() }).optional(),
 });

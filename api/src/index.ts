@@ -10,3 +10,4 @@ export * from './crd.js';
 export * from './push-service.js';
 export * from './chart-values.js';
 export * from './localhost-names.js';
+export * from './agentgateway-parameters.js';

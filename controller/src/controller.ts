@@ -194,6 +194,7 @@ export class Controller {
       if (this.o.deployer !== undefined) for (const k of out.status.gateways.keys()) this.statusQueue.add(`Deploy ${k}`);
       for (const k of out.status.httpRoutes.keys()) this.statusQueue.add(`HTTPRoute ${k}`);
       for (const k of out.status.policies.keys()) this.statusQueue.add(`AgentgatewayPolicy ${k}`);
+      for (const k of out.status.parameters.keys()) this.statusQueue.add(`AgentgatewayParameters ${k}`);
       // Routes we no longer parent keep no stale entry of ours.
       for (const r of this.informers.list('httpRoutes') as Obj[]) {
         const key = `${r.metadata.namespace ?? ''}/${r.metadata.name}`;
@@ -240,7 +241,7 @@ export class Controller {
     const [ns, name] = key.split('/') as [string, string];
     const gw = parseObjects(this.informers.list('gateways')).gateways.find((g) => g.metadata.namespace === ns && g.metadata.name === name);
     if (params === undefined || gw === undefined) return;
-    const objects = gatewayResources(gw, params);
+    const objects = gatewayResources(gw, params, this.desired?.gatewayParameters.get(key));
     const json = JSON.stringify(objects);
     if (this.deployed.get(key) === json) return;
     for (const o of objects) await this.o.rest.call('PATCH', applyPath(o), o, 'application/apply-patch+yaml');
@@ -287,6 +288,13 @@ export class Controller {
         resource = 'httpRoutes';
         const cur = obj(resource);
         patch = cur ? routeStatusPatch(cur, out.status.httpRoutes.get(key) ?? [], this.o.controllerName, now) : undefined;
+        break;
+      }
+      case 'AgentgatewayParameters': {
+        resource = 'parameters';
+        const cur = obj(resource);
+        const conds = out.status.parameters.get(key);
+        patch = cur && conds ? ownedStatusPatch(cur, conds, now) : undefined;
         break;
       }
       case 'AgentgatewayPolicy': {

@@ -186,6 +186,31 @@ describe('controller + proxy on a real API server', () => {
     }, 20_000);
   });
 
+  it('GatewayClass parametersRef: AgentgatewayParameters change the proxy Deployment and get a status; a missing one makes the class InvalidParameters', async () => {
+    await apply(admin(), [{ apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayParameters', metadata: { name: 'big', namespace: 'agentgateway-system' }, spec: { replicas: 3, image: 'registry.example/agw:custom', serviceType: 'ClusterIP' } }]);
+    const ref = (name: string) => JSON.stringify({ spec: { parametersRef: { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name, namespace: 'agentgateway-system' } } });
+    expect((await kubectl(admin(), ['patch', 'gatewayclass', 'agentgateway', '--type=merge', '-p', ref('big')])).code).toBe(0);
+    await waitFor('Deployment with the parameters', async () => {
+      const d = await getJson<{ spec: { replicas: number; template: { spec: { containers: Array<{ image: string }> } } } }>(admin(), ['deployment', GW, '-n', NS]);
+      return d?.spec.replicas === 3 && d.spec.template.spec.containers[0]?.image === 'registry.example/agw:custom';
+    }, 20_000);
+    expect((await getJson<{ spec: { type: string } }>(admin(), ['service', GW, '-n', NS]))?.spec.type).toBe('ClusterIP');
+    await waitFor('parameters status', async () => {
+      const p = await getJson<{ status?: { conditions?: Cond[] } }>(admin(), ['agentgatewayparameters', 'big', '-n', 'agentgateway-system']);
+      return p?.status?.conditions?.[0]?.message === 'used by GatewayClass agentgateway';
+    }, 20_000);
+    expect((await kubectl(admin(), ['patch', 'gatewayclass', 'agentgateway', '--type=merge', '-p', ref('nope')])).code).toBe(0);
+    await waitFor('class InvalidParameters', async () => {
+      const gc = await getJson<{ status?: { conditions?: Cond[] } }>(admin(), ['gatewayclass', 'agentgateway']);
+      const c = gc?.status?.conditions?.find((x) => x.type === 'Accepted');
+      return c?.status === 'False' && c.reason === 'InvalidParameters' && c.message === 'parametersRef AgentgatewayParameters agentgateway-system/nope not found';
+    }, 20_000);
+    // Back to no parameters: defaults again, class accepted; traffic was never affected.
+    expect((await kubectl(admin(), ['patch', 'gatewayclass', 'agentgateway', '--type=json', '-p', '[{"op":"remove","path":"/spec/parametersRef"}]'])).code).toBe(0);
+    await waitFor('defaults back', async () => (await getJson<{ spec: { replicas: number } }>(admin(), ['deployment', GW, '-n', NS]))?.spec.replicas === 1, 20_000);
+    expect((await get('secureroute.com', await tok(k1))).status).toBe(200);
+  });
+
   it('the controller never hit a 403: the chart\'s ClusterRole and Role are enough', () => {
     // KubeError text is "<METHOD> <path>: <status> <message>"; watch errors say "Forbidden".
     expect(controller.log()).not.toMatch(/forbidden|: 403 /i);

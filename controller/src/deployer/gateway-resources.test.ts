@@ -33,6 +33,16 @@ describe('gatewayResources', () => {
     expect(pod.containers[0]?.args).toEqual(['node', 'proxy/dist/main.js', '--controller=agentgateway.agentgateway-system.svc:9978', '--gateway=agentgateway-system/agentgateway-proxy', '--admin-port=15000']);
     expect(pod.volumes[0]?.projected.sources[0]?.serviceAccountToken).toEqual({ audience: 'agentgateway', path: 'agentgateway', expirationSeconds: 3600 });
   });
+  it('the class\'s AgentgatewayParameters override image, replicas, resources and Service type', () => {
+    type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ image: string; resources: unknown }> } } } };
+    const [, d, sv] = gatewayResources(gw, params, { image: 'custom:2', replicas: 3, serviceType: 'ClusterIP', resources: { limits: { memory: '1Gi' } } }) as unknown as [unknown, Deploy, { spec: { type: string } }];
+    expect(d.spec.replicas).toBe(3);
+    expect(d.spec.template.spec.containers[0]?.image).toBe('custom:2');
+    expect(d.spec.template.spec.containers[0]?.resources).toEqual({ limits: { memory: '1Gi' } });
+    expect(sv.spec.type).toBe('ClusterIP');
+    expect((gatewayResources(gw, params)[1] as unknown as Deploy).spec.replicas).toBe(1);
+  });
+
   it('server-side apply paths', () => {
     expect(applyPath(deploy as Record<string, unknown>)).toBe('/apis/apps/v1/namespaces/agentgateway-system/deployments/agentgateway-proxy?fieldManager=agentgateway-ts&force=true');
     expect(applyPath(svc as Record<string, unknown>)).toBe('/api/v1/namespaces/agentgateway-system/services/agentgateway-proxy?fieldManager=agentgateway-ts&force=true');

@@ -1,4 +1,4 @@
-import { PUSH_TOKEN_AUDIENCE, type Gateway } from '@agw/api';
+import { PUSH_TOKEN_AUDIENCE, type AgentgatewayParametersSpec, type Gateway } from '@agw/api';
 
 /** What every Gateway's proxy gets, from the controller's settings (chart values). */
 export interface ProxyDeploymentParams {
@@ -20,7 +20,15 @@ export const TOKEN_DIR = '/var/run/secrets/tokens';
  * config stream), a Deployment and a Service (ports = listener ports), all named after the Gateway
  * and owned by it (deleted with it). Pure: server-side apply makes it idempotent.
  */
-export function gatewayResources(gw: Gateway, p: ProxyDeploymentParams): Array<Record<string, unknown>> {
+export function gatewayResources(gw: Gateway, defaults: ProxyDeploymentParams, classParams?: AgentgatewayParametersSpec): Array<Record<string, unknown>> {
+  // The class's AgentgatewayParameters override the controller's defaults field by field.
+  const p = {
+    ...defaults,
+    ...(classParams?.image !== undefined ? { image: classParams.image } : {}),
+    ...(classParams?.serviceType !== undefined ? { serviceType: classParams.serviceType } : {}),
+    ...(classParams?.resources !== undefined ? { resources: classParams.resources } : {}),
+  };
+  const replicas = classParams?.replicas ?? 1;
   const name = gw.metadata.name;
   const namespace = gw.metadata.namespace ?? 'default';
   const labels = { 'app.kubernetes.io/name': 'agentgateway-proxy', 'app.kubernetes.io/managed-by': 'agentgateway-ts', [GATEWAY_NAME_LABEL]: name };
@@ -33,7 +41,7 @@ export function gatewayResources(gw: Gateway, p: ProxyDeploymentParams): Array<R
     {
       apiVersion: 'apps/v1', kind: 'Deployment', metadata,
       spec: {
-        replicas: 1,
+        replicas,
         selector: { matchLabels: { [GATEWAY_NAME_LABEL]: name } },
         template: {
           metadata: { labels },

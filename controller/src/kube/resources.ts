@@ -18,6 +18,7 @@ export const WATCHED = {
   httpRoutes: { kind: 'HTTPRoute', apiVersion: 'gateway.networking.k8s.io/v1', path: gw('httproutes'), statusPath: nsPath('/apis/gateway.networking.k8s.io/v1', 'httproutes') },
   referenceGrants: { kind: 'ReferenceGrant', apiVersion: 'gateway.networking.k8s.io/v1beta1', path: gw('referencegrants', 'v1beta1') },
   policies: { kind: 'AgentgatewayPolicy', apiVersion: 'agentgateway.dev/v1alpha1', path: '/apis/agentgateway.dev/v1alpha1/agentgatewaypolicies', statusPath: nsPath('/apis/agentgateway.dev/v1alpha1', 'agentgatewaypolicies') },
+  parameters: { kind: 'AgentgatewayParameters', apiVersion: 'agentgateway.dev/v1alpha1', path: '/apis/agentgateway.dev/v1alpha1/agentgatewayparameters', statusPath: nsPath('/apis/agentgateway.dev/v1alpha1', 'agentgatewayparameters') },
   services: { kind: 'Service', apiVersion: 'v1', path: '/api/v1/services' },
   endpointSlices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', path: '/apis/discovery.k8s.io/v1/endpointslices' },
 } as const satisfies Record<string, WatchedResource>;

@@ -1,5 +1,5 @@
 import {
-  AgentgatewayPolicy, EndpointSlice, Gateway, GatewayClass, HttpRoute, POLICY_GROUP, ReferenceGrant, Service,
+  AgentgatewayParameters, AgentgatewayPolicy, EndpointSlice, Gateway, GatewayClass, HttpRoute, POLICY_GROUP, ReferenceGrant, Service,
 } from '@agw/api';
 import type { z } from 'zod';
 import type { TranslateInput } from '../translate/model.js';
@@ -11,6 +11,7 @@ const PARSERS: Record<string, z.ZodType> = {
   'gateway.networking.k8s.io/HTTPRoute': HttpRoute,
   'gateway.networking.k8s.io/ReferenceGrant': ReferenceGrant,
   [`${POLICY_GROUP}/AgentgatewayPolicy`]: AgentgatewayPolicy,
+  [`${POLICY_GROUP}/AgentgatewayParameters`]: AgentgatewayParameters,
   '/Service': Service,
   'discovery.k8s.io/EndpointSlice': EndpointSlice,
 };
@@ -53,6 +54,7 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
   const out = {
     gatewayClasses: [] as GatewayClass[], gateways: [] as Gateway[], httpRoutes: [] as HttpRoute[], policies: [] as AgentgatewayPolicy[],
     services: [] as Service[], endpointSlices: [] as EndpointSlice[], referenceGrants: [] as ReferenceGrant[],
+    parameters: [] as AgentgatewayParameters[],
     problems: [] as ObjectProblem[], ignored: [] as string[],
   };
   objects.forEach((raw, i) => {
@@ -83,6 +85,7 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
       case 'HTTPRoute': out.httpRoutes.push(data as HttpRoute); break;
       case 'ReferenceGrant': out.referenceGrants.push(data as ReferenceGrant); break;
       case 'AgentgatewayPolicy': out.policies.push(data as AgentgatewayPolicy); break;
+      case 'AgentgatewayParameters': out.parameters.push(data as AgentgatewayParameters); break;
       case 'Service': out.services.push(data as Service); break;
       case 'EndpointSlice': out.endpointSlices.push(data as EndpointSlice); break;
     }

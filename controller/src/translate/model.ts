@@ -1,5 +1,5 @@
 import type {
-  AgentgatewayPolicy, EndpointSlice, Gateway, GatewayClass, HttpRoute, Jwk, ProxyConfig,
+  AgentgatewayParameters, AgentgatewayParametersSpec, AgentgatewayPolicy, EndpointSlice, Gateway, GatewayClass, HttpRoute, Jwk, ProxyConfig,
   ReferenceGrant, Service,
 } from '@agw/api';
 
@@ -13,6 +13,8 @@ export interface TranslateInput {
   readonly services: readonly Service[];
   readonly endpointSlices: readonly EndpointSlice[];
   readonly referenceGrants: readonly ReferenceGrant[];
+  /** GatewayClass parameters (absent in local mode). */
+  readonly parameters?: readonly AgentgatewayParameters[];
   /** Last-known-good key sets by canonical JWKS URL (from the fetcher), with staleness if the last fetch failed. */
   readonly jwks: ReadonlyMap<string, JwksKeys>;
   /** Objects that failed to parse at the boundary: `<kind> <ns>/<name>` → message. */
@@ -57,7 +59,11 @@ export interface TranslateOutput {
     readonly gateways: ReadonlyMap<ObjectKey, GatewayStatusOut>;
     readonly httpRoutes: ReadonlyMap<ObjectKey, ReadonlyArray<RouteParentStatusOut>>;
     readonly gatewayClasses: ReadonlyMap<string, PendingCondition[]>;
+    /** Parameters objects referenced by one of our GatewayClasses (`<ns>/<name>`). */
+    readonly parameters: ReadonlyMap<ObjectKey, PendingCondition[]>;
   };
+  /** Deployment settings per Gateway, from its class's parametersRef (undefined: the defaults). */
+  readonly gatewayParameters: ReadonlyMap<ObjectKey, AgentgatewayParametersSpec | undefined>;
   readonly jwksRequests: readonly JwksRequest[];
 }
 

@@ -25,7 +25,9 @@ function run(file: string) {
       gateways: Object.fromEntries(out.status.gateways),
       httpRoutes: Object.fromEntries(out.status.httpRoutes),
       gatewayClasses: Object.fromEntries(out.status.gatewayClasses),
+      ...(out.status.parameters.size > 0 ? { parameters: Object.fromEntries(out.status.parameters) } : {}),
     },
+    ...([...out.gatewayParameters.values()].some((v) => v !== undefined) ? { gatewayParameters: Object.fromEntries(out.gatewayParameters) } : {}),
     jwksRequests: out.jwksRequests,
   })) as unknown;
   return { doc, actual };

@@ -1,6 +1,6 @@
 import {
-  GATEWAY_API_GROUP, POLICY_GROUP,
-  type AgentgatewayPolicy, type CompiledJwtPolicy, type CompiledListener, type CompiledRoute, type Gateway, type HttpRoute,
+  GATEWAY_API_GROUP, PARAMETERS_KIND, POLICY_GROUP,
+  type AgentgatewayParameters, type AgentgatewayParametersSpec, type AgentgatewayPolicy, type GatewayClass, type CompiledJwtPolicy, type CompiledListener, type CompiledRoute, type Gateway, type HttpRoute,
   type Listener, type PolicyTargetReference, type ProxyConfig,
 } from '@agw/api';
 import { indexBackends, referenceGranted, resolveServicePort, type BackendIndex } from './backends.js';
@@ -39,7 +39,13 @@ export function translate(input: TranslateInput): TranslateOutput {
   const gen = (o: { metadata: { generation?: number | undefined } }) => o.metadata.generation;
   const ourClasses = input.gatewayClasses.filter((c) => c.spec.controllerName === input.controllerName);
   const classNames = new Set(ourClasses.map((c) => c.metadata.name));
-  const gatewayClassStatus = new Map(ourClasses.map((c) => [c.metadata.name, [cond('Accepted', true, 'Accepted', 'Accepted by agentgateway-ts', gen(c))]]));
+  const params = resolveClassParameters(ourClasses, input.parameters ?? []);
+  const gatewayClassStatus = new Map(ourClasses.map((c) => {
+    const problem = params.problems.get(c.metadata.name);
+    return [c.metadata.name, [problem === undefined
+      ? cond('Accepted', true, 'Accepted', 'Accepted by agentgateway-ts', gen(c))
+      : cond('Accepted', false, 'InvalidParameters', problem, gen(c))]];
+  }));
   const gateways = input.gateways.filter((g) => classNames.has(g.spec.gatewayClassName)).sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   const gatewaysByKey = new Map(gateways.map((g) => [keyOf(g), g]));
   const idx: BackendIndex = indexBackends(input.services, input.endpointSlices, input.referenceGrants);
@@ -204,9 +210,43 @@ export function translate(input: TranslateInput): TranslateOutput {
 
   return {
     configs,
-    status: { policies: policyStatus, gateways: gatewayStatus, httpRoutes: routeStatus, gatewayClasses: gatewayClassStatus },
+    status: { policies: policyStatus, gateways: gatewayStatus, httpRoutes: routeStatus, gatewayClasses: gatewayClassStatus, parameters: params.status },
+    gatewayParameters: new Map(gateways.map((g) => [keyOf(g), params.byClass.get(g.spec.gatewayClassName)])),
     jwksRequests: collapseRequests(requests),
   };
+}
+
+/**
+ * GatewayClass parametersRef → AgentgatewayParameters: the spec per class, a problem per class
+ * whose reference is unusable (Gateway API: Accepted=False InvalidParameters), and a status for
+ * each parameters object in use.
+ */
+function resolveClassParameters(classes: readonly GatewayClass[], parameters: readonly AgentgatewayParameters[]) {
+  const byKey = new Map(parameters.map((p) => [keyOf(p), p]));
+  const byClass = new Map<string, AgentgatewayParametersSpec>();
+  const problems = new Map<string, string>();
+  const users = new Map<ObjectKey, string[]>();
+  for (const c of classes) {
+    const ref = c.spec.parametersRef;
+    if (ref === undefined) continue;
+    if (ref.group !== POLICY_GROUP || ref.kind !== PARAMETERS_KIND) {
+      problems.set(c.metadata.name, `parametersRef ${ref.group === '' ? '' : `${ref.group}/`}${ref.kind} is not supported (use ${POLICY_GROUP}/${PARAMETERS_KIND})`);
+      continue;
+    }
+    const key = `${ref.namespace ?? ''}/${ref.name}`;
+    const p = byKey.get(key);
+    if (ref.namespace === undefined || p === undefined) {
+      problems.set(c.metadata.name, `parametersRef ${PARAMETERS_KIND} ${key} not found${ref.namespace === undefined ? ' (a namespace is required)' : ''}`);
+      continue;
+    }
+    byClass.set(c.metadata.name, p.spec);
+    users.set(key, [...(users.get(key) ?? []), c.metadata.name]);
+  }
+  const status = new Map<ObjectKey, PendingCondition[]>([...users].map(([key, names]) => {
+    const p = byKey.get(key) as AgentgatewayParameters;
+    return [key, [cond('Accepted', true, 'Accepted', `used by GatewayClass ${names.sort().join(', ')}`, p.metadata.generation)]];
+  }));
+  return { byClass, problems, status };
 }
 
 function allowsRoute(l: Listener, gw: Gateway, routeNs: string): boolean {
