@@ -14,7 +14,8 @@ import { ControllerMetrics } from './metrics.js';
 import { withVersion } from './push/config-version.js';
 import { ConfigServer, type Authenticate } from './push/config-server.js';
 import { WorkQueue } from './queue/work-queue.js';
-import { parseObjects, type ParseMemo } from './resources/parse-objects.js';
+import { parseObjects, type ObjectProblem, type ParseMemo } from './resources/parse-objects.js';
+import { invalidPolicyStatus } from './status/invalid-policies.js';
 import { ownedStatusPatch, policyStatusPatch, routeStatusPatch, type StatusPatch } from './status/desired-status.js';
 import { cond, type PendingCondition, type PolicyAncestorOut, type TranslateOutput } from './translate/model.js';
 import { translate } from './translate/translate.js';
@@ -165,47 +166,47 @@ export class Controller {
     if (!this.informers.synced) return;
     const end = this.metrics.reconcileDuration.startTimer();
     const parsed = parseObjects(this.objects(), 'default', this.parseMemo);
-    const problemKeys = new Set(parsed.problems.map((p) => `${p.ref}: ${p.issues.join('; ')}`));
-    for (const p of parsed.problems) {
-      const k = `${p.ref}: ${p.issues.join('; ')}`;
-      if (!this.reportedProblems.has(k)) this.o.logger.warn({ object: p.ref, issues: p.issues }, 'object does not parse; ignored');
-    }
-    for (const k of [...this.reportedProblems]) if (!problemKeys.has(k)) this.reportedProblems.delete(k);
-    for (const k of problemKeys) this.reportedProblems.add(k);
+    this.logNewProblems(parsed.problems);
     const translated = translate({ ...parsed, controllerName: this.o.controllerName, jwks: this.jwks.keys() });
-    // A policy that does not parse (e.g. stored under an older CRD) still gets a status that says why.
-    const policies = new Map(translated.status.policies);
-    for (const p of parsed.problems) {
-      if (!p.ref.startsWith('AgentgatewayPolicy ')) continue;
-      const meta = (p.object as { metadata?: { generation?: number } }).metadata;
-      policies.set(p.ref.slice('AgentgatewayPolicy '.length), [{
-        ancestorRef: { group: 'agentgateway.dev', kind: 'Gateway', name: 'StatusSummary' }, controllerName: this.o.controllerName,
-        conditions: [cond('Accepted', false, 'Invalid', `policy does not parse: ${p.issues.join('; ')}`, meta?.generation)],
-      }]);
-    }
+    const policies = new Map([...translated.status.policies, ...invalidPolicyStatus(parsed.problems, this.o.controllerName)]);
     const out: TranslateOutput = { ...translated, status: { ...translated.status, policies } };
     this.jwks.sync(out.jwksRequests);
     const configs = new Map<string, ProxyConfig>([...out.configs].map(([gw, cfg]) => [gw, withVersion(cfg)]));
     this.configServer.update(configs);
     this.desired = out;
     if (this.isLeader) {
-      for (const k of out.status.gatewayClasses.keys()) this.statusQueue.add(`GatewayClass /${k}`);
-      for (const k of out.status.gateways.keys()) this.statusQueue.add(`Gateway ${k}`);
-      if (this.o.deployer !== undefined) for (const k of out.status.gateways.keys()) this.statusQueue.add(`Deploy ${k}`);
-      for (const k of out.status.httpRoutes.keys()) this.statusQueue.add(`HTTPRoute ${k}`);
-      for (const k of out.status.policies.keys()) this.statusQueue.add(`AgentgatewayPolicy ${k}`);
-      for (const k of out.status.parameters.keys()) this.statusQueue.add(`AgentgatewayParameters ${k}`);
-      // Routes we no longer parent keep no stale entry of ours.
-      for (const r of this.informers.list('httpRoutes') as Obj[]) {
-        const key = `${r.metadata.namespace ?? ''}/${r.metadata.name}`;
-        if (!out.status.httpRoutes.has(key) && ((r.status?.['parents'] as Array<{ controllerName: string }> | undefined) ?? []).some((p) => p.controllerName === this.o.controllerName)) {
-          this.statusQueue.add(`HTTPRoute ${key}`);
-        }
-      }
+      this.enqueueStatusWrites(out);
       await this.persistKeys();
     }
     end();
     this.metrics.reconciles.inc({ result: 'ok' });
+  }
+
+  /** Logs each unparseable object once (not at every reconcile), and forgets fixed ones. */
+  private logNewProblems(problems: readonly ObjectProblem[]): void {
+    const current = new Set(problems.map((p) => `${p.ref}: ${p.issues.join('; ')}`));
+    for (const p of problems) {
+      if (!this.reportedProblems.has(`${p.ref}: ${p.issues.join('; ')}`)) this.o.logger.warn({ object: p.ref, issues: p.issues }, 'object does not parse; ignored');
+    }
+    this.reportedProblems.clear();
+    for (const k of current) this.reportedProblems.add(k);
+  }
+
+  /** Every object with a desired status (the writer skips unchanged ones), and each proxy deployment. */
+  private enqueueStatusWrites(out: TranslateOutput): void {
+    for (const k of out.status.gatewayClasses.keys()) this.statusQueue.add(`GatewayClass /${k}`);
+    for (const k of out.status.gateways.keys()) this.statusQueue.add(`Gateway ${k}`);
+    if (this.o.deployer !== undefined) for (const k of out.status.gateways.keys()) this.statusQueue.add(`Deploy ${k}`);
+    for (const k of out.status.httpRoutes.keys()) this.statusQueue.add(`HTTPRoute ${k}`);
+    for (const k of out.status.policies.keys()) this.statusQueue.add(`AgentgatewayPolicy ${k}`);
+    for (const k of out.status.parameters.keys()) this.statusQueue.add(`AgentgatewayParameters ${k}`);
+    // Routes we no longer parent keep no stale entry of ours.
+    for (const r of this.informers.list('httpRoutes') as Obj[]) {
+      const key = `${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+      if (!out.status.httpRoutes.has(key) && ((r.status?.['parents'] as Array<{ controllerName: string }> | undefined) ?? []).some((p) => p.controllerName === this.o.controllerName)) {
+        this.statusQueue.add(`HTTPRoute ${key}`);
+      }
+    }
   }
 
   private async persistKeys(): Promise<void> {

@@ -1,0 +1,22 @@
+import { POLICY_GROUP } from '@agw/api';
+import type { ObjectProblem } from '../resources/parse-objects.js';
+import { cond, type PolicyAncestorOut } from '../translate/model.js';
+
+const PREFIX = 'AgentgatewayPolicy ';
+
+/**
+ * The status of each policy that does not parse (e.g. stored under an older CRD): a StatusSummary
+ * ancestor with Accepted=False Invalid and the field-level reasons, by `<ns>/<name>`.
+ */
+export function invalidPolicyStatus(problems: readonly ObjectProblem[], controllerName: string): Map<string, PolicyAncestorOut[]> {
+  const out = new Map<string, PolicyAncestorOut[]>();
+  for (const p of problems) {
+    if (!p.ref.startsWith(PREFIX)) continue;
+    const generation = (p.object as { metadata?: { generation?: number } }).metadata?.generation;
+    out.set(p.ref.slice(PREFIX.length), [{
+      ancestorRef: { group: POLICY_GROUP, kind: 'Gateway', name: 'StatusSummary' }, controllerName,
+      conditions: [cond('Accepted', false, 'Invalid', `policy does not parse: ${p.issues.join('; ')}`, generation)],
+    }]);
+  }
+  return out;
+}
