@@ -47,9 +47,12 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
   });
   await app.register(upstreamPlugin, { upstreamTimeoutMs: o.upstreamTimeoutMs ?? 30_000, connectionsPerOrigin: 128 });
   const port = String(o.listenerPort);
+  // The access log object is only built when info is logged (the level is fixed at start).
+  const accessLog = (o.logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') ?? true;
   app.addHook('onResponse', async (req, reply) => {
     const routeId = req.agw?.route?.id ?? '';
     o.metrics.countRequest(port, routeId, reply.statusCode, reply.elapsedTime / 1000);
+    if (!accessLog) return;
     const jwt = req.agw?.jwt;
     req.log.info({
       method: req.method, host: req.agw?.host, path: (req.raw.url ?? '').split('?', 1)[0], status: reply.statusCode,
