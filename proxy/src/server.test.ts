@@ -47,6 +47,7 @@ function config(version: string): ProxyConfigInput {
       r('header.test', { jwtPolicy: 'header' }),
       r('noendpoints.test', { backends: [{ name: 'default/empty:80', weight: 1, endpoints: [] }] }),
       r('nobackends.test', { backends: [] }),
+      r('slow.test', { timeoutMs: 200 }),
       { ...r('pre.test'), listeners: ['pre'], match: { path: { type: 'Exact', value: '/exists' }, headers: [], queryParams: [] } },
     ],
     jwtPolicies: {
@@ -214,6 +215,16 @@ describe('proxy with config', () => {
       expect((await get('unknown.test')).status).toBe(404);
       expect((await get('noendpoints.test')).status).toBe(503);
       expect((await get('nobackends.test')).status).toBe(500);
+    });
+
+    it('an HTTPRoute timeout answers 504 when the upstream is slower; without one the request waits', async () => {
+      const slow = await get('slow.test', { path: '/delay/1500' });
+      expect(slow.status).toBe(504);
+      expect((await get('slow.test', { path: '/delay/10' })).status).toBe(200);
+      // A client cannot set the internal timeout header: stripped, neither honoured nor forwarded.
+      const res = await get('insecureroute.com', { path: '/delay/400', headers: { 'x-agw-internal-route-timeout-ms': '1' } });
+      expect(res.status).toBe(200);
+      expect(lastUpstream()?.headers['x-agw-internal-route-timeout-ms']).toBeUndefined();
     });
 
     it('request bodies stream to the upstream', async () => {

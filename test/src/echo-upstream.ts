@@ -12,7 +12,7 @@ export interface EchoUpstream {
 /**
  * A real HTTP upstream on 127.0.0.1:0 that answers like httpbin: `/headers` gives
  * `{"headers": {...}}` (names in canonical case, as httpbin), anything else echoes the request.
- * `/status/<code>` answers that code; `/stream` sends chunks over time; `name` tags answers.
+ * `/status/<code>` answers that code; `/delay/<ms>` answers after that long; `name` tags answers.
  */
 export async function startEchoUpstream(name = 'echo'): Promise<EchoUpstream> {
   const requests: EchoRequest[] = [];
@@ -27,6 +27,8 @@ export async function startEchoUpstream(name = 'echo'): Promise<EchoUpstream> {
       res.setHeader('x-upstream', name);
       const status = /^\/status\/(\d{3})$/.exec(path);
       if (status) { res.statusCode = Number(status[1]); res.end(); return; }
+      const delay = /^\/delay\/(\d+)$/.exec(path);
+      if (delay) { setTimeout(() => { if (!res.destroyed) res.end('{"delayed":true}'); }, Number(delay[1])); return; }
       res.setHeader('content-type', 'application/json');
       if (path === '/headers') {
         const canonical = Object.fromEntries(Object.entries(req.headers).map(([k, v]) =>

@@ -1,5 +1,5 @@
 import {
-  GATEWAY_API_GROUP, PARAMETERS_KIND, POLICY_GROUP,
+  GATEWAY_API_GROUP, PARAMETERS_KIND, POLICY_GROUP, parseDurationMs,
   type AgentgatewayParameters, type AgentgatewayParametersSpec, type AgentgatewayPolicy, type GatewayClass, type CompiledJwtPolicy, type CompiledListener, type CompiledRoute, type Gateway, type HttpRoute,
   type Listener, type PolicyTargetReference, type ProxyConfig,
 } from '@agw/api';
@@ -170,6 +170,7 @@ export function translate(input: TranslateInput): TranslateOutput {
       const rKey = keyOf(route);
       route.spec.rules.forEach((rule, ri) => {
         const backends = resolveRuleBackends(route, ri, idx);
+        const timeoutMs = ruleTimeoutMs(rule.timeouts);
         rule.matches.forEach((m, mi) => {
           const rank = order++;
           for (const [listener, hostnames] of [...att.listeners.entries()].sort()) {
@@ -189,6 +190,7 @@ export function translate(input: TranslateInput): TranslateOutput {
               backends: backends.backends,
               ...(backends.invalid ? { invalid: backends.invalid } : {}),
               ...(jwtPolicy ? { jwtPolicy } : {}),
+              ...(timeoutMs !== undefined ? { timeoutMs } : {}),
             });
           }
         });
@@ -247,6 +249,16 @@ function resolveClassParameters(classes: readonly GatewayClass[], parameters: re
     return [key, [cond('Accepted', true, 'Accepted', `used by GatewayClass ${names.sort().join(', ')}`, p.metadata.generation)]];
   }));
   return { byClass, problems, status };
+}
+
+/**
+ * HTTPRoute rule timeouts (Gateway API durations, e.g. "10s"): the shorter of `request` and
+ * `backendRequest` (there are no retries, so both bound the one upstream exchange); "0s" or unset
+ * means no route timeout (the proxy's default applies).
+ */
+function ruleTimeoutMs(t: { request?: string | undefined; backendRequest?: string | undefined } | undefined): number | undefined {
+  const values = [t?.request, t?.backendRequest].map((d) => (d === undefined ? undefined : parseDurationMs(d))).filter((v): v is number => v !== undefined && v > 0);
+  return values.length === 0 ? undefined : Math.min(...values);
 }
 
 function allowsRoute(l: Listener, gw: Gateway, routeNs: string): boolean {

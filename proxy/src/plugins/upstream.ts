@@ -3,7 +3,9 @@ import httpProxy from '@fastify/http-proxy';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import { cookieHeaderWithout, rawHeaderSource } from '../auth/token-location.js';
+import type { Pool } from 'undici';
 import './request-state.js';
+import { ROUTE_TIMEOUT_HEADER, RouteTimeoutPool } from './route-timeout-pool.js';
 
 export interface UpstreamOptions {
   /** Time to wait for upstream response headers and between body chunks, ms (default 30 000). */
@@ -25,7 +27,10 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     prefix: '/',
     // The pipeline already matched routes on the raw URL; forward it as received (minus a stripped query token).
     rewritePrefix: '',
-    undici: { connections: opts.connectionsPerOrigin, pipelining: 1, headersTimeout: opts.upstreamTimeoutMs, bodyTimeout: opts.upstreamTimeoutMs },
+    undici: {
+      connections: opts.connectionsPerOrigin, pipelining: 1, headersTimeout: opts.upstreamTimeoutMs, bodyTimeout: opts.upstreamTimeoutMs,
+      factory: (origin: string | URL, o: Pool.Options) => new RouteTimeoutPool(origin, o),
+    } as never,
     replyOptions: {
       getUpstream: (req) => {
         const ep = req.agw.endpoint;
@@ -39,7 +44,7 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
         // A fresh object rather than `delete`: deleting keys sends V8 objects into slow dictionary mode.
         const out: IncomingHttpHeaders = {};
         for (const name in headers) {
-          if (HOP_BY_HOP.has(name) || name === jwt?.stripHeader) continue;
+          if (HOP_BY_HOP.has(name) || name === jwt?.stripHeader || name === ROUTE_TIMEOUT_HEADER) continue;
           out[name] = headers[name];
         }
         if (state.host) out.host = state.host;
@@ -53,6 +58,8 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
         out['x-forwarded-proto'] = 'http';
         out['x-forwarded-host'] = state.host ?? '';
         out['x-request-id'] = String(req.id);
+        const timeoutMs = state.route?.timeoutMs;
+        if (timeoutMs !== undefined) out[ROUTE_TIMEOUT_HEADER] = String(timeoutMs);
         return out;
       },
     },
