@@ -14,6 +14,7 @@ import { startHttpbin } from './demo/httpbin.js';
 import { LocalGateway } from './local/local-gateway.js';
 import { loadManifests } from './manifests.js';
 import { KubeRest } from '@agw/controller';
+import { parsePortMap } from '@agw/proxy';
 import { KubeConfig } from '@kubernetes/client-node';
 import { fetchPolicies, statusTable } from './status.js';
 import { mintFromKey, passwordGrant } from './token.js';
@@ -28,14 +29,8 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
-function parsePortMap(values: readonly string[]): Map<number, number> {
-  const map = new Map<number, number>();
-  for (const v of values) {
-    const m = /^(\d+)=(\d+)$/.exec(v);
-    if (!m) throw new UsageError(`--port-map ${v}: expected <listener port>=<local port>, e.g. 80=8080`);
-    map.set(Number(m[1]), Number(m[2]));
-  }
-  return map;
+function portMapOf(values: readonly string[]): Map<number, number> {
+  try { return parsePortMap(values); } catch (err) { throw new UsageError((err as Error).message); }
 }
 
 async function local(args: string[]): Promise<void> {
@@ -58,15 +53,16 @@ async function local(args: string[]): Promise<void> {
     print(`demo identity provider: ${idp.issuer} (users user1, user2; password "password")`);
     print(`demo upstream (httpbin): http://127.0.0.1:${bin.port}`);
   }
+  const portMap = portMapOf(values['port-map'] ?? []);
   const gw = new LocalGateway({
-    paths: values.file, portMap: parsePortMap(values['port-map'] ?? []), host: values.host,
+    paths: values.file, portMap, host: values.host,
     adminPort: Number(values['admin-port']), logger: pino({ level: values['log-level'] }, destination(2)),
     print, watch: !values['no-watch'],
   });
   await gw.start();
   print(`admin: http://${values.host}:${gw.adminPort ?? ''}/{healthz,readyz,metrics,config_dump,status}`);
   if (values.demo) {
-    const port = values['port-map']?.map((p) => p.split('=')).find(([l]) => l === '80')?.[1] ?? '80';
+    const port = portMap.get(80) ?? 80;
     print('\ntry:');
     print(`  curl -i localhost:${port}/headers -H "host: www.example.com"`);
     print(`  TOKEN=$(curl -s localhost:${values['demo-idp-port']}/realms/master/protocol/openid-connect/token -d grant_type=password -d client_id=agw-client -d username=user1 -d password=password | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`);

@@ -22,11 +22,9 @@ export function validateManifests(manifests: readonly Manifest[]): { problems: V
     ignored.push(...parsed.ignored);
     if (parsed.ignored.length === 0) checked++;
     for (const p of parsed.problems) {
-      // Each zod issue keeps its path; map it back to a line of the file.
+      // Each issue keeps its field path: it maps back to a line of the file.
       for (const issue of p.issues) {
-        const [field = '', ...rest] = issue.split(': ');
-        const path = field === '(root)' ? [] : field.split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-        problems.push({ file: m.file, line: m.lineOf(path), object: p.ref, field, message: rest.join(': ') });
+        problems.push({ file: m.file, line: m.lineOf(issue.path), object: p.ref, field: issue.path.join('.') || '(root)', message: issue.message });
       }
     }
   }

@@ -1,7 +1,7 @@
 import { GATEWAY_API_GROUP, type ProxyConfig } from '@agw/api';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { retryDelayMs } from './jwks/backoff.js';
+import { retryDelayMs } from './backoff.js';
 import { fetchJwks } from './jwks/fetch-jwks.js';
 import { JwksCache } from './jwks/jwks-cache.js';
 import { JwksPersistence } from './jwks/persistence.js';
@@ -9,12 +9,12 @@ import { applyPath, gatewayResources, type ProxyDeploymentParams } from './deplo
 import { InformerSet } from './kube/informers.js';
 import { KubeError, type KubeRest } from './kube/kube-rest.js';
 import { LeaderElector } from './kube/leader-election.js';
-import { WATCHED } from './kube/resources.js';
+import { WATCHED, statusPathOf } from './kube/resources.js';
 import { ControllerMetrics } from './metrics.js';
 import { withVersion } from './push/config-version.js';
 import { ConfigServer, type Authenticate } from './push/config-server.js';
 import { WorkQueue } from './queue/work-queue.js';
-import { parseObjects, type ObjectProblem, type ParseMemo } from './resources/parse-objects.js';
+import { formatIssue, formatIssues, parseObjects, type ObjectProblem, type ParseMemo } from './resources/parse-objects.js';
 import { invalidPolicyStatus } from './status/invalid-policies.js';
 import { ownedStatusPatch, policyStatusPatch, routeStatusPatch, type StatusPatch } from './status/desired-status.js';
 import { cond, type PendingCondition, type PolicyAncestorOut, type TranslateOutput } from './translate/model.js';
@@ -127,11 +127,6 @@ export class Controller {
     await this.configServer.close();
   }
 
-  /** Resolves once pending reconciles and status writes are done (tests, shutdown). */
-  async settled(): Promise<void> {
-    await this.running;
-    await this.statusQueue.idle();
-  }
 
   /** Coalesces events: one reconcile runs at a time, and at most one more is queued behind it. */
   schedule(): void {
@@ -184,9 +179,9 @@ export class Controller {
 
   /** Logs each unparseable object once (not at every reconcile), and forgets fixed ones. */
   private logNewProblems(problems: readonly ObjectProblem[]): void {
-    const current = new Set(problems.map((p) => `${p.ref}: ${p.issues.join('; ')}`));
+    const current = new Set(problems.map((p) => `${p.ref}: ${formatIssues(p)}`));
     for (const p of problems) {
-      if (!this.reportedProblems.has(`${p.ref}: ${p.issues.join('; ')}`)) this.o.logger.warn({ object: p.ref, issues: p.issues }, 'object does not parse; ignored');
+      if (!this.reportedProblems.has(`${p.ref}: ${formatIssues(p)}`)) this.o.logger.warn({ object: p.ref, issues: p.issues.map(formatIssue) }, 'object does not parse; ignored');
     }
     this.reportedProblems.clear();
     for (const k of current) this.reportedProblems.add(k);
@@ -194,6 +189,7 @@ export class Controller {
 
   /** Every object with a desired status (the writer skips unchanged ones), and each proxy deployment. */
   private enqueueStatusWrites(out: TranslateOutput): void {
+    // Keys are `<Kind> <namespace>/<name>`; cluster-scoped GatewayClasses have an empty namespace.
     for (const k of out.status.gatewayClasses.keys()) this.statusQueue.add(`GatewayClass /${k}`);
     for (const k of out.status.gateways.keys()) this.statusQueue.add(`Gateway ${k}`);
     if (this.o.deployer !== undefined) for (const k of out.status.gateways.keys()) this.statusQueue.add(`Deploy ${k}`);
@@ -280,9 +276,11 @@ export class Controller {
         resource = 'gateways';
         const cur = obj(resource);
         const st = out.status.gateways.get(key);
-        patch = cur && st ? ownedStatusPatch(cur, [...st.conditions, this.programmed(key, cur.metadata.generation)], now,
-          st.listeners.map((l) => ({ ...l, conditions: [...l.conditions, { ...this.programmed(key, cur.metadata.generation) }] })),
-          this.o.deployer !== undefined ? this.gatewayAddresses(key) : undefined) : undefined;
+        if (cur === undefined || st === undefined) { patch = undefined; break; }
+        const programmed = this.programmed(key, cur.metadata.generation);
+        patch = ownedStatusPatch(cur, [...st.conditions, programmed], now,
+          st.listeners.map((l) => ({ ...l, conditions: [...l.conditions, programmed] })),
+          this.o.deployer !== undefined ? this.gatewayAddresses(key) : undefined);
         break;
       }
       case 'HTTPRoute': {
@@ -301,18 +299,19 @@ export class Controller {
       case 'AgentgatewayPolicy': {
         resource = 'policies';
         const cur = obj(resource);
+        if (cur === undefined) { patch = undefined; break; }
+        // Gateway ancestors also get Programmed (StatusSummary has no proxies to ask).
         const ancestors: PolicyAncestorOut[] = (out.status.policies.get(key) ?? []).map((a) => a.ancestorRef.group !== GATEWAY_API_GROUP ? a
-          : { ...a, conditions: [...a.conditions, this.programmed(`${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`, cur?.metadata.generation)] });
-        patch = cur ? policyStatusPatch(cur, ancestors, this.o.controllerName, now) : undefined;
+          : { ...a, conditions: [...a.conditions, this.programmed(`${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`, cur.metadata.generation)] });
+        patch = policyStatusPatch(cur, ancestors, this.o.controllerName, now);
         break;
       }
       default: return;
     }
     if (patch === undefined) { this.metrics.statusWrites.inc({ kind: kindName, result: 'unchanged' }); return; }
     const [ns, name] = key.split('/') as [string, string];
-    const statusPath = WATCHED[resource] as { statusPath?: (ns: string, name: string) => string };
     try {
-      const r = await this.o.rest.mergePatch<Obj>((statusPath.statusPath as (ns: string, name: string) => string)(ns, name), patch);
+      const r = await this.o.rest.mergePatch<Obj>(statusPathOf(resource, ns, name), patch);
       this.written.set(`${resource} ${key}`, r.body);
       this.metrics.statusWrites.inc({ kind: kindName, result: 'written' });
     } catch (err) {

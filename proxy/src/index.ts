@@ -12,3 +12,4 @@ export { ListenerPorts, type ListenerPortsOptions } from './listeners.js';
 export { authenticate } from './auth/jwt-authenticate.js';
 export { compileJwtVerifier } from './auth/jwt-verifier.js';
 export { rawHeaderSource } from './auth/token-location.js';
+export { parsePortMap } from './port-map.js';

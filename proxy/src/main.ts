@@ -122,7 +122,7 @@ async function runPrimary(s: ProxySettings, logger: Logger): Promise<void> {
 
 async function main(): Promise<void> {
   const s = readSettings(process.argv.slice(2), process.env);
-  const worker = cluster.isWorker ? Number(process.env['AGW_WORKER_INDEX'] ?? 0) : undefined;
+  const worker = cluster.isWorker ? s.workerIndex : undefined;
   const logger = pino({ level: s.logLevel, base: { component: 'proxy', gateway: `${s.gateway.namespace}/${s.gateway.name}`, ...(worker !== undefined ? { worker } : {}) } });
   if (cluster.isPrimary && s.workers > 1) await runPrimary(s, logger);
   else await runProxy(s, logger, worker);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { parsePortMap } from './port-map.js';
 
 /** Every setting of the proxy binary: flags override env, which override defaults. */
 export interface ProxySettings {
@@ -26,6 +27,8 @@ export interface ProxySettings {
   readonly upstreamTimeoutMs: number;
   /** After waiting for new keys of a JWKS URL, no new wait (nor refetch request) for it for this long, ms (default 30 000, as the controller). */
   readonly refetchIntervalMs: number;
+  /** Index of this process among the --workers (set by the primary for each worker it forks). */
+  readonly workerIndex: number;
   /** PEM CA file: reach the controller over TLS, verified against it. */
   readonly controllerCaFile?: string;
   /** Name expected in the controller's certificate, if not the address host. */
@@ -52,12 +55,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
   if (controller !== undefined && gw === undefined) throw new Error('--gateway <namespace>/<name> is needed with --controller');
   const [namespace = '', name = ''] = (gw ?? '/').split('/');
   const tokenFile = values['token-file'] ?? env['AGW_TOKEN_FILE'] ?? DEFAULT_TOKEN_FILE;
-  const portMap = new Map<number, number>();
-  for (const p of values['port-map'] ?? (env['AGW_PORT_MAP'] ? env['AGW_PORT_MAP'].split(',') : [])) {
-    const m = /^(\d+)=(\d+)$/.exec(p);
-    if (!m) throw new Error(`--port-map ${p}: expected <listener port>=<local port>`);
-    portMap.set(Number(m[1]), Number(m[2]));
-  }
+  const portMap = parsePortMap(values['port-map'] ?? (env['AGW_PORT_MAP'] ? env['AGW_PORT_MAP'].split(',') : []));
   const controllerCaFile = values['controller-ca'] ?? env['AGW_CONTROLLER_CA'];
   const controllerServerName = values['controller-server-name'] ?? env['AGW_CONTROLLER_SERVER_NAME'];
   return {
@@ -77,5 +75,6 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     workers: Math.max(1, Number(values.workers ?? env['AGW_WORKERS'] ?? availableParallelism())),
     upstreamTimeoutMs: Number(values['upstream-timeout-ms'] ?? env['AGW_UPSTREAM_TIMEOUT_MS'] ?? 30_000),
     refetchIntervalMs: Number(values['refetch-interval-ms'] ?? env['AGW_REFETCH_INTERVAL_MS'] ?? 30_000),
+    workerIndex: Number(env['AGW_WORKER_INDEX'] ?? 0),
   };
 }

@@ -1,7 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import {
-  JwksCache, fetchJwks, parseObjects, translate, withVersion, type TranslateOutput,
+  JwksCache, fetchJwks, formatIssues, parseObjects, translate, withVersion, type TranslateOutput,
 } from '@agw/controller';
 import { ConfigStore, ListenerPorts, ProxyMetrics, applyConfig, buildAdminServer } from '@agw/proxy';
 import { loadManifests, type Manifest } from '../manifests.js';
@@ -131,7 +131,7 @@ export class LocalGateway {
       const id = `${o.kind ?? ''} ${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
       if (parsed.problems.length > 0) {
         for (const p of parsed.problems) {
-          this.o.print(`error: ${m.file}:${m.line}: ${p.ref} refused${this.lastGood.has(id) ? ' (previous version kept)' : ''}: ${p.issues.join('; ')}`);
+          this.o.print(`error: ${m.file}:${m.line}: ${p.ref} refused${this.lastGood.has(id) ? ' (previous version kept)' : ''}: ${formatIssues(p)}`);
         }
         if (this.lastGood.has(id)) current.set(id, this.lastGood.get(id));
         continue;

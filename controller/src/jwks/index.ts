@@ -1,4 +1,3 @@
-export * from './backoff.js';
 export * from './fetch-jwks.js';
 export * from './jwks-cache.js';
 export * from './jwks-document.js';

@@ -1,6 +1,6 @@
 import type { Jwk } from '@agw/api';
 import type { JwksKeys, JwksRequest } from '../translate/model.js';
-import { retryDelayMs } from './backoff.js';
+import { retryDelayMs } from '../backoff.js';
 import type { FetchTarget } from './fetch-jwks.js';
 import { keySetFingerprint, type JwksParse } from './jwks-document.js';
 
@@ -38,6 +38,8 @@ export type RefetchOutcome = 'fetched' | 'rate_limited' | 'known_unknown' | 'unk
 
 interface Entry {
   request: JwksRequest;
+  /** Loaded from a persisted copy and not yet requested by translate(): its first fetch is not scheduled. */
+  seeded: boolean;
   keys?: Jwk[];
   fingerprint?: string;
   fetchedAtMs?: number;
@@ -70,7 +72,7 @@ export class JwksCache {
     const e = this.entries.get(url);
     if (e !== undefined) return;
     this.entries.set(url, {
-      request: { url, refreshMs: Number.POSITIVE_INFINITY, owners: [] }, keys, fingerprint: keySetFingerprint(keys),
+      request: { url, refreshMs: Number.POSITIVE_INFINITY, owners: [] }, seeded: true, keys, fingerprint: keySetFingerprint(keys),
       fetchedAtMs, failures: 0, unknownKids: new Map(),
     });
   }
@@ -84,13 +86,14 @@ export class JwksCache {
     for (const r of requests) {
       const e = this.entries.get(r.url);
       if (e === undefined) {
-        this.entries.set(r.url, { request: r, failures: 0, unknownKids: new Map() });
+        this.entries.set(r.url, { request: r, seeded: false, failures: 0, unknownKids: new Map() });
         this.schedule(r.url, 0);
         continue;
       }
-      const seeded = e.request.owners.length === 0;
+      const seeded = e.seeded;
       const periodChanged = e.request.refreshMs !== r.refreshMs;
       e.request = r;
+      e.seeded = false;
       if (seeded || periodChanged) {
         // A persisted copy younger than the period delays the first fetch (upstream's startup rule).
         const age = e.fetchedAtMs === undefined ? Number.POSITIVE_INFINITY : this.deps.now() - e.fetchedAtMs;

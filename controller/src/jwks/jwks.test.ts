@@ -3,7 +3,7 @@ import { generateSigningKey, startJwksServer, type JwksServer } from '@agw/test-
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { retryDelayMs } from './backoff.js';
+import { retryDelayMs } from '../backoff.js';
 import { fetchJwks } from './fetch-jwks.js';
 import { JwksCache, REFETCH_MIN_INTERVAL_MS } from './jwks-cache.js';
 import { isBlockedAddress } from './ssrf-guard.js';

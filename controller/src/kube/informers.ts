@@ -1,5 +1,5 @@
 import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import { retryDelayMs } from '../jwks/backoff.js';
+import { retryDelayMs } from '../backoff.js';
 import type { KubeRest } from './kube-rest.js';
 import { WATCHED, type WatchedName, type WatchedResource } from './resources.js';
 

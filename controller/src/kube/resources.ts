@@ -23,3 +23,10 @@ export const WATCHED = {
   endpointSlices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', path: '/apis/discovery.k8s.io/v1/endpointslices' },
 } as const satisfies Record<string, WatchedResource>;
 export type WatchedName = keyof typeof WATCHED;
+
+/** Path of an object's status subresource; throws for a resource whose status we never write. */
+export function statusPathOf(resource: WatchedName, ns: string, name: string): string {
+  const r: WatchedResource = WATCHED[resource];
+  if (r.statusPath === undefined) throw new Error(`${r.kind} has no status written by this controller`);
+  return r.statusPath(ns, name);
+}

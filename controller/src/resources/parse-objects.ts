@@ -16,21 +16,35 @@ const PARSERS: Record<string, z.ZodType> = {
   'discovery.k8s.io/EndpointSlice': EndpointSlice,
 };
 
+/** One reason an object was refused: where (field path) and why (the API server's wording). */
+export interface ObjectIssue {
+  readonly path: ReadonlyArray<string | number>;
+  readonly message: string;
+}
+
 export interface ObjectProblem {
   /** `<Kind> <namespace>/<name>` (or a document index when unnamed). */
   readonly ref: string;
-  /** Field path and message of each issue, e.g. `spec.traffic.jwtAuthentication.providers: Too small`. */
-  readonly issues: string[];
+  readonly issues: readonly ObjectIssue[];
   readonly object: unknown;
 }
 
+/** `spec.traffic.jwtAuthentication.providers: Too small` (`(root)` for the object itself). */
+export function formatIssue(i: ObjectIssue): string {
+  return `${i.path.join('.') || '(root)'}: ${i.message}`;
+}
+
+/** Every issue of a problem, `; `-separated (logs, status messages). */
+export const formatIssues = (p: ObjectProblem): string => p.issues.map(formatIssue).join('; ');
+
 export type ParsedObjects = Omit<TranslateInput, 'controllerName' | 'jwks'> & { readonly problems: ObjectProblem[]; readonly ignored: string[] };
 
-/** `path: message`, with unknown keys worded as the API server's strict field validation does. */
-function formatIssue(iss: z.core.$ZodIssue): string[] {
-  const path = iss.path.map(String).join('.');
-  if (iss.code === 'unrecognized_keys') return iss.keys.map((k) => `${path || '(root)'}: unknown field "${path ? `${path}.` : ''}${k}"`);
-  return [`${path || '(root)'}: ${iss.message}`];
+/** A zod issue as ObjectIssues, unknown keys worded as the API server's strict field validation does. */
+function toObjectIssues(iss: z.core.$ZodIssue): ObjectIssue[] {
+  const path = iss.path.map((p) => (typeof p === 'number' ? p : String(p)));
+  const dotted = path.join('.');
+  if (iss.code === 'unrecognized_keys') return iss.keys.map((k) => ({ path, message: `unknown field "${dotted ? `${dotted}.` : ''}${k}"` }));
+  return [{ path, message: iss.message }];
 }
 
 function groupOf(apiVersion: unknown): string {
@@ -47,7 +61,7 @@ function groupOf(apiVersion: unknown): string {
  * Parse results of API-server objects by `<kind> <ns>/<name>@<resourceVersion>`: an object the
  * server did not change is not parsed again (a reconcile reads every object of the cache).
  */
-export type ParseMemo = Map<string, { ok: true; value: unknown } | { ok: false; issues: string[] }>;
+export type ParseMemo = Map<string, { ok: true; value: unknown } | { ok: false; issues: ObjectIssue[] }>;
 
 export function parseObjects(objects: readonly unknown[], defaultNamespace = 'default', memo?: ParseMemo): ParsedObjects {
   const used = new Set<string>();
@@ -70,7 +84,7 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
     let result = memoKey === undefined ? undefined : memo?.get(memoKey);
     if (result === undefined) {
       const r = parser.safeParse(withNs);
-      result = r.success ? { ok: true, value: r.data } : { ok: false, issues: r.error.issues.flatMap(formatIssue) };
+      result = r.success ? { ok: true, value: r.data } : { ok: false, issues: r.error.issues.flatMap(toObjectIssues) };
       if (memoKey !== undefined) memo?.set(memoKey, result);
     }
     if (memoKey !== undefined) used.add(memoKey);

@@ -1,5 +1,5 @@
 import type { Condition } from '@agw/api';
-import type { PendingCondition, PolicyAncestorOut, TranslateOutput } from '../translate/model.js';
+import type { PendingCondition, PolicyAncestorOut, RouteParentStatusOut } from '../translate/model.js';
 import { mergeConditions, sameConditions } from './merge-conditions.js';
 
 type Obj = { metadata?: { resourceVersion?: string }; status?: Record<string, unknown> };
@@ -10,41 +10,48 @@ export type StatusPatch = { metadata: { resourceVersion: string }; status: Recor
 const strip = (cs: readonly Condition[] | undefined) => (cs ?? []).map(({ lastTransitionTime: _t, ...rest }) => rest);
 const refKey = (r: Record<string, unknown>) => `${String(r['group'] ?? '')}/${String(r['kind'] ?? '')}/${String(r['namespace'] ?? '')}/${String(r['name'] ?? '')}/${String(r['sectionName'] ?? '')}`;
 
+/** A status entry of one controller, identified by its reference field (ancestorRef, parentRef). */
+type Entry = { controllerName: string; conditions: readonly Condition[] } & Record<string, unknown>;
+type OurEntry = { readonly controllerName: string; readonly conditions: readonly PendingCondition[] };
+
+/**
+ * Entries of several controllers in one status list (policy ancestors, route parents): ours are
+ * replaced by `ours` (condition times carried over per reference and type), other controllers'
+ * are kept. Undefined when ours already say the same.
+ */
+function mergeControllerEntries(existing: readonly Entry[], ours: readonly OurEntry[], refField: 'ancestorRef' | 'parentRef', controllerName: string, now: string): { others: Entry[]; next: Entry[] } | undefined {
+  const ref = (e: object) => refKey(((e as Record<string, unknown>)[refField] ?? {}) as Record<string, unknown>);
+  const others = existing.filter((e) => e.controllerName !== controllerName);
+  const mine = existing.filter((e) => e.controllerName === controllerName);
+  const next: Entry[] = ours.map((o) => {
+    const before = mine.find((m) => ref(m) === ref(o));
+    return { ...o, conditions: mergeConditions(before?.conditions, o.conditions, now) };
+  });
+  const unchanged = next.length === mine.length && next.every((n, i) => {
+    const m = mine[i];
+    return m !== undefined && ref(m) === ref(n) && sameConditions(strip(m.conditions), strip(n.conditions));
+  });
+  return unchanged ? undefined : { others, next };
+}
+
+const entriesOf = (current: Obj, field: string) => (current.status?.[field] as Entry[] | undefined) ?? [];
+
 /**
  * AgentgatewayPolicy: our ancestors replace our previous ones; other controllers' stay (upstream
- * MergeAncestors). Times are carried over per ancestor and condition type.
+ * MergeAncestors), all sorted by reference.
  */
 export function policyStatusPatch(current: Obj, ours: readonly PolicyAncestorOut[], controllerName: string, now: string): StatusPatch {
-  const existing = (current.status?.['ancestors'] as Array<{ ancestorRef: Record<string, unknown>; controllerName: string; conditions: Condition[] }> | undefined) ?? [];
-  const others = existing.filter((a) => a.controllerName !== controllerName);
-  const mine = existing.filter((a) => a.controllerName === controllerName);
-  const next = ours.map((a) => {
-    const before = mine.find((m) => refKey(m.ancestorRef) === refKey(a.ancestorRef as Record<string, unknown>));
-    return { ancestorRef: a.ancestorRef, controllerName: a.controllerName, conditions: mergeConditions(before?.conditions, a.conditions, now) };
-  });
-  const unchanged = next.length === mine.length && next.every((a, i) => {
-    const m = mine[i];
-    return m !== undefined && refKey(m.ancestorRef) === refKey(a.ancestorRef as Record<string, unknown>) && sameConditions(strip(m.conditions), strip(a.conditions));
-  });
-  if (unchanged) return undefined;
-  const ancestors = [...others, ...next].sort((x, y) => refKey(x.ancestorRef as Record<string, unknown>).localeCompare(refKey(y.ancestorRef as Record<string, unknown>)));
+  const merged = mergeControllerEntries(entriesOf(current, 'ancestors'), ours, 'ancestorRef', controllerName, now);
+  if (merged === undefined) return undefined;
+  const byRef = (e: Entry) => refKey(e['ancestorRef'] as Record<string, unknown>);
+  const ancestors = [...merged.others, ...merged.next].sort((x, y) => byRef(x).localeCompare(byRef(y)));
   return { metadata: { resourceVersion: current.metadata?.resourceVersion ?? '' }, status: { ancestors } };
 }
 
-/** HTTPRoute: our parents replace our previous ones; other controllers' parents stay. */
-export function routeStatusPatch(current: Obj, ours: TranslateOutput['status']['httpRoutes'] extends ReadonlyMap<string, infer V> ? V : never, controllerName: string, now: string): StatusPatch {
-  const existing = (current.status?.['parents'] as Array<{ parentRef: Record<string, unknown>; controllerName: string; conditions: Condition[] }> | undefined) ?? [];
-  const others = existing.filter((p) => p.controllerName !== controllerName);
-  const mine = existing.filter((p) => p.controllerName === controllerName);
-  const next = ours.map((p) => {
-    const before = mine.find((m) => refKey(m.parentRef) === refKey(p.parentRef));
-    return { parentRef: p.parentRef, controllerName: p.controllerName, conditions: mergeConditions(before?.conditions, p.conditions, now) };
-  });
-  const unchanged = next.length === mine.length && next.every((p, i) => {
-    const m = mine[i];
-    return m !== undefined && refKey(m.parentRef) === refKey(p.parentRef) && sameConditions(strip(m.conditions), strip(p.conditions));
-  });
-  return unchanged ? undefined : { metadata: { resourceVersion: current.metadata?.resourceVersion ?? '' }, status: { parents: [...others, ...next] } };
+/** HTTPRoute: our parents replace our previous ones; other controllers' parents stay (first). */
+export function routeStatusPatch(current: Obj, ours: readonly RouteParentStatusOut[], controllerName: string, now: string): StatusPatch {
+  const merged = mergeControllerEntries(entriesOf(current, 'parents'), ours, 'parentRef', controllerName, now);
+  return merged === undefined ? undefined : { metadata: { resourceVersion: current.metadata?.resourceVersion ?? '' }, status: { parents: [...merged.others, ...merged.next] } };
 }
 
 /** Objects owned by one controller (Gateway, GatewayClass): conditions (and listeners) replaced. */

@@ -1,5 +1,5 @@
 import { POLICY_GROUP } from '@agw/api';
-import type { ObjectProblem } from '../resources/parse-objects.js';
+import { formatIssues, type ObjectProblem } from '../resources/parse-objects.js';
 import { cond, type PolicyAncestorOut } from '../translate/model.js';
 
 const PREFIX = 'AgentgatewayPolicy ';
@@ -15,7 +15,7 @@ export function invalidPolicyStatus(problems: readonly ObjectProblem[], controll
     const generation = (p.object as { metadata?: { generation?: number } }).metadata?.generation;
     out.set(p.ref.slice(PREFIX.length), [{
       ancestorRef: { group: POLICY_GROUP, kind: 'Gateway', name: 'StatusSummary' }, controllerName,
-      conditions: [cond('Accepted', false, 'Invalid', `policy does not parse: ${p.issues.join('; ')}`, generation)],
+      conditions: [cond('Accepted', false, 'Invalid', `policy does not parse: ${formatIssues(p)}`, generation)],
     }]);
   }
   return out;

@@ -1,5 +1,6 @@
 import { SERVICE_NAME_LABEL, type EndpointSlice, type ReferenceGrant, type Service } from '@agw/api';
 import type { Endpoint } from '@agw/api';
+import { appendTo } from './append-to.js';
 
 export interface BackendIndex {
   readonly services: ReadonlyMap<string, Service>;
@@ -13,8 +14,7 @@ export function indexBackends(services: readonly Service[], slices: readonly End
   for (const s of slices) {
     const svc = s.metadata.labels?.[SERVICE_NAME_LABEL];
     if (svc === undefined) continue;
-    const key = `${s.metadata.namespace ?? ''}/${svc}`;
-    byService.set(key, [...(byService.get(key) ?? []), s]);
+    appendTo(byService, `${s.metadata.namespace ?? ''}/${svc}`, s);
   }
   return { services: new Map(services.map((s) => [`${s.metadata.namespace ?? ''}/${s.metadata.name}`, s])), slices: byService, grants };
 }

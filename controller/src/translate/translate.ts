@@ -3,6 +3,7 @@ import {
   type AgentgatewayParameters, type AgentgatewayParametersSpec, type AgentgatewayPolicy, type GatewayClass, type CompiledJwtPolicy, type CompiledListener, type CompiledRoute, type Gateway, type HttpRoute,
   type Listener, type PolicyTargetReference, type ProxyConfig,
 } from '@agw/api';
+import { appendTo } from './append-to.js';
 import { indexBackends, referenceGranted, resolveServicePort, type BackendIndex } from './backends.js';
 import { intersectHostnames } from './hostnames.js';
 import { translateJwtPolicy, type TranslatedJwt } from './jwt-policy.js';
@@ -90,7 +91,7 @@ export function translate(input: TranslateInput): TranslateOutput {
   // Indexes: policy targets look routes and their parents up by key (no scans per target).
   const routesByKey = new Map(input.httpRoutes.map((r) => [keyOf(r), r]));
   const parentsByRoute = new Map<HttpRoute, string[]>();
-  for (const a of attachments) parentsByRoute.set(a.route, [...(parentsByRoute.get(a.route) ?? []), keyOf(a.gateway)]);
+  for (const a of attachments) appendTo(parentsByRoute, a.route, keyOf(a.gateway));
 
   // ---- policies → targets ------------------------------------------------------------------
   const jwtByPolicy = new Map<ObjectKey, TranslatedJwt>();
@@ -109,7 +110,7 @@ export function translate(input: TranslateInput): TranslateOutput {
     const ancestors = new Set<ObjectKey>();
     const add = (map: Map<string, Attachment[]>, key: string, level: Level) => {
       if (translated === undefined) return;
-      map.set(key, [...(map.get(key) ?? []), { policy: p, level, preRouting }]);
+      appendTo(map, key, { policy: p, level, preRouting });
     };
     for (const t of targetsOf(p, input)) {
       if (t.kind === 'Gateway' && t.group === GATEWAY_API_GROUP) {
@@ -144,7 +145,7 @@ export function translate(input: TranslateInput): TranslateOutput {
 
   // ---- per-Gateway config ------------------------------------------------------------------
   const attachmentsByGateway = new Map<Gateway, RouteAttachment[]>();
-  for (const a of attachments) attachmentsByGateway.set(a.gateway, [...(attachmentsByGateway.get(a.gateway) ?? []), a]);
+  for (const a of attachments) appendTo(attachmentsByGateway, a.gateway, a);
   const configs = new Map<ObjectKey, Omit<ProxyConfig, 'version'>>();
   const gatewayStatus = new Map<ObjectKey, GatewayStatusOut>();
   for (const gw of gateways) {
@@ -242,7 +243,7 @@ function resolveClassParameters(classes: readonly GatewayClass[], parameters: re
       continue;
     }
     byClass.set(c.metadata.name, p.spec);
-    users.set(key, [...(users.get(key) ?? []), c.metadata.name]);
+    appendTo(users, key, c.metadata.name);
   }
   const status = new Map<ObjectKey, PendingCondition[]>([...users].map(([key, names]) => {
     const p = byKey.get(key) as AgentgatewayParameters;

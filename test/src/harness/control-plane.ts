@@ -117,4 +117,3 @@ export async function kubectl(kubeconfigPath: string, args: string[], stdin?: st
   }
 }
 
-export { run };
