@@ -71,7 +71,7 @@ export const CompiledBackend = z.object({
   /** `<namespace>/<service>:<port>` for logs and metrics. */
   name: z.string(),
   weight: z.number().int().min(0),
-  /** Ready addresses; empty means 503 (no healthy upstream). */
+  /** Ready addresses; empty means 503 (no healthy backends). */
   endpoints: z.array(Endpoint),
 });
 export type CompiledBackend = z.output<typeof CompiledBackend>;

@@ -19,8 +19,6 @@ export interface GatewayServerOptions {
   refetchWaitMs?: number;
   refetchIntervalMs?: number;
   upstreamTimeoutMs?: number;
-  /** Client request body limit, bytes (default 10 MiB); bodies stream, this only caps them. */
-  bodyLimitBytes?: number;
 }
 
 /**
@@ -34,7 +32,6 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    bodyLimit: o.bodyLimitBytes ?? 10 * 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -49,16 +46,18 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
   const port = String(o.listenerPort);
   // The access log object is only built when info is logged (the level is fixed at start).
   const accessLog = (o.logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') ?? true;
-  app.addHook('onResponse', async (req, reply) => {
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onResponse', (req, reply, done) => {
     const routeId = req.agw?.route?.id ?? '';
     o.metrics.countRequest(port, routeId, reply.statusCode, reply.elapsedTime / 1000);
-    if (!accessLog) return;
+    if (!accessLog) { done(); return; }
     const jwt = req.agw?.jwt;
     req.log.info({
       method: req.method, host: req.agw?.host, path: (req.raw.url ?? '').split('?', 1)[0], status: reply.statusCode,
-      route: routeId || undefined, durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      route: routeId || undefined, upstreamError: req.agw?.upstreamError, durationMs: Math.round(reply.elapsedTime * 100) / 100,
       ...(jwt ? { jwt: { policy: jwt.policy, result: jwt.result, provider: jwt.provider, code: jwt.code, sub: typeof req.agw.claims?.sub === 'string' ? req.agw.claims.sub : undefined } } : {}),
     }, 'access');
+    done();
   });
   return app;
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { authenticate, type AuthDecision } from '../auth/jwt-authenticate.js';
 import type { JwtVerifier } from '../auth/jwt-verifier.js';
-import { rawHeaderSource, urlWithoutQueryParam } from '../auth/token-location.js';
+import { rawHeaderSource, urlWithoutQueryParam, type CredentialSource } from '../auth/token-location.js';
 import type { RuntimeConfig } from '../config/compile.js';
 import { waitForNextConfig, type ConfigStore } from '../config/store.js';
 import type { ProxyMetrics } from '../metrics.js';
@@ -54,26 +54,33 @@ export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, 
     return waiting;
   }
 
-  /** Runs one JWT policy; only an unknown kid with a remote key source waits (for a refetch). */
-  async function runJwt(req: FastifyRequest, runtime: RuntimeConfig, policyKey: string): Promise<{ runtime: RuntimeConfig; decision: AuthDecision; verifier: JwtVerifier } | undefined> {
-    let verifier = runtime.verifiers.get(policyKey);
+  interface JwtRun { runtime: RuntimeConfig; decision: AuthDecision; verifier: JwtVerifier }
+
+  /**
+   * Runs one JWT policy, synchronously: keys are in memory, so the common case costs no promise.
+   * Only an unknown kid from an issuer with remote keys returns a promise (a bounded wait for a refetch).
+   */
+  function runJwt(req: FastifyRequest, runtime: RuntimeConfig, policyKey: string): JwtRun | Promise<JwtRun> | undefined {
+    const verifier = runtime.verifiers.get(policyKey);
     if (verifier === undefined) return undefined;
     const src = rawHeaderSource(req.raw.rawHeaders, req.raw.url ?? '/');
-    let decision = authenticate(verifier, src, Math.floor(opts.now() / 1000));
-    // Unknown kid from an issuer with remote keys: ask for a refetch and wait (bounded) for new keys.
+    const decision = authenticate(verifier, src, Math.floor(opts.now() / 1000));
     if (decision.action === 'reject' && 'refetch' in decision.failure && decision.failure.refetch !== undefined && opts.requestRefetch !== undefined) {
-      const { remoteUrl, kid } = decision.failure.refetch;
-      const changed = await awaitNewKeys(remoteUrl, kid);
-      const latest = opts.store.current;
-      const again = changed && latest !== undefined ? latest.verifiers.get(policyKey) : undefined;
-      if (again !== undefined && latest !== undefined) {
-        runtime = latest;
-        verifier = again;
-        decision = authenticate(verifier, src, Math.floor(opts.now() / 1000));
-      }
-      opts.metrics.refetch.inc({ outcome: decision.action === 'pass' && decision.result === 'valid' ? 'found' : 'not_found' });
+      return retryAfterRefetch(src, policyKey, decision.failure.refetch, { runtime, decision, verifier });
     }
     return { runtime, decision, verifier };
+  }
+
+  /** Unknown kid: asks for a refetch, waits (bounded) for new keys, and decides again with them. */
+  async function retryAfterRefetch(src: CredentialSource, policyKey: string, refetch: { remoteUrl: string; kid: string }, first: JwtRun): Promise<JwtRun> {
+    const changed = await awaitNewKeys(refetch.remoteUrl, refetch.kid);
+    const latest = opts.store.current;
+    const again = changed && latest !== undefined ? latest.verifiers.get(policyKey) : undefined;
+    const run = again !== undefined && latest !== undefined
+      ? { runtime: latest, verifier: again, decision: authenticate(again, src, Math.floor(opts.now() / 1000)) }
+      : first;
+    opts.metrics.refetch.inc({ outcome: run.decision.action === 'pass' && run.decision.result === 'valid' ? 'found' : 'not_found' });
+    return run;
   }
 
   /** Applies a JWT decision; true when the request was answered (rejected). */
@@ -107,7 +114,8 @@ export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, 
 
     const pre = listener.listener.preRoutingJwtPolicy;
     if (pre !== undefined) {
-      const r = await runJwt(req, runtime, pre);
+      const pending = runJwt(req, runtime, pre);
+      const r = pending instanceof Promise ? await pending : pending;
       if (r !== undefined) {
         runtime = r.runtime;
         if (applyDecision(req, reply, r.verifier, r.decision)) return reply;
@@ -128,13 +136,15 @@ export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, 
     req.agw.route = route;
 
     if (route.jwtPolicy !== undefined) {
-      const r = await runJwt(req, runtime, route.jwtPolicy);
+      const pending = runJwt(req, runtime, route.jwtPolicy);
+      const r = pending instanceof Promise ? await pending : pending;
       if (r !== undefined && applyDecision(req, reply, r.verifier, r.decision)) return reply;
     }
 
     if (route.invalid !== undefined) return sendError(req, reply, 500, route.invalid, 13);
     const picked = pickEndpoint(route.backends, opts.random);
-    if (picked === undefined) return sendError(req, reply, route.backends.length === 0 ? 500 : 503, route.backends.length === 0 ? 'route has no backends' : 'no healthy upstream', 14);
+    // agentgateway's words: NoValidBackends (500), NoHealthyEndpoints (503).
+    if (picked === undefined) return route.backends.length === 0 ? sendError(req, reply, 500, 'no valid backends', 13) : sendError(req, reply, 503, 'no healthy backends', 14);
     req.agw.endpoint = picked.endpoint;
     return undefined;
   });

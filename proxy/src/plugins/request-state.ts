@@ -6,9 +6,11 @@ import type { AuthResult } from '../auth/jwt-authenticate.js';
 export interface RequestState {
   route?: CompiledRoute;
   endpoint?: Endpoint;
-  /** Original Host header, restored upstream (reply-from would send the upstream's). */
+  /** Host header as the client sent it; the upstream gets it unchanged. */
   host?: string;
   jwt?: { policy: string; result: AuthResult; provider?: string; code?: string; stripHeader?: string; stripCookie?: string };
+  /** Why the upstream exchange failed (undici or system error code), for the access log. */
+  upstreamError?: string;
   /** Verified claims, for later stages (authorization, transformation). Never the raw token. */
   claims?: JWTPayload;
 }

@@ -1,0 +1,68 @@
+/** Header values as Node parses them (`req.headers`) and as undici hands them back. */
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1) that never cross the proxy in either direction, plus the
+ * ones the upstream connection manages itself: `transfer-encoding` and `expect` (Node answers
+ * `100 Continue` to the client; undici refuses both as request headers) and `host` (set below).
+ */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
+  'transfer-encoding', 'upgrade', 'expect',
+]);
+
+/** Names listed in `Connection` (RFC 9110 §7.6.1: hop-by-hop as well), lower-case; none for the common case. */
+function connectionListed(connection: string | string[] | undefined): ReadonlySet<string> | undefined {
+  // The common values list nothing: answer them without splitting (this runs twice per request).
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close' || connection === 'Keep-Alive') return undefined;
+  const names = (Array.isArray(connection) ? connection.join(',') : connection).split(',').map((n) => n.trim().toLowerCase());
+  const listed = names.filter((n) => n !== '' && n !== 'close' && n !== 'keep-alive');
+  return listed.length === 0 ? undefined : new Set(listed);
+}
+
+/** What the pipeline decided about a request that shapes the headers sent upstream. */
+export interface ForwardContext {
+  /** Host header as the client sent it (Gateway API: the backend sees the original Host). */
+  host: string;
+  /** Client address, appended to X-Forwarded-For. */
+  clientAddress: string;
+  requestId: string;
+  /** A verified credential's header (lower-case), removed before forwarding. */
+  stripHeader?: string;
+  /** The Cookie header to send instead of the client's (a verified cookie credential removed); null: none. */
+  cookie?: string | null;
+}
+
+/**
+ * Request headers for the upstream: the client's minus hop-by-hop and connection-listed ones and
+ * a verified credential, with X-Forwarded-For (appended), -Proto, -Host and X-Request-Id set.
+ * Builds a fresh object: deleting keys would send V8 objects into slow dictionary mode.
+ */
+export function upstreamRequestHeaders(incoming: Readonly<HeaderMap>, ctx: ForwardContext): HeaderMap {
+  const listed = connectionListed(incoming.connection);
+  const out: HeaderMap = {};
+  for (const name in incoming) {
+    if (HOP_BY_HOP.has(name) || name === 'host' || name === ctx.stripHeader || listed?.has(name) === true) continue;
+    if (name === 'cookie' && ctx.cookie !== undefined) continue;
+    out[name] = incoming[name];
+  }
+  out.host = ctx.host;
+  if (ctx.cookie !== undefined && ctx.cookie !== null) out.cookie = ctx.cookie;
+  const prior = out['x-forwarded-for'];
+  out['x-forwarded-for'] = prior === undefined || prior === '' ? ctx.clientAddress : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ctx.clientAddress}`;
+  out['x-forwarded-proto'] = 'http';
+  out['x-forwarded-host'] = ctx.host;
+  out['x-request-id'] = ctx.requestId;
+  return out;
+}
+
+/** Response headers for the client: the upstream's minus hop-by-hop and connection-listed ones. */
+export function downstreamResponseHeaders(upstream: Readonly<HeaderMap>): HeaderMap {
+  const listed = connectionListed(upstream.connection);
+  const out: HeaderMap = {};
+  for (const name in upstream) {
+    if (HOP_BY_HOP.has(name) || listed?.has(name) === true) continue;
+    out[name] = upstream[name];
+  }
+  return out;
+}
