@@ -1,22 +1,23 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JwtVerifier } from './auth/jwt-verifier.js';
 import type { ConfigStore } from './config/store.js';
+import { TallyCounter, TallyHistogram } from './tallies.js';
 
 /** The proxy's Prometheus metrics, on a registry of its own (one per process, or per test). */
 export class ProxyMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
+  /** Requests answered, by listener port, route and status code (hot path: tallies, see tallies.ts). */
+  readonly requests = new TallyCounter({
     name: 'agw_proxy_requests_total', help: 'Requests answered, by listener port, route and status code.',
-    labelNames: ['port', 'route', 'status'] as const, registers: [this.registry],
+    labelNames: ['port', 'route', 'status'] as const, registry: this.registry,
   });
-  readonly duration = new Histogram({
-    name: 'agw_proxy_request_duration_seconds', help: 'Time from request start to response end, seconds.',
-    labelNames: ['route'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
-  readonly jwt = new Counter({
+  readonly duration = new TallyHistogram(
+    'agw_proxy_request_duration_seconds', 'Time from request start to response end, seconds.', 'route',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], this.registry,
+  );
+  readonly jwt = new TallyCounter({
     name: 'agw_jwt_auth_total', help: 'JWT checks by policy, provider, result (valid|missing|rejected|passed_unverified) and reason code.',
-    labelNames: ['policy', 'provider', 'result', 'reason'] as const, registers: [this.registry],
+    labelNames: ['policy', 'provider', 'result', 'reason'] as const, registry: this.registry,
   });
   readonly refetch = new Counter({
     name: 'agw_jwt_refetch_on_unknown_kid_total', help: 'Unknown-kid refetch requests by outcome (found|not_found).',
@@ -28,30 +29,16 @@ export class ProxyMetrics {
   });
 
   private readonly stores = new Set<ConfigStore>();
-  private readonly jwtChildren = new Map<string, { inc: () => void }>();
-  private readonly requestChildren = new Map<string, { inc: () => void }>();
-  private readonly durationChildren = new Map<string, { observe: (v: number) => void }>();
 
-  /** Counts one answered request and its duration (seconds), with cached label children. */
+  /** Counts one answered request and its duration (seconds). */
   countRequest(port: string, route: string, status: number, seconds: number): void {
-    const key = `${port}\u0000${route}\u0000${status}`;
-    let c = this.requestChildren.get(key);
-    if (c === undefined) { c = this.requests.labels({ port, route, status: String(status) }); this.requestChildren.set(key, c); }
-    c.inc();
-    let d = this.durationChildren.get(route);
-    if (d === undefined) { d = this.duration.labels({ route }); this.durationChildren.set(route, d); }
-    d.observe(seconds);
+    this.requests.get(`${port}\u0000${route}\u0000${status}`, () => ({ port, route, status: String(status) })).n++;
+    this.duration.observe(this.duration.child(route), seconds);
   }
 
-  /** Counts one JWT check; label children are cached so the hot path does no label hashing. */
+  /** Counts one JWT check. */
   countJwt(policy: string, provider: string, result: string, reason: string): void {
-    const key = `${policy}\u0000${provider}\u0000${result}\u0000${reason}`;
-    let child = this.jwtChildren.get(key);
-    if (child === undefined) {
-      child = this.jwt.labels({ policy, provider, result, reason });
-      this.jwtChildren.set(key, child);
-    }
-    child.inc();
+    this.jwt.get(`${policy}\u0000${provider}\u0000${result}\u0000${reason}`, () => ({ policy, provider, result, reason })).n++;
   }
 
   /** @param store the config store(s) whose state the gauges report; more can be added with watch(). */

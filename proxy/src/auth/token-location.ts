@@ -61,14 +61,15 @@ function startsWithIgnoringAsciiCase(value: string, prefix: string): boolean {
   return value.length >= prefix.length && value.slice(0, prefix.length).toLowerCase() === prefix.toLowerCase();
 }
 
-function tokensAt(src: CredentialSource, loc: CompiledTokenLocation): string[] {
+/** Tokens in header values: all of them without a prefix; else those with it (e.g. not `Basic …`, as upstream), prefix cut. */
+function tokensInHeader(values: readonly string[], prefix: string | undefined): readonly string[] {
+  if (prefix === undefined) return values;
+  return values.filter((v) => startsWithIgnoringAsciiCase(v, prefix)).map((v) => v.slice(prefix.length));
+}
+
+function tokensAt(src: CredentialSource, loc: CompiledTokenLocation): readonly string[] {
   switch (loc.kind) {
-    case 'header': {
-      const values = src.header(loc.name.toLowerCase());
-      if (loc.prefix === undefined) return [...values];
-      // A value without the prefix (e.g. `Basic …`) is not a token, as upstream.
-      return values.filter((v) => startsWithIgnoringAsciiCase(v, loc.prefix as string)).map((v) => v.slice((loc.prefix as string).length));
-    }
+    case 'header': return tokensInHeader(src.header(loc.name.toLowerCase()), loc.prefix);
     case 'query': return queryValues(src.url, loc.name);
     case 'cookie': return cookieValues(src, loc.name);
   }
@@ -80,12 +81,21 @@ function tokensAt(src: CredentialSource, loc: CompiledTokenLocation): string[] {
  * the request is ambiguous and is answered 400, never guessed at.
  */
 export function extractToken(src: CredentialSource, loc: CompiledTokenLocation): Extraction {
-  const here = tokensAt(src, loc);
-  if (loc.kind === 'header' && src.header(loc.name.toLowerCase()).length > 1) return { kind: 'duplicate' };
+  let here: readonly string[];
+  let isAuthorization = false;
+  if (loc.kind === 'header') {
+    const name = loc.name.toLowerCase();
+    const values = src.header(name);
+    // Two values of the credential's header are ambiguous even when one lacks the prefix.
+    if (values.length > 1) return { kind: 'duplicate' };
+    here = tokensInHeader(values, loc.prefix);
+    isAuthorization = name === 'authorization';
+  } else {
+    here = tokensAt(src, loc);
+  }
   if (here.length > 1) return { kind: 'duplicate' };
   const token = here[0];
   if (token === undefined) return { kind: 'none' };
-  const isAuthorization = loc.kind === 'header' && loc.name.toLowerCase() === 'authorization';
   const elsewhere =
     (!isAuthorization && tokensAt(src, { kind: 'header', name: 'authorization', prefix: 'Bearer ' }).length > 0) ||
     (!(loc.kind === 'query' && loc.name === RFC6750_QUERY) && queryValues(src.url, RFC6750_QUERY).length > 0);
