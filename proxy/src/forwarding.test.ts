@@ -30,10 +30,10 @@ function upstreamHandler(req: IncomingMessage, res: ServerResponse): void {
     } else if (path === '/big') {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG.length) });
       res.end(BIG);
-    } else if (path === '/chunked') {
+    } else if (path === '/chunked' || path === '/slow-chunked') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       let i = 0;
-      const tick = setInterval(() => { res.write(`part ${i}\n`); if (++i === 5) { clearInterval(tick); res.end(); } }, 5);
+      const tick = setInterval(() => { res.write(`part ${i}\n`); if (++i === 5) { clearInterval(tick); res.end(); } }, path === '/chunked' ? 5 : 60);
     } else if (path === '/hang') {
       res.on('close', () => { if (!res.writableFinished) upstreamClosedEarly++; });
     } else if (path === '/reset-midway') {
@@ -220,3 +220,21 @@ describe('forwarding: failures answer in agentgateway words, or cut the connecti
     expect(res.status).toBe(200);
   });
 });
+
+describe('forwarding: shutdown', () => {
+  it('close() lets an in-flight request finish (status and body), then refuses new connections', async () => {
+    const logger = pino({ level: 'silent' });
+    const draining = await buildGatewayServer({ store, metrics: new ProxyMetrics(store, { defaultMetrics: false }), logger, listenerPort: 80 });
+    await draining.listen({ port: 0, host: '127.0.0.1' });
+    const drainPort = (draining.server.address() as AddressInfo).port;
+    const before = seen.length;
+    const inFlight = request(drainPort, { host: 'app.test', path: '/slow-chunked' });
+    await expect.poll(() => seen.length).toBe(before + 1); // the upstream is answering: 5 parts, 60 ms apart
+    await draining.close();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('part 0\npart 1\npart 2\npart 3\npart 4\n');
+    await expect(request(drainPort, { host: 'app.test', path: '/ok' })).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
