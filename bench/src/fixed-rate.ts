@@ -6,8 +6,9 @@ export interface LatencyResult { readonly sent: number; readonly ok: number; rea
  * Sends `rate` requests per second for `seconds`, on up to `connections` keep-alive connections,
  * each timed with process.hrtime (µs resolution; autocannon reports whole milliseconds). Requests
  * are issued on schedule, not after the previous answer, so queueing shows up in the tail.
+ * `headersFor(i)` adds headers per request (e.g. a different token each time).
  */
-export async function fixedRate(o: { port: number; host: string; headers?: Record<string, string>; rate: number; seconds: number; connections: number }): Promise<LatencyResult> {
+export async function fixedRate(o: { port: number; host: string; headers?: Record<string, string>; headersFor?: (i: number) => Record<string, string>; rate: number; seconds: number; connections: number }): Promise<LatencyResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: o.connections });
   const latencies: number[] = [];
   let ok = 0;
@@ -25,7 +26,7 @@ export async function fixedRate(o: { port: number; host: string; headers?: Recor
     }
     pending.push(new Promise<void>((resolve) => {
       const t0 = process.hrtime.bigint();
-      const req = request({ host: '127.0.0.1', port: o.port, path: '/headers', agent, headers: { host: o.host, ...o.headers } }, (res) => {
+      const req = request({ host: '127.0.0.1', port: o.port, path: '/headers', agent, headers: { host: o.host, ...o.headers, ...o.headersFor?.(i) } }, (res) => {
         res.resume();
         res.on('end', () => {
           latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
