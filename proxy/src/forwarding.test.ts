@@ -50,7 +50,9 @@ function upstreamHandler(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-let upstream: Server, upstreamPort: number, refusedPort: number;
+let upstream: Server, upstreamPort: number, refusedPort: number, garbagePort: number;
+/** Answers every request with a response no HTTP client may accept (a DEL character in a header value). */
+const garbage = createTcpServer((socket) => { socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nX-Bad: a\x7fb\r\nContent-Length: 2\r\n\r\nok', 'latin1')); });
 let gw: FastifyInstance, port: number, impatient: FastifyInstance, impatientPort: number;
 let store: ConfigStore;
 
@@ -71,12 +73,16 @@ beforeAll(async () => {
   refusedPort = (probe.address() as AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
 
+  await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', r));
+  garbagePort = (garbage.address() as AddressInfo).port;
+
   store = new ConfigStore();
   const config: ProxyConfigInput = {
     schemaVersion: 1, version: 'f1', gateway: { namespace: 'default', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
     routes: [
       route('app.test', () => upstreamPort),
       route('refused.test', () => refusedPort),
+      route('garbage.test', () => garbagePort),
       route('deadline.test', () => upstreamPort, { timeoutMs: 150 }),
     ],
     jwtPolicies: {},
@@ -94,6 +100,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([gw.close(), impatient.close()]);
+  garbage.close();
   upstream.closeAllConnections();
   await new Promise<void>((r) => upstream.close(() => r()));
 });
@@ -181,6 +188,12 @@ describe('forwarding: failures answer in agentgateway words, or cut the connecti
     const grpc = await request(port, { host: 'refused.test', method: 'POST', path: '/pkg.Svc/Call', headers: { 'content-type': 'application/grpc' } });
     expect(grpc.status).toBe(200);
     expect(grpc.headers['grpc-status']).toBe('14');
+  });
+
+  it('an upstream answer that is not valid HTTP → 502 upstream call failed: invalid response', async () => {
+    const res = await request(port, { host: 'garbage.test', path: '/' });
+    expect(res.status).toBe(502);
+    expect(res.body).toBe('upstream call failed: invalid response');
   });
 
   it('an HTTPRoute timeout → 504 request timeout, and the upstream request is abandoned', async () => {

@@ -58,7 +58,12 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     const length = raw.headers['content-length'];
     const hasBody = (length !== undefined && length !== '0') || raw.headers['transfer-encoding'] !== undefined;
     const exchange = new UpstreamExchange(req, reply, state.route?.timeoutMs);
-    agent.dispatch({ origin: originOf(endpoint), path: raw.url ?? '/', method: raw.method ?? 'GET', headers, body: hasBody ? raw : null }, exchange);
+    try {
+      agent.dispatch({ origin: originOf(endpoint), path: raw.url ?? '/', method: raw.method ?? 'GET', headers, body: hasBody ? raw : null }, exchange);
+    } catch (err) {
+      // undici refused the request itself (it validates headers again): answered like any failure.
+      exchange.fail(err as Error);
+    }
   });
 }
 
@@ -69,6 +74,8 @@ class RouteTimeoutError extends Error {
 
 /** Status, body and gRPC status for a failed upstream exchange, in agentgateway's words. */
 function failureAnswer(err: Error & { code?: string }): { status: number; body: string; grpcStatus: number } {
+  // The upstream answered, but not in HTTP a client can be given (RFC 9110 §15.6.3: 502).
+  if (err.name === 'HTTPParserError' || err.code === 'AGW_INVALID_RESPONSE') return { status: 502, body: 'upstream call failed: invalid response', grpcStatus: 14 };
   switch (err.code) {
     case 'AGW_ROUTE_TIMEOUT': return { status: 504, body: 'request timeout', grpcStatus: 4 };
     case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT': return { status: 504, body: 'upstream call timeout', grpcStatus: 4 };
@@ -114,7 +121,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     try {
       this.res.writeHead(statusCode, downstreamResponseHeaders(headers));
     } catch (err) {
-      controller.abort(Object.assign(new Error('invalid response header'), { code: 'invalid response header', cause: err }));
+      controller.abort(Object.assign(new Error('response headers Node refuses to send', { cause: err }), { code: 'AGW_INVALID_RESPONSE' }));
       return;
     }
     this.reply.hijack();
@@ -133,9 +140,14 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+    this.fail(err);
+  }
+
+  /** Ends the exchange on a failure: an answer if none has started, else a cut connection. */
+  fail(err: Error & { code?: string }): void {
     if (this.deadline !== undefined) clearTimeout(this.deadline);
     const answer = failureAnswer(err);
-    this.req.agw.upstreamError = err.code ?? err.message;
+    this.req.agw.upstreamError = err.code ?? err.name;
     if (this.res.headersSent) { this.res.destroy(); return; }
     if (this.res.destroyed) return;
     this.req.log.warn({ err, upstream: this.req.agw.endpoint }, answer.body);
