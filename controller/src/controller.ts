@@ -55,7 +55,12 @@ export class Controller {
   private desired: TranslateOutput | undefined;
   private scheduled = false;
   private running: Promise<void> = Promise.resolve();
-  private readonly written = new Map<string, Obj>();
+  /**
+   * Our last status write per object (`<kind> <ns>/<name>`) until the informer has caught up: the
+   * object returned, and the resourceVersions known to be older than it (those our writes were
+   * conditional on). resourceVersions are opaque: compared for equality only, never ordered.
+   */
+  private readonly written = new Map<string, { obj: Obj; olderVersions: ReadonlySet<string> }>();
   /** Gateway key → JSON of the proxy objects last applied (unchanged ones cost no API call). */
   private readonly deployed = new Map<string, string>();
   /** Parse results of unchanged objects (by resourceVersion), reused across reconciles. */
@@ -249,9 +254,14 @@ export class Controller {
   private current(kind: keyof typeof WATCHED, key: string): Obj | undefined {
     const [ns, name] = key.split('/') as [string, string];
     const cached = (this.informers.list(kind) as Obj[]).find((o) => (o.metadata.namespace ?? '') === ns && o.metadata.name === name);
-    const mine = this.written.get(`${kind} ${key}`);
-    // Our own last write may be newer than the informer's copy: prefer the higher resourceVersion.
-    if (cached !== undefined && mine !== undefined && Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)) return mine;
+    const writtenKey = `${kind} ${key}`;
+    const mine = this.written.get(writtenKey);
+    if (cached !== undefined && mine !== undefined) {
+      // The informer may not have seen our last write yet: while it holds a version our writes were
+      // conditional on, ours is newer. Any other version is our write or a later one.
+      if (mine.olderVersions.has(cached.metadata.resourceVersion ?? '')) return mine.obj;
+      this.written.delete(writtenKey);
+    }
     return cached;
   }
 
@@ -312,7 +322,9 @@ export class Controller {
     const [ns, name] = key.split('/') as [string, string];
     try {
       const r = await this.o.rest.mergePatch<Obj>(statusPathOf(resource, ns, name), patch);
-      this.written.set(`${resource} ${key}`, r.body);
+      const writtenKey = `${resource} ${key}`;
+      const older = new Set(this.written.get(writtenKey)?.olderVersions).add(patch.metadata.resourceVersion);
+      this.written.set(writtenKey, { obj: r.body, olderVersions: older });
       this.metrics.statusWrites.inc({ kind: kindName, result: 'written' });
     } catch (err) {
       if (err instanceof KubeError && err.status === 404) return; // deleted meanwhile
