@@ -45,7 +45,8 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
   app.all('/*', (req: FastifyRequest, reply: FastifyReply): void => {
     const state = req.agw;
     const endpoint = state.endpoint;
-    if (endpoint === undefined) { sendError(req, reply, 503, 'no healthy backends', 14); return; }
+    // The pipeline answers every request it does not give an endpoint; reaching here without one is a bug.
+    if (endpoint === undefined) throw new Error('the pipeline passed a request without choosing an endpoint');
     const raw = req.raw;
     const jwt = state.jwt;
     const headers = upstreamRequestHeaders(raw.headers, {
@@ -67,9 +68,9 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
   });
 }
 
-/** The route's deadline passed (HTTPRoute `timeouts`). */
-class RouteTimeoutError extends Error {
-  readonly code = 'AGW_ROUTE_TIMEOUT';
+/** An error of our own making, with a code `failureAnswer` maps like undici's. */
+function agwError(code: 'AGW_ROUTE_TIMEOUT' | 'AGW_INVALID_RESPONSE', message: string, cause?: unknown): Error & { code: string } {
+  return Object.assign(new Error(message, { cause }), { code });
 }
 
 /** Status, body and gRPC status for a failed upstream exchange, in agentgateway's words. */
@@ -88,8 +89,8 @@ function failureAnswer(err: Error & { code?: string }): { status: number; body: 
 
 /**
  * One request's exchange with its upstream (undici's handler interface): response headers and
- * chunks go straight to the client's socket; a failure before the response started answers 503
- * or 504 in plain text, after it the client connection is cut (the status is already sent). A
+ * chunks go straight to the client's socket; a failure before the response started answers 502,
+ * 503 or 504 in plain text, after it the client connection is cut (the status is already sent). A
  * client that goes away aborts the upstream request.
  */
 class UpstreamExchange implements Dispatcher.DispatchHandler {
@@ -101,7 +102,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   constructor(private readonly req: FastifyRequest, private readonly reply: FastifyReply, timeoutMs: number | undefined) {
     this.res = reply.raw;
-    this.deadline = timeoutMs === undefined ? undefined : setTimeout(() => { this.abort(new RouteTimeoutError('route timeout')); }, timeoutMs);
+    this.deadline = timeoutMs === undefined ? undefined : setTimeout(() => { this.abort(agwError('AGW_ROUTE_TIMEOUT', 'the route\'s timeout passed')); }, timeoutMs);
     this.res.once('close', () => { if (!this.res.writableFinished) this.abort(new Error('client closed the connection')); });
   }
 
@@ -121,7 +122,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     try {
       this.res.writeHead(statusCode, downstreamResponseHeaders(headers));
     } catch (err) {
-      controller.abort(Object.assign(new Error('response headers Node refuses to send', { cause: err }), { code: 'AGW_INVALID_RESPONSE' }));
+      controller.abort(agwError('AGW_INVALID_RESPONSE', 'response headers Node refuses to send', err));
       return;
     }
     this.reply.hijack();
@@ -146,10 +147,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** Ends the exchange on a failure: an answer if none has started, else a cut connection. */
   fail(err: Error & { code?: string }): void {
     if (this.deadline !== undefined) clearTimeout(this.deadline);
-    const answer = failureAnswer(err);
     this.req.agw.upstreamError = err.code ?? err.name;
     if (this.res.headersSent) { this.res.destroy(); return; }
     if (this.res.destroyed) return;
+    const answer = failureAnswer(err);
     this.req.log.warn({ err, upstream: this.req.agw.endpoint }, answer.body);
     sendError(this.req, this.reply, answer.status, answer.body, answer.grpcStatus);
   }
