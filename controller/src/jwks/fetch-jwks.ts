@@ -1,9 +1,10 @@
 import { loopbackAddressOf } from '@agw/api';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { parseJwksDocument, type JwksParse } from './jwks-document.js';
-import { isBlockedAddress } from './ssrf-guard.js';
+import { addressRefusal } from './ssrf-guard.js';
 
 export interface FetchLimits {
   /** Time to open the TCP connection, ms (default 5 000, upstream's dial timeout). */
@@ -41,17 +42,12 @@ export function fetchJwks(target: FetchTarget, limits: FetchLimits = DEFAULT_FET
       headers: { host: url.host, accept: 'application/json, application/jwk-set+json', 'user-agent': 'agentgateway-ts-controller' },
       agent: false,
       timeout: limits.connectTimeoutMs,
-      lookup: (hostname, options, cb) => {
-        dnsLookup(hostname, { ...options, all: false }, (err, address, family) => {
-          if (err) { cb(err, '', 0); return; }
-          const addr = typeof address === 'string' ? address : (address as unknown as LookupAddress).address;
-          if (isBlockedAddress(addr)) { cb(new Error(`address ${addr} is blocked (link-local or metadata service)`), '', 0); return; }
-          cb(null, addr, family);
-        });
-      },
+      lookup: guardedLookup(),
       ...(https ? { servername: url.hostname } : {}),
     };
-    if (isBlockedAddress(host)) { resolve({ ok: false, error: `address ${host} is blocked (link-local or metadata service)` }); return; }
+    // Node dials an IP literal without calling lookup: the literal is checked here, as Node reads it.
+    const refused = addressRefusal(host, 'literal');
+    if (refused !== undefined) { resolve({ ok: false, error: refused }); return; }
     const total = setTimeout(() => { req.destroy(new Error(`timed out after ${limits.totalTimeoutMs} ms`)); }, limits.totalTimeoutMs);
     const req = (https ? httpsRequest : httpRequest)(opts, (res) => {
       req.setTimeout(0);
@@ -77,4 +73,29 @@ export function fetchJwks(target: FetchTarget, limits: FetchLimits = DEFAULT_FET
     req.on('error', (err) => done({ ok: false, error: `fetching jwks from ${target.url}: ${err.message}` }));
     req.end();
   });
+}
+
+/** Resolves every address of a name (`dns.lookup` with `all: true`). */
+export type ResolveAll = (hostname: string, options: LookupAllOptions, cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+/**
+ * The `lookup` hook of a JWKS connection: the guard decides on the addresses actually dialed.
+ * It resolves every address, refuses the name if ANY is blocked (a name that also points at a
+ * metadata service is not trusted for its other answers), and answers in the shape Node asked
+ * for: an array when `options.all` (http with autoSelectFamily, Node 20's default), else the
+ * first address, as `dns.lookup` would.
+ */
+export function guardedLookup(resolveAll: ResolveAll = (h, o, cb) => { dnsLookup(h, o, cb); }): LookupFunction {
+  return (hostname, options, cb) => {
+    resolveAll(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) { cb(err, options.all ? [] : '', 0); return; }
+      const first = addresses[0];
+      if (first === undefined) { cb(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), options.all ? [] : '', 0); return; }
+      for (const { address } of addresses) {
+        const refused = addressRefusal(address, 'resolved');
+        if (refused !== undefined) { cb(new Error(refused), options.all ? [] : '', 0); return; }
+      }
+      if (options.all) cb(null, addresses); else cb(null, first.address, first.family);
+    });
+  };
 }
