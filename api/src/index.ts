@@ -11,3 +11,4 @@ export * from './push-service.js';
 export * from './chart-values.js';
 export * from './localhost-names.js';
 export * from './agentgateway-parameters.js';
+export * from './route-regex.js';

@@ -116,3 +116,16 @@ export const ProxyConfig = z.object({
 });
 export type ProxyConfig = z.output<typeof ProxyConfig>;
 export type ProxyConfigInput = z.input<typeof ProxyConfig>;
+
+/**
+ * The frame of a ProxyConfig with its parts unparsed: the proxy parses listeners, routes and
+ * policies one by one, so that one it cannot use is left out instead of failing the whole config.
+ */
+export const ProxyConfigFrame = z.object({
+  schemaVersion: z.literal(PROXY_CONFIG_SCHEMA_VERSION),
+  version: z.string().min(1),
+  gateway: z.object({ namespace: z.string(), name: z.string() }),
+  listeners: z.array(z.unknown()),
+  routes: z.array(z.unknown()),
+  jwtPolicies: z.record(z.string(), z.unknown()),
+});

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { ProxyConfig } from './proxy-config.js';
 
 /**
  * Messages of the config stream between controller and proxies (one bidirectional stream per
@@ -15,7 +14,12 @@ export const ProxyToController = z.discriminatedUnion('type', [
     /** Pod name or another id unique among the gateway's proxies. */
     proxyId: z.string().min(1),
   }),
-  z.object({ type: z.literal('ack'), version: z.string() }),
+  z.object({
+    type: z.literal('ack'),
+    version: z.string(),
+    /** What the proxy left out of an applied config (a route or policy it could not compile); at most 20. */
+    warnings: z.array(z.string().max(2048)).max(20).optional(),
+  }),
   z.object({ type: z.literal('nack'), version: z.string(), reason: z.string() }),
   /** A token carried a kid that no provider of this issuer knows: ask for a refetch. */
   z.object({ type: z.literal('refetchKeys'), remoteUrl: z.string(), kid: z.string() }),
@@ -23,7 +27,15 @@ export const ProxyToController = z.discriminatedUnion('type', [
 export type ProxyToController = z.output<typeof ProxyToController>;
 
 export const ControllerToProxy = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('snapshot'), config: ProxyConfig }),
+  z.object({
+    type: z.literal('snapshot'),
+    /**
+     * A ProxyConfig. Only its version is checked on the wire: the proxy validates the rest part by
+     * part when it compiles it (compileConfig), so a part it cannot use is left out and reported
+     * in the ACK, and a broken frame is NACKed, instead of the stream failing to decode.
+     */
+    config: z.looseObject({ version: z.string().min(1) }),
+  }),
   z.object({ type: z.literal('error'), message: z.string() }),
 ]);
 export type ControllerToProxy = z.output<typeof ControllerToProxy>;

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { ConfigStore } from './config/store.js';
 import type { ProxyMetrics } from './metrics.js';
+import type { PathRules } from './routing/request-target.js';
 import { buildGatewayServer } from './server.js';
 
 export interface ListenerPortsOptions {
@@ -16,6 +17,8 @@ export interface ListenerPortsOptions {
   readonly upstreamTimeoutMs?: number;
   /** See GatewayServerOptions.refetchIntervalMs. */
   readonly refetchIntervalMs?: number;
+  /** See GatewayServerOptions.pathRules. */
+  readonly pathRules?: PathRules;
 }
 
 /**
@@ -56,6 +59,7 @@ export class ListenerPorts {
         ...(this.o.requestRefetch ? { requestRefetch: this.o.requestRefetch } : {}),
         ...(this.o.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: this.o.upstreamTimeoutMs } : {}),
         ...(this.o.refetchIntervalMs !== undefined ? { refetchIntervalMs: this.o.refetchIntervalMs } : {}),
+        ...(this.o.pathRules !== undefined ? { pathRules: this.o.pathRules } : {}),
       });
       await app.listen({ port: this.o.portMap.get(port) ?? port, host: this.o.host });
       this.servers.set(port, app);

@@ -35,7 +35,7 @@ async function runProxy(s: ProxySettings, logger: Logger, worker: number | undef
   let draining = false;
   let source: ControllerSource | undefined;
   const ports = new ListenerPorts({
-    store, metrics, logger, host: s.host, portMap: s.portMap, upstreamTimeoutMs: s.upstreamTimeoutMs, refetchIntervalMs: s.refetchIntervalMs,
+    store, metrics, logger, host: s.host, portMap: s.portMap, upstreamTimeoutMs: s.upstreamTimeoutMs, refetchIntervalMs: s.refetchIntervalMs, pathRules: s.pathRules,
     requestRefetch: (url, kid) => source?.requestRefetch(url, kid),
     onListen: (port, bound) => logger.info({ listenerPort: port, boundPort: bound }, 'listening'),
   });

@@ -235,9 +235,8 @@ describe('proxy with config', () => {
   });
 
   describe('config updates', () => {
-    it('an invalid config is rejected with a precise reason and the last good one keeps serving', async () => {
-      const bad = { ...config('v2'), routes: [{ ...r('x.test'), jwtPolicy: 'missing' }] };
-      expect(await applyConfig(store, bad)).toBe('invalid config: route default/x.test/0/0 refers to unknown JWT policy missing');
+    it('a config with a broken frame is rejected with a precise reason and the last good one keeps serving', async () => {
+      expect(await applyConfig(store, { ...config('v2'), schemaVersion: 9 })).toMatch(/^invalid config: schemaVersion: /);
       expect(await applyConfig(store, { ...config('v3'), listeners: 'nope' })).toMatch(/^invalid config: listeners: /);
       expect(store.current?.config.version).toBe('v1');
       expect((await get('secureroute.com', { headers: { authorization: `Bearer ${await token()}` } })).status).toBe(200);
@@ -254,6 +253,58 @@ describe('proxy with config', () => {
       expect(dump).toContain('"kid":"k1"');
       expect(dump).not.toContain(String(k1.jwk.n));
     });
+  });
+});
+
+describe('one bad route or policy is isolated, never the whole config', () => {
+  afterAll(async () => { expect(await applyConfig(store, config('v6'))).toBeUndefined(); });
+
+  it('routes and policies the proxy cannot compile are left out or answer 500; the rest applies, with warnings', async () => {
+    const base = config('v5');
+    const routes = [
+      ...base.routes,
+      r('badregex.test', { match: { path: { type: 'RegularExpression', value: '/(unclosed' }, headers: [], queryParams: [] } }),
+      r('badheader.test', { match: { path: { type: 'PathPrefix', value: '/' }, headers: [{ type: 'RegularExpression', name: 'x', value: '(?=lookahead)' }], queryParams: [] } }),
+      r('missingpolicy.test', { jwtPolicy: 'missing' }),
+      r('brokenpolicy.test', { jwtPolicy: 'broken' }),
+      { id: 'default/malformed/0/0', listeners: 'not-a-list' },
+      r('strayhost.test', { listeners: ['http', 'nosuchlistener'] }),
+    ];
+    const input = { ...base, routes, jwtPolicies: { ...base.jwtPolicies, broken: { policy: 'default/broken', mode: 'Sometimes' } } };
+    expect(await applyConfig(store, input)).toBeUndefined();
+    expect(store.current?.config.version).toBe('v5');
+    const warnings = store.current?.warnings ?? [];
+    expect(warnings).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^route default\/badregex.test\/0\/0 left out: path regular expression "\/\(unclosed": error parsing regexp: missing closing \)/),
+      expect.stringMatching(/^route default\/badheader.test\/0\/0 left out: header x regular expression/),
+      'route default/missingpolicy.test/0/0 answers 500: JWT policy missing is not available',
+      expect.stringMatching(/^jwt policy broken left out \(its routes answer 500\): mode: /),
+      expect.stringMatching(/^route "default\/malformed\/0\/0" left out: /),
+      'route default/strayhost.test/0/0: unknown listener nosuchlistener ignored',
+    ]));
+    // The rest of the config serves, policies included.
+    expect((await get('secureroute.com')).status).toBe(401);
+    expect((await get('secureroute.com', { headers: { authorization: `Bearer ${await token()}` } })).status).toBe(200);
+    expect((await get('strayhost.test')).status).toBe(200);
+    // A route whose policy is unavailable fails closed, even with a valid token.
+    for (const host of ['missingpolicy.test', 'brokenpolicy.test']) {
+      const res = await get(host, { headers: { authorization: `Bearer ${await token()}` } });
+      expect(res.status).toBe(500);
+      expect(res.body).toBe('policy unavailable');
+    }
+    // A left-out route matches nothing.
+    expect((await get('badregex.test', { path: '/(unclosed' })).status).toBe(404);
+    expect((await get('badheader.test', { headers: { x: 'lookahead' } })).status).toBe(404);
+  });
+
+  it('a PreRouting policy that is unavailable fails closed for the whole listener', async () => {
+    const base = config('v5b');
+    const listeners = [{ name: 'http', port: 80 }, { name: 'pre', port: 8080, preRoutingJwtPolicy: 'gone' }];
+    expect(await applyConfig(store, { ...base, listeners })).toBeUndefined();
+    expect(store.current?.warnings).toContain('listener pre answers 500: JWT policy gone is not available');
+    const res = await request(prePort, { host: 'pre.test', path: '/exists', headers: { authorization: `Bearer ${await token()}` } });
+    expect(res.status).toBe(500);
+    expect(res.body).toBe('policy unavailable');
   });
 });
 

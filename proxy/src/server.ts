@@ -1,11 +1,15 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ConfigStore } from './config/store.js';
 import type { ProxyMetrics } from './metrics.js';
 import { adminRoutes } from './plugins/admin.js';
 import { gatewayPipeline } from './plugins/gateway-pipeline.js';
 import './plugins/request-state.js';
 import { upstreamPlugin } from './plugins/upstream.js';
+import { canonicalUrlRewriter } from './plugins/canonical-target.js';
+import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
 
 export interface GatewayServerOptions {
   store: ConfigStore;
@@ -19,6 +23,8 @@ export interface GatewayServerOptions {
   refetchWaitMs?: number;
   refetchIntervalMs?: number;
   upstreamTimeoutMs?: number;
+  /** Request-target rules that may be relaxed (default: the strict ones, DEFAULT_PATH_RULES). */
+  pathRules?: PathRules;
 }
 
 /**
@@ -34,6 +40,10 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     genReqId: () => randomUUID(),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // The canonical request target, decided before Fastify's router (canonical-target.ts).
+    rewriteUrl: canonicalUrlRewriter(o.pathRules ?? DEFAULT_PATH_RULES),
+    // Requests Node's parser refuses get a plain-text answer too, not Fastify's JSON.
+    clientErrorHandler: answerClientError,
   });
   await app.register(gatewayPipeline, {
     store: o.store, metrics: o.metrics, listenerPort: o.listenerPort,
@@ -54,12 +64,29 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     const jwt = req.agw?.jwt;
     req.log.info({
       method: req.method, host: req.agw?.host, path: (req.raw.url ?? '').split('?', 1)[0], status: reply.statusCode,
-      route: routeId || undefined, upstreamError: req.agw?.upstreamError, durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      route: routeId || undefined, code: req.agw?.targetError, upstreamError: req.agw?.upstreamError, durationMs: Math.round(reply.elapsedTime * 100) / 100,
       ...(jwt ? { jwt: { policy: jwt.policy, result: jwt.result, provider: jwt.provider, code: jwt.code, sub: typeof req.agw.claims?.sub === 'string' ? req.agw.claims.sub : undefined } } : {}),
     }, 'access');
     done();
   });
   return app;
+}
+
+/**
+ * Fastify's clientErrorHandler: a request Node's HTTP parser refuses (bad request line, control
+ * characters, header overflow, header timeout) gets a short plain-text answer and the connection
+ * is closed, as Node does by default, in the same form as the proxy's own errors.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, body] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'request header fields too large']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request timeout'] : [400, 'bad request'];
+  // As Node's own handler: answer only when no response of ours has started on this socket.
+  const inFlight = (socket as Socket & { _httpMessage?: { _headerSent?: boolean } | null })._httpMessage;
+  if (socket.writable && (inFlight == null || inFlight._headerSent !== true)) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 /** The admin server; `stores` maps Gateway (`<ns>/<name>`) to its config store. */

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parsePortMap } from './port-map.js';
+import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
 
 /** Every setting of the proxy binary: flags override env, which override defaults. */
 export interface ProxySettings {
@@ -33,6 +34,18 @@ export interface ProxySettings {
   readonly controllerCaFile?: string;
   /** Name expected in the controller's certificate, if not the address host. */
   readonly controllerServerName?: string;
+  /** Request-target rules (docs/security.md); the defaults are the strict ones. */
+  readonly pathRules: PathRules;
+}
+
+/** `--path-merge-slashes true|false` (default true), `--path-semicolons reject|keep` (default reject). */
+function readPathRules(mergeSlashes: string | undefined, semicolons: string | undefined): PathRules {
+  if (mergeSlashes !== undefined && mergeSlashes !== 'true' && mergeSlashes !== 'false') throw new Error(`--path-merge-slashes takes true or false, not ${JSON.stringify(mergeSlashes)}`);
+  if (semicolons !== undefined && semicolons !== 'reject' && semicolons !== 'keep') throw new Error(`--path-semicolons takes reject or keep, not ${JSON.stringify(semicolons)}`);
+  return {
+    mergeSlashes: mergeSlashes === undefined ? DEFAULT_PATH_RULES.mergeSlashes : mergeSlashes === 'true',
+    semicolons: semicolons ?? DEFAULT_PATH_RULES.semicolons,
+  };
 }
 
 /** Default path of the projected token the deployer mounts. */
@@ -46,6 +59,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
       'admin-port': { type: 'string' }, 'drain-ms': { type: 'string' }, 'log-level': { type: 'string' },
       'jwt-cache-entries': { type: 'string' }, workers: { type: 'string' }, 'upstream-timeout-ms': { type: 'string' }, 'refetch-interval-ms': { type: 'string' },
       'controller-ca': { type: 'string' }, 'controller-server-name': { type: 'string' },
+      'path-merge-slashes': { type: 'string' }, 'path-semicolons': { type: 'string' },
     },
   });
   const gw = values.gateway ?? (env['GATEWAY_NAMESPACE'] && env['GATEWAY_NAME'] ? `${env['GATEWAY_NAMESPACE']}/${env['GATEWAY_NAME']}` : undefined);
@@ -76,5 +90,6 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     upstreamTimeoutMs: Number(values['upstream-timeout-ms'] ?? env['AGW_UPSTREAM_TIMEOUT_MS'] ?? 30_000),
     refetchIntervalMs: Number(values['refetch-interval-ms'] ?? env['AGW_REFETCH_INTERVAL_MS'] ?? 30_000),
     workerIndex: Number(env['AGW_WORKER_INDEX'] ?? 0),
+    pathRules: readPathRules(values['path-merge-slashes'] ?? env['AGW_PATH_MERGE_SLASHES'], values['path-semicolons'] ?? env['AGW_PATH_SEMICOLONS']),
   };
 }

@@ -54,16 +54,27 @@ describe('config stream (gRPC)', () => {
     await until('v1 acked', () => server.programming('d/gw').acked === 1);
     server.update(new Map([['d/gw', cfg('v2')]]));
     await until('v2 applied and acked', () => store.current?.config.version === 'v2' && server.programming('d/gw').acked === 1);
-    expect(server.programming('d/gw')).toEqual({ proxies: 1, version: 'v2', acked: 1, nacks: [] });
+    expect(server.programming('d/gw')).toEqual({ proxies: 1, version: 'v2', acked: 1, nacks: [], warnings: [] });
   });
 
   it('a config the proxy refuses is NACKed with the reason; the last good one keeps serving', async () => {
     const { server, store } = await pair();
     await until('v1 applied', () => store.current?.config.version === 'v1');
-    server.update(new Map([['d/gw', cfg('bad', { routes: [{ id: 'd/r/0/0', listeners: ['nope'], hostnames: [], order: 0, match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] }, backends: [] }] })]]));
+    server.update(new Map([['d/gw', cfg('bad', { listeners: 'nope' as never })]]));
     await until('NACK', () => server.programming('d/gw').nacks.length === 1);
-    expect(server.programming('d/gw').nacks[0]?.reason).toBe('invalid config: route d/r/0/0 refers to unknown listener nope');
+    expect(server.programming('d/gw').nacks[0]?.reason).toMatch(/^invalid config: listeners: /);
     expect(store.current?.config.version).toBe('v1');
+  });
+
+  it('a route the proxy cannot use is left out, the rest applied, and the ACK says what was left out', async () => {
+    const { server, store } = await pair();
+    await until('v1 applied', () => store.current?.config.version === 'v1');
+    const stray = { id: 'd/r/0/0', listeners: ['nope'], hostnames: [], order: 0, match: { path: { type: 'PathPrefix' as const, value: '/' }, headers: [], queryParams: [] }, backends: [] };
+    server.update(new Map([['d/gw', cfg('partial', { routes: [stray] })]]));
+    await until('partial applied and acked', () => store.current?.config.version === 'partial' && server.programming('d/gw').acked === 1);
+    expect(server.programming('d/gw').warnings.map((w) => w.warning)).toEqual([
+      'route d/r/0/0: unknown listener nope ignored', 'route d/r/0/0 left out: no known listener',
+    ]);
   });
 
   it('carries refetch requests to the controller', async () => {

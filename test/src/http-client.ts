@@ -21,11 +21,13 @@ export function request(port: number, o: { path?: string; method?: string; host?
 
 /**
  * Sends bytes as written (duplicate headers, odd spacing, raw control characters) and parses the
- * status line and body of the answer. The request must ask for `Connection: close`.
+ * status line and body of the answer. The request must ask for `Connection: close`: the socket is
+ * not half-closed after the request (a server may take a client's FIN for an abandoned request and
+ * drop an answer it is still waiting for upstream), it ends when the server closes it.
  */
 export function rawRequest(port: number, text: string): Promise<{ status: number; head: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.end(Buffer.from(text, 'latin1')));
+    const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.from(text, 'latin1')));
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', reject);

@@ -22,6 +22,8 @@ interface Conn {
   /** The stream's buffer is full: send nothing more until it drains, then only the newest config. */
   blocked?: boolean;
   ackedVersion?: string;
+  /** What the proxy left out of the version it ACKed. */
+  ackWarnings?: readonly string[];
   nack?: { version: string; reason: string };
 }
 
@@ -32,6 +34,8 @@ export interface GatewayProgramming {
   readonly acked: number;
   /** NACK reasons of the current version, by proxy id. */
   readonly nacks: ReadonlyArray<{ proxy: string; reason: string }>;
+  /** What proxies that applied the current version left out of it (routes or policies they could not compile), by proxy id. */
+  readonly warnings: ReadonlyArray<{ proxy: string; warning: string }>;
 }
 
 export interface ConfigServerEvents {
@@ -99,6 +103,7 @@ export class ConfigServer {
       proxies: conns.length, ...(version !== undefined ? { version } : {}),
       acked: conns.filter((c) => version !== undefined && c.ackedVersion === version).length,
       nacks: conns.filter((c) => c.nack !== undefined && c.nack.version === version).map((c) => ({ proxy: c.id, reason: (c.nack as { reason: string }).reason })),
+      warnings: conns.filter((c) => version !== undefined && c.ackedVersion === version).flatMap((c) => (c.ackWarnings ?? []).map((warning) => ({ proxy: c.id, warning }))),
     };
   }
 
@@ -156,7 +161,15 @@ export class ConfigServer {
         return;
       }
       if (conn === undefined) return;
-      if (m.type === 'ack') { conn.ackedVersion = m.version; delete conn.nack; this.events.onProgrammingChange(); }
+      if (m.type === 'ack') {
+        conn.ackedVersion = m.version;
+        if (m.warnings !== undefined && m.warnings.length > 0) {
+          conn.ackWarnings = m.warnings;
+          this.events.log('warn', 'proxy applied config with parts left out', { proxy: conn.id, version: m.version, warnings: m.warnings });
+        } else delete conn.ackWarnings;
+        delete conn.nack;
+        this.events.onProgrammingChange();
+      }
       if (m.type === 'nack') { conn.nack = { version: m.version, reason: m.reason }; this.events.log('warn', 'proxy rejected config', { proxy: conn.id, version: m.version, reason: m.reason }); this.events.onProgrammingChange(); }
       if (m.type === 'refetchKeys') this.events.onRefetch(m.remoteUrl, m.kid);
     });

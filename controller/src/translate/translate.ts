@@ -7,6 +7,7 @@ import { appendTo } from './append-to.js';
 import { indexBackends, referenceGranted, resolveServicePort, type BackendIndex } from './backends.js';
 import { intersectHostnames } from './hostnames.js';
 import { translateJwtPolicy, type TranslatedJwt } from './jwt-policy.js';
+import { routeRegexProblems } from './route-regexes.js';
 import {
   cond, keyOf, type GatewayStatusOut, type PolicyAncestorOut, type JwksRequest, type ObjectKey, type PendingCondition, type RouteParentStatusOut,
   type TranslateInput, type TranslateOutput,
@@ -53,6 +54,8 @@ export function translate(input: TranslateInput): TranslateOutput {
 
   // ---- routes → gateways -----------------------------------------------------------------
   const routeStatus = new Map<ObjectKey, RouteParentStatusOut[]>();
+  /** Rules left out of every config because a regular expression of theirs does not compile. */
+  const invalidRules = new Map<HttpRoute, ReadonlySet<number>>();
   const attachments: RouteAttachment[] = [];
   const attachedCount = new Map<string, number>(); // `<gw key>/<listener>` → routes
   const routes = [...input.httpRoutes].sort((a, b) =>
@@ -61,6 +64,12 @@ export function translate(input: TranslateInput): TranslateOutput {
     const rns = route.metadata.namespace ?? '';
     const parents: RouteParentStatusOut[] = [];
     const resolved = resolveRouteRefs(route, idx);
+    const regexProblems = routeRegexProblems(route);
+    const badRules = new Set(regexProblems.map((p) => p.ruleIndex));
+    if (badRules.size > 0) invalidRules.set(route, badRules);
+    // Gateway API: an unsupported value is Accepted=False UnsupportedValue; the rule alone is left out.
+    const unsupported = regexProblems.length === 0 ? undefined : `${regexProblems.map((p) => p.message).join('; ')}; ${
+      badRules.size < route.spec.rules.length ? 'the other rules are served' : 'no rule is served'}`;
     for (const ref of route.spec.parentRefs) {
       if (ref.group !== GATEWAY_API_GROUP || ref.kind !== 'Gateway') continue;
       const gwKey = `${ref.namespace ?? rns}/${ref.name}`;
@@ -78,6 +87,7 @@ export function translate(input: TranslateInput): TranslateOutput {
       if (candidates.length === 0) accepted = cond('Accepted', false, 'NoMatchingParent', `no listener matches parentRef ${ref.sectionName ?? ''}${ref.port ?? ''}`.trim(), gen(route));
       else if (allowed.length === 0) accepted = cond('Accepted', false, 'NotAllowedByListeners', 'no listener of the Gateway allows this route', gen(route));
       else if (byListener.size === 0) accepted = cond('Accepted', false, 'NoMatchingListenerHostname', 'no hostname of the route matches a listener hostname', gen(route));
+      else if (unsupported !== undefined) accepted = cond('Accepted', false, 'UnsupportedValue', unsupported, gen(route));
       else accepted = cond('Accepted', true, 'Accepted', 'Route accepted', gen(route));
       parents.push({ parentRef, controllerName: input.controllerName, conditions: [accepted, resolved.condition(gen(route))] });
       if (byListener.size > 0) {
@@ -169,7 +179,9 @@ export function translate(input: TranslateInput): TranslateOutput {
     for (const att of attachmentsByGateway.get(gw) ?? []) {
       const route = att.route;
       const rKey = keyOf(route);
+      const leftOut = invalidRules.get(route);
       route.spec.rules.forEach((rule, ri) => {
+        if (leftOut?.has(ri) === true) return;
         const backends = resolveRuleBackends(route, ri, idx);
         const timeoutMs = ruleTimeoutMs(rule.timeouts);
         rule.matches.forEach((m, mi) => {

@@ -1,4 +1,6 @@
-import { ProxyConfig, type ProxyConfigInput } from '@agw/api';
+import {
+  CompiledJwtPolicy, CompiledListener, CompiledRoute, ProxyConfigFrame, type ProxyConfig, type ProxyConfigInput,
+} from '@agw/api';
 import { compileJwtVerifier, type JwtVerifier } from '../auth/jwt-verifier.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 
@@ -6,8 +8,12 @@ import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 export interface RuntimeConfig {
   readonly config: ProxyConfig;
   readonly table: RouteTable;
+  /**
+   * Verifier of every JWT policy that compiled. A policy a route or listener names but that is
+   * missing here could not be compiled: the pipeline answers its requests 500 (fails closed).
+   */
   readonly verifiers: ReadonlyMap<string, JwtVerifier>;
-  /** Non-fatal problems (dropped providers), logged and shown in /config_dump. */
+  /** Non-fatal problems (dropped providers, routes or policies left out), logged, ACKed and shown in /config_dump. */
   readonly warnings: readonly string[];
   /** JSON of each compiled JWT policy, to reuse its verifier when the next config has it unchanged. */
   readonly policyJson: ReadonlyMap<string, string>;
@@ -19,45 +25,81 @@ function formatIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; 
   return issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 
+const idOf = (v: unknown, fallback: string): string => {
+  const id = (v as { id?: unknown; name?: unknown } | null)?.id ?? (v as { name?: unknown } | null)?.name;
+  return typeof id === 'string' ? JSON.stringify(id.slice(0, 200)) : fallback;
+};
+
 /**
- * Validates (the same zod contract as the controller) and compiles a config. Any error rejects
- * the whole config with a precise reason (the caller NACKs and keeps serving the last good one).
+ * Validates (the same zod contract as the controller) and compiles a config. Only a broken frame
+ * (schema version, version, gateway, the lists themselves) rejects the whole config (the caller
+ * NACKs and keeps serving the last good one). Anything smaller is isolated, so that one tenant's
+ * route or policy never freezes everyone's config:
+ * - a listener or route that does not parse, or a route match that does not compile (a regex RE2
+ *   refuses), is left out, its traffic falling to the other routes exactly as the controller does
+ *   for an invalid rule;
+ * - a route attached to an unknown listener keeps its known listeners (none left: left out);
+ * - a JWT policy that does not parse or compile is left out, and every route and listener that
+ *   names it answers 500 (never served without its policy).
+ * Each of these is a warning (log, ACK, /config_dump).
  */
 export async function compileConfig(input: unknown, cacheEntries?: number, previous?: RuntimeConfig): Promise<CompileResult> {
-  const parsed = ProxyConfig.safeParse(input);
-  if (!parsed.success) return { ok: false, error: `invalid config: ${formatIssues(parsed.error.issues)}` };
-  const config = parsed.data;
-  const listenerNames = new Set(config.listeners.map((l) => l.name));
-  for (const route of config.routes) {
-    if (route.jwtPolicy !== undefined && !(route.jwtPolicy in config.jwtPolicies)) {
-      return { ok: false, error: `invalid config: route ${route.id} refers to unknown JWT policy ${route.jwtPolicy}` };
-    }
-    const stray = route.listeners.find((l) => !listenerNames.has(l));
-    if (stray !== undefined) return { ok: false, error: `invalid config: route ${route.id} refers to unknown listener ${stray}` };
-  }
-  for (const l of config.listeners) {
-    if (l.preRoutingJwtPolicy !== undefined && !(l.preRoutingJwtPolicy in config.jwtPolicies)) {
-      return { ok: false, error: `invalid config: listener ${l.name} refers to unknown JWT policy ${l.preRoutingJwtPolicy}` };
-    }
-  }
-  let table: RouteTable;
-  try {
-    table = compileRouteTable(config.listeners, config.routes);
-  } catch (err) {
-    return { ok: false, error: `invalid config: ${(err as Error).message}` };
-  }
+  const frame = ProxyConfigFrame.safeParse(input);
+  if (!frame.success) return { ok: false, error: `invalid config: ${formatIssues(frame.error.issues)}` };
+  const warnings: string[] = [];
+
+  const listeners: CompiledListener[] = [];
+  frame.data.listeners.forEach((raw, i) => {
+    const l = CompiledListener.safeParse(raw);
+    if (l.success) listeners.push(l.data);
+    else warnings.push(`listener ${idOf(raw, `#${i}`)} left out: ${formatIssues(l.error.issues)}`);
+  });
+  const listenerNames = new Set(listeners.map((l) => l.name));
+
+  const routes: CompiledRoute[] = [];
+  frame.data.routes.forEach((raw, i) => {
+    const r = CompiledRoute.safeParse(raw);
+    if (!r.success) { warnings.push(`route ${idOf(raw, `#${i}`)} left out: ${formatIssues(r.error.issues)}`); return; }
+    const route = r.data;
+    const known = route.listeners.filter((l) => listenerNames.has(l));
+    if (known.length < route.listeners.length) warnings.push(`route ${route.id}: unknown listener ${route.listeners.filter((l) => !listenerNames.has(l)).join(', ')} ignored`);
+    if (known.length === 0) { warnings.push(`route ${route.id} left out: no known listener`); return; }
+    routes.push(known.length === route.listeners.length ? route : { ...route, listeners: known });
+  });
+
   const verifiers = new Map<string, JwtVerifier>();
   const policyJson = new Map<string, string>();
-  const warnings: string[] = [];
-  for (const [key, policy] of Object.entries(config.jwtPolicies)) {
+  const jwtPolicies: Record<string, CompiledJwtPolicy> = {};
+  for (const [key, raw] of Object.entries(frame.data.jwtPolicies)) {
+    const parsed = CompiledJwtPolicy.safeParse(raw);
+    if (!parsed.success) { warnings.push(`jwt policy ${key} left out (its routes answer 500): ${formatIssues(parsed.error.issues)}`); continue; }
+    const policy = parsed.data;
     const json = JSON.stringify(policy);
     // Unchanged policy (same keys, issuers, mode): keep its verifier, imported keys and token cache.
-    const reused = previous?.policyJson.get(key) === json ? previous.verifiers.get(key) : undefined;
-    const v = reused ?? await compileJwtVerifier(policy, cacheEntries);
+    let v = previous?.policyJson.get(key) === json ? previous.verifiers.get(key) : undefined;
+    if (v === undefined) {
+      try {
+        v = await compileJwtVerifier(policy, cacheEntries);
+      } catch (err) {
+        warnings.push(`jwt policy ${key} left out (its routes answer 500): ${(err as Error).message}`);
+        continue;
+      }
+    }
+    jwtPolicies[key] = policy;
     verifiers.set(key, v);
     policyJson.set(key, json);
     warnings.push(...v.warnings.map((w) => `jwt policy ${key}: ${w}`));
   }
+  for (const route of routes) {
+    if (route.jwtPolicy !== undefined && !verifiers.has(route.jwtPolicy)) warnings.push(`route ${route.id} answers 500: JWT policy ${route.jwtPolicy} is not available`);
+  }
+  for (const l of listeners) {
+    if (l.preRoutingJwtPolicy !== undefined && !verifiers.has(l.preRoutingJwtPolicy)) warnings.push(`listener ${l.name} answers 500: JWT policy ${l.preRoutingJwtPolicy} is not available`);
+  }
+
+  const table = compileRouteTable(listeners, routes);
+  warnings.push(...table.problems.map((p) => `route ${p.route} left out: ${p.message}`));
+  const config: ProxyConfig = { ...frame.data, listeners, routes, jwtPolicies };
   return { ok: true, runtime: { config, table, verifiers, warnings, policyJson } };
 }
 

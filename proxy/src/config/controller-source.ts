@@ -1,10 +1,13 @@
 import {
   PUSH_METHOD_PATH, PUSH_PROTOCOL_VERSION, decodeControllerMessage, encodeMessage,
-  type ControllerToProxy, type ProxyConfig, type ProxyToController,
+  type ControllerToProxy, type ProxyToController,
 } from '@agw/api';
 import { Client, Metadata, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { applyConfig } from './apply.js';
 import type { ConfigStore } from './store.js';
+
+/** A snapshot's config as received: only its version is known before compileConfig validates it. */
+type SnapshotConfig = Extract<ControllerToProxy, { type: 'snapshot' }>['config'];
 
 export interface ControllerSourceOptions {
   /** `host:port` of the controller's config server. */
@@ -35,7 +38,7 @@ export class ControllerSource {
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** The newest snapshot not yet applied; older unapplied ones are skipped (never ACKed). */
-  private pending: ProxyConfig | undefined;
+  private pending: SnapshotConfig | undefined;
   private applying = false;
   connected = false;
 
@@ -70,7 +73,10 @@ export class ControllerSource {
       const config = this.pending;
       this.pending = undefined;
       const error = await applyConfig(this.o.store, config);
-      stream.write(error === undefined ? { type: 'ack', version: config.version } : { type: 'nack', version: config.version, reason: error });
+      const warnings = error === undefined ? (this.o.store.current?.warnings ?? []).slice(0, 20).map((w) => w.slice(0, 2048)) : [];
+      stream.write(error === undefined
+        ? { type: 'ack', version: config.version, ...(warnings.length > 0 ? { warnings } : {}) }
+        : { type: 'nack', version: config.version, reason: error });
       if (error !== undefined) this.o.log('warn', 'config rejected; the last good config keeps serving', { version: config.version, error });
     }
     this.applying = false;

@@ -7,7 +7,9 @@ import type { RuntimeConfig } from '../config/compile.js';
 import { waitForNextConfig, type ConfigStore } from '../config/store.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { normalizeHost } from '../routing/hostname.js';
+import { TARGET_ERROR_BODY } from '../routing/request-target.js';
 import { matchRoute, pickEndpoint, selectListener } from '../routing/route-table.js';
+import { canonicalRequestOf } from './canonical-target.js';
 import './request-state.js';
 import { sendError, sendJwtFailure } from './responses.js';
 
@@ -31,9 +33,16 @@ export interface PipelineOptions {
   refetchIntervalMs: number;
 }
 
+/** The answer for a route or listener whose JWT policy the proxy could not compile (never served without it). */
+const POLICY_UNAVAILABLE = 'policy unavailable';
+
+/** Methods named in the answer to `OPTIONS *` (RFC 9110 §9.3.7): what listeners forward. */
+const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
 /**
- * The request pipeline, in one onRequest hook (before any body is read): listener and route
- * match → PreRouting JWT → route JWT → upstream choice. A rejection answers here; the upstream
+ * The request pipeline, in one onRequest hook (before any body is read): the canonical target
+ * (made by canonical-target.ts before Fastify's router) → listener match → PreRouting JWT → route
+ * match → route JWT → upstream choice. A rejection answers here; the upstream
  * plugin forwards what passes. All decisions use the config current when the request started.
  */
 export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, opts) => {
@@ -61,6 +70,7 @@ export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, 
    * Only an unknown kid from an issuer with remote keys returns a promise (a bounded wait for a refetch).
    */
   function runJwt(req: FastifyRequest, runtime: RuntimeConfig, policyKey: string): JwtRun | Promise<JwtRun> | undefined {
+    // A policy named by the config that did not compile (compile.ts left it out): fail closed.
     const verifier = runtime.verifiers.get(policyKey);
     if (verifier === undefined) return undefined;
     const src = rawHeaderSource(req.raw.rawHeaders, req.raw.url ?? '/');
@@ -105,10 +115,18 @@ export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, 
   }
 
   app.addHook('onRequest', async (req, reply) => {
-    req.agw = { host: req.headers.host ?? '' };
+    const canonical = canonicalRequestOf(req.raw);
+    if (canonical.kind !== 'origin') {
+      req.agw = { host: '' };
+      // `OPTIONS *` asks about the server itself: answered here, never forwarded under a route.
+      if (canonical.kind === 'asterisk') return reply.code(200).header('allow', ALLOW).send();
+      req.agw.targetError = canonical.code;
+      return sendError(req, reply, 400, TARGET_ERROR_BODY[canonical.code], 3);
+    }
+    req.agw = { host: canonical.host };
     let runtime = opts.store.current;
     if (runtime === undefined) return sendError(req, reply, 503, 'no configuration loaded yet', 14);
-    const host = normalizeHost(req.headers.host);
+    const host = normalizeHost(canonical.host);
     const listener = selectListener(runtime.table, opts.listenerPort, host);
     if (listener === undefined) return sendError(req, reply, 404, 'listener not found', 5);
 
@@ -116,20 +134,17 @@ export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, 
     if (pre !== undefined) {
       const pending = runJwt(req, runtime, pre);
       const r = pending instanceof Promise ? await pending : pending;
-      if (r !== undefined) {
-        runtime = r.runtime;
-        if (applyDecision(req, reply, r.verifier, r.decision)) return reply;
-      }
+      if (r === undefined) return sendError(req, reply, 500, POLICY_UNAVAILABLE, 13);
+      runtime = r.runtime;
+      if (applyDecision(req, reply, r.verifier, r.decision)) return reply;
     }
 
-    const url = req.raw.url ?? '/';
-    const q = url.indexOf('?');
     const match = matchRoute(listener, {
       host,
       method: req.method,
-      path: q < 0 ? url : url.slice(0, q),
+      path: canonical.path,
       header: (name) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; },
-      query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+      query: new URLSearchParams(canonical.query.slice(1)),
     });
     if (match.kind !== 'route') return sendError(req, reply, 404, 'route not found', 5);
     const route = match.route;
@@ -138,7 +153,8 @@ export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, 
     if (route.jwtPolicy !== undefined) {
       const pending = runJwt(req, runtime, route.jwtPolicy);
       const r = pending instanceof Promise ? await pending : pending;
-      if (r !== undefined && applyDecision(req, reply, r.verifier, r.decision)) return reply;
+      if (r === undefined) return sendError(req, reply, 500, POLICY_UNAVAILABLE, 13);
+      if (applyDecision(req, reply, r.verifier, r.decision)) return reply;
     }
 
     if (route.invalid !== undefined) return sendError(req, reply, 500, route.invalid, 13);

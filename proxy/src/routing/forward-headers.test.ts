@@ -9,7 +9,14 @@ describe('upstreamRequestHeaders', () => {
     expect(out).toEqual({
       accept: 'text/plain', 'x-custom': ['a', 'b'], host: 'app.example',
       'x-forwarded-for': '10.0.0.7', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'app.example', 'x-request-id': 'rid-1',
+      forwarded: 'for=10.0.0.7;host="app.example";proto=http',
     });
+  });
+
+  it("replaces a client's Forwarded header with our own element (IPv6 quoted and bracketed)", () => {
+    const forged = { forwarded: 'for=1.2.3.4;host=admin.internal;proto=https' };
+    expect(upstreamRequestHeaders(forged, ctx).forwarded).toBe('for=10.0.0.7;host="app.example";proto=http');
+    expect(upstreamRequestHeaders({ forwarded: ['a', 'b'] }, { ...ctx, clientAddress: '::1', host: 'h:8080' }).forwarded).toBe('for="[::1]";host="h:8080";proto=http');
   });
 
   it('drops hop-by-hop headers and every header the Connection header lists (RFC 9110 §7.6.1)', () => {
@@ -18,7 +25,7 @@ describe('upstreamRequestHeaders', () => {
       'proxy-authorization': 'Basic eA==', te: 'trailers', trailer: 'x', 'transfer-encoding': 'chunked', expect: '100-continue',
       'proxy-connection': 'keep-alive', 'x-kept': '1',
     }, ctx);
-    expect(Object.keys(out).sort()).toEqual(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-kept', 'x-request-id']);
+    expect(Object.keys(out).sort()).toEqual(['forwarded', 'host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-kept', 'x-request-id']);
   });
 
   it('appends the client to an existing X-Forwarded-For (string or repeated)', () => {

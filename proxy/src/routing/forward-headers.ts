@@ -34,15 +34,26 @@ export interface ForwardContext {
 }
 
 /**
+ * Our RFC 7239 `Forwarded` element. A client's own `Forwarded` is dropped, not appended to: unlike
+ * X-Forwarded-For (appended, as Envoy does), nothing in it can be told apart from a forgery, and
+ * upstreams read its `host` and `proto` as the request's own. IPv6 and host values are quoted.
+ */
+function forwardedElement(ctx: ForwardContext): string {
+  const forClient = ctx.clientAddress.includes(':') ? `"[${ctx.clientAddress}]"` : ctx.clientAddress || 'unknown';
+  return `for=${forClient};host=${JSON.stringify(ctx.host)};proto=http`;
+}
+
+/**
  * Request headers for the upstream: the client's minus hop-by-hop and connection-listed ones and
- * a verified credential, with X-Forwarded-For (appended), -Proto, -Host and X-Request-Id set.
+ * a verified credential and a client's `Forwarded`, with X-Forwarded-For (appended), -Proto, -Host,
+ * X-Request-Id and our own `Forwarded` set.
  * Builds a fresh object: deleting keys would send V8 objects into slow dictionary mode.
  */
 export function upstreamRequestHeaders(incoming: Readonly<HeaderMap>, ctx: ForwardContext): HeaderMap {
   const listed = connectionListed(incoming.connection);
   const out: HeaderMap = {};
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || name === 'host' || name === ctx.stripHeader || listed?.has(name) === true) continue;
+    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'forwarded' || name === ctx.stripHeader || listed?.has(name) === true) continue;
     if (name === 'cookie' && ctx.cookie !== undefined) continue;
     out[name] = incoming[name];
   }
@@ -53,6 +64,7 @@ export function upstreamRequestHeaders(incoming: Readonly<HeaderMap>, ctx: Forwa
   out['x-forwarded-proto'] = 'http';
   out['x-forwarded-host'] = ctx.host;
   out['x-request-id'] = ctx.requestId;
+  out.forwarded = forwardedElement(ctx);
   return out;
 }
 

@@ -1,7 +1,7 @@
 import type { CompiledListener, CompiledRoute } from '@agw/api';
 import { describe, expect, it } from 'vitest';
 import { normalizeHost } from './hostname.js';
-import { compileRouteTable, matchRoute, pickEndpoint, selectListener } from './route-table.js';
+import { compileRouteTable, matchRoute, pickEndpoint, selectListener, type ListenerRoutes } from './route-table.js';
 
 const listeners: CompiledListener[] = [
   { name: 'http', port: 80 },
@@ -81,8 +81,25 @@ describe('route precedence (Gateway API)', () => {
     expect(match('x', '/', 'GET', {}, 8080)).toBe('no-route');
   });
 
-  it('an invalid regular expression fails at compile time, not per request', () => {
-    expect(() => compileRouteTable(listeners, [route('bad', { path: { type: 'RegularExpression', value: '(' } })])).toThrow();
+  it('a regular expression RE2 refuses leaves its route out (reported), never the table', () => {
+    const t = compileRouteTable(listeners, [route('bad', { path: { type: 'RegularExpression', value: '(' } }), route('good', { path: { type: 'Exact', value: '/ok' } })]);
+    expect(t.problems).toEqual([{ route: 'bad', message: expect.stringMatching(/^path regular expression "\(": error parsing regexp: missing closing \)/) }]);
+    const l = selectListener(t, 80, 'x') as ListenerRoutes;
+    expect(matchRoute(l, { host: 'x', method: 'GET', path: '/ok', header: () => undefined, query: new URLSearchParams() }).kind).toBe('route');
+  });
+
+  it('regular expressions run in linear time (RE2): a catastrophic pattern on a long input answers at once', () => {
+    const t = compileRouteTable(listeners, [route('evil', { path: { type: 'RegularExpression', value: '/(a+)+b' } })]);
+    const l = selectListener(t, 80, 'x') as ListenerRoutes;
+    const evil = `/${'a'.repeat(8000)}c`;
+    // Backtracking engines take ~2^8000 steps here; RE2 is linear. Bounded by the test timeout, not a clock.
+    expect(matchRoute(l, { host: 'x', method: 'GET', path: evil, header: () => undefined, query: new URLSearchParams() }).kind).toBe('no-route');
+  });
+
+  it('Exact and PathPrefix values are compared in canonical form', () => {
+    const t = compileRouteTable(listeners, [route('tilde', { path: { type: 'PathPrefix', value: '/%7euser' } })]);
+    const l = selectListener(t, 80, 'x') as ListenerRoutes;
+    expect(matchRoute(l, { host: 'x', method: 'GET', path: '/~user/a', header: () => undefined, query: new URLSearchParams() }).kind).toBe('route');
   });
 });
 

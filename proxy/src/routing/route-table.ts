@@ -1,5 +1,6 @@
-import type { CompiledBackend, CompiledListener, CompiledRoute, Endpoint } from '@agw/api';
+import { compileRouteRegex, type CompiledBackend, type CompiledListener, type CompiledRoute, type Endpoint } from '@agw/api';
 import { hostnameMatches, hostnameRank } from './hostname.js';
+import { canonicalPath } from './request-target.js';
 
 /** What the matcher needs of a request. */
 export interface RouteRequest {
@@ -24,40 +25,63 @@ export interface ListenerRoutes { readonly listener: CompiledListener; readonly 
 export interface RouteTable {
   /** Listeners by port; one port may carry several listeners told apart by hostname. */
   readonly ports: ReadonlyMap<number, readonly ListenerRoutes[]>;
+  /** Route matches that could not be compiled (left out of the table, the rest serves), by route id. */
+  readonly problems: ReadonlyArray<{ readonly route: string; readonly message: string }>;
 }
+
+/** A match that cannot be compiled: its route is left out of the table, never the whole config. */
+class MatchError extends Error {}
 
 export type RouteMatch =
   | { readonly kind: 'route'; readonly listener: CompiledListener; readonly route: CompiledRoute }
   | { readonly kind: 'no-listener' }
   | { readonly kind: 'no-route'; readonly listener: CompiledListener };
 
+/** RE2 semantics, linear time (api's compileRouteRegex, the one the controller validates with). */
+function regexTest(what: string, pattern: string): (input: string) => boolean {
+  const re = compileRouteRegex(pattern);
+  if (!re.ok) throw new MatchError(`${what} regular expression ${JSON.stringify(pattern)}: ${re.error}`);
+  return re.test;
+}
+
+/**
+ * Exact and PathPrefix values are compared with canonical request paths, so they are made
+ * canonical the same way (`/%7Euser` and `/~user` are one route); a value that cannot be is kept
+ * as written (it then matches nothing a canonical request can spell).
+ */
+function canonicalValue(value: string): string {
+  const c = canonicalPath(value);
+  return typeof c === 'string' ? c : value;
+}
+
 function pathTest(type: CompiledRoute['match']['path']['type'], value: string): (path: string) => boolean {
   switch (type) {
-    case 'Exact': return (p) => p === value;
-    case 'RegularExpression': {
-      const re = new RegExp(`^(?:${value})$`);
-      return (p) => re.test(p);
+    case 'Exact': {
+      const exact = canonicalValue(value);
+      return (p) => p === exact;
     }
+    case 'RegularExpression': return regexTest('path', value);
     case 'PathPrefix': {
       // Element-wise prefix: /abc matches /abc, /abc/ and /abc/x, never /abcd.
-      const base = value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value;
+      const canonical = canonicalValue(value);
+      const base = canonical.length > 1 && canonical.endsWith('/') ? canonical.slice(0, -1) : canonical;
       if (base === '/' || base === '') return () => true;
       return (p) => p === base || p.startsWith(`${base}/`);
     }
   }
 }
 
-function valueTest(type: 'Exact' | 'RegularExpression', value: string): (v: string | undefined) => boolean {
+function valueTest(what: string, type: 'Exact' | 'RegularExpression', value: string): (v: string | undefined) => boolean {
   if (type === 'Exact') return (v) => v === value;
-  const re = new RegExp(`^(?:${value})$`);
-  return (v) => v !== undefined && re.test(v);
+  const test = regexTest(what, value);
+  return (v) => v !== undefined && test(v);
 }
 
 function compileMatcher(route: CompiledRoute): CompiledMatcher {
   const m = route.match;
   const path = pathTest(m.path.type, m.path.value);
-  const headers = m.headers.map((h) => ({ name: h.name.toLowerCase(), test: valueTest(h.type, h.value) }));
-  const params = m.queryParams.map((q) => ({ name: q.name, test: valueTest(q.type, q.value) }));
+  const headers = m.headers.map((h) => ({ name: h.name.toLowerCase(), test: valueTest(`header ${h.name}`, h.type, h.value) }));
+  const params = m.queryParams.map((q) => ({ name: q.name, test: valueTest(`query parameter ${q.name}`, q.type, q.value) }));
   const method = m.method?.toUpperCase();
   return {
     route,
@@ -86,11 +110,24 @@ export function comparePrecedence(a: CompiledRoute, b: CompiledRoute): number {
     || a.order - b.order;
 }
 
-/** Builds the immutable route table of a config; pure, so a bad regex throws here, not per request. */
+/**
+ * Builds the immutable route table of a config; pure. A match that does not compile (a regex RE2
+ * refuses) leaves its route out and is reported in `problems`; every other route serves.
+ */
 export function compileRouteTable(listeners: readonly CompiledListener[], routes: readonly CompiledRoute[]): RouteTable {
   const ports = new Map<number, ListenerRoutes[]>();
+  const problems: Array<{ route: string; message: string }> = [];
+  const matchers = new Map<CompiledRoute, CompiledMatcher>();
+  for (const r of routes) {
+    try {
+      matchers.set(r, compileMatcher(r));
+    } catch (err) {
+      if (!(err instanceof MatchError)) throw err;
+      problems.push({ route: r.id, message: err.message });
+    }
+  }
   for (const listener of listeners) {
-    const attached = routes.filter((r) => r.listeners.includes(listener.name));
+    const attached = routes.filter((r) => matchers.has(r) && r.listeners.includes(listener.name));
     const byPattern = new Map<string, CompiledRoute[]>();
     for (const r of attached) {
       for (const h of r.hostnames.length === 0 ? [''] : r.hostnames) {
@@ -103,7 +140,7 @@ export function compileRouteTable(listeners: readonly CompiledListener[], routes
       .map(([pattern, rs]) => ({
         pattern: pattern === '' ? undefined : pattern,
         rank: hostnameRank(pattern === '' ? undefined : pattern),
-        matchers: [...rs].sort(comparePrecedence).map(compileMatcher),
+        matchers: [...rs].sort(comparePrecedence).map((r) => matchers.get(r) as CompiledMatcher),
       }))
       .sort((a, b) => b.rank - a.rank);
     const list = ports.get(listener.port) ?? [];
@@ -111,7 +148,7 @@ export function compileRouteTable(listeners: readonly CompiledListener[], routes
     ports.set(listener.port, list);
   }
   for (const list of ports.values()) list.sort((a, b) => hostnameRank(b.listener.hostname) - hostnameRank(a.listener.hostname));
-  return { ports };
+  return { ports, problems };
 }
 
 /** Picks the listener for the port and host (most specific hostname first). */
