@@ -1,6 +1,8 @@
 import { request } from '@agw/test-kit';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -87,5 +89,26 @@ describe('agw validate', () => {
     const usage = await agw(['frobnicate']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/^agw: unknown command frobnicate\nusage:/);
+  });
+
+  it('an alias bomb in a directory is an error naming the file (exit 1, no stack trace)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agw-validate-'));
+    const bomb = join(dir, 'bomb.yaml');
+    writeFileSync(bomb, ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+      ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)].join('\n'));
+    const r = await agw(['validate', '-f', dir]);
+    expect(r).toMatchObject({ code: 1, stderr: '' });
+    expect(r.stdout.split('\n')).toEqual([
+      `${bomb}:1: Excessive alias count indicates a resource exhaustion attack (YAML aliases may expand to at most 100 nodes each)`,
+      '1 problem(s) in 0 object(s)', '',
+    ]);
+  });
+
+  it('a kind spelled with the wrong case is a warning on stderr; the exit code stays 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agw-validate-'));
+    writeFileSync(join(dir, 'p.yaml'), 'apiVersion: agentgateway.dev/v1alpha1\nkind: AgentGatewayPolicy\nmetadata: {name: p, namespace: default}\n');
+    const r = await agw(['validate', '-f', dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`warning: ${join(dir, 'p.yaml')}:2: kind AgentGatewayPolicy is not a kind agw reads (skipped); did you mean AgentgatewayPolicy?\n`);
   });
 });

@@ -12,13 +12,13 @@ import { destination, pino } from 'pino';
 import { startDemoIdp } from './demo/demo-idp.js';
 import { startHttpbin } from './demo/httpbin.js';
 import { LocalGateway } from './local/local-gateway.js';
-import { loadManifests } from './manifests.js';
+import { formatLoadError, loadManifests } from './manifests.js';
 import { KubeRest } from '@agw/controller';
 import { parsePortMap } from '@agw/proxy';
 import { KubeConfig } from '@kubernetes/client-node';
 import { fetchPolicies, statusTable } from './status.js';
 import { mintFromKey, passwordGrant } from './token.js';
-import { formatProblem, validateManifests } from './validate.js';
+import { formatProblem, formatWarning, validateManifests } from './validate.js';
 
 const USAGE = `usage:
   agw local -f <file|dir>... [--port-map 80=8080]... [--host 127.0.0.1] [--admin-port 15000] [--demo] [--log-level warn]
@@ -83,15 +83,18 @@ async function local(args: string[]): Promise<void> {
 function validate(args: string[]): number {
   const { values } = parseArgs({ args, options: { file: { type: 'string', short: 'f', multiple: true }, output: { type: 'string', short: 'o', default: 'text' } } });
   if (!values.file?.length) throw new UsageError('agw validate needs -f <file|dir>');
+  // Neither call throws on bad input: every unreadable or unparsable file is an error naming it.
   const { manifests, errors } = loadManifests(values.file);
-  const { problems, checked, ignored } = validateManifests(manifests);
+  const { problems, checked, ignored, warnings } = validateManifests(manifests);
+  // Warnings (a kind spelled with the wrong case) never change the exit code.
   const ok = errors.length === 0 && problems.length === 0;
   if (values.output === 'json') {
-    process.stdout.write(`${JSON.stringify({ valid: ok, checked, ignored, syntaxErrors: errors, problems }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ valid: ok, checked, ignored, errors, problems, warnings }, null, 2)}\n`);
   } else {
-    for (const e of errors) process.stdout.write(`${e}\n`);
+    for (const e of errors) process.stdout.write(`${formatLoadError(e)}\n`);
     for (const p of problems) process.stdout.write(`${formatProblem(p)}\n`);
     for (const i of ignored) process.stdout.write(`${i}: not a kind agw reads (skipped)\n`);
+    for (const w of warnings) process.stderr.write(`${formatWarning(w)}\n`);
     process.stdout.write(ok ? `${checked} object(s) valid\n` : `${errors.length + problems.length} problem(s) in ${manifests.length} object(s)\n`);
   }
   return ok ? 0 : 1;

@@ -1,4 +1,5 @@
-import { parseObjects } from '@agw/controller';
+import { parseObjects, routeRegexProblems } from '@agw/controller';
+import { kindCaseHint, kindCaseMessage } from './kind-hint.js';
 import type { Manifest } from './manifests.js';
 
 export interface ValidationProblem {
@@ -9,16 +10,33 @@ export interface ValidationProblem {
   readonly message: string;
 }
 
+/** Not an error (the exit code stays), but likely a mistake: a kind spelled with the wrong case. */
+export interface ValidationWarning {
+  readonly file: string;
+  readonly line: number;
+  readonly message: string;
+}
+
 /**
  * Validates manifests offline with the same zod schemas and CEL rules as the API server (same
  * messages). AgentgatewayPolicy is checked in full; Gateway API objects for the fields we read.
+ * Never throws: an object that cannot be checked at all is a problem of its file.
  */
-export function validateManifests(manifests: readonly Manifest[]): { problems: ValidationProblem[]; checked: number; ignored: string[] } {
+export function validateManifests(manifests: readonly Manifest[]): { problems: ValidationProblem[]; checked: number; ignored: string[]; warnings: ValidationWarning[] } {
   const problems: ValidationProblem[] = [];
   const ignored: string[] = [];
+  const warnings: ValidationWarning[] = [];
   let checked = 0;
   for (const m of manifests) {
-    const parsed = parseObjects([m.object]);
+    const hint = kindCaseHint(m.object);
+    if (hint !== undefined) warnings.push({ file: m.file, line: m.lineOf(['kind']), message: kindCaseMessage(String((m.object as { kind: unknown }).kind), hint) });
+    let parsed: ReturnType<typeof parseObjects>;
+    try {
+      parsed = parseObjects([m.object]);
+    } catch (err) {
+      problems.push({ file: m.file, line: m.line, object: '(document)', field: '(root)', message: `could not be checked: ${(err as Error).message}` });
+      continue;
+    }
     ignored.push(...parsed.ignored);
     if (parsed.ignored.length === 0) checked++;
     for (const p of parsed.problems) {
@@ -27,10 +45,23 @@ export function validateManifests(manifests: readonly Manifest[]): { problems: V
         problems.push({ file: m.file, line: m.lineOf(issue.path), object: p.ref, field: issue.path.join('.') || '(root)', message: issue.message });
       }
     }
+    problems.push(...routeProblems(m, parsed.httpRoutes));
   }
-  return { problems, checked, ignored };
+  return { problems, checked, ignored, warnings };
+}
+
+/**
+ * What the API server admits but the controller refuses in an HTTPRoute: a regular expression
+ * RE2 does not compile (the rule is left out, the route Accepted=False UnsupportedValue).
+ */
+export function routeProblems(m: Manifest, routes: ReturnType<typeof parseObjects>['httpRoutes']): ValidationProblem[] {
+  return routes.flatMap((route) => routeRegexProblems(route).map((p) => ({
+    file: m.file, line: m.lineOf(p.path), object: `HTTPRoute ${route.metadata.namespace ?? 'default'}/${route.metadata.name}`, field: p.path.slice(1).join('.'), message: p.message,
+  })));
 }
 
 export function formatProblem(p: ValidationProblem): string {
   return `${p.file}:${p.line}: ${p.object}: ${p.field === '(root)' ? '' : `${p.field}: `}${p.message}`;
 }
+
+export const formatWarning = (w: ValidationWarning): string => `warning: ${w.file}:${w.line}: ${w.message}`;

@@ -1,10 +1,13 @@
 import { type FSWatcher, watch } from 'node:fs';
+import { sep } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import {
   JwksCache, fetchJwks, formatIssues, parseObjects, translate, withVersion, type TranslateOutput,
 } from '@agw/controller';
 import { ConfigStore, ListenerPorts, ProxyMetrics, applyConfig, buildAdminServer } from '@agw/proxy';
-import { loadManifests, type Manifest } from '../manifests.js';
+import { kindCaseHint, kindCaseMessage } from '../kind-hint.js';
+import { formatLoadError, loadManifests, type LoadError, type Manifest } from '../manifests.js';
+import { formatProblem, routeProblems } from '../validate.js';
 import { statusLines, type Cond } from './status-lines.js';
 
 export const CONTROLLER_NAME = 'agentgateway.dev/agentgateway';
@@ -21,6 +24,8 @@ export interface LocalOptions {
   /** Where status changes and problems are printed (stdout in the CLI). */
   readonly print: (line: string) => void;
   readonly watch: boolean;
+  /** Quiet time after the last file event before a reload, ms (default 150: editors write in bursts). */
+  readonly reloadDebounceMs?: number;
 }
 
 interface GatewayRuntime { readonly store: ConfigStore; readonly ports: ListenerPorts }
@@ -43,6 +48,9 @@ export class LocalGateway {
   private chain: Promise<void> = Promise.resolve();
   private pending = false;
   private last: TranslateOutput | undefined;
+  private reloadTimer: ReturnType<typeof setTimeout> | undefined;
+  private reloads = 0;
+  private reloadsApplied = 0;
 
   constructor(private readonly o: LocalOptions) {
     this.jwks = new JwksCache({
@@ -62,7 +70,7 @@ export class LocalGateway {
   get adminPort(): number | undefined { return (this.admin?.server.address() as { port: number } | null)?.port; }
 
   async start(): Promise<void> {
-    this.reload();
+    this.reload(); // never throws on bad input: load errors are printed, the rest is served
     if (this.o.adminPort !== undefined) {
       this.admin = await buildAdminServer({ stores: () => new Map([...this.gateways].map(([k, v]) => [k, v.store])), metrics: this.metrics, logger: this.o.logger });
       this.admin.get('/status', async () => Object.fromEntries(this.printed));
@@ -71,13 +79,35 @@ export class LocalGateway {
     await this.reconcile();
     await this.firstKeys();
     if (this.o.watch) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const debounceMs = this.o.reloadDebounceMs ?? 150;
       for (const p of this.o.paths) {
-        this.watchers.push(watch(p, { recursive: false }, () => {
-          if (timer) clearTimeout(timer);
-          timer = setTimeout(() => { this.reload(); this.schedule(); }, 150);
-        }));
+        // A path that cannot be watched (missing, unreadable) is reported, not fatal: its load
+        // error was printed already, and the other paths keep being served and watched.
+        let w: FSWatcher;
+        try {
+          w = watch(p, { recursive: false }, () => {
+            if (this.reloadTimer) clearTimeout(this.reloadTimer);
+            this.reloadTimer = setTimeout(() => this.reloadAndSchedule(), debounceMs);
+          });
+        } catch (err) {
+          this.o.print(`error: ${p}: cannot watch for changes: ${(err as Error).message}`);
+          continue;
+        }
+        // Without a listener, an 'error' event (e.g. the watched directory is removed on some
+        // platforms) would crash the process.
+        w.on('error', (err) => this.o.print(`error: ${p}: watching stopped: ${err.message}`));
+        this.watchers.push(w);
       }
+    }
+  }
+
+  /** The file-watch timer's body: nothing may escape it (an exception there ends the process). */
+  private reloadAndSchedule(): void {
+    try {
+      this.reload();
+      this.schedule();
+    } catch (err) {
+      this.o.print(`error: reload failed, previous objects kept: ${(err as Error).message}`);
     }
   }
 
@@ -98,18 +128,39 @@ export class LocalGateway {
 
   async stop(): Promise<void> {
     for (const w of this.watchers) w.close();
+    clearTimeout(this.reloadTimer);
     this.jwks.stop();
     await this.chain;
     await Promise.all([...this.gateways.values()].map((g) => g.ports.close()));
     await this.admin?.close();
   }
 
-  /** Re-reads the files; a file that does not parse keeps its previous objects. */
+  /**
+   * Re-reads the files. Fails closed per file: a file (or directory) with any load error keeps
+   * ALL of its previous objects until it loads cleanly again, so garbage written over a policy
+   * never drops the policy. A file that loads with no objects (emptied, only comments) deletes
+   * its objects, as `kubectl delete` would: that is an edit, not an error.
+   */
   private reload(): void {
+    this.reloads++;
     const { manifests, errors } = loadManifests(this.o.paths);
-    for (const e of errors) this.o.print(`error: ${e} (previous version kept)`);
-    const broken = new Set(errors.map((e) => e.split(':')[0]));
-    this.manifests = [...this.manifests.filter((m) => broken.has(m.file)), ...manifests.filter((m) => !broken.has(m.file))];
+    // Errors name the path exactly as the manifests do (never parsed back out of a message); an
+    // error on a directory covers every file under it (e.g. the directory vanished).
+    const covers = (e: LoadError, file: string) => file === e.file || file.startsWith(e.file.endsWith(sep) || e.file.endsWith('/') ? e.file : `${e.file}${sep}`);
+    const broken = (file: string) => errors.some((e) => covers(e, file));
+    const kept = this.manifests.filter((m) => broken(m.file));
+    for (const e of errors) {
+      const n = kept.filter((m) => covers(e, m.file)).length;
+      this.o.print(`error: ${formatLoadError(e)} (${n > 0 ? `previous ${n} object(s) kept` : 'no previous objects'})`);
+    }
+    const fresh = manifests.filter((m) => !broken(m.file));
+    for (const m of fresh) {
+      const hint = kindCaseHint(m.object);
+      if (hint !== undefined) this.o.print(`warning: ${m.file}:${m.lineOf(['kind'])}: ${kindCaseMessage(String((m.object as { kind: unknown }).kind), hint)}`);
+      // A rule the controller leaves out (its status says so too), named with its file and line.
+      for (const p of routeProblems(m, parseObjects([m.object]).httpRoutes)) this.o.print(`error: ${formatProblem(p)} (rule left out)`);
+    }
+    this.manifests = [...kept, ...fresh];
   }
 
   /** Coalesces change notifications: at most one reconcile runs, and one more is queued. */
@@ -144,6 +195,7 @@ export class LocalGateway {
   }
 
   private async reconcile(): Promise<void> {
+    const reloads = this.reloads;
     const parsed = parseObjects(this.objects());
     const classes = parsed.gatewayClasses.some((c) => c.metadata.name === CLASS_NAME) ? parsed.gatewayClasses : [
       ...parsed.gatewayClasses,
@@ -160,6 +212,7 @@ export class LocalGateway {
     }
     this.last = out;
     this.printChanges(out);
+    this.reloadsApplied = reloads;
   }
 
   private async program(gwKey: string, cfg: ReturnType<typeof withVersion>): Promise<void> {
@@ -195,6 +248,12 @@ export class LocalGateway {
     }
     for (const key of [...this.printed.keys()]) if (!lines.has(key)) { this.printed.delete(key); this.o.print(`${key}: (gone)`); }
   }
+
+  /**
+   * File reloads (the one at start included) whose objects are translated and programmed: a
+   * reconcile that started before a reload does not count it. Tests wait on it after a write.
+   */
+  get appliedReloads(): number { return this.reloadsApplied; }
 
   /** The last translation, for tests and `agw local --once`. */
   get lastOutput(): TranslateOutput | undefined { return this.last; }
