@@ -246,6 +246,36 @@ describe('controller + proxy on a real API server', () => {
     expect((await get('secureroute.com')).status).toBe(401);
   });
 
+  it("another tenant's route with a regex RE2 refuses: that rule is left out with Accepted=False UnsupportedValue, and a Permissive → Strict change elsewhere still applies", async () => {
+    await apply(admin(), [
+      route('route-toggle', 'toggle.example.com'),
+      policy('toggle-policy', { kind: 'HTTPRoute', name: 'route-toggle' }, { mode: 'Permissive', providers: [{ issuer: ISS, jwks: { inline: JSON.stringify(jwks(k1)) } }] }),
+    ]);
+    await eventuallyStatus('toggle.example.com', 200);
+    await apply(admin(), [{
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'route-badregex', namespace: NS },
+      spec: {
+        parentRefs: [{ name: GW }], hostnames: ['tenant.example.com'],
+        rules: [
+          { name: 'broken', matches: [{ path: { type: 'RegularExpression', value: '/(unclosed' } }], backendRefs: [{ name: 'backend', port: 80 }] },
+          { matches: [{ path: { type: 'PathPrefix', value: '/fine' } }], backendRefs: [{ name: 'backend', port: 80 }] },
+        ],
+      },
+    }]);
+    let accepted: Cond | undefined;
+    await waitFor('route-badregex Accepted=False', async () => {
+      const r = await getJson<{ status?: { parents?: Array<{ conditions: Cond[] }> } }>(admin(), ['httproute', 'route-badregex', '-n', NS]);
+      accepted = r?.status?.parents?.[0]?.conditions.find((x) => x.type === 'Accepted');
+      return accepted?.status === 'False';
+    }, 20_000);
+    expect(accepted).toMatchObject({ reason: 'UnsupportedValue' });
+    expect(accepted?.message).toBe('rule 0 (broken): path regular expression "/(unclosed" is invalid: error parsing regexp: missing closing ): `/(unclosed`; the other rules are served');
+    await waitFor('the valid rule served', async () => (await request(proxy.port, { host: 'tenant.example.com', path: '/fine' })).status === 200, 20_000, 100);
+    await apply(admin(), [policy('toggle-policy', { kind: 'HTTPRoute', name: 'route-toggle' }, { mode: 'Strict', providers: [{ issuer: ISS, jwks: { inline: JSON.stringify(jwks(k1)) } }] })]);
+    await eventuallyStatus('toggle.example.com', 401);
+    expect((await get('toggle.example.com', await tok(k1))).status).toBe(200);
+  });
+
   it('kube-apiserver restarted: traffic never stops, watches recover, and a new policy is enforced', async () => {
     const restart = fetch(`${inject('harnessUrl')}/restart-apiserver`, { method: 'POST' });
     // While the API server is away the proxy keeps its config.

@@ -41,6 +41,8 @@ interface Entry {
   /** Loaded from a persisted copy and not yet requested by translate(): its first fetch is not scheduled. */
   seeded: boolean;
   keys?: Jwk[];
+  /** What the parser said of the last good key set (private parameters removed), for the policy status. */
+  notes?: readonly string[];
   fingerprint?: string;
   fetchedAtMs?: number;
   lastError?: string;
@@ -109,7 +111,7 @@ export class JwksCache {
       if (e.keys === undefined) continue;
       const stale = e.lastError !== undefined && e.fetchedAtMs !== undefined
         ? { stale: { fetchedAt: new Date(e.fetchedAtMs).toISOString(), lastError: e.lastError } } : {};
-      out.set(url, { keys: e.keys, ...stale });
+      out.set(url, { keys: e.keys, ...stale, ...(e.notes !== undefined && e.notes.length > 0 ? { notes: e.notes } : {}) });
     }
     return out;
   }
@@ -169,11 +171,12 @@ export class JwksCache {
       if (r.ok) {
         const fp = keySetFingerprint(r.keys);
         const changed = fp !== e.fingerprint;
-        e.keys = r.keys; e.fingerprint = fp; e.fetchedAtMs = this.deps.now(); e.failures = 0;
+        const notesChanged = JSON.stringify(r.notes) !== JSON.stringify(e.notes ?? []);
+        e.keys = r.keys; e.notes = r.notes; e.fingerprint = fp; e.fetchedAtMs = this.deps.now(); e.failures = 0;
         delete e.lastError;
         if (changed) e.unknownKids.clear();
         this.schedule(url, e.request.refreshMs);
-        if (changed || hadError) this.deps.onChange(url);
+        if (changed || hadError || notesChanged) this.deps.onChange(url);
       } else {
         const first = e.lastError === undefined;
         e.lastError = r.error;

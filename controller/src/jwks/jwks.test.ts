@@ -23,7 +23,7 @@ describe('fetchJwks against a real HTTP server', () => {
   afterAll(async () => { await idp.close(); });
 
   it('200 with a JWKS: the keys', async () => {
-    expect(await fetchJwks({ url: idp.url })).toEqual({ ok: true, keys: [key] });
+    expect(await fetchJwks({ url: idp.url })).toEqual({ ok: true, keys: [key], notes: [] });
   });
 
   it('connects to the resolved endpoint but keeps the canonical URL path and Host', async () => {
@@ -40,9 +40,11 @@ describe('fetchJwks against a real HTTP server', () => {
 
   it.each([
     ['503', () => idp.failWith(503), `unexpected status code from jwks endpoint at URL: 503`],
-    ['not JSON', () => idp.serveRaw('<html>'), 'invalid jwks from URL: response is not JSON'],
-    ['no keys array', () => idp.serveRaw('{"keys":{}}'), 'invalid jwks from URL: response has no "keys" array'],
-    ['key without kty', () => idp.serveRaw('{"keys":[{"kid":"x"}]}'), 'invalid jwks from URL: a key has no "kty"'],
+    ['not JSON', () => idp.serveRaw('<html>'), 'invalid jwks from URL: not JSON'],
+    ['no keys array', () => idp.serveRaw('{"keys":{}}'), 'invalid jwks from URL: no "keys" array'],
+    ['key without kty', () => idp.serveRaw('{"keys":[{"kid":"x"}]}'), 'invalid jwks from URL: key 0 has no "kty"'],
+    ['a symmetric key', () => idp.serveRaw('{"keys":[{"kty":"RSA","kid":"a","n":"x","e":"AQAB"},{"kty":"oct","kid":"h","k":"c2VjcmV0"}]}'), 'invalid jwks from URL: key 1: symmetric (oct) keys are not accepted'],
+    ['an unknown key type', () => idp.serveRaw('{"keys":[{"kty":"RSB","kid":"x"}]}'), 'invalid jwks from URL: key 0: unsupported kty "RSB"'],
   ])('%s is a failure with a precise message', async (_n, arrange, message) => {
     arrange();
     const r = await fetchJwks({ url: idp.url });
@@ -87,7 +89,7 @@ describe('fetchJwks against a real HTTP server', () => {
     ['a hex host through the lookup hook', () => 'http://idp.svc/keys', { host: '0x7f000001', port: 0 }],
   ])('loopback stays allowed: %s', async (_n, url, connect) => {
     const target = connect ? { url: url(), connect: { ...connect, port: idp.port } } : { url: url() };
-    expect(await fetchJwks(target)).toEqual({ ok: true, keys: [key] });
+    expect(await fetchJwks(target)).toEqual({ ok: true, keys: [key], notes: [] });
   });
 });
 

@@ -4,6 +4,7 @@ import {
   type JwtAuthentication, type TokenLocation,
 } from '@agw/api';
 import { resolveServicePort, type BackendIndex } from './backends.js';
+import { parseJwks } from './jwks-keys.js';
 import type { JwksKeys, JwksRequest } from './model.js';
 
 export interface TranslatedJwt {
@@ -20,17 +21,6 @@ function translateLocation(loc: TokenLocation | undefined): CompiledTokenLocatio
   if (loc?.queryParameter !== undefined) return { kind: 'query', name: loc.queryParameter.name };
   if (loc?.cookie !== undefined) return { kind: 'cookie', name: loc.cookie.name };
   return DEFAULT_TOKEN_LOCATION;
-}
-
-/** Parses an inline JWKS as go-jose would: a JSON object with a `keys` array of objects with `kty`. */
-export function parseInlineJwks(text: string): Jwk[] | undefined {
-  let v: unknown;
-  try { v = JSON.parse(text); } catch { return undefined; }
-  if (v === null || typeof v !== 'object' || !Array.isArray((v as { keys?: unknown }).keys)) return undefined;
-  const keys = (v as { keys: unknown[] }).keys;
-  const known = new Set(['RSA', 'EC', 'OKP']);
-  if (!keys.every((k) => k !== null && typeof k === 'object' && known.has(String((k as { kty?: unknown }).kty)))) return undefined;
-  return keys as Jwk[];
 }
 
 /** Upstream's URL checks for `jwks.remote.url` (remotehttp/resolver.go), with its messages. */
@@ -62,9 +52,11 @@ export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication
     const id = `${name}#${i}`;
     const base = { id, issuer: prov.issuer, ...(prov.audiences !== undefined ? { audiences: prov.audiences } : {}) };
     if (prov.jwks.inline !== undefined) {
-      const keys = parseInlineJwks(prov.jwks.inline);
-      if (keys === undefined) errors.push(`provider ${i} (issuer "${prov.issuer}"): invalid inline JWKS`);
-      else providers.push({ ...base, keys });
+      // The same parser as fetched key sets: only public asymmetric keys ever reach a proxy.
+      const parsed = parseJwks(prov.jwks.inline);
+      if (!parsed.ok) { errors.push(`provider ${i} (issuer "${prov.issuer}"): invalid inline JWKS`); return; }
+      notes.push(...parsed.notes.map((n) => `provider ${i} (issuer "${prov.issuer}"): ${n}`));
+      providers.push({ ...base, keys: parsed.keys });
       return;
     }
     const remote = prov.jwks.remote;
@@ -104,6 +96,7 @@ export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication
       return;
     }
     if (keys.stale !== undefined) notes.push(`jwks keyset for "${url}" is served stale: last fetched ${keys.stale.fetchedAt}, last error: ${keys.stale.lastError}`);
+    notes.push(...(keys.notes ?? []).map((n) => `jwks keyset for "${url}": ${n}`));
     providers.push({ ...base, keys: [...keys.keys], remoteUrl: url });
   });
   return {

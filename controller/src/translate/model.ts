@@ -25,6 +25,8 @@ export interface JwksKeys {
   readonly keys: readonly Jwk[];
   /** Set while the keys are served stale: last success (RFC 3339) and the last error. */
   readonly stale?: { readonly fetchedAt: string; readonly lastError: string };
+  /** What the JWKS parser said of the set (e.g. private parameters removed): shown in the policy status. */
+  readonly notes?: readonly string[];
 }
 
 /** A condition without lastTransitionTime: the status writer adds it (translate has no clock). */
