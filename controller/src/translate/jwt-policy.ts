@@ -1,6 +1,6 @@
 import {
   CACHE_DURATION_DEFAULT, DEFAULT_TOKEN_LOCATION, parseDurationMs,
-  type AgentgatewayPolicy, type CompiledJwtPolicy, type CompiledJwtProvider, type CompiledTokenLocation, type Jwk,
+  type AgentgatewayPolicy, type CompiledJwtPolicy, type CompiledJwtProvider, type CompiledTokenLocation,
   type JwtAuthentication, type TokenLocation,
 } from '@agw/api';
 import { resolveServicePort, type BackendIndex } from './backends.js';
