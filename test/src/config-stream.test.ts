@@ -38,13 +38,16 @@ async function pair(o: { tls?: boolean; allowed?: string[]; clientTls?: boolean 
   const port = await server.listen('127.0.0.1', 0, tls);
   server.update(new Map([['d/gw', cfg('v1')]]));
   const store = new ConfigStore();
+  /** What the proxy side logged: a refused or failed stream says why here. */
+  const logs: string[] = [];
   const source = new ControllerSource({
-    address: `127.0.0.1:${port}`, gateway: { namespace: 'd', name: 'gw' }, proxyId: 'p1', token: () => 't', store, log: () => undefined,
+    address: `127.0.0.1:${port}`, gateway: { namespace: 'd', name: 'gw' }, proxyId: 'p1', token: () => 't', store,
+    log: (_level, msg, fields) => { logs.push(`${msg} ${JSON.stringify(fields ?? {})}`); },
     retryDelayMs: () => 100, ...(o.clientTls ?? o.tls ? { tlsCa: tls?.certChain ?? Buffer.from('') } : {}),
   });
   source.start();
   cleanups.push(() => source.stop(), () => server.close());
-  return { server, store, source, refetches, changes: () => changes };
+  return { server, store, source, refetches, logs, changes: () => changes };
 }
 
 describe('config stream (gRPC)', () => {
@@ -86,8 +89,9 @@ describe('config stream (gRPC)', () => {
   });
 
   it('a proxy gets only the Gateways its identity allows', async () => {
-    const { server, store } = await pair({ allowed: ['other/gw'] });
-    await new Promise((r) => setTimeout(r, 500));
+    const { server, store, logs } = await pair({ allowed: ['other/gw'] });
+    // The stream was opened and refused (not merely never connected): the proxy logged why.
+    await until('the refusal', () => logs.some((l) => l.includes('may not read the config of Gateway d/gw')));
     expect(store.current).toBeUndefined();
     expect(server.programming('d/gw').proxies).toBe(0);
   });
@@ -102,10 +106,15 @@ describe('config stream (gRPC)', () => {
       const port = await s.listen('127.0.0.1', 0, { certChain: readFileSync(join(dir, 'c.pem')), privateKey: readFileSync(join(dir, 'k.pem')) });
       s.update(new Map([['d/gw', cfg('secret')]]));
       const st = new ConfigStore();
-      const src = new ControllerSource({ address: `127.0.0.1:${port}`, gateway: { namespace: 'd', name: 'gw' }, proxyId: 'p', token: () => undefined, store: st, log: () => undefined, retryDelayMs: () => 100 });
+      const lost: string[] = [];
+      const src = new ControllerSource({
+        address: `127.0.0.1:${port}`, gateway: { namespace: 'd', name: 'gw' }, proxyId: 'p', token: () => undefined, store: st, retryDelayMs: () => 100,
+        log: (_level, msg) => { if (msg === 'config stream lost; retrying') lost.push(msg); },
+      });
       src.start();
       cleanups.push(() => src.stop(), () => s.close());
-      await new Promise((r) => setTimeout(r, 700));
+      // Two failed attempts: the client did reach the server, twice, and got nothing.
+      await until('two failed attempts', () => lost.length >= 2);
       return st.current;
     })();
     expect(plain).toBeUndefined();

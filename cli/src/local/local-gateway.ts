@@ -1,14 +1,16 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { sep } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { ProxyConfig } from '@agw/api';
 import {
-  JwksCache, fetchJwks, formatIssues, parseObjects, translate, withVersion, type TranslateOutput,
+  JwksCache, defaultGatewayClass, fetchJwks, formatIssues, parseObjects, programmedCondition, reconcilePass,
+  type GatewayProgramming, type TranslateOutput,
 } from '@agw/controller';
 import { ConfigStore, ListenerPorts, ProxyMetrics, applyConfig, buildAdminServer } from '@agw/proxy';
 import { kindCaseHint, kindCaseMessage } from '../kind-hint.js';
 import { formatLoadError, loadManifests, type LoadError, type Manifest } from '../manifests.js';
 import { formatProblem, routeProblems } from '../validate.js';
-import { statusLines, type Cond } from './status-lines.js';
+import { statusLines } from './status-lines.js';
 
 export const CONTROLLER_NAME = 'agentgateway.dev/agentgateway';
 export const CLASS_NAME = 'agentgateway';
@@ -38,7 +40,8 @@ interface GatewayRuntime { readonly store: ConfigStore; readonly ports: Listener
 export class LocalGateway {
   private readonly metrics = new ProxyMetrics(undefined);
   private readonly gateways = new Map<string, GatewayRuntime>();
-  private readonly programmed = new Map<string, Cond>();
+  /** What the in-process proxy of each Gateway did with its config, as the config server would report it. */
+  private readonly programming = new Map<string, GatewayProgramming>();
   private readonly lastGood = new Map<string, unknown>();
   private readonly printed = new Map<string, string>();
   private readonly watchers: FSWatcher[] = [];
@@ -196,26 +199,27 @@ export class LocalGateway {
 
   private async reconcile(): Promise<void> {
     const reloads = this.reloads;
-    const parsed = parseObjects(this.objects());
-    const classes = parsed.gatewayClasses.some((c) => c.metadata.name === CLASS_NAME) ? parsed.gatewayClasses : [
-      ...parsed.gatewayClasses,
-      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass' as const, metadata: { name: CLASS_NAME }, spec: { controllerName: CONTROLLER_NAME, description: 'Specialized class for agentgateway.' } },
-    ];
-    const out = translate({ ...parsed, gatewayClasses: classes, controllerName: CONTROLLER_NAME, jwks: this.jwks.keys() });
+    const objects = this.objects();
+    // The cluster controller creates the GatewayClass at start when missing; here it is assumed.
+    const hasClass = objects.some((o) => (o as { kind?: unknown }).kind === 'GatewayClass' && (o as { metadata?: { name?: unknown } }).metadata?.name === CLASS_NAME);
+    const { out, configs } = reconcilePass({
+      objects: hasClass ? objects : [...objects, defaultGatewayClass(CLASS_NAME, CONTROLLER_NAME)],
+      controllerName: CONTROLLER_NAME, jwks: this.jwks.keys(),
+    });
     this.jwks.sync(out.jwksRequests);
-    for (const [gwKey, cfg] of out.configs) await this.program(gwKey, withVersion(cfg));
+    for (const [gwKey, cfg] of configs) await this.program(gwKey, cfg);
     for (const [gwKey, rt] of this.gateways) {
-      if (out.configs.has(gwKey)) continue;
+      if (configs.has(gwKey)) continue;
       await rt.ports.close();
       this.gateways.delete(gwKey);
-      this.programmed.delete(gwKey);
+      this.programming.delete(gwKey);
     }
     this.last = out;
     this.printChanges(out);
     this.reloadsApplied = reloads;
   }
 
-  private async program(gwKey: string, cfg: ReturnType<typeof withVersion>): Promise<void> {
+  private async program(gwKey: string, cfg: ProxyConfig): Promise<void> {
     let rt = this.gateways.get(gwKey);
     if (rt === undefined) {
       const store = new ConfigStore();
@@ -232,15 +236,18 @@ export class LocalGateway {
     }
     if (rt.store.current?.config.version !== cfg.version) {
       const error = await applyConfig(rt.store, cfg);
-      this.programmed.set(gwKey, error === undefined
-        ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: `config ${cfg.version} applied` }
-        : { type: 'Programmed', status: 'False', reason: 'Rejected', message: error });
+      const warnings = error === undefined ? (rt.store.current?.warnings ?? []).map((warning) => ({ proxy: 'local', warning })) : [];
+      this.programming.set(gwKey, {
+        proxies: 1, version: cfg.version, acked: error === undefined ? 1 : 0, warnings,
+        nacks: error === undefined ? [] : [{ proxy: 'local', reason: error }],
+      });
     }
     await rt.ports.sync();
   }
 
   private printChanges(out: TranslateOutput): void {
-    const lines = statusLines(out, this.programmed);
+    const programmed = new Map([...this.programming].map(([gw, p]) => [gw, programmedCondition(gw, p, undefined)]));
+    const lines = statusLines(out, programmed);
     for (const [key, text] of lines) {
       if (this.printed.get(key) === text) continue;
       this.printed.set(key, text);

@@ -67,6 +67,12 @@ export class InformerSet {
     return (this.informers.get(name)?.list() ?? []).map((o) => ({ ...o, kind: res.kind, apiVersion: res.apiVersion }));
   }
 
+  /** One cached object, O(1) (the informer's cache is indexed by namespace and name). */
+  get(name: WatchedName, namespace: string, objectName: string): Cached | undefined {
+    const o = this.informers.get(name)?.get(objectName, namespace === '' ? undefined : namespace);
+    return o === undefined ? undefined : { ...o, kind: WATCHED[name].kind, apiVersion: WATCHED[name].apiVersion };
+  }
+
   get synced(): boolean { return this.listed.size === this.informers.size && this.informers.size > 0; }
 
   async stop(): Promise<void> {

@@ -3,6 +3,9 @@ import {
   type ControllerToProxy, type ProxyConfig, type ProxyToController,
 } from '@agw/api';
 import { Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
+import type { GatewayProgramming } from '../status/programmed.js';
+
+export type { GatewayProgramming };
 
 /** Who a proxy is, once its credentials were checked. */
 export interface ProxyIdentity {
@@ -27,16 +30,6 @@ interface Conn {
   nack?: { version: string; reason: string };
 }
 
-export interface GatewayProgramming {
-  readonly proxies: number;
-  /** Current version, when known. */
-  readonly version?: string;
-  readonly acked: number;
-  /** NACK reasons of the current version, by proxy id. */
-  readonly nacks: ReadonlyArray<{ proxy: string; reason: string }>;
-  /** What proxies that applied the current version left out of it (routes or policies they could not compile), by proxy id. */
-  readonly warnings: ReadonlyArray<{ proxy: string; warning: string }>;
-}
 
 export interface ConfigServerEvents {
   /** A proxy connected, disconnected, ACKed or NACKed: statuses (Programmed) may change. */

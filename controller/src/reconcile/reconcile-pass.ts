@@ -1,0 +1,45 @@
+import type { GatewayClass, ProxyConfig } from '@agw/api';
+import { withVersion } from '../push/config-version.js';
+import { parseObjects, type ParseMemo, type ParsedObjects } from '../resources/parse-objects.js';
+import { invalidPolicyStatus } from '../status/invalid-policies.js';
+import type { JwksKeys, TranslateOutput } from '../translate/model.js';
+import { translate } from '../translate/translate.js';
+
+export interface ReconcilePassInput {
+  /** Every watched object, as read from the API server's caches or from files. */
+  readonly objects: readonly unknown[];
+  readonly controllerName: string;
+  readonly jwks: ReadonlyMap<string, JwksKeys>;
+  /** Parses of unchanged objects (by resourceVersion), reused across passes. */
+  readonly memo?: ParseMemo;
+}
+
+export interface ReconcilePass {
+  readonly parsed: ParsedObjects;
+  /** Every status, including Accepted=False Invalid for policies that do not parse. */
+  readonly out: TranslateOutput;
+  /** Per Gateway, the versioned config to push (same content, same version). */
+  readonly configs: ReadonlyMap<string, ProxyConfig>;
+}
+
+/**
+ * One reconcile, as the cluster controller and `agw local` both run it: parse at the boundary,
+ * translate, add the status of policies that do not parse, version each config. No I/O: the
+ * callers read objects and keys before, and push configs and write statuses after.
+ */
+export function reconcilePass(input: ReconcilePassInput): ReconcilePass {
+  const parsed = parseObjects(input.objects, 'default', input.memo);
+  const translated = translate({ ...parsed, controllerName: input.controllerName, jwks: input.jwks });
+  const policies = new Map([...translated.status.policies, ...invalidPolicyStatus(parsed.problems, input.controllerName)]);
+  const out: TranslateOutput = { ...translated, status: { ...translated.status, policies } };
+  const configs = new Map([...out.configs].map(([gw, cfg]) => [gw, withVersion(cfg)]));
+  return { parsed, out, configs };
+}
+
+/** The GatewayClass the controller creates at start when missing (and local mode assumes when absent from its files). */
+export function defaultGatewayClass(className: string, controllerName: string): GatewayClass {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: className },
+    spec: { controllerName, description: 'Specialized class for agentgateway.' },
+  };
+}

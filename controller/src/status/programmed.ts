@@ -1,0 +1,27 @@
+import { cond, type PendingCondition } from '../translate/model.js';
+
+/** What the proxies of one Gateway did with its current config (the config server's view, or local mode's one in-process proxy). */
+export interface GatewayProgramming {
+  readonly proxies: number;
+  /** Current version, when known. */
+  readonly version?: string;
+  readonly acked: number;
+  /** NACK reasons of the current version, by proxy id. */
+  readonly nacks: ReadonlyArray<{ proxy: string; reason: string }>;
+  /** What proxies that applied the current version left out of it (routes or policies they could not compile), by proxy id. */
+  readonly warnings: ReadonlyArray<{ proxy: string; warning: string }>;
+}
+
+/**
+ * Programmed (beyond upstream): every connected proxy of the Gateway applied its current config.
+ * One wording for the cluster and local mode.
+ */
+export function programmedCondition(gateway: string, p: GatewayProgramming, generation: number | undefined): PendingCondition {
+  if (p.nacks.length > 0) return cond('Programmed', false, 'Rejected', p.nacks.map((n) => `proxy ${n.proxy}: ${n.reason}`).join('; '), generation);
+  if (p.proxies === 0) return cond('Programmed', false, 'Pending', `no proxy of Gateway ${gateway} is connected`, generation);
+  if (p.acked < p.proxies) return cond('Programmed', false, 'Pending', `${p.acked} of ${p.proxies} proxies applied config ${p.version ?? ''}`, generation);
+  const applied = `config ${p.version ?? ''} applied by ${p.proxies} ${p.proxies === 1 ? 'proxy' : 'proxies'}`;
+  // Parts a proxy could not compile are left out there and said here (the controller validates first, so this is rare).
+  const leftOut = [...new Set(p.warnings.map((w) => w.warning))];
+  return cond('Programmed', true, 'Programmed', leftOut.length === 0 ? applied : `${applied}; left out: ${leftOut.join('; ')}`, generation);
+}
