@@ -7,7 +7,11 @@ import { JwtMode } from './agentgateway-policy.js';
  * Produced by the controller's translate(), validated again by the proxy before use.
  */
 
-export const PROXY_CONFIG_SCHEMA_VERSION = 1;
+/**
+ * 2: policies per feature (`policies.<feature>` tables; routes and listeners refer to them by
+ * feature). 1 had `jwtPolicies`, `route.jwtPolicy` and `listener.preRoutingJwtPolicy`.
+ */
+export const PROXY_CONFIG_SCHEMA_VERSION = 2;
 
 /** A JSON Web Key as received; jose checks the key material when the proxy imports it. */
 export const Jwk = z.looseObject({
@@ -50,6 +54,22 @@ export const CompiledJwtPolicy = z.object({
 });
 export type CompiledJwtPolicy = z.output<typeof CompiledJwtPolicy>;
 
+/**
+ * Which compiled policy of each feature applies, by key into `ProxyConfig.policies.<feature>`.
+ * A feature whose merge rule is most-specific-replaces (JWT, transformation) names one policy; a
+ * merge-all feature (authorization) will name a list. Absent: the feature does not apply.
+ */
+export const PolicyRefs = z.object({
+  jwt: z.string().optional(),
+});
+export type PolicyRefs = z.output<typeof PolicyRefs>;
+
+/** The compiled policies of a Gateway, per feature, by key (`<namespace>/<policy name>`). */
+export const FeaturePolicies = z.object({
+  jwt: z.record(z.string(), CompiledJwtPolicy).default({}),
+});
+export type FeaturePolicies = z.output<typeof FeaturePolicies>;
+
 export const StringMatch = z.object({
   type: z.enum(['Exact', 'RegularExpression']),
   name: z.string(),
@@ -87,8 +107,8 @@ export const CompiledRoute = z.object({
   /** Tie-break between equally specific matches: lower first (route age, then name, then rule index). */
   order: z.number().int().min(0),
   backends: z.array(CompiledBackend),
-  /** Key in `jwtPolicies` of the route-phase JWT policy (most specific attachment wins). */
-  jwtPolicy: z.string().optional(),
+  /** The route's policies, per feature (keys into `policies`). */
+  policies: PolicyRefs.optional(),
   /** Request timeout in milliseconds; unset: the proxy default. */
   timeoutMs: z.number().int().positive().optional(),
   /** Set when the rule cannot be served (e.g. an invalid backend ref): answer 500 with this text. */
@@ -100,8 +120,8 @@ export const CompiledListener = z.object({
   name: z.string(),
   port: z.number().int().min(1).max(65535),
   hostname: z.string().optional(),
-  /** Key in `jwtPolicies` of the PreRouting JWT policy, checked before route selection. */
-  preRoutingJwtPolicy: z.string().optional(),
+  /** PreRouting policies, per feature (keys into `policies`): run before route selection. */
+  preRouting: PolicyRefs.optional(),
 });
 export type CompiledListener = z.output<typeof CompiledListener>;
 
@@ -112,7 +132,7 @@ export const ProxyConfig = z.object({
   gateway: z.object({ namespace: z.string(), name: z.string() }),
   listeners: z.array(CompiledListener),
   routes: z.array(CompiledRoute),
-  jwtPolicies: z.record(z.string(), CompiledJwtPolicy),
+  policies: FeaturePolicies,
 });
 export type ProxyConfig = z.output<typeof ProxyConfig>;
 export type ProxyConfigInput = z.input<typeof ProxyConfig>;
@@ -127,5 +147,6 @@ export const ProxyConfigFrame = z.object({
   gateway: z.object({ namespace: z.string(), name: z.string() }),
   listeners: z.array(z.unknown()),
   routes: z.array(z.unknown()),
-  jwtPolicies: z.record(z.string(), z.unknown()),
+  /** Per feature, its compiled policies by key (each parsed on its own by the proxy). */
+  policies: z.object({ jwt: z.record(z.string(), z.unknown()).default({}) }),
 });

@@ -78,14 +78,14 @@ beforeAll(async () => {
 
   store = new ConfigStore();
   const config: ProxyConfigInput = {
-    schemaVersion: 1, version: 'f1', gateway: { namespace: 'default', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
+    schemaVersion: 2, version: 'f1', gateway: { namespace: 'default', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
     routes: [
       route('app.test', () => upstreamPort),
       route('refused.test', () => refusedPort),
       route('garbage.test', () => garbagePort),
       route('deadline.test', () => upstreamPort, { timeoutMs: 150 }),
     ],
-    jwtPolicies: {},
+    policies: { jwt: {} },
   };
   expect(await applyConfig(store, config)).toBeUndefined();
   const metrics = new ProxyMetrics(store, { defaultMetrics: false });

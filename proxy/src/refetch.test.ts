@@ -23,10 +23,10 @@ const asked: string[] = [];
 let publish: (() => Promise<void>) | undefined;
 
 const config = (version: string, keys: SigningKey[]): ProxyConfigInput => ({
-  schemaVersion: 1, version, gateway: { namespace: 'd', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
+  schemaVersion: 2, version, gateway: { namespace: 'd', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
   routes: [{ id: 'd/r/0/0', listeners: ['http'], hostnames: [], order: 0, match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
-    backends: [{ name: 'd/up:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstream.port }] }], jwtPolicy: 'p' }],
-  jwtPolicies: { p: { policy: 'd/p', mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id: 'd/p#0', issuer: ISS, keys: jwks(...keys).keys as never, remoteUrl: URL_ }] } },
+    backends: [{ name: 'd/up:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstream.port }] }], policies: { jwt: 'p' } }],
+  policies: { jwt: { p: { policy: 'd/p', mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id: 'd/p#0', issuer: ISS, keys: jwks(...keys).keys as never, remoteUrl: URL_ }] } } },
 });
 
 beforeAll(async () => {

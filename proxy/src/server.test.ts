@@ -35,26 +35,28 @@ const r = (host: string, extra: Partial<CompiledRoute> = {}): CompiledRoute => (
 
 function config(version: string): ProxyConfigInput {
   return {
-    schemaVersion: 1, version, gateway: { namespace: 'default', name: 'gw' },
-    listeners: [{ name: 'http', port: 80 }, { name: 'pre', port: 8080, preRoutingJwtPolicy: 'strict' }],
+    schemaVersion: 2, version, gateway: { namespace: 'default', name: 'gw' },
+    listeners: [{ name: 'http', port: 80 }, { name: 'pre', port: 8080, preRouting: { jwt: 'strict' } }],
     routes: [
       r('insecureroute.com'),
-      r('secureroute.com', { jwtPolicy: 'strict' }),
-      r('optional.test', { jwtPolicy: 'optional' }),
-      r('permissive.test', { jwtPolicy: 'permissive' }),
-      r('query.test', { jwtPolicy: 'query' }),
-      r('cookie.test', { jwtPolicy: 'cookie' }),
-      r('header.test', { jwtPolicy: 'header' }),
+      r('secureroute.com', { policies: { jwt: 'strict' } }),
+      r('optional.test', { policies: { jwt: 'optional' } }),
+      r('permissive.test', { policies: { jwt: 'permissive' } }),
+      r('query.test', { policies: { jwt: 'query' } }),
+      r('cookie.test', { policies: { jwt: 'cookie' } }),
+      r('header.test', { policies: { jwt: 'header' } }),
       r('noendpoints.test', { backends: [{ name: 'default/empty:80', weight: 1, endpoints: [] }] }),
       r('nobackends.test', { backends: [] }),
       r('slow.test', { timeoutMs: 200 }),
       { ...r('pre.test'), listeners: ['pre'], match: { path: { type: 'Exact', value: '/exists' }, headers: [], queryParams: [] } },
     ],
-    jwtPolicies: {
-      strict: jwtPolicy('Strict'), optional: jwtPolicy('Optional'), permissive: jwtPolicy('Permissive'),
-      query: jwtPolicy('Strict', { kind: 'query', name: 'access_token' }),
-      cookie: jwtPolicy('Strict', { kind: 'cookie', name: 'session' }),
-      header: jwtPolicy('Strict', { kind: 'header', name: 'x-jwt', prefix: 'Token ' }),
+    policies: {
+      jwt: {
+        strict: jwtPolicy('Strict'), optional: jwtPolicy('Optional'), permissive: jwtPolicy('Permissive'),
+        query: jwtPolicy('Strict', { kind: 'query', name: 'access_token' }),
+        cookie: jwtPolicy('Strict', { kind: 'cookie', name: 'session' }),
+        header: jwtPolicy('Strict', { kind: 'header', name: 'x-jwt', prefix: 'Token ' }),
+      },
     },
   };
 }
@@ -265,12 +267,12 @@ describe('one bad route or policy is isolated, never the whole config', () => {
       ...base.routes,
       r('badregex.test', { match: { path: { type: 'RegularExpression', value: '/(unclosed' }, headers: [], queryParams: [] } }),
       r('badheader.test', { match: { path: { type: 'PathPrefix', value: '/' }, headers: [{ type: 'RegularExpression', name: 'x', value: '(?=lookahead)' }], queryParams: [] } }),
-      r('missingpolicy.test', { jwtPolicy: 'missing' }),
-      r('brokenpolicy.test', { jwtPolicy: 'broken' }),
+      r('missingpolicy.test', { policies: { jwt: 'missing' } }),
+      r('brokenpolicy.test', { policies: { jwt: 'broken' } }),
       { id: 'default/malformed/0/0', listeners: 'not-a-list' },
       r('strayhost.test', { listeners: ['http', 'nosuchlistener'] }),
     ];
-    const input = { ...base, routes, jwtPolicies: { ...base.jwtPolicies, broken: { policy: 'default/broken', mode: 'Sometimes' } } };
+    const input = { ...base, routes, policies: { jwt: { ...base.policies.jwt, broken: { policy: 'default/broken', mode: 'Sometimes' } } } };
     expect(await applyConfig(store, input)).toBeUndefined();
     expect(store.current?.config.version).toBe('v5');
     const warnings = store.current?.warnings ?? [];
@@ -299,7 +301,7 @@ describe('one bad route or policy is isolated, never the whole config', () => {
 
   it('a PreRouting policy that is unavailable fails closed for the whole listener', async () => {
     const base = config('v5b');
-    const listeners = [{ name: 'http', port: 80 }, { name: 'pre', port: 8080, preRoutingJwtPolicy: 'gone' }];
+    const listeners = [{ name: 'http', port: 80 }, { name: 'pre', port: 8080, preRouting: { jwt: 'gone' } }];
     expect(await applyConfig(store, { ...base, listeners })).toBeUndefined();
     expect(store.current?.warnings).toContain('listener pre answers 500: JWT policy gone is not available');
     const res = await request(prePort, { host: 'pre.test', path: '/exists', headers: { authorization: `Bearer ${await token()}` } });
@@ -312,7 +314,8 @@ describe('verifier reuse across configs', () => {
   it('an unchanged policy keeps its verifier (and token cache); a changed one gets a new one', async () => {
     const before = store.current?.verifiers.get('strict');
     const changed = config('v4');
-    changed.jwtPolicies['optional'] = { ...(changed.jwtPolicies['optional'] as CompiledJwtPolicy), mode: 'Strict' };
+    const jwt = changed.policies.jwt as Record<string, CompiledJwtPolicy>;
+    jwt['optional'] = { ...(jwt['optional'] as CompiledJwtPolicy), mode: 'Strict' };
     expect(await applyConfig(store, changed)).toBeUndefined();
     expect(store.current?.verifiers.get('strict')).toBe(before);
     expect(store.current?.verifiers.get('optional')).not.toBe(undefined);

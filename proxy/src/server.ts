@@ -64,7 +64,7 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     const jwt = req.agw?.jwt;
     req.log.info({
       method: req.method, host: req.agw?.host, path: (req.raw.url ?? '').split('?', 1)[0], status: reply.statusCode,
-      route: routeId || undefined, code: req.agw?.targetError, upstreamError: req.agw?.upstreamError, durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      route: routeId || undefined, code: req.agw?.code, upstreamError: req.agw?.upstreamError, durationMs: Math.round(reply.elapsedTime * 100) / 100,
       ...(jwt ? { jwt: { policy: jwt.policy, result: jwt.result, provider: jwt.provider, code: jwt.code, sub: typeof req.agw.claims?.sub === 'string' ? req.agw.claims.sub : undefined } } : {}),
     }, 'access');
     done();

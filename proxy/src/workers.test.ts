@@ -20,10 +20,10 @@ beforeAll(async () => {
   token = await mintToken(key, { claims: { iss: 'https://w' } });
   const dir = mkdtempSync(join(tmpdir(), 'agw-workers-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    schemaVersion: 1, version: 'w1', gateway: { namespace: 'w', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
+    schemaVersion: 2, version: 'w1', gateway: { namespace: 'w', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
     routes: [{ id: 'w/r/0/0', listeners: ['http'], hostnames: [], order: 0, match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
-      backends: [{ name: 'w/up:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstream.port }] }], jwtPolicy: 'p' }],
-    jwtPolicies: { p: { policy: 'w/p', mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id: 'w/p#0', issuer: 'https://w', keys: jwks(key).keys }] } },
+      backends: [{ name: 'w/up:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstream.port }] }], policies: { jwt: 'p' } }],
+    policies: { jwt: { p: { policy: 'w/p', mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id: 'w/p#0', issuer: 'https://w', keys: jwks(key).keys }] } } },
   }));
   [port, admin] = [await freePort(), await freePort()];
   proxy = spawn('node', [join(root, 'proxy/dist/main.js'), `--config=${join(dir, 'config.json')}`, '--host=127.0.0.1', `--port-map=80=${port}`, `--admin-port=${admin}`, '--workers=2', '--log-level=warn', '--drain-ms=0'], { stdio: 'ignore' });

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
  * certificate made by openssl.
  */
 const cfg = (version: string, extra: Partial<ProxyConfig> = {}): ProxyConfig => ({
-  schemaVersion: 1, version, gateway: { namespace: 'd', name: 'gw' }, listeners: [{ name: 'http', port: 80 }], routes: [], jwtPolicies: {}, ...extra,
+  schemaVersion: 2, version, gateway: { namespace: 'd', name: 'gw' }, listeners: [{ name: 'http', port: 80 }], routes: [], policies: { jwt: {} }, ...extra,
 });
 const until = async (what: string, p: () => boolean, ms = 5000) => {
   const end = Date.now() + ms;

@@ -56,7 +56,7 @@ describe('credential removal', () => {
   });
 
   it('removes only the named cookie', () => {
-    expect(cookieHeaderWithout(['a=1; session=t', 'b=2'], 'session')).toBe('a=1; b=2');
-    expect(cookieHeaderWithout(['session=t'], 'session')).toBeUndefined();
+    expect(cookieHeaderWithout(['a=1; session=t', 'b=2'], ['session'])).toBe('a=1; b=2');
+    expect(cookieHeaderWithout(['session=t'], ['session'])).toBeUndefined();
   });
 });

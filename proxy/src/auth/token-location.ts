@@ -113,8 +113,8 @@ export function urlWithoutQueryParam(url: string, name: string): string {
   return kept.length === 0 ? url.slice(0, q) : `${url.slice(0, q)}?${kept.join('&')}`;
 }
 
-/** The Cookie header value without the cookie `name`; undefined when nothing is left. */
-export function cookieHeaderWithout(lines: readonly string[], name: string): string | undefined {
-  const kept = lines.flatMap((l) => l.split(';')).map((p) => p.trim()).filter((p) => p !== '' && p.slice(0, p.indexOf('=')).trim() !== name);
+/** The Cookie header value without the cookies `names`; undefined when nothing is left. */
+export function cookieHeaderWithout(lines: readonly string[], names: readonly string[]): string | undefined {
+  const kept = lines.flatMap((l) => l.split(';')).map((p) => p.trim()).filter((p) => p !== '' && !names.includes(p.slice(0, p.indexOf('=')).trim()));
   return kept.length === 0 ? undefined : kept.join('; ');
 }

@@ -70,7 +70,7 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
   const verifiers = new Map<string, JwtVerifier>();
   const policyJson = new Map<string, string>();
   const jwtPolicies: Record<string, CompiledJwtPolicy> = {};
-  for (const [key, raw] of Object.entries(frame.data.jwtPolicies)) {
+  for (const [key, raw] of Object.entries(frame.data.policies.jwt)) {
     const parsed = CompiledJwtPolicy.safeParse(raw);
     if (!parsed.success) { warnings.push(`jwt policy ${key} left out (its routes answer 500): ${formatIssues(parsed.error.issues)}`); continue; }
     const policy = parsed.data;
@@ -91,15 +91,17 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
     warnings.push(...v.warnings.map((w) => `jwt policy ${key}: ${w}`));
   }
   for (const route of routes) {
-    if (route.jwtPolicy !== undefined && !verifiers.has(route.jwtPolicy)) warnings.push(`route ${route.id} answers 500: JWT policy ${route.jwtPolicy} is not available`);
+    const jwt = route.policies?.jwt;
+    if (jwt !== undefined && !verifiers.has(jwt)) warnings.push(`route ${route.id} answers 500: JWT policy ${jwt} is not available`);
   }
   for (const l of listeners) {
-    if (l.preRoutingJwtPolicy !== undefined && !verifiers.has(l.preRoutingJwtPolicy)) warnings.push(`listener ${l.name} answers 500: JWT policy ${l.preRoutingJwtPolicy} is not available`);
+    const jwt = l.preRouting?.jwt;
+    if (jwt !== undefined && !verifiers.has(jwt)) warnings.push(`listener ${l.name} answers 500: JWT policy ${jwt} is not available`);
   }
 
   const table = compileRouteTable(listeners, routes);
   warnings.push(...table.problems.map((p) => `route ${p.route} left out: ${p.message}`));
-  const config: ProxyConfig = { ...frame.data, listeners, routes, jwtPolicies };
+  const config: ProxyConfig = { ...frame.data, listeners, routes, policies: { jwt: jwtPolicies } };
   return { ok: true, runtime: { config, table, verifiers, warnings, policyJson } };
 }
 

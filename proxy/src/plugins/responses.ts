@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JwtFailure } from '../auth/jwt-errors.js';
+import { ProxyErrors, type ProxyErrorCode } from '../proxy-errors.js';
+import './request-state.js';
 
 /** Realm of the RFC 6750 challenge. */
 export const REALM = 'agentgateway';
@@ -21,4 +23,11 @@ export function sendJwtFailure(req: FastifyRequest, reply: FastifyReply, f: JwtF
   reply.header('www-authenticate', challenge);
   // gRPC: UNAUTHENTICATED (16); 400 invalid_request maps to INVALID_ARGUMENT (3).
   return sendError(req, reply, f.status, f.body, f.status === 400 ? 3 : 16);
+}
+
+/** One of the proxy's own answers (proxy-errors.ts), its code kept for the access log; `body` for the two with a variable text. */
+export function sendProxyError(req: FastifyRequest, reply: FastifyReply, code: ProxyErrorCode, body?: string): FastifyReply {
+  const e = ProxyErrors[code];
+  req.agw.code = code;
+  return sendError(req, reply, e.status, body ?? e.body, e.grpc);
 }

@@ -2,10 +2,11 @@ import { loopbackAddressOf, type Endpoint } from '@agw/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
-import { cookieHeaderWithout, rawHeaderSource } from '../auth/token-location.js';
+import { cookieHeaderWithout, rawHeaderSource, urlWithoutQueryParam } from '../auth/token-location.js';
+import type { ProxyErrorCode } from '../proxy-errors.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../routing/forward-headers.js';
-import './request-state.js';
-import { sendError } from './responses.js';
+import type { RequestEdits } from './request-state.js';
+import { sendProxyError } from './responses.js';
 
 export interface UpstreamOptions {
   /** Longest wait for upstream response headers, and between body chunks, ms (default 30 000). */
@@ -48,19 +49,19 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     // The pipeline answers every request it does not give an endpoint; reaching here without one is a bug.
     if (endpoint === undefined) throw new Error('the pipeline passed a request without choosing an endpoint');
     const raw = req.raw;
-    const jwt = state.jwt;
+    const edits = state.edits;
     const headers = upstreamRequestHeaders(raw.headers, {
       host: state.host ?? '',
       clientAddress: raw.socket.remoteAddress ?? '',
       requestId: String(req.id),
-      ...(jwt?.stripHeader !== undefined ? { stripHeader: jwt.stripHeader } : {}),
-      ...(jwt?.stripCookie !== undefined ? { cookie: cookieHeaderWithout(rawHeaderSource(raw.rawHeaders, '').header('cookie'), jwt.stripCookie) ?? null } : {}),
+      ...(edits?.removeHeaders !== undefined ? { removeHeaders: edits.removeHeaders } : {}),
+      ...(edits?.removeCookies !== undefined ? { cookie: cookieHeaderWithout(rawHeaderSource(raw.rawHeaders, '').header('cookie'), edits.removeCookies) ?? null } : {}),
     });
     const length = raw.headers['content-length'];
     const hasBody = (length !== undefined && length !== '0') || raw.headers['transfer-encoding'] !== undefined;
     const exchange = new UpstreamExchange(req, reply, state.route?.timeoutMs);
     try {
-      agent.dispatch({ origin: originOf(endpoint), path: raw.url ?? '/', method: raw.method ?? 'GET', headers, body: hasBody ? raw : null }, exchange);
+      agent.dispatch({ origin: originOf(endpoint), path: forwardedPath(raw.url ?? '/', edits), method: raw.method ?? 'GET', headers, body: hasBody ? raw : null }, exchange);
     } catch (err) {
       // undici refused the request itself (it validates headers again): answered like any failure.
       exchange.fail(err as Error);
@@ -68,22 +69,30 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
   });
 }
 
+/** The canonical path and query the pipeline decided on, less the query parameters a stage removed. */
+function forwardedPath(url: string, edits: RequestEdits | undefined): string {
+  if (edits?.removeQueryParams === undefined) return url;
+  let out = url;
+  for (const name of edits.removeQueryParams) out = urlWithoutQueryParam(out, name);
+  return out;
+}
+
 /** An error of our own making, with a code `failureAnswer` maps like undici's. */
 function agwError(code: 'AGW_ROUTE_TIMEOUT' | 'AGW_INVALID_RESPONSE', message: string, cause?: unknown): Error & { code: string } {
   return Object.assign(new Error(message, { cause }), { code });
 }
 
-/** Status, body and gRPC status for a failed upstream exchange, in agentgateway's words. */
-function failureAnswer(err: Error & { code?: string }): { status: number; body: string; grpcStatus: number } {
+/** The proxy error code for a failed upstream exchange (proxy-errors.ts has status and body). */
+function failureCode(err: Error & { code?: string }): ProxyErrorCode {
   // The upstream answered, but not in HTTP a client can be given (RFC 9110 §15.6.3: 502).
-  if (err.name === 'HTTPParserError' || err.code === 'AGW_INVALID_RESPONSE') return { status: 502, body: 'upstream call failed: invalid response', grpcStatus: 14 };
+  if (err.name === 'HTTPParserError' || err.code === 'AGW_INVALID_RESPONSE') return 'PROXY_ERR_UPSTREAM_INVALID_RESPONSE';
   switch (err.code) {
-    case 'AGW_ROUTE_TIMEOUT': return { status: 504, body: 'request timeout', grpcStatus: 4 };
-    case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT': return { status: 504, body: 'upstream call timeout', grpcStatus: 4 };
-    case 'ECONNREFUSED': return { status: 503, body: 'upstream call failed: connection refused', grpcStatus: 14 };
-    case 'UND_ERR_CONNECT_TIMEOUT': return { status: 503, body: 'upstream call failed: connect timeout', grpcStatus: 14 };
-    case 'ECONNRESET': case 'UND_ERR_SOCKET': return { status: 503, body: 'upstream call failed: connection reset', grpcStatus: 14 };
-    default: return { status: 503, body: `upstream call failed: ${err.code ?? 'error'}`, grpcStatus: 14 };
+    case 'AGW_ROUTE_TIMEOUT': return 'PROXY_ERR_ROUTE_TIMEOUT';
+    case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT': return 'PROXY_ERR_UPSTREAM_TIMEOUT';
+    case 'ECONNREFUSED': return 'PROXY_ERR_UPSTREAM_REFUSED';
+    case 'UND_ERR_CONNECT_TIMEOUT': return 'PROXY_ERR_UPSTREAM_CONNECT_TIMEOUT';
+    case 'ECONNRESET': case 'UND_ERR_SOCKET': return 'PROXY_ERR_UPSTREAM_RESET';
+    default: return 'PROXY_ERR_UPSTREAM_FAILED';
   }
 }
 
@@ -150,8 +159,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.req.agw.upstreamError = err.code ?? err.name;
     if (this.res.headersSent) { this.res.destroy(); return; }
     if (this.res.destroyed) return;
-    const answer = failureAnswer(err);
-    this.req.log.warn({ err, upstream: this.req.agw.endpoint }, answer.body);
-    sendError(this.req, this.reply, answer.status, answer.body, answer.grpcStatus);
+    const code = failureCode(err);
+    this.req.log.warn({ err, upstream: this.req.agw.endpoint, code }, 'upstream call failed');
+    sendProxyError(this.req, this.reply, code, code === 'PROXY_ERR_UPSTREAM_FAILED' ? `upstream call failed: ${err.code ?? 'error'}` : undefined);
   }
 }

@@ -35,7 +35,7 @@ describe('upstreamRequestHeaders', () => {
   });
 
   it('removes a verified credential: its header, or its cookie (other cookies kept)', () => {
-    expect(upstreamRequestHeaders({ authorization: 'Bearer t', 'x-other': '1' }, { ...ctx, stripHeader: 'authorization' })).not.toHaveProperty('authorization');
+    expect(upstreamRequestHeaders({ authorization: 'Bearer t', 'x-other': '1' }, { ...ctx, removeHeaders: ['authorization'] })).not.toHaveProperty('authorization');
     expect(upstreamRequestHeaders({ cookie: 'session=t; a=1' }, { ...ctx, cookie: 'a=1' }).cookie).toBe('a=1');
     expect(upstreamRequestHeaders({ cookie: 'session=t' }, { ...ctx, cookie: null })).not.toHaveProperty('cookie');
     expect(upstreamRequestHeaders({ cookie: 'session=t' }, ctx).cookie).toBe('session=t');

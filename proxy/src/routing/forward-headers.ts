@@ -27,8 +27,8 @@ export interface ForwardContext {
   /** Client address, appended to X-Forwarded-For. */
   clientAddress: string;
   requestId: string;
-  /** A verified credential's header (lower-case), removed before forwarding. */
-  stripHeader?: string;
+  /** Headers (lower-case) a stage removed, e.g. a verified credential's. */
+  removeHeaders?: readonly string[];
   /** The Cookie header to send instead of the client's (a verified cookie credential removed); null: none. */
   cookie?: string | null;
 }
@@ -53,7 +53,7 @@ export function upstreamRequestHeaders(incoming: Readonly<HeaderMap>, ctx: Forwa
   const listed = connectionListed(incoming.connection);
   const out: HeaderMap = {};
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'forwarded' || name === ctx.stripHeader || listed?.has(name) === true) continue;
+    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'forwarded' || listed?.has(name) === true || ctx.removeHeaders?.includes(name) === true) continue;
     if (name === 'cookie' && ctx.cookie !== undefined) continue;
     out[name] = incoming[name];
   }

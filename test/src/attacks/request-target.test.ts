@@ -33,16 +33,18 @@ const route = (id: string, prefix: string, extra: Partial<CompiledRoute> = {}): 
 
 function config(): ProxyConfigInput {
   return {
-    schemaVersion: 1, version: 'attacks', gateway: { namespace: 'default', name: 'gw' },
+    schemaVersion: 2, version: 'attacks', gateway: { namespace: 'default', name: 'gw' },
     listeners: [{ name: 'http', port: 80 }],
     routes: [
-      route('default/secure/0/0', '/secure', { jwtPolicy: 'strict' }),
+      route('default/secure/0/0', '/secure', { policies: { jwt: 'strict' } }),
       route('default/open/0/0', '/'),
       route('default/evil/0/0', '/', { match: { path: { type: 'RegularExpression', value: '/evil/(a+)+b' }, headers: [], queryParams: [] } }),
       route('default/evilheader/0/0', '/', { match: { path: { type: 'PathPrefix', value: '/hdr' }, headers: [{ type: 'RegularExpression', name: 'x-evil', value: '(a|aa)+$' }], queryParams: [] } }),
     ],
-    jwtPolicies: {
-      strict: { policy: 'default/strict', mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id: 'p#0', issuer: ISS, keys: [key.jwk] as never }] },
+    policies: {
+      jwt: {
+        strict: { policy: 'default/strict', mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id: 'p#0', issuer: ISS, keys: [key.jwk] as never }] },
+      },
     },
   };
 }

@@ -3,9 +3,10 @@ import {
   type AgentgatewayPolicy, type CompiledJwtPolicy, type CompiledJwtProvider, type CompiledTokenLocation,
   type JwtAuthentication, type TokenLocation,
 } from '@agw/api';
-import { resolveServicePort, type BackendIndex } from './backends.js';
-import { parseJwks } from './jwks-keys.js';
-import type { JwksKeys, JwksRequest } from './model.js';
+import { resolveServicePort, type BackendIndex } from '../backends.js';
+import { parseJwks } from '../jwks-keys.js';
+import type { JwksKeys, JwksRequest } from '../model.js';
+import type { PolicyFeature } from './feature.js';
 
 export interface TranslatedJwt {
   readonly policy: CompiledJwtPolicy;
@@ -106,3 +107,19 @@ export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication
     requests,
   };
 }
+
+/**
+ * `spec.traffic.jwtAuthentication`: in both phases; the most specific attachment replaces the
+ * others (upstream: a route's JWT policy replaces the Gateway's).
+ */
+export const jwtFeature: PolicyFeature<'jwt'> = {
+  name: 'jwt',
+  phases: new Set(['PreRouting', 'Route']),
+  merge: 'most-specific',
+  translate(policy, ctx) {
+    const jwt = policy.spec.traffic?.jwtAuthentication;
+    if (jwt === undefined) return undefined;
+    const t = translateJwtPolicy(policy, jwt, ctx.backends, ctx.jwks);
+    return { compiled: t.policy, errors: t.errors, notes: t.notes, jwksRequests: t.requests };
+  },
+};

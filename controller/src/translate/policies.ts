@@ -1,0 +1,145 @@
+import {
+  GATEWAY_API_GROUP, POLICY_GROUP,
+  type AgentgatewayPolicy, type Gateway, type HttpRoute, type PolicyTargetReference,
+} from '@agw/api';
+import { appendTo } from './append-to.js';
+import { FEATURES, type FeatureName, type FeatureTranslation, type Phase, type PolicyFeature } from './features/index.js';
+import type { FeatureContext } from './features/feature.js';
+import { cond, keyOf, type JwksRequest, type ObjectKey, type PolicyAncestorOut, type TranslateInput } from './model.js';
+
+/** Attachment levels, least to most specific (upstream: Gateway < Listener < Route < Route rule). */
+export const Level = { Gateway: 0, Listener: 1, Route: 2, RouteRule: 3 } as const;
+export type Level = (typeof Level)[keyof typeof Level];
+
+export interface Attachment { readonly policy: AgentgatewayPolicy; readonly level: Level; readonly phase: Phase }
+
+export interface PolicyAttachments {
+  /** Per feature, the compiled part of each policy that carries it, by policy key. */
+  readonly byFeature: ReadonlyMap<FeatureName, ReadonlyMap<ObjectKey, FeatureTranslation<unknown>>>;
+  /** `<gw key>` (Gateway level) or `<gw key>/<listener>` (listener level) → attachments. */
+  readonly toGateways: ReadonlyMap<string, Attachment[]>;
+  /** `<route key>` (route level) or `<route key>#<rule name>` (rule level) → attachments. */
+  readonly toRoutes: ReadonlyMap<string, Attachment[]>;
+  readonly status: Map<ObjectKey, PolicyAncestorOut[]>;
+  readonly jwksRequests: JwksRequest[];
+}
+
+/** Older first, then namespace/name: Gateway API's conflict rule, used when two policies tie. */
+function olderFirst(a: AgentgatewayPolicy, b: AgentgatewayPolicy): number {
+  return (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || keyOf(a).localeCompare(keyOf(b));
+}
+
+/**
+ * Policies → their targets (targetRefs or targetSelectors), each feature translated once per
+ * policy, with every policy's ancestors status (upstream's PolicyConditionMap).
+ */
+export function attachPolicies(
+  input: TranslateInput, gatewaysByKey: ReadonlyMap<string, Gateway>, parentsByRoute: ReadonlyMap<HttpRoute, string[]>, ctx: FeatureContext,
+): PolicyAttachments {
+  const routesByKey = new Map(input.httpRoutes.map((r) => [keyOf(r), r]));
+  const byFeature = new Map<FeatureName, Map<ObjectKey, FeatureTranslation<unknown>>>(FEATURES.map((f) => [f.name, new Map()]));
+  const toGateways = new Map<string, Attachment[]>();
+  const toRoutes = new Map<string, Attachment[]>();
+  const status = new Map<ObjectKey, PolicyAncestorOut[]>();
+  const jwksRequests: JwksRequest[] = [];
+  for (const p of [...input.policies].sort(olderFirst)) {
+    const pns = p.metadata.namespace ?? '';
+    const phase: Phase = p.spec.traffic?.phase === 'PreRouting' ? 'PreRouting' : 'Route';
+    const errors: string[] = [];
+    const notes: string[] = [];
+    let carriesAny = false;
+    for (const f of FEATURES) {
+      const t = f.translate(p, ctx);
+      if (t === undefined) continue;
+      carriesAny = true;
+      byFeature.get(f.name)?.set(keyOf(p), t);
+      errors.push(...t.errors);
+      notes.push(...t.notes);
+      jwksRequests.push(...t.jwksRequests);
+    }
+    const notAttached: string[] = [];
+    const ancestors = new Set<ObjectKey>();
+    const add = (map: Map<string, Attachment[]>, key: string, level: Level) => { if (carriesAny) appendTo(map, key, { policy: p, level, phase }); };
+    for (const t of targetsOf(p, input)) {
+      if (t.kind === 'Gateway' && t.group === GATEWAY_API_GROUP) {
+        const gw = gatewaysByKey.get(`${pns}/${t.name}`);
+        if (gw === undefined) { notAttached.push(`Policy is not attached: Gateway ${pns}/${t.name} not found`); continue; }
+        if (t.sectionName !== undefined) {
+          if (!gw.spec.listeners.some((l) => l.name === t.sectionName)) { notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in Gateway ${pns}/${t.name}`); continue; }
+          add(toGateways, `${keyOf(gw)}/${t.sectionName}`, Level.Listener);
+        } else {
+          add(toGateways, keyOf(gw), Level.Gateway);
+        }
+        ancestors.add(keyOf(gw));
+      } else if (t.kind === 'HTTPRoute' && t.group === GATEWAY_API_GROUP) {
+        const route = routesByKey.get(`${pns}/${t.name}`);
+        if (route === undefined) { notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} not found`); continue; }
+        if (t.sectionName !== undefined && !route.spec.rules.some((r) => r.name === t.sectionName)) {
+          notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in HTTPRoute ${pns}/${t.name}`); continue;
+        }
+        add(toRoutes, t.sectionName !== undefined ? `${keyOf(route)}#${t.sectionName}` : keyOf(route), t.sectionName !== undefined ? Level.RouteRule : Level.Route);
+        const parents = parentsByRoute.get(route) ?? [];
+        if (parents.length === 0) notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} is not attached to any Gateway`);
+        for (const g of parents) ancestors.add(g);
+      } else {
+        notAttached.push(`Policy is not attached: ${t.kind} ${pns}/${t.name} is not supported by this controller`);
+      }
+    }
+    if (p.spec.targetSelectors !== undefined && ancestors.size === 0 && notAttached.length === 0) {
+      notAttached.push(`Policy is not attached: no Gateway matching selector found in namespace ${pns}`);
+    }
+    status.set(keyOf(p), policyAncestors(p, [...ancestors].sort(), notAttached, errors, notes, input.controllerName));
+  }
+  return { byFeature, toGateways, toRoutes, status, jwksRequests };
+}
+
+/**
+ * The policies of one feature that apply at a place, from the attachments of every level there,
+ * by the feature's merge rule: the most specific (then oldest) one, or all of them, oldest first.
+ */
+export function applicable(feature: PolicyFeature, phase: Phase, attachments: readonly Attachment[], byFeature: PolicyAttachments['byFeature']): ObjectKey[] {
+  if (!feature.phases.has(phase)) return [];
+  const carrying = byFeature.get(feature.name);
+  const list = attachments.filter((a) => a.phase === phase && carrying?.has(keyOf(a.policy)) === true);
+  if (feature.merge === 'merge-all') return [...new Set([...list].sort((a, b) => olderFirst(a.policy, b.policy)).map((a) => keyOf(a.policy)))];
+  const winner = [...list].sort((a, b) => b.level - a.level || olderFirst(a.policy, b.policy))[0];
+  return winner === undefined ? [] : [keyOf(winner.policy)];
+}
+
+function targetsOf(p: AgentgatewayPolicy, input: TranslateInput): PolicyTargetReference[] {
+  if (p.spec.targetRefs !== undefined) return p.spec.targetRefs;
+  const pns = p.metadata.namespace ?? '';
+  const out: PolicyTargetReference[] = [];
+  for (const sel of p.spec.targetSelectors ?? []) {
+    const matches = (labels: Record<string, string> | undefined) => Object.entries(sel.matchLabels).every(([k, v]) => labels?.[k] === v);
+    const pool = sel.kind === 'Gateway' ? input.gateways : sel.kind === 'HTTPRoute' ? input.httpRoutes : [];
+    for (const o of pool) {
+      if ((o.metadata.namespace ?? '') === pns && matches(o.metadata.labels)) {
+        out.push({ group: sel.group, kind: sel.kind, name: o.metadata.name, ...(sel.sectionName ? { sectionName: sel.sectionName } : {}) });
+      }
+    }
+  }
+  return out;
+}
+
+/** Upstream's PolicyConditionMap (§2.3): Valid/Attached, PartiallyValid without Attached, StatusSummary. */
+function policyAncestors(p: AgentgatewayPolicy, gateways: string[], notAttached: string[], errors: readonly string[], notes: readonly string[], controllerName: string): PolicyAncestorOut[] {
+  const g = p.metadata.generation;
+  const accepted = notes.length === 0 ? 'Policy accepted' : `Policy accepted (${notes.join('; ')})`;
+  const conditions = errors.length === 0
+    ? [cond('Accepted', true, 'Valid', accepted, g), cond('Attached', true, 'Attached', 'Attached to all targets', g)]
+    : [cond('Accepted', true, 'PartiallyValid', errors.join('; '), g)];
+  const out: PolicyAncestorOut[] = gateways.map((key) => {
+    const [namespace, name] = key.split('/') as [string, string];
+    return { ancestorRef: { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace, name }, controllerName, conditions: conditions.map((c) => ({ ...c })) };
+  });
+  if (notAttached.length > 0) {
+    out.push({
+      // As upstream: no namespace; kind is the CRD default the API server fills in.
+      ancestorRef: { group: POLICY_GROUP, kind: 'Gateway', name: 'StatusSummary' },
+      controllerName,
+      conditions: [cond('Accepted', true, 'Valid', 'Policy accepted', g), cond('Attached', false, 'Pending', notAttached.join('\n'), g)],
+    });
+  }
+  return out;
+}

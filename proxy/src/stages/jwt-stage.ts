@@ -1,0 +1,102 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { authenticate, type AuthDecision } from '../auth/jwt-authenticate.js';
+import type { JwtVerifier } from '../auth/jwt-verifier.js';
+import { rawHeaderSource, type CredentialSource } from '../auth/token-location.js';
+import type { RuntimeConfig } from '../config/compile.js';
+import { waitForNextConfig, type ConfigStore } from '../config/store.js';
+import type { ProxyMetrics } from '../metrics.js';
+import { addEdit } from '../plugins/request-state.js';
+import { sendJwtFailure, sendProxyError } from '../plugins/responses.js';
+import type { PolicyStage } from './stage.js';
+
+export interface JwtStageOptions {
+  readonly store: ConfigStore;
+  readonly metrics: ProxyMetrics;
+  /** Wall clock, ms since the epoch; injected for tests. */
+  readonly now: () => number;
+  /** Asks the key source to refetch after an unknown kid; resolves when asked (not when done). */
+  readonly requestRefetch?: (remoteUrl: string, kid: string) => void;
+  /** Longest wait for new keys after an unknown kid, ms (default 1000). */
+  readonly refetchWaitMs: number;
+  /**
+   * After a wait for new keys of a URL, further unknown kids of that URL are refused at once for
+   * this long, ms (default 30 000, the controller's refetch rate limit): a stream of tokens with
+   * random kids must not hold every request for refetchWaitMs.
+   */
+  readonly refetchIntervalMs: number;
+}
+
+interface JwtRun { readonly runtime: RuntimeConfig; readonly decision: AuthDecision; readonly verifier: JwtVerifier }
+
+/**
+ * `jwtAuthentication`: the token checked by the policy's verifier (keys in memory, so synchronous);
+ * a rejection answers 401/400 with agentgateway's body; a verified credential is removed from the
+ * forwarded request (an edit). Only an unknown kid from an issuer with remote keys waits, bounded,
+ * for a refetch, then decides again with the newest config (which the request then keeps).
+ */
+export function jwtStage(o: JwtStageOptions): PolicyStage {
+  /** Per JWKS URL: the wait under way (concurrent requests share it) and when the last one began. */
+  const refetches = new Map<string, { waiting: Promise<boolean> | undefined; startedMs: number }>();
+  function awaitNewKeys(remoteUrl: string, kid: string): Promise<boolean> {
+    const now = o.now();
+    const r = refetches.get(remoteUrl);
+    if (r?.waiting !== undefined) return r.waiting;
+    if (r !== undefined && now - r.startedMs < o.refetchIntervalMs) return Promise.resolve(false);
+    const waiting = waitForNextConfig(o.store, o.refetchWaitMs);
+    const entry = { waiting: waiting as Promise<boolean> | undefined, startedMs: now };
+    refetches.set(remoteUrl, entry);
+    void waiting.then(() => { entry.waiting = undefined; });
+    o.requestRefetch?.(remoteUrl, kid);
+    return waiting;
+  }
+
+  /** Unknown kid: asks for a refetch, waits (bounded) for new keys, and decides again with them. */
+  async function retryAfterRefetch(src: CredentialSource, policyKey: string, refetch: { remoteUrl: string; kid: string }, first: JwtRun): Promise<JwtRun> {
+    const changed = await awaitNewKeys(refetch.remoteUrl, refetch.kid);
+    const latest = o.store.current;
+    const again = changed && latest !== undefined ? latest.verifiers.get(policyKey) : undefined;
+    const run = again !== undefined && latest !== undefined
+      ? { runtime: latest, verifier: again, decision: authenticate(again, src, Math.floor(o.now() / 1000)) }
+      : first;
+    o.metrics.refetch.inc({ outcome: run.decision.action === 'pass' && run.decision.result === 'valid' ? 'found' : 'not_found' });
+    return run;
+  }
+
+  /** Applies a JWT decision; true when the request was answered (rejected). */
+  function apply(req: FastifyRequest, reply: FastifyReply, run: JwtRun): boolean {
+    const { decision, verifier } = run;
+    req.agw.runtime = run.runtime;
+    const policy = verifier.policy;
+    const provider = decision.action === 'pass' ? decision.providerId ?? '' : '';
+    const code = decision.action === 'reject' ? decision.failure.code : decision.code ?? '';
+    o.metrics.countJwt(policy.policy, provider, decision.result, code);
+    req.agw.jwt = { policy: policy.policy, result: decision.result, ...(provider !== '' ? { provider } : {}), ...(code !== '' ? { code } : {}) };
+    if (decision.action === 'reject') {
+      sendJwtFailure(req, reply, decision.failure);
+      return true;
+    }
+    if (decision.claims !== undefined) req.agw.claims = decision.claims;
+    if (decision.stripCredential) {
+      const loc = policy.location;
+      addEdit(req.agw, loc.kind === 'header' ? 'removeHeaders' : loc.kind === 'cookie' ? 'removeCookies' : 'removeQueryParams', loc.kind === 'header' ? loc.name.toLowerCase() : loc.name);
+    }
+    return false;
+  }
+
+  return {
+    feature: 'jwt',
+    run(req, reply, policyKey) {
+      const runtime = req.agw.runtime as RuntimeConfig;
+      // A policy named by the config that did not compile (compile.ts left it out): fail closed.
+      const verifier = runtime.verifiers.get(policyKey);
+      if (verifier === undefined) { sendProxyError(req, reply, 'PROXY_ERR_POLICY_UNAVAILABLE'); return true; }
+      const src = rawHeaderSource(req.raw.rawHeaders, req.raw.url ?? '/');
+      const decision = authenticate(verifier, src, Math.floor(o.now() / 1000));
+      const first = { runtime, decision, verifier };
+      if (decision.action === 'reject' && 'refetch' in decision.failure && decision.failure.refetch !== undefined && o.requestRefetch !== undefined) {
+        return retryAfterRefetch(src, policyKey, decision.failure.refetch, first).then((run) => apply(req, reply, run));
+      }
+      return apply(req, reply, first);
+    },
+  };
+}
