@@ -4,7 +4,7 @@ import type { Jwk } from '@agw/api';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 // The controller's modules by path (JwksPersistence is not in @agw/controller's root export, and
 // @agw/controller is not a dependency of e2e).
-import { KubeError, KubeRest } from '../../controller/dist/kube/kube-rest.js';
+import { KubeRest } from '../../controller/dist/kube/kube-rest.js';
 import { JWKS_STORE_LABEL, JwksPersistence, configMapName, type PersistedKeySet } from '../../controller/dist/jwks/persistence.js';
 
 /**
@@ -53,7 +53,7 @@ describe('JWKS persistence on a real API server', () => {
     expect(byUrl(await new JwksPersistence(rest, ns).load())).toEqual(byUrl([a, b]));
   });
 
-  it('ConfigMaps with garbage data are skipped, no throw: load() returns the good ones', async () => {
+  it('ConfigMaps with garbage data are skipped, no throw: load() returns the good ones; the next sync removes them', async () => {
     const ns = await namespace('e2e-jwks-garbage');
     await new JwksPersistence(rest, ns).sync([a]);
     const bad = (name: string, data?: Record<string, string>) => ({
@@ -70,7 +70,10 @@ describe('JWKS persistence on a real API server', () => {
       bad('jwks-store-no-data'),
     ]) await rest.call('POST', `/api/v1/namespaces/${ns}/configmaps`, cm);
     expect((await stored(ns)).size).toBe(9);
-    await expect(new JwksPersistence(rest, ns).load()).resolves.toEqual([a]);
+    const restarted = new JwksPersistence(rest, ns);
+    await expect(restarted.load()).resolves.toEqual([a]);
+    await restarted.sync([a]);
+    expect([...(await stored(ns)).keys()]).toEqual([configMapName(a.url)]);
   });
 
   it('sync() with one set deletes the other set\'s ConfigMap (orphan) and keeps the first, unrewritten', async () => {
@@ -101,15 +104,18 @@ describe('JWKS persistence on a real API server', () => {
     expect(await new JwksPersistence(rest, ns).load()).toEqual([rotated]);
   });
 
-  it('no chunking: a key set over the ConfigMap size limit (1 MiB) is refused by the API server (422), and nothing of it is stored', async () => {
+  it('a key set over the ConfigMap size limit (1 MiB) is not persisted (said), and it never keeps the others from being written or orphans from being removed', async () => {
     const ns = await namespace('e2e-jwks-oversized');
+    await new JwksPersistence(rest, ns).sync([b]);
     // ~1.2 MB of (syntactically plausible) RSA public keys: persistence does not validate keys.
     const keys = Array.from({ length: 300 }, (_, i) => ({ kty: 'RSA', kid: `big-${i}`, e: 'AQAB', n: 'x'.repeat(4_000) }) as Jwk);
     const big: PersistedKeySet = { url: 'https://huge.example/jwks', fetchedAt: a.fetchedAt, jwks: { keys } };
-    const err = await new JwksPersistence(rest, ns).sync([big]).then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(KubeError);
-    expect((err as KubeError).status).toBe(422);
-    expect((await stored(ns)).size).toBe(0);
-    await expect(new JwksPersistence(rest, ns).load()).resolves.toEqual([]);
+    const restarted = new JwksPersistence(rest, ns);
+    await restarted.load();
+    const err = await restarted.sync([big, a]).then(() => undefined, (e: unknown) => e);
+    expect((err as Error).message).toMatch(/^could not persist every key set: https:\/\/huge\.example\/jwks: key set of \d+ bytes is over 1000000 and is not persisted$/);
+    // a written, b (an orphan now) removed, nothing of big stored.
+    expect([...(await stored(ns)).keys()]).toEqual([configMapName(a.url)]);
+    await expect(new JwksPersistence(rest, ns).load()).resolves.toEqual([a]);
   });
 });
