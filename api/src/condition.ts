@@ -23,3 +23,32 @@ export const PolicyReason = {
   Programmed: 'Programmed',
   Rejected: 'Rejected',
 } as const;
+
+/**
+ * Every condition type this project writes (Gateway API's for GatewayClass, Gateway, listeners and
+ * HTTPRoute parents; upstream's PolicyConditionMap for AgentgatewayPolicy ancestors; Programmed ours).
+ */
+export const ConditionType = {
+  Accepted: 'Accepted', Attached: 'Attached', Programmed: 'Programmed', ResolvedRefs: 'ResolvedRefs',
+} as const;
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+/** Every reason this project writes: Gateway API's spelling where it has one, upstream's for policies. */
+export const ConditionReason = {
+  ...PolicyReason,
+  Accepted: 'Accepted',
+  ResolvedRefs: 'ResolvedRefs',
+  // GatewayClass
+  InvalidParameters: 'InvalidParameters',
+  // Listener
+  UnsupportedProtocol: 'UnsupportedProtocol',
+  // HTTPRoute parent
+  NoMatchingParent: 'NoMatchingParent',
+  NotAllowedByListeners: 'NotAllowedByListeners',
+  NoMatchingListenerHostname: 'NoMatchingListenerHostname',
+  UnsupportedValue: 'UnsupportedValue',
+  BackendNotFound: 'BackendNotFound',
+  RefNotPermitted: 'RefNotPermitted',
+  InvalidKind: 'InvalidKind',
+} as const;
+export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionReason];

@@ -12,3 +12,4 @@ export * from './chart-values.js';
 export * from './localhost-names.js';
 export * from './agentgateway-parameters.js';
 export * from './route-regex.js';
+export * from './kinds.js';

@@ -1,3 +1,9 @@
+import { WATCHED_KINDS } from '@agw/api';
+/** The kinds of a group the controller reads (api's registry). */
+function kindsOf(group: string): string[] {
+  return Object.values(WATCHED_KINDS).filter((k) => k.group === group).map((k) => k.kind);
+}
+
 /**
  * Kinds of the agentgateway.dev and gateway.networking.k8s.io groups, by group: what the
  * controller reads (controller/src/kube/resources.ts, controller/src/resources/parse-objects.ts)
@@ -6,10 +12,8 @@
  * agw reads" (a policy typed `kind: AgentGatewayPolicy` would protect nothing).
  */
 const KNOWN_KINDS: Readonly<Record<string, readonly string[]>> = {
-  'agentgateway.dev': ['AgentgatewayPolicy', 'AgentgatewayParameters', 'AgentgatewayBackend'],
-  'gateway.networking.k8s.io': [
-    'GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant', 'GRPCRoute', 'TCPRoute', 'TLSRoute', 'UDPRoute', 'BackendTLSPolicy',
-  ],
+  'agentgateway.dev': [...kindsOf('agentgateway.dev'), 'AgentgatewayBackend'],
+  'gateway.networking.k8s.io': [...kindsOf('gateway.networking.k8s.io'), 'GRPCRoute', 'TCPRoute', 'TLSRoute', 'UDPRoute', 'BackendTLSPolicy'],
 };
 
 /**

@@ -1,20 +1,11 @@
-import {
-  AgentgatewayParameters, AgentgatewayPolicy, EndpointSlice, Gateway, GatewayClass, HttpRoute, POLICY_GROUP, ReferenceGrant, Service,
-} from '@agw/api';
+import { WATCHED_KINDS, type WatchedKind, type WatchedName } from '@agw/api';
 import type { z } from 'zod';
 import type { TranslateInput } from '../translate/model.js';
 
-/** Kinds read, by `<group>/<kind>` (core group ''), with their boundary parser. */
-const PARSERS: Record<string, z.ZodType> = {
-  'gateway.networking.k8s.io/GatewayClass': GatewayClass,
-  'gateway.networking.k8s.io/Gateway': Gateway,
-  'gateway.networking.k8s.io/HTTPRoute': HttpRoute,
-  'gateway.networking.k8s.io/ReferenceGrant': ReferenceGrant,
-  [`${POLICY_GROUP}/AgentgatewayPolicy`]: AgentgatewayPolicy,
-  [`${POLICY_GROUP}/AgentgatewayParameters`]: AgentgatewayParameters,
-  '/Service': Service,
-  'discovery.k8s.io/EndpointSlice': EndpointSlice,
-};
+/** Kinds read, by `<group>/<kind>` (core group ''): their boundary parser and their list in ParsedObjects (api's registry). */
+const PARSERS: ReadonlyMap<string, { readonly name: WatchedName; readonly schema: z.ZodType }> = new Map(
+  (Object.entries(WATCHED_KINDS) as Array<[WatchedName, WatchedKind]>).map(([name, k]) => [`${k.group}/${k.kind}`, { name, schema: k.schema }]),
+);
 
 /** One reason an object was refused: where (field path) and why (the API server's wording). */
 export interface ObjectIssue {
@@ -65,25 +56,21 @@ export type ParseMemo = Map<string, { ok: true; value: unknown } | { ok: false; 
 
 export function parseObjects(objects: readonly unknown[], defaultNamespace = 'default', memo?: ParseMemo): ParsedObjects {
   const used = new Set<string>();
-  const out = {
-    gatewayClasses: [] as GatewayClass[], gateways: [] as Gateway[], httpRoutes: [] as HttpRoute[], policies: [] as AgentgatewayPolicy[],
-    services: [] as Service[], endpointSlices: [] as EndpointSlice[], referenceGrants: [] as ReferenceGrant[],
-    parameters: [] as AgentgatewayParameters[],
-    problems: [] as ObjectProblem[], ignored: [] as string[],
-  };
+  const lists = Object.fromEntries(Object.keys(WATCHED_KINDS).map((k) => [k, [] as unknown[]])) as Record<WatchedName, unknown[]>;
+  const out = { ...lists, problems: [] as ObjectProblem[], ignored: [] as string[] };
   objects.forEach((raw, i) => {
     if (raw === null || typeof raw !== 'object') return;
     const o = raw as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
     const kind = String(o.kind ?? '');
     const name = `${kind} ${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace}/${String(o.metadata?.name ?? `#${i}`)}`;
-    const parser = PARSERS[`${groupOf(o.apiVersion)}/${kind}`];
+    const parser = PARSERS.get(`${groupOf(o.apiVersion)}/${kind}`);
     if (parser === undefined) { out.ignored.push(name); return; }
-    const withNs = kind === 'GatewayClass' || o.metadata?.namespace !== undefined ? raw : { ...o, metadata: { ...o.metadata, namespace: defaultNamespace } };
+    const withNs = !WATCHED_KINDS[parser.name].namespaced || o.metadata?.namespace !== undefined ? raw : { ...o, metadata: { ...o.metadata, namespace: defaultNamespace } };
     const rv = (o.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
     const memoKey = memo !== undefined && typeof rv === 'string' ? `${name}@${rv}` : undefined;
     let result = memoKey === undefined ? undefined : memo?.get(memoKey);
     if (result === undefined) {
-      const r = parser.safeParse(withNs);
+      const r = parser.schema.safeParse(withNs);
       result = r.success ? { ok: true, value: r.data } : { ok: false, issues: r.error.issues.flatMap(toObjectIssues) };
       if (memoKey !== undefined) memo?.set(memoKey, result);
     }
@@ -92,18 +79,9 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
       out.problems.push({ ref: name, object: raw, issues: result.issues });
       return;
     }
-    const data = result.value;
-    switch (kind) {
-      case 'GatewayClass': out.gatewayClasses.push(data as GatewayClass); break;
-      case 'Gateway': out.gateways.push(data as Gateway); break;
-      case 'HTTPRoute': out.httpRoutes.push(data as HttpRoute); break;
-      case 'ReferenceGrant': out.referenceGrants.push(data as ReferenceGrant); break;
-      case 'AgentgatewayPolicy': out.policies.push(data as AgentgatewayPolicy); break;
-      case 'AgentgatewayParameters': out.parameters.push(data as AgentgatewayParameters); break;
-      case 'Service': out.services.push(data as Service); break;
-      case 'EndpointSlice': out.endpointSlices.push(data as EndpointSlice); break;
-    }
+    out[parser.name].push(result.value);
   });
   if (memo !== undefined) for (const k of memo.keys()) if (!used.has(k)) memo.delete(k);
-  return out;
+  // Each list holds what its kind's schema parsed: the types of TranslateInput.
+  return out as unknown as ParsedObjects;
 }

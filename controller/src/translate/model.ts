@@ -1,4 +1,5 @@
 import type {
+  ConditionReason, ConditionType,
   AgentgatewayParameters, AgentgatewayParametersSpec, AgentgatewayPolicy, EndpointSlice, Gateway, GatewayClass, HttpRoute, Jwk, ProxyConfig,
   ReferenceGrant, Service,
 } from '@agw/api';
@@ -93,6 +94,7 @@ export interface RouteParentStatusOut {
 
 export const keyOf = (o: { metadata: { name: string; namespace?: string | undefined } }): ObjectKey => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
-export function cond(type: string, ok: boolean, reason: string, message: string, generation: number | undefined): PendingCondition {
+/** A condition of one of our types and reasons (api's ConditionType and ConditionReason: no free strings). */
+export function cond(type: ConditionType, ok: boolean, reason: ConditionReason, message: string, generation: number | undefined): PendingCondition {
   return { type, status: ok ? 'True' : 'False', reason, message, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
 }

@@ -1,4 +1,4 @@
-import { GATEWAY_API_GROUP, parseDurationMs, type CompiledRoute, type Gateway, type HttpRoute, type Listener } from '@agw/api';
+import { GATEWAY_API_GROUP, parseDurationMs, type CompiledRoute, type ConditionReason, type Gateway, type HttpRoute, type Listener } from '@agw/api';
 import { appendTo } from './append-to.js';
 import { referenceGranted, resolveServicePort, type BackendIndex } from './backends.js';
 import { intersectHostnames } from './hostnames.js';
@@ -88,7 +88,7 @@ function allowsRoute(l: Listener, gw: Gateway, routeNs: string): boolean {
 
 function resolveRouteRefs(route: HttpRoute, idx: BackendIndex) {
   const rns = route.metadata.namespace ?? '';
-  const problems: Array<{ reason: string; message: string }> = [];
+  const problems: Array<{ reason: ConditionReason; message: string }> = [];
   for (const rule of route.spec.rules) {
     for (const ref of rule.backendRefs) {
       if (!(ref.group === '' && ref.kind === 'Service')) { problems.push({ reason: 'InvalidKind', message: `backendRef kind ${ref.kind} is not supported` }); continue; }
@@ -101,7 +101,7 @@ function resolveRouteRefs(route: HttpRoute, idx: BackendIndex) {
   return {
     condition: (g: number | undefined) => problems.length === 0
       ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', g)
-      : cond('ResolvedRefs', false, (problems[0] as { reason: string }).reason, problems.map((p) => p.message).join('; '), g),
+      : cond('ResolvedRefs', false, (problems[0] as { reason: ConditionReason }).reason, problems.map((p) => p.message).join('; '), g),
   };
 }
 

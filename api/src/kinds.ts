@@ -1,0 +1,37 @@
+import type { z } from 'zod';
+import { AgentgatewayParameters, PARAMETERS_KIND } from './agentgateway-parameters.js';
+import { AgentgatewayPolicy, POLICY_GROUP } from './agentgateway-policy.js';
+import { EndpointSlice, Gateway, GatewayClass, HttpRoute, ReferenceGrant, Service } from './gateway-api.js';
+
+/** One kind the controller reads: where it lives in the API and how it is parsed at the boundary. */
+export interface WatchedKind {
+  readonly group: string;
+  readonly version: string;
+  readonly kind: string;
+  /** Resource name in API paths. */
+  readonly plural: string;
+  readonly namespaced: boolean;
+  /** The boundary parser (lenient: unknown fields pass, CRD defaults applied). */
+  readonly schema: z.ZodType;
+  /** This controller writes the status of objects of this kind. */
+  readonly statusWritten: boolean;
+}
+
+/**
+ * The one registry of watched kinds, keyed by the name each has in TranslateInput: the informers,
+ * the boundary parser, the status writer and `agw validate` all derive from it.
+ */
+export const WATCHED_KINDS = {
+  gatewayClasses: { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'GatewayClass', plural: 'gatewayclasses', namespaced: false, schema: GatewayClass, statusWritten: true },
+  gateways: { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'Gateway', plural: 'gateways', namespaced: true, schema: Gateway, statusWritten: true },
+  httpRoutes: { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'HTTPRoute', plural: 'httproutes', namespaced: true, schema: HttpRoute, statusWritten: true },
+  referenceGrants: { group: 'gateway.networking.k8s.io', version: 'v1beta1', kind: 'ReferenceGrant', plural: 'referencegrants', namespaced: true, schema: ReferenceGrant, statusWritten: false },
+  policies: { group: POLICY_GROUP, version: 'v1alpha1', kind: 'AgentgatewayPolicy', plural: 'agentgatewaypolicies', namespaced: true, schema: AgentgatewayPolicy, statusWritten: true },
+  parameters: { group: POLICY_GROUP, version: 'v1alpha1', kind: PARAMETERS_KIND, plural: 'agentgatewayparameters', namespaced: true, schema: AgentgatewayParameters, statusWritten: true },
+  services: { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, schema: Service, statusWritten: false },
+  endpointSlices: { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, schema: EndpointSlice, statusWritten: false },
+} as const satisfies Record<string, WatchedKind>;
+export type WatchedName = keyof typeof WATCHED_KINDS;
+
+/** `apiVersion` of a watched kind (`v1` for the core group). */
+export const apiVersionOf = (k: WatchedKind): string => (k.group === '' ? k.version : `${k.group}/${k.version}`);
