@@ -20,7 +20,7 @@ export function gatewayConfig(
   const refsAt = (phase: Phase, attachments: readonly Attachment[]): PolicyRefs | undefined => {
     const refs: Record<string, string> = {};
     for (const f of FEATURES) {
-      const keys = applicable(f, phase, attachments, policies.byFeature);
+      const keys = applicable(f, phase, attachments);
       if (keys.length === 0) continue;
       for (const k of keys) (featurePolicies[f.name] as Record<string, unknown>)[k] = policies.byFeature.get(f.name)?.get(k)?.compiled;
       // most-specific features name one policy (merge-all ones will name a list).

@@ -20,7 +20,23 @@ const KEY_TYPES = new Set(['RSA', 'EC', 'OKP']);
 const PUBLIC_PARAMS = new Set(['kty', 'kid', 'alg', 'use', 'key_ops', 'crv', 'n', 'e', 'x', 'y', 'x5c', 'x5t', 'x5t#S256', 'x5u']);
 const PRIVATE_PARAMS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
 
+/**
+ * Parses by text, so that every reconcile does not parse every inline key set again. Bounded:
+ * emptied when it reaches MEMO_ENTRIES. A memoized result is shared: callers never mutate it.
+ */
+const memo = new Map<string, JwksParse>();
+const MEMO_ENTRIES = 2_000;
+
 export function parseJwks(text: string): JwksParse {
+  const known = memo.get(text);
+  if (known !== undefined) return known;
+  const parsed = parse(text);
+  if (memo.size >= MEMO_ENTRIES) memo.clear();
+  memo.set(text, parsed);
+  return parsed;
+}
+
+function parse(text: string): JwksParse {
   let v: unknown;
   try { v = JSON.parse(text); } catch { return { ok: false, error: 'not JSON' }; }
   const keys = (v !== null && typeof v === 'object' && !Array.isArray(v)) ? (v as { keys?: unknown }).keys : undefined;

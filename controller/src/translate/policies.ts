@@ -11,7 +11,15 @@ import { cond, keyOf, type JwksRequest, type ObjectKey, type PolicyAncestorOut, 
 export const Level = { Gateway: 0, Listener: 1, Route: 2, RouteRule: 3 } as const;
 export type Level = (typeof Level)[keyof typeof Level];
 
-export interface Attachment { readonly policy: AgentgatewayPolicy; readonly level: Level; readonly phase: Phase }
+export interface Attachment {
+  readonly policy: AgentgatewayPolicy;
+  /** `<namespace>/<name>` of the policy (computed once: attachments are read per route). */
+  readonly key: ObjectKey;
+  readonly level: Level;
+  readonly phase: Phase;
+  /** The features the policy carries. */
+  readonly carries: ReadonlySet<FeatureName>;
+}
 
 export interface PolicyAttachments {
   /** Per feature, the compiled part of each policy that carries it, by policy key. */
@@ -47,19 +55,20 @@ export function attachPolicies(
     const phase: Phase = p.spec.traffic?.phase === 'PreRouting' ? 'PreRouting' : 'Route';
     const errors: string[] = [];
     const notes: string[] = [];
-    let carriesAny = false;
+    const carries = new Set<FeatureName>();
+    const key = keyOf(p);
     for (const f of FEATURES) {
       const t = f.translate(p, ctx);
       if (t === undefined) continue;
-      carriesAny = true;
-      byFeature.get(f.name)?.set(keyOf(p), t);
+      carries.add(f.name);
+      byFeature.get(f.name)?.set(key, t);
       errors.push(...t.errors);
       notes.push(...t.notes);
       jwksRequests.push(...t.jwksRequests);
     }
     const notAttached: string[] = [];
     const ancestors = new Set<ObjectKey>();
-    const add = (map: Map<string, Attachment[]>, key: string, level: Level) => { if (carriesAny) appendTo(map, key, { policy: p, level, phase }); };
+    const add = (map: Map<string, Attachment[]>, target: string, level: Level) => { if (carries.size > 0) appendTo(map, target, { policy: p, key, level, phase, carries }); };
     for (const t of targetsOf(p, input)) {
       if (t.kind === 'Gateway' && t.group === GATEWAY_API_GROUP) {
         const gw = gatewaysByKey.get(`${pns}/${t.name}`);
@@ -88,7 +97,7 @@ export function attachPolicies(
     if (p.spec.targetSelectors !== undefined && ancestors.size === 0 && notAttached.length === 0) {
       notAttached.push(`Policy is not attached: no Gateway matching selector found in namespace ${pns}`);
     }
-    status.set(keyOf(p), policyAncestors(p, [...ancestors].sort(), notAttached, errors, notes, input.controllerName));
+    status.set(key, policyAncestors(p, [...ancestors].sort(), notAttached, errors, notes, input.controllerName));
   }
   return { byFeature, toGateways, toRoutes, status, jwksRequests };
 }
@@ -97,13 +106,12 @@ export function attachPolicies(
  * The policies of one feature that apply at a place, from the attachments of every level there,
  * by the feature's merge rule: the most specific (then oldest) one, or all of them, oldest first.
  */
-export function applicable(feature: PolicyFeature, phase: Phase, attachments: readonly Attachment[], byFeature: PolicyAttachments['byFeature']): ObjectKey[] {
+export function applicable(feature: PolicyFeature, phase: Phase, attachments: readonly Attachment[]): ObjectKey[] {
   if (!feature.phases.has(phase)) return [];
-  const carrying = byFeature.get(feature.name);
-  const list = attachments.filter((a) => a.phase === phase && carrying?.has(keyOf(a.policy)) === true);
-  if (feature.merge === 'merge-all') return [...new Set([...list].sort((a, b) => olderFirst(a.policy, b.policy)).map((a) => keyOf(a.policy)))];
-  const winner = [...list].sort((a, b) => b.level - a.level || olderFirst(a.policy, b.policy))[0];
-  return winner === undefined ? [] : [keyOf(winner.policy)];
+  const list = attachments.filter((a) => a.phase === phase && a.carries.has(feature.name));
+  if (list.length <= 1) return list.length === 0 ? [] : [(list[0] as Attachment).key];
+  if (feature.merge === 'merge-all') return [...new Set(list.sort((a, b) => olderFirst(a.policy, b.policy)).map((a) => a.key))];
+  return [(list.sort((a, b) => b.level - a.level || olderFirst(a.policy, b.policy))[0] as Attachment).key];
 }
 
 function targetsOf(p: AgentgatewayPolicy, input: TranslateInput): PolicyTargetReference[] {
