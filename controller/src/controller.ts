@@ -3,9 +3,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ProxyDeployer } from './deployer/proxy-deployer.js';
 import type { ProxyDeploymentParams } from './deployer/gateway-resources.js';
-import { fetchJwks } from './jwks/fetch-jwks.js';
-import { JwksCache } from './jwks/jwks-cache.js';
-import { JwksPersistence } from './jwks/persistence.js';
+import { KeyStore } from './jwks/key-store.js';
 import { InformerSet } from './kube/informers.js';
 import { KubeError, type KubeRest } from './kube/kube-rest.js';
 import { LeaderElector } from './kube/leader-election.js';
@@ -46,8 +44,7 @@ export class Controller {
   readonly metrics: ControllerMetrics;
   readonly configServer: ConfigServer;
   private readonly informers: InformerSet;
-  private readonly jwks: JwksCache;
-  private readonly persistence: JwksPersistence;
+  private readonly keys: KeyStore;
   private readonly leader: LeaderElector | undefined;
   private readonly statuses: StatusWriter;
   private readonly deployer: ProxyDeployer | undefined;
@@ -64,27 +61,19 @@ export class Controller {
     const log = (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => o.logger[level](fields ?? {}, msg);
     this.metrics = new ControllerMetrics({
       queueDepth: () => this.statuses.depth + (this.deployer?.depth ?? 0), connectedProxies: () => this.configServer.connectedProxies,
-      leader: () => this.isLeader, jwks: () => this.jwks.entriesView(), now: o.now,
+      leader: () => this.isLeader, jwks: () => this.keys.entriesView(), now: o.now,
     });
     this.informers = new InformerSet(o.kc, o.rest, {
       onChange: () => this.schedule(), onSynced: () => this.schedule(),
       onError: (res, err, retryInMs) => log('warn', 'watch failed; restarting', { resource: res, error: (err as Error)?.message ?? String(err), retryInMs }),
     });
-    this.jwks = new JwksCache({
-      fetch: (t) => fetchJwks(t), now: o.now, random: Math.random,
-      setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-      onChange: () => this.schedule(),
+    this.keys = new KeyStore({
+      rest: o.rest, namespace: o.namespace, metrics: this.metrics, now: o.now, log, onChange: () => this.schedule(),
       ...(o.jwksRefetchMinIntervalMs !== undefined ? { refetchMinIntervalMs: o.jwksRefetchMinIntervalMs } : {}),
-      onFetch: (url, ok, ms) => {
-        this.metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' });
-        this.metrics.jwksFetchDuration.observe(ms / 1000);
-        if (!ok) log('warn', 'jwks fetch failed', { url });
-      },
     });
-    this.persistence = new JwksPersistence(o.rest, o.namespace);
     this.configServer = new ConfigServer(o.authenticate, {
       onProgrammingChange: () => this.schedule(),
-      onRefetch: (url, kid) => { void this.jwks.refetch(url, kid).then((outcome) => this.metrics.refetches.inc({ outcome })); },
+      onRefetch: (url, kid) => this.keys.refetch(url, kid),
       onPushed: () => this.metrics.pushes.inc(),
       log,
     });
@@ -107,11 +96,7 @@ export class Controller {
 
   async start(): Promise<void> {
     // Persisted keys first: the first push after a restart already carries them (IdP down or not).
-    try {
-      for (const p of await this.persistence.load()) this.jwks.seed(p.url, p.jwks.keys, Date.parse(p.fetchedAt));
-    } catch (err) {
-      this.o.logger.warn({ error: (err as Error).message }, 'could not load persisted jwks; fetching afresh');
-    }
+    await this.keys.loadPersisted();
     if (this.leader) this.leader.start(); else void this.ensureGatewayClass();
     await this.informers.start();
     this.started = true;
@@ -120,7 +105,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     await this.leader?.stop();
-    this.jwks.stop();
+    this.keys.stop();
     this.statuses.stop();
     this.deployer?.stop();
     await this.informers.stop();
@@ -154,9 +139,9 @@ export class Controller {
     if (!this.informers.synced) return;
     const end = this.metrics.reconcileDuration.startTimer();
     const objects = (Object.keys(WATCHED) as WatchedName[]).flatMap((k) => this.informers.list(k));
-    const { parsed, out, configs } = reconcilePass({ objects, controllerName: this.o.controllerName, jwks: this.jwks.keys(), memo: this.parseMemo });
+    const { parsed, out, configs } = reconcilePass({ objects, controllerName: this.o.controllerName, jwks: this.keys.keys(), memo: this.parseMemo });
     this.logNewProblems(parsed.problems);
-    this.jwks.sync(out.jwksRequests);
+    this.keys.sync(out.jwksRequests);
     this.configServer.update(configs);
     this.gateways = new Map(parsed.gateways.map((g) => {
       const key = `${g.metadata.namespace ?? ''}/${g.metadata.name}`;
@@ -165,7 +150,7 @@ export class Controller {
     if (this.isLeader) {
       this.statuses.update(out, this.routesWithOurEntries());
       this.deployer?.update(out.status.gateways.keys());
-      await this.persistKeys();
+      await this.keys.persist();
     }
     end();
     this.metrics.reconciles.inc({ result: 'ok' });
@@ -187,13 +172,5 @@ export class Controller {
     }
     this.reportedProblems.clear();
     for (const k of current) this.reportedProblems.add(k);
-  }
-
-  private async persistKeys(): Promise<void> {
-    const sets = this.jwks.entriesView().filter((e) => e.keys !== undefined && e.fetchedAtMs !== undefined)
-      .map((e) => ({ url: e.url, fetchedAt: new Date(e.fetchedAtMs as number).toISOString(), jwks: { keys: [...(e.keys ?? [])] } }));
-    try { await this.persistence.sync(sets); } catch (err) {
-      this.o.logger.warn({ error: (err as Error).message }, 'could not persist jwks');
-    }
   }
 }
