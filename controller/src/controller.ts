@@ -3,6 +3,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ProxyDeployer } from './deployer/proxy-deployer.js';
 import type { ProxyDeploymentParams } from './deployer/gateway-resources.js';
+import { EventRecorder } from './events/event-recorder.js';
+import { transitionEvents } from './events/transitions.js';
 import { KeyStore } from './jwks/key-store.js';
 import { InformerSet } from './kube/informers.js';
 import { KubeError, type KubeRest } from './kube/kube-rest.js';
@@ -67,8 +69,20 @@ export class Controller {
       onChange: () => this.schedule(), onSynced: () => this.schedule(),
       onError: (res, err, retryInMs) => log('warn', 'watch failed; restarting', { resource: res, error: (err as Error)?.message ?? String(err), retryInMs }),
     });
+    const events = new EventRecorder({ rest: o.rest, controller: o.controllerName, instance: o.identity, now: o.now, log });
     this.keys = new KeyStore({
       rest: o.rest, namespace: o.namespace, metrics: this.metrics, now: o.now, log, onChange: () => this.schedule(),
+      // Each policy using a JWKS URL hears when its fetches start failing and when they recover (the leader reports).
+      onFetchTransition: (url, ok, owners, error) => {
+        if (!this.isLeader) return;
+        for (const owner of new Set(owners.map((w) => w.split('#', 1)[0] as string))) {
+          const [, ns = '', name = ''] = owner.split('/');
+          const policy = this.informers.get('policies', ns, name) as StatusObject | undefined;
+          events.record({ apiVersion: WATCHED.policies.apiVersion, kind: 'AgentgatewayPolicy', namespace: ns, name, ...(policy?.metadata.uid ? { uid: policy.metadata.uid } : {}) },
+            ok ? { type: 'Normal', reason: 'JwksFetchRecovered', note: `jwks keyset for "${url}" fetched again` }
+              : { type: 'Warning', reason: 'JwksFetchFailed', note: `jwks keyset for "${url}" could not be fetched (last known good keys, if any, keep serving): ${error ?? 'unknown error'}` });
+        }
+      },
       ...(o.jwksRefetchMinIntervalMs !== undefined ? { refetchMinIntervalMs: o.jwksRefetchMinIntervalMs } : {}),
     });
     this.configServer = new ConfigServer(o.authenticate, {
@@ -81,6 +95,12 @@ export class Controller {
     this.statuses = new StatusWriter({
       rest: o.rest, metrics: this.metrics, controllerName: o.controllerName, now: o.now, log, isLeader: () => this.isLeader, cached,
       programmed: (gw, generation) => programmedCondition(gw, this.configServer.programming(gw), generation),
+      onWritten: (ref, before, status) => {
+        const kind = WATCHED[ref.resource];
+        for (const e of transitionEvents(kind.kind, before.status, status, o.controllerName)) {
+          events.record({ apiVersion: kind.apiVersion, kind: kind.kind, namespace: ref.namespace, name: ref.name, ...(before.metadata.uid ? { uid: before.metadata.uid } : {}) }, e);
+        }
+      },
       // The deployer names each Gateway's Service after the Gateway: its addresses are the Gateway's.
       ...(o.deployer !== undefined ? { gatewayAddresses: (gw: string) => gatewayAddresses(cached(refOf('services', gw))) } : {}),
     });

@@ -150,6 +150,17 @@ describe('controller + proxy on a real API server', () => {
     expect((await get('invalidjwksroute.com')).status).toBe(401);
   });
 
+  it('events: kubectl describe shows why the invalid-JWKS policy needs a human (once, not at every reconcile)', async () => {
+    let described = '';
+    await waitFor('the PolicyPartiallyValid event', async () => {
+      described = (await kubectl(admin(), ['describe', 'agentgatewaypolicy', 'invalid-jwks', '-n', NS])).stdout;
+      return described.includes('PolicyPartiallyValid');
+    }, 20_000, 200);
+    expect(described).toMatch(/Warning\s+PolicyPartiallyValid\s+.*agentgateway\.dev\/agentgateway\s+Gateway e2e-ctl\/ctl-gw: provider 0 \(issuer "https:\/\/agentgateway\.dev"\): invalid inline JWKS/);
+    const events = await getJson<{ items: Array<{ reason: string }> }>(admin(), ['events', '-n', NS, '--field-selector', 'involvedObject.name=invalid-jwks']);
+    expect(events?.items.filter((e) => e.reason === 'PolicyPartiallyValid')).toHaveLength(1);
+  });
+
   it('missing target: the StatusSummary ancestor says why', async () => {
     const a = await waitForAncestor(admin(), NS, 'missing-target', 'StatusSummary', () => true);
     expect(a.ancestorRef.group).toBe('agentgateway.dev');

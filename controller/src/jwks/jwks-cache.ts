@@ -29,7 +29,7 @@ export interface JwksCacheDeps {
   /** Called when a URL's usable keys changed (first fetch, rotation) or its error state did. */
   readonly onChange: (url: string) => void;
   /** Observes every fetch (metrics). */
-  readonly onFetch?: (url: string, ok: boolean, durationMs: number) => void;
+  readonly onFetch?: (url: string, ok: boolean, durationMs: number, error?: string) => void;
   /** Least time between two forced refetches of one URL, ms (default REFETCH_MIN_INTERVAL_MS). */
   readonly refetchMinIntervalMs?: number;
 }
@@ -165,7 +165,7 @@ export class JwksCache {
     const started = this.deps.now();
     e.inflight = this.deps.fetch({ url, ...(e.request.connect ? { connect: e.request.connect } : {}) }).then((r) => {
       e.inflight = undefined;
-      this.deps.onFetch?.(url, r.ok, this.deps.now() - started);
+      this.deps.onFetch?.(url, r.ok, this.deps.now() - started, r.ok ? undefined : r.error);
       if (this.entries.get(url) !== e) return; // dropped meanwhile
       const hadError = e.lastError !== undefined;
       if (r.ok) {

@@ -17,6 +17,11 @@ export interface KeyStoreOptions {
   readonly log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
   /** Least time between forced refetches of one URL (unknown kid), ms; default 30 000. */
   readonly refetchMinIntervalMs?: number;
+  /**
+   * A URL's fetches started failing (its first failure, or the first after a success) or recovered,
+   * with the policies that use it (`AgentgatewayPolicy/<ns>/<name>#<field>`): an event each.
+   */
+  readonly onFetchTransition?: (url: string, ok: boolean, owners: readonly string[], error: string | undefined) => void;
 }
 
 /**
@@ -27,6 +32,8 @@ export interface KeyStoreOptions {
 export class KeyStore {
   private readonly cache: JwksCache;
   private readonly persistence: JwksPersistence;
+  /** Per URL, whether its last fetch succeeded (absent: not fetched yet). */
+  private readonly lastOk = new Map<string, boolean>();
 
   constructor(private readonly o: KeyStoreOptions) {
     this.cache = new JwksCache({
@@ -34,10 +41,15 @@ export class KeyStore {
       setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
       onChange: () => o.onChange(),
       ...(o.refetchMinIntervalMs !== undefined ? { refetchMinIntervalMs: o.refetchMinIntervalMs } : {}),
-      onFetch: (url, ok, ms) => {
+      onFetch: (url, ok, ms, error) => {
         o.metrics.jwksFetches.inc({ result: ok ? 'ok' : 'error' });
         o.metrics.jwksFetchDuration.observe(ms / 1000);
         if (!ok) o.log('warn', 'jwks fetch failed', { url });
+        const before = this.lastOk.get(url);
+        this.lastOk.set(url, ok);
+        if (before === ok || (before === undefined && ok)) return;
+        const entry = this.cache.entriesView().find((e) => e.url === url);
+        o.onFetchTransition?.(url, ok, entry?.owners ?? [], error);
       },
     });
     this.persistence = new JwksPersistence(o.rest, o.namespace);

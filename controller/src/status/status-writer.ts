@@ -8,7 +8,7 @@ import { WorkQueue } from '../queue/work-queue.js';
 import type { PendingCondition, PolicyAncestorOut, TranslateOutput } from '../translate/model.js';
 import { ownedStatusPatch, policyStatusPatch, routeStatusPatch, type StatusPatch } from './desired-status.js';
 
-export type StatusObject = { metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number }; status?: Record<string, unknown> };
+export type StatusObject = { metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number; uid?: string }; status?: Record<string, unknown> };
 
 export interface StatusWriterDeps {
   readonly rest: KubeRest;
@@ -25,6 +25,8 @@ export interface StatusWriterDeps {
   /** The Gateway's status addresses (its proxy Service), when the controller deploys proxies. */
   readonly gatewayAddresses?: (gatewayKey: string) => Array<{ type: string; value: string }>;
   readonly log: (level: 'warn', msg: string, fields: Record<string, unknown>) => void;
+  /** After a write: the object as it was and the status written (events for transitions that need a human). */
+  readonly onWritten?: (ref: ObjectRef, before: StatusObject, status: Record<string, unknown>) => void;
 }
 
 /** Resources whose status this controller writes, each with how its desired status is read from a translation. */
@@ -131,6 +133,7 @@ export class StatusWriter {
       const older = new Set(this.written.get(key)?.olderVersions).add(patch.metadata.resourceVersion);
       this.written.set(key, { obj: r.body, olderVersions: older });
       this.d.metrics.statusWrites.inc({ kind, result: 'written' });
+      this.d.onWritten?.(ref, cur, patch.status);
     } catch (err) {
       if (err instanceof KubeError && err.status === 404) return; // deleted meanwhile
       this.d.metrics.statusWrites.inc({ kind, result: err instanceof KubeError && err.status === 409 ? 'conflict' : 'error' });
