@@ -12,4 +12,5 @@ export * from './chart-values.js';
 export * from './localhost-names.js';
 export * from './agentgateway-parameters.js';
 export * from './route-regex.js';
+export * from './bounded-memo.js';
 export * from './kinds.js';

@@ -1,4 +1,5 @@
 import { RE2JS } from 're2js';
+import { boundedMemo } from './bounded-memo.js';
 
 /**
  * HTTPRoute `RegularExpression` matches (path, header, query) on RE2 semantics, as Envoy and the
@@ -15,22 +16,11 @@ export type RouteRegex =
 export const MAX_ROUTE_REGEX_LENGTH = 4096;
 
 /**
- * Compiled patterns by source, so that a reconcile (which validates every route's regexes) and a
- * config swap do not compile an unchanged pattern again (RE2 compilation costs tens of µs). Bounded:
- * emptied when it reaches MEMO_ENTRIES (a pattern is compiled again at most once per fill).
+ * Compiles a pattern that must match the whole input (Gateway API: a full match, as Envoy's
+ * `safe_regex`). Memoized by source (up to 10,000 patterns): a reconcile validates every route's
+ * regexes and RE2 compilation costs tens of µs.
  */
-const memo = new Map<string, RouteRegex>();
-const MEMO_ENTRIES = 10_000;
-
-/** Compiles a pattern that must match the whole input (Gateway API: a full match, as Envoy's `safe_regex`). */
-export function compileRouteRegex(pattern: string): RouteRegex {
-  const known = memo.get(pattern);
-  if (known !== undefined) return known;
-  const compiled = compile(pattern);
-  if (memo.size >= MEMO_ENTRIES) memo.clear();
-  memo.set(pattern, compiled);
-  return compiled;
-}
+export const compileRouteRegex: (pattern: string) => RouteRegex = boundedMemo(compile, 10_000);
 
 function compile(pattern: string): RouteRegex {
   if (pattern.length > MAX_ROUTE_REGEX_LENGTH) return { ok: false, error: `regular expression longer than ${MAX_ROUTE_REGEX_LENGTH} characters` };

@@ -1,4 +1,4 @@
-import type { Jwk } from '@agw/api';
+import { boundedMemo, type Jwk } from '@agw/api';
 
 /**
  * The one JWKS parser, for inline key sets (translate) and fetched ones (the JWKS fetcher), so the
@@ -20,21 +20,8 @@ const KEY_TYPES = new Set(['RSA', 'EC', 'OKP']);
 const PUBLIC_PARAMS = new Set(['kty', 'kid', 'alg', 'use', 'key_ops', 'crv', 'n', 'e', 'x', 'y', 'x5c', 'x5t', 'x5t#S256', 'x5u']);
 const PRIVATE_PARAMS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
 
-/**
- * Parses by text, so that every reconcile does not parse every inline key set again. Bounded:
- * emptied when it reaches MEMO_ENTRIES. A memoized result is shared: callers never mutate it.
- */
-const memo = new Map<string, JwksParse>();
-const MEMO_ENTRIES = 2_000;
-
-export function parseJwks(text: string): JwksParse {
-  const known = memo.get(text);
-  if (known !== undefined) return known;
-  const parsed = parse(text);
-  if (memo.size >= MEMO_ENTRIES) memo.clear();
-  memo.set(text, parsed);
-  return parsed;
-}
+/** Memoized by text (up to 2,000 key sets): every reconcile reads every inline key set. */
+export const parseJwks: (text: string) => JwksParse = boundedMemo(parse, 2_000);
 
 function parse(text: string): JwksParse {
   let v: unknown;
