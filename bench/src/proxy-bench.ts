@@ -3,13 +3,16 @@
  * Proxy benchmark: in one run and one process tree, the same load against
  *   upstream direct | proxy, no policy (without and with the JWT rows' Authorization header) |
  *   proxy + JWT cache hit (RS256, ES256, EdDSA) |
+ *   proxy + JWT RS256 cache hit with the verified-token cache full at its default bound (FULL_TOKENS
+ *   distinct tokens sent through it first, as in production's steady state; issue 18) |
  *   proxy + JWT RS256/ES256 cache miss (MISS_TOKENS distinct tokens cycled through a smaller
  *   verified-token cache: every request pays hash, lookup, signature check, insert and eviction)
  * then a fixed 1,000 requests/s for added latency. Reports requests/s, p50/p90/p99, CPU µs per
  * request of the proxy process (from /proc, the steadiest figure on a shared machine) and ratios.
  *   node bench/dist/proxy-bench.js [--duration 10] [--connections 32] [--out bench/reports]
  */
-import { generateSigningKey, jwks, mintToken } from '@agw/test-kit';
+import { PROXY_CONFIG_SCHEMA_VERSION } from '@agw/api';
+import { generateSigningKey, jwks, mintToken, signRaw } from '@agw/test-kit';
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -29,6 +32,8 @@ const CONNECTIONS = Number(values.connections);
 /** Distinct tokens cycled in the cache-miss scenarios, and the cache size of the proxy serving them: a cycle longer than the cache misses every time. */
 const MISS_TOKENS = 3000;
 const MISS_CACHE_ENTRIES = 1000;
+/** Distinct tokens sent once each through the proxy's default-size cache (DEFAULT_CACHE_ENTRIES) before the full-cache row. */
+const FULL_TOKENS = 10_000;
 
 const freePort = () => new Promise<number>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
 async function until(url: string): Promise<void> {
@@ -46,6 +51,12 @@ async function cacheLookups(adminPort: number): Promise<{ hit: number; miss: num
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   const read = (outcome: string) => Number(new RegExp(`^agw_jwt_cache_lookups\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
   return { hit: read('hit'), miss: read('miss') };
+}
+
+/** Entries in one policy's verified-token cache (agw_jwt_cache_entries on the admin port). */
+async function cacheSize(adminPort: number, policy: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  return Number(new RegExp(`^agw_jwt_cache_entries\\{policy="${policy}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
 }
 
 interface Result { name: string; rps: number; p50: number; p90: number; p99: number; errors: number; non2xx: number; requests: number; cpuUsPerReq?: number }
@@ -101,16 +112,17 @@ async function main(): Promise<void> {
   const upstreamScript = `require('http').createServer((q,s)=>{s.setHeader('content-type','application/json');s.end(JSON.stringify({headers:q.headers}))}).listen(${upstreamPort},'127.0.0.1')`;
   const upstream = child(['-e', upstreamScript]);
   const policy = (id: string, k: typeof rs) => ({ policy: `bench/${id}`, mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id, issuer: 'https://bench', keys: jwks(k).keys }] });
-  const route = (host: string, jwtPolicy?: string) => ({
+  const route = (host: string, jwt?: string) => ({
     id: `bench/${host}/0/0`, listeners: ['http'], hostnames: [host], order: 0,
     match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
     backends: [{ name: 'bench/upstream:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstreamPort }] }],
-    ...(jwtPolicy ? { jwtPolicy } : {}),
+    ...(jwt ? { policies: { jwt } } : {}),
   });
   const config = {
-    schemaVersion: 1, version: 'bench', gateway: { namespace: 'bench', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
-    routes: [route('open.bench'), route('rs.bench', 'rs'), route('es.bench', 'es'), route('ed.bench', 'ed')],
-    jwtPolicies: { rs: policy('rs', rs), es: policy('es', es), ed: policy('ed', ed) },
+    schemaVersion: PROXY_CONFIG_SCHEMA_VERSION, version: 'bench', gateway: { namespace: 'bench', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
+    // rsfull: the rs key under a policy of its own, so that its cache (filled to the bound) is not the RS256 row's.
+    routes: [route('open.bench'), route('rs.bench', 'rs'), route('es.bench', 'es'), route('ed.bench', 'ed'), route('rsfull.bench', 'rsfull')],
+    policies: { jwt: { rs: policy('rs', rs), es: policy('es', es), ed: policy('ed', ed), rsfull: { ...policy('rs', rs), policy: 'bench/rsfull' } } },
   };
   const dir = mkdtempSync(join(tmpdir(), 'agw-bench-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
@@ -129,10 +141,20 @@ async function main(): Promise<void> {
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
   const distinct = (key: typeof rs) => Promise.all(Array.from({ length: MISS_TOKENS }, (_, i) => mintToken(key, { claims: { ...claims, jti: `bench-${i}` } })));
   const missTokens = { rs: await distinct(rs), es: await distinct(es) };
+  // Synchronous node:crypto signatures: ~1 ms each for RS256, several times faster than jose's.
+  const nowSec = Math.floor(Date.now() / 1000);
+  const fillTokens = Array.from({ length: FULL_TOKENS }, (_, i) =>
+    signRaw(rs, { alg: 'RS256', kid: rs.kid, typ: 'JWT' }, { ...claims, jti: `fill-${i}`, iat: nowSec, exp: nowSec + 3600 }));
+  const fullHotToken = await mintToken(rs, { claims: { ...claims, jti: 'full-hot' } });
 
   // Warm-up (JIT, keep-alive pools), not reported.
   await autocannon({ url: `http://127.0.0.1:${proxy.port}/headers`, connections: CONNECTIONS, duration: 3, headers: { host: 'rs.bench', ...bearer(tokens.rs) } });
   await autocannon(load({ name: 'warm-up', port: missing.port, host: 'rs.bench', headers: {}, tokens: missTokens.rs, pid: missing.pid }, 2));
+  // Fill the rsfull policy's cache to its bound: each token once, then the hot token (its first request, a miss, evicts one).
+  const fill = await autocannon({ ...load({ name: 'fill', port: proxy.port, host: 'rsfull.bench', headers: {}, tokens: fillTokens, pid: proxy.pid }, 1), amount: FULL_TOKENS });
+  await autocannon({ url: `http://127.0.0.1:${proxy.port}/headers`, connections: CONNECTIONS, duration: 2, headers: { host: 'rsfull.bench', ...bearer(fullHotToken) } });
+  const fullBefore = await cacheSize(proxy.admin, 'bench/rsfull');
+  if (fill.non2xx > 0 || fullBefore < FULL_TOKENS) throw new Error(`cache fill: ${fill.non2xx} non-2xx, ${fullBefore} entries, expected ${FULL_TOKENS}`);
   const lookupsBefore = await cacheLookups(missing.admin);
 
   const results = await loadAll([
@@ -143,12 +165,14 @@ async function main(): Promise<void> {
     { name: 'proxy + JWT RS256, cache hit', port: proxy.port, host: 'rs.bench', headers: bearer(tokens.rs), pid: proxy.pid },
     { name: 'proxy + JWT ES256, cache hit', port: proxy.port, host: 'es.bench', headers: bearer(tokens.es), pid: proxy.pid },
     { name: 'proxy + JWT EdDSA, cache hit', port: proxy.port, host: 'ed.bench', headers: bearer(tokens.ed), pid: proxy.pid },
+    { name: `proxy + JWT RS256, cache hit, cache full (${FULL_TOKENS.toLocaleString('en')} entries)`, port: proxy.port, host: 'rsfull.bench', headers: bearer(fullHotToken), pid: proxy.pid },
     { name: 'proxy + JWT RS256, cache miss (a new token each request)', port: missing.port, host: 'rs.bench', headers: {}, tokens: missTokens.rs, pid: missing.pid },
     { name: 'proxy + JWT ES256, cache miss (a new token each request)', port: missing.port, host: 'es.bench', headers: {}, tokens: missTokens.es, pid: missing.pid },
     { name: 'proxy --workers 2, no policy', port: twoWorkers.port, host: 'open.bench', headers: {}, pid: twoWorkers.pid },
     { name: 'proxy --workers 2 + JWT RS256, cache hit', port: twoWorkers.port, host: 'rs.bench', headers: bearer(tokens.rs), pid: twoWorkers.pid },
   ]);
   const lookupsAfter = await cacheLookups(missing.admin);
+  const fullAfter = await cacheSize(proxy.admin, 'bench/rsfull');
   const missHits = lookupsAfter.hit - lookupsBefore.hit, missMisses = lookupsAfter.miss - lookupsBefore.miss;
   const at1000 = (port: number, host: string, headers: Record<string, string> = {}, headersFor?: (i: number) => Record<string, string>) =>
     fixedRate({ port, host, headers, ...(headersFor ? { headersFor } : {}), rate: 1000, seconds: 8, connections: 10 });
@@ -156,6 +180,7 @@ async function main(): Promise<void> {
     { name: 'upstream direct', ...(await at1000(upstreamPort, 'open.bench')) },
     { name: 'proxy, no policy', ...(await at1000(proxy.port, 'open.bench')) },
     { name: 'proxy + JWT RS256, cache hit', ...(await at1000(proxy.port, 'rs.bench', bearer(tokens.rs))) },
+    { name: 'proxy + JWT RS256, cache hit, cache full', ...(await at1000(proxy.port, 'rsfull.bench', bearer(fullHotToken))) },
     { name: 'proxy + JWT RS256, cache miss', ...(await at1000(missing.port, 'rs.bench', {}, () => bearer(nextToken(missTokens.rs)))) },
   ];
   const direct = fixed[0] as LatencyResult;
@@ -165,7 +190,8 @@ async function main(): Promise<void> {
   const ratio = (r: Result, to = base) => (r.rps / to.rps).toFixed(2);
   const isJwt = (r: Result) => r.name.includes('JWT') && !r.name.includes('workers');
   /** The policy's own CPU cost per request: against the same requests without a policy, in one run. */
-  const cpuDelta = (r: Result) => `+${((r.cpuUsPerReq ?? 0) - (sameHeaders.cpuUsPerReq ?? 0)).toFixed(1)} µs`;
+  const signed = (x: number, digits: number) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
+  const cpuDelta = (r: Result) => `${signed((r.cpuUsPerReq ?? 0) - (sameHeaders.cpuUsPerReq ?? 0), 1)} µs`;
   const lines = [
     `# Proxy benchmark, ${new Date().toISOString()}`, '',
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}. ${DURATION} s per scenario in ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections, one proxy worker; load generator, upstream and proxy share the machine. Latency columns: median of the rounds (autocannon, whole ms).`,
@@ -174,15 +200,16 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) => `| ${r.name} | ${r.rps} | ${ratio(r)} | ${isJwt(r) ? ratio(r, sameHeaders) : ''} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.cpuUsPerReq ?? ''} | ${isJwt(r) ? cpuDelta(r) : ''} | ${r.non2xx} | ${r.errors} |`),
     '', `Cache-miss rows: ${MISS_TOKENS} distinct tokens per algorithm, one per request in turn, through a ${MISS_CACHE_ENTRIES}-entry cache: ${missMisses} misses and ${missHits} hits in the verified-token cache (the proxy's own metric).`,
+    `Cache-full row: ${FULL_TOKENS} distinct RS256 tokens sent once each through its policy's own cache (the default bound) before the rounds, then one hot token; entries (agw_jwt_cache_entries): ${fullBefore} before the rounds, ${fullAfter} after.`,
     '', 'Fixed rate, 1,000 requests/s for 8 s, up to 10 keep-alive connections, each request timed in µs:', '',
     '| scenario | p50 ms | p90 ms | p99 ms | added p50 | added p90 | 200s / sent |', '|---|---|---|---|---|---|---|',
-    ...fixed.map((r) => `| ${r.name} | ${r.p50Ms} | ${r.p90Ms} | ${r.p99Ms} | +${(r.p50Ms - direct.p50Ms).toFixed(3)} | +${(r.p90Ms - direct.p90Ms).toFixed(3)} | ${r.ok} / ${r.sent} |`),
+    ...fixed.map((r) => `| ${r.name} | ${r.p50Ms} | ${r.p90Ms} | ${r.p99Ms} | ${signed(r.p50Ms - direct.p50Ms, 3)} | ${signed(r.p90Ms - direct.p90Ms, 3)} | ${r.ok} / ${r.sent} |`),
   ];
   const report = lines.join('\n') + '\n';
   mkdirSync(values.out, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
   writeFileSync(join(values.out, `proxy-${stamp}.md`), report);
-  writeFileSync(join(values.out, `proxy-${stamp}.json`), JSON.stringify({ results, fixed, missCache: { hits: missHits, misses: missMisses } }, null, 2));
+  writeFileSync(join(values.out, `proxy-${stamp}.json`), JSON.stringify({ results, fixed, missCache: { hits: missHits, misses: missMisses }, fullCache: { entriesBefore: fullBefore, entriesAfter: fullAfter } }, null, 2));
   process.stdout.write(report);
   process.exit(0);
 }
