@@ -14,3 +14,4 @@ export * from './agentgateway-parameters.js';
 export * from './route-regex.js';
 export * from './bounded-memo.js';
 export * from './kinds.js';
+export * from './cel/index.js';
