@@ -120,12 +120,27 @@ describe('JWT verifier: attack table (all 401, never accepted)', () => {
 });
 
 describe('JWT verifier: key sets', () => {
-  it('the first provider holding a kid decides, even if its issuer does not match', async () => {
+  it('a kid held by several providers: the one whose issuer is the token\'s iss decides (upstream takes the first holder, #3609)', async () => {
     const v = await compileJwtVerifier(policy([
       { id: 'a', issuer: 'https://a', keys: [rs.jwk] as never },
       { id: 'b', issuer: ISS, keys: [rs.jwk] as never },
     ]));
-    expect(v.verify(await mint(rs), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.InvalidIssuer });
+    expect(v.verify(await mint(rs), NOW)).toMatchObject({ ok: true, providerId: 'b' });
+  });
+
+  it('two IdPs publishing the same kid with different keys: each token checks against its own issuer\'s key, never the other\'s', async () => {
+    const [a, b] = await Promise.all([generateSigningKey('RS256', 'shared'), generateSigningKey('RS256', 'shared')]);
+    const v = await compileJwtVerifier(policy([
+      { id: 'a', issuer: 'https://a', keys: [a.jwk] as never },
+      { id: 'b', issuer: 'https://b', keys: [b.jwk] as never },
+    ]));
+    const token = (key: SigningKey, iss: string) => mintToken(key, { nowSec: NOW, claims: { iss, sub: 's' } });
+    expect(v.verify(await token(a, 'https://a'), NOW)).toMatchObject({ ok: true, providerId: 'a' });
+    expect(v.verify(await token(b, 'https://b'), NOW)).toMatchObject({ ok: true, providerId: 'b' });
+    // Claiming b's issuer with a's key: b's key is chosen, the signature fails.
+    expect(v.verify(await token(a, 'https://b'), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.InvalidSignature });
+    // An issuer neither has: the first holder decides, and its issuer check refuses it.
+    expect(v.verify(await token(a, 'https://c'), NOW)).toMatchObject({ ok: false, code: JwtErrorCode.InvalidIssuer });
   });
 
   it('a key without kid drops its whole provider (as upstream), the others stay', async () => {

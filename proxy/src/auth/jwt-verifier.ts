@@ -155,10 +155,14 @@ export function checkClaims(claims: Record<string, unknown>, provider: CompiledJ
 
 /**
  * Builds the verifier of one JWT policy: imports every key once, for every algorithm it may
- * verify, so a request never imports a key. The first provider holding a kid decides (upstream).
+ * verify, so a request never imports a key. A kid held by one provider: that provider decides. A
+ * kid held by several (two IdPs publishing the same kid): the first of them whose issuer is the
+ * token's `iss` decides (read unverified, only to choose the key; the signature, then the issuer,
+ * are checked with it), else the first holder, as upstream, which takes only the first holder and
+ * so refuses the second IdP's valid tokens (its issue #3609).
  */
 export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries = DEFAULT_CACHE_ENTRIES): Promise<JwtVerifier> {
-  const byKid = new Map<string, KeyEntry>();
+  const byKid = new Map<string, KeyEntry[]>();
   const keyCounts = new Map<string, number>();
   const warnings: string[] = [];
   for (const provider of policy.providers) {
@@ -168,7 +172,10 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
       continue;
     }
     keyCounts.set(provider.id, keys.size);
-    for (const [kid, entry] of keys) if (!byKid.has(kid)) byKid.set(kid, entry);
+    for (const [kid, entry] of keys) {
+      const holders = byKid.get(kid);
+      if (holders === undefined) byKid.set(kid, [entry]); else holders.push(entry);
+    }
   }
   const cache = new VerifiedTokenCache<JwtSuccess>(cacheEntries);
 
@@ -182,8 +189,9 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
     const kid = header['kid'];
     if (kid === undefined) return JwtFailures.missingKid();
     if (typeof kid !== 'string') return JwtFailures.malformed();
-    const entry = byKid.get(kid);
-    if (entry === undefined) return unknownKid(kid, payloadPart);
+    const holders = byKid.get(kid);
+    if (holders === undefined) return unknownKid(kid, payloadPart);
+    const entry = holders.length === 1 ? holders[0] as KeyEntry : holderForIssuer(holders, payloadPart);
     const check = entry.byAlg.get(header['alg']);
     if (check === undefined) return JwtFailures.invalidAlgorithm();
     const lastDot = token.lastIndexOf('.');
@@ -199,6 +207,13 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
     if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return JwtFailures.invalidClaims();
     const bad = checkClaims(claims as Record<string, unknown>, entry.provider, nowSec);
     return bad ?? { ok: true, claims: claims as JWTPayload, providerId: entry.provider.id };
+  }
+
+  /** Among providers sharing a kid, the first whose issuer is the token's (unverified) `iss`; else the first. */
+  function holderForIssuer(holders: readonly KeyEntry[], payloadPart: string): KeyEntry {
+    const iss = decodeJsonSegment(payloadPart)?.['iss'];
+    const issuers = Array.isArray(iss) ? iss : [iss];
+    return holders.find((h) => issuers.includes(h.provider.issuer)) ?? holders[0] as KeyEntry;
   }
 
   function unknownKid(kid: string, payloadPart: string): JwtResult {
