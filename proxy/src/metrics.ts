@@ -44,6 +44,9 @@ export class ProxyMetrics {
   /** @param store the config store(s) whose state the gauges report; more can be added with watch(). */
   constructor(store?: ConfigStore, opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    // Both results exported from the start at 0: a counter that appears only at its first
+    // increment hides that increment from Prometheus' increase() (a first NACK would go unalerted).
+    for (const result of ['applied', 'rejected']) this.configUpdates.inc({ result }, 0);
     if (store !== undefined) this.watch(store);
     const stores = this.stores;
     new Gauge({

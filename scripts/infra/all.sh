@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 here="$(cd "$(dirname "$0")" && pwd)"
 start=$(date +%s)
 pids=()
-for s in kube etcd helm gateway-api keycloak; do
+for s in kube etcd helm gateway-api keycloak promtool; do
   bash "$here/$s.sh" > "$AGW_INFRA_HOME/$s.log" 2>&1 & pids+=("$!:$s")
 done
 fail=0
