@@ -7,9 +7,10 @@ import { createAdminServer } from './admin-server.js';
 import { Controller } from './controller.js';
 import { KubeRest } from './kube/kube-rest.js';
 import { allowAll, tokenReviewAuthenticator } from './push/token-review.js';
-import { readSettings } from './settings.js';
+import { USAGE, readSettings } from './settings.js';
 
 async function main(): Promise<void> {
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) { process.stdout.write(USAGE); return; }
   const s = readSettings(process.argv.slice(2), process.env);
   const logger = pino({ level: s.logLevel, base: { component: 'controller' } });
   const kc = new KubeConfig();

@@ -34,6 +34,30 @@ export interface ControllerSettings {
   readonly xdsTlsKeyFile?: string;
 }
 
+/** `--help`: every flag (each also read from its env variable: docs/operations.md). */
+export const USAGE = `usage: node controller/dist/main.js [flags]
+
+The agentgateway-ts controller: watches Gateway API objects and AgentgatewayPolicies, pushes each
+Gateway's config to its proxies, writes statuses. Every flag also has an env variable (docs/operations.md).
+
+  --kubeconfig <file>                 API server access (KUBECONFIG; default: in-cluster)
+  --namespace <ns>                    Lease and JWKS ConfigMaps (POD_NAMESPACE; default agentgateway-system)
+  --controller-name <name>            GatewayClass controllerName served (default agentgateway.dev/agentgateway)
+  --class-name <name>                 GatewayClass created at start (default agentgateway)
+  --xds-host <host> --xds-port <port> gRPC config stream (default 0.0.0.0:9978)
+  --xds-tls-cert <pem> --xds-tls-key <pem>   serve the config stream over TLS
+  --admin-host <host> --admin-port <port>    /healthz, /readyz, /metrics (default 0.0.0.0:9092)
+  --proxy-auth tokenreview|none       how proxies are authenticated (default tokenreview)
+  --leader-elect true|false           Lease-based leader election (default true)
+  --identity <id>                     this replica's identity in the Lease (default: host name)
+  --proxy-image <image>               deploy each Gateway's proxy with this image (default: no deployer)
+  --proxy-controller-address <addr>   what proxy pods dial (default agentgateway.<ns>.svc:<xds port>)
+  --proxy-service-type <type>         Service type per Gateway (default LoadBalancer)
+  --jwks-refetch-min-interval-ms <ms> least time between forced refetches of one JWKS URL (default 30000)
+  --log-level <level>                 pino level (default info)
+  -h, --help                          this text
+`;
+
 export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): ControllerSettings {
   const { values } = parseArgs({
     args: [...argv], options: {

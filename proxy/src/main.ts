@@ -17,7 +17,7 @@ import { ConfigStore } from './config/store.js';
 import { ListenerPorts } from './listeners.js';
 import { ProxyMetrics } from './metrics.js';
 import { buildAdminServer } from './server.js';
-import { readSettings, type ProxySettings } from './settings.js';
+import { USAGE, readSettings, type ProxySettings } from './settings.js';
 
 const RETRY_BASE_MS = 200, RETRY_CAP_MS = 15_000;
 type WorkerMessage = { type: 'agw-ready'; ready: boolean };
@@ -121,6 +121,7 @@ async function runPrimary(s: ProxySettings, logger: Logger): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) { process.stdout.write(USAGE); return; }
   const s = readSettings(process.argv.slice(2), process.env);
   const worker = cluster.isWorker ? s.workerIndex : undefined;
   const logger = pino({ level: s.logLevel, base: { component: 'proxy', gateway: `${s.gateway.namespace}/${s.gateway.name}`, ...(worker !== undefined ? { worker } : {}) } });

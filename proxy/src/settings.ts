@@ -51,6 +51,32 @@ function readPathRules(mergeSlashes: string | undefined, semicolons: string | un
 /** Default path of the projected token the deployer mounts. */
 export const DEFAULT_TOKEN_FILE = '/var/run/secrets/tokens/agentgateway';
 
+/** `--help`: every flag (each also read from its env variable: docs/operations.md). */
+export const USAGE = `usage: node proxy/dist/main.js (--config <file> | --controller <host:port> --gateway <ns>/<name>) [flags]
+
+The agentgateway-ts proxy: serves one Gateway's listeners with its routes and policies. Every flag
+also has an env variable (docs/operations.md).
+
+  --config <file>                     serve a config file (JSON or YAML, hot-reloaded)
+  --controller <host:port>            the controller's config stream
+  --gateway <ns>/<name>               the Gateway to serve (with --controller)
+  --controller-ca <pem> --controller-server-name <name>   reach the controller over TLS
+  --token-file <file>                 bearer token for the stream (default /var/run/secrets/tokens/agentgateway)
+  --proxy-id <id>                     this proxy's id (default: POD_NAME or the host name)
+  --host <addr>                       listen address (default 0.0.0.0)
+  --port-map <listener>=<local>       bind a Gateway listener port to another local port (repeatable)
+  --admin-port <port>                 /healthz, /readyz, /metrics, /config_dump (default 15000)
+  --workers <n>                       worker processes sharing the ports (default: one per CPU)
+  --drain-ms <ms>                     after SIGTERM, listeners close after this long (default 5000)
+  --jwt-cache-entries <n>             verified-token cache bound per policy (default 10000; 0 disables)
+  --upstream-timeout-ms <ms>          wait for upstream response headers (default 30000)
+  --refetch-interval-ms <ms>          no new wait for keys of a JWKS URL for this long (default 30000)
+  --path-semicolons reject|keep       ';' in paths: refused (default) or an ordinary character
+  --path-merge-slashes true|false     merge '//' in paths (default true)
+  --log-level <level>                 pino level (default info)
+  -h, --help                          this text
+`;
+
 export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): ProxySettings {
   const { values } = parseArgs({
     args: [...argv], options: {
