@@ -15,15 +15,44 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  { files: ['api/src/**/*.ts'], ignores: ['api/src/gen/**', 'api/src/**/*.test.ts'], rules: restrict([noNodeIo, noLogger, noKube, noFastify]) },
-  { files: ['proxy/src/**/*.ts'], rules: restrict([noKube, noApiDeep, { group: ['@agw/controller', '@agw/controller/*', '**/controller/src/**'], message: 'proxy never imports controller' }]) },
-  { files: ['controller/src/**/*.ts'], rules: restrict([noApiDeep, { group: ['@agw/proxy', '@agw/proxy/*', '**/proxy/src/**'], message: 'controller never imports proxy' }]) },
+  {
+    files: ['api/src/**/*.ts'],
+    ignores: ['api/src/gen/**', 'api/src/**/*.test.ts'],
+    rules: restrict([noNodeIo, noLogger, noKube, noFastify]),
+  },
+  {
+    files: ['proxy/src/**/*.ts'],
+    rules: restrict([
+      noKube,
+      noApiDeep,
+      { group: ['@agw/controller', '@agw/controller/*', '**/controller/src/**'], message: 'proxy never imports controller' },
+    ]),
+  },
+  {
+    files: ['controller/src/**/*.ts'],
+    rules: restrict([noApiDeep, { group: ['@agw/proxy', '@agw/proxy/*', '**/proxy/src/**'], message: 'controller never imports proxy' }]),
+  },
   { files: ['controller/src/translate/**/*.ts'], ignores: ['**/*.test.ts'], rules: restrict([noNodeIo, noLogger, noKube, noApiDeep]) },
-  { files: ['proxy/src/routing/**/*.ts', 'proxy/src/auth/**/*.ts'], ignores: ['**/*.test.ts'], rules: restrict([noFastify, noLogger, noKube, noApiDeep]) },
+  {
+    files: ['proxy/src/routing/**/*.ts', 'proxy/src/auth/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: restrict([noFastify, noLogger, noKube, noApiDeep]),
+  },
 );

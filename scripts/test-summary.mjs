@@ -3,12 +3,16 @@
 // CI log states the counts in a form any reader (or tool) understands. Exit 1 if a report is missing.
 import { readFileSync } from 'node:fs';
 
-let passed = 0, failed = 0, missing = false;
+let passed = 0,
+  failed = 0,
+  missing = false;
 for (const project of process.argv.slice(2)) {
   try {
     const r = JSON.parse(readFileSync(`.test-results/${project}.json`, 'utf8'));
-    const p = r.numPassedTests ?? 0, f = (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0);
-    passed += p; failed += f;
+    const p = r.numPassedTests ?? 0,
+      f = (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0);
+    passed += p;
+    failed += f;
     console.log(`${project}: ${p} passed, ${f} failed`);
   } catch {
     console.log(`${project}: no report (.test-results/${project}.json)`);

@@ -6,7 +6,12 @@ import { AgentgatewayPolicy } from './agentgateway-policy.js';
 const load = <T>(file: string): T[] => parse(readFileSync(new URL(`../testdata/${file}`, import.meta.url), 'utf8')) as T[];
 const valid = load<{ name: string; policy: unknown }>('policies-valid.yaml');
 const invalid = load<{ name: string; err: string; spec: unknown }>('policies-invalid.yaml');
-const wrap = (spec: unknown) => ({ apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayPolicy', metadata: { name: 'p', namespace: 'default' }, spec });
+const wrap = (spec: unknown) => ({
+  apiVersion: 'agentgateway.dev/v1alpha1',
+  kind: 'AgentgatewayPolicy',
+  metadata: { name: 'p', namespace: 'default' },
+  spec,
+});
 
 describe('AgentgatewayPolicy schema', () => {
   it.each(valid.map((v) => [v.name, v.policy]))('accepts %s', (_name, policy) => {
@@ -21,28 +26,34 @@ describe('AgentgatewayPolicy schema', () => {
   });
 
   it('defaults mode to Strict and cacheDuration to 5m', () => {
-    const p = AgentgatewayPolicy.parse(wrap({
-      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }],
-      traffic: { jwtAuthentication: { providers: [{ issuer: 'x', jwks: { remote: { url: 'http://idp/keys' } } }] } },
-    }));
+    const p = AgentgatewayPolicy.parse(
+      wrap({
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }],
+        traffic: { jwtAuthentication: { providers: [{ issuer: 'x', jwks: { remote: { url: 'http://idp/keys' } } }] } },
+      }),
+    );
     expect(p.spec.traffic?.jwtAuthentication?.mode).toBe('Strict');
     expect(p.spec.traffic?.jwtAuthentication?.providers[0]?.jwks.remote?.cacheDuration).toBe('5m');
   });
 
   it('rejects a targetRef without group', () => {
-    const r = AgentgatewayPolicy.safeParse(wrap({
-      targetRefs: [{ kind: 'Gateway', name: 'gw' }],
-      traffic: { jwtAuthentication: { providers: [{ issuer: 'x', jwks: { inline: '{"keys":[]}' } }] } },
-    }));
+    const r = AgentgatewayPolicy.safeParse(
+      wrap({
+        targetRefs: [{ kind: 'Gateway', name: 'gw' }],
+        traffic: { jwtAuthentication: { providers: [{ issuer: 'x', jwks: { inline: '{"keys":[]}' } }] } },
+      }),
+    );
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]?.path).toEqual(['spec', 'targetRefs', 0, 'group']);
   });
 
   it('rejects fields of upstream that are not implemented, instead of ignoring them', () => {
-    const r = AgentgatewayPolicy.safeParse(wrap({
-      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }],
-      traffic: { rateLimit: {}, jwtAuthentication: { providers: [{ issuer: 'x', jwks: { inline: '{"keys":[]}' } }] } },
-    }));
+    const r = AgentgatewayPolicy.safeParse(
+      wrap({
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }],
+        traffic: { rateLimit: {}, jwtAuthentication: { providers: [{ issuer: 'x', jwks: { inline: '{"keys":[]}' } }] } },
+      }),
+    );
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]).toMatchObject({ code: 'unrecognized_keys', keys: ['rateLimit'], path: ['spec', 'traffic'] });
   });

@@ -24,39 +24,57 @@ const URL_PATTERN = '^https?://[^/?#@]+(/[^?#]*)?$';
 
 const TRAFFIC_TARGET_KINDS = ['Gateway', 'HTTPRoute', 'GRPCRoute', 'ListenerSet', 'InferencePool'];
 
-const Group = z.string().max(253).regex(/^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/)
+const Group = z
+  .string()
+  .max(253)
+  .regex(/^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/)
   .describe('Group of the target resource, e.g. gateway.networking.k8s.io ("" for core kinds). Required.');
-const Kind = z.string().min(1).max(63).regex(/^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/)
+const Kind = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/)
   .describe('Kind of the target resource: Gateway, HTTPRoute or ListenerSet for traffic policies.');
-const SectionName = z.string().min(1).max(253).regex(new RegExp(SECTION_NAME_PATTERN))
+const SectionName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(new RegExp(SECTION_NAME_PATTERN))
   .describe('Part of the target: a listener name for a Gateway or ListenerSet, a rule name for an HTTPRoute.');
 
-export const PolicyTargetReference = z.strictObject({
-  group: Group,
-  kind: Kind,
-  name: z.string().min(1).max(253).describe('Name of the target resource, in the policy\'s namespace.'),
-  sectionName: SectionName.optional(),
-}).describe('A local (same-namespace) reference to the resource the policy applies to.');
+export const PolicyTargetReference = z
+  .strictObject({
+    group: Group,
+    kind: Kind,
+    name: z.string().min(1).max(253).describe("Name of the target resource, in the policy's namespace."),
+    sectionName: SectionName.optional(),
+  })
+  .describe('A local (same-namespace) reference to the resource the policy applies to.');
 export type PolicyTargetReference = z.output<typeof PolicyTargetReference>;
 
-export const PolicyTargetSelector = z.strictObject({
-  group: Group,
-  kind: Kind,
-  matchLabels: z.record(z.string(), z.string())
-    .describe('Labels that the target resources (in the policy\'s namespace) must all carry.'),
-  sectionName: SectionName.optional(),
-}).describe('Selects target resources of one kind by label, in the policy\'s namespace.');
+export const PolicyTargetSelector = z
+  .strictObject({
+    group: Group,
+    kind: Kind,
+    matchLabels: z.record(z.string(), z.string()).describe("Labels that the target resources (in the policy's namespace) must all carry."),
+    sectionName: SectionName.optional(),
+  })
+  .describe("Selects target resources of one kind by label, in the policy's namespace.");
 export type PolicyTargetSelector = z.output<typeof PolicyTargetSelector>;
 
 type Targeted = { kind: string; group: string };
 const targetKindsRule: CelRule<Targeted[]> = {
   rule: "self.all(r, (r.kind == 'Service' && r.group == '') || (r.kind == 'AgentgatewayBackend' && r.group == 'agentgateway.dev') || (r.kind in ['Gateway','HTTPRoute','GRPCRoute'] && r.group == 'gateway.networking.k8s.io') || (r.kind == 'ListenerSet' && r.group == 'gateway.networking.k8s.io') || (r.kind == 'InferencePool' && r.group == 'inference.networking.k8s.io'))",
-  message: 'targetRefs may only reference Gateway, HTTPRoute, GRPCRoute, ListenerSet, Service, AgentgatewayBackend, or InferencePool resources',
-  holds: (refs) => refs.every((r) =>
-    (r.kind === 'Service' && r.group === '') ||
-    (r.kind === 'AgentgatewayBackend' && r.group === 'agentgateway.dev') ||
-    (['Gateway', 'HTTPRoute', 'GRPCRoute', 'ListenerSet'].includes(r.kind) && r.group === GATEWAY_API_GROUP) ||
-    (r.kind === 'InferencePool' && r.group === 'inference.networking.k8s.io')),
+  message:
+    'targetRefs may only reference Gateway, HTTPRoute, GRPCRoute, ListenerSet, Service, AgentgatewayBackend, or InferencePool resources',
+  holds: (refs) =>
+    refs.every(
+      (r) =>
+        (r.kind === 'Service' && r.group === '') ||
+        (r.kind === 'AgentgatewayBackend' && r.group === 'agentgateway.dev') ||
+        (['Gateway', 'HTTPRoute', 'GRPCRoute', 'ListenerSet'].includes(r.kind) && r.group === GATEWAY_API_GROUP) ||
+        (r.kind === 'InferencePool' && r.group === 'inference.networking.k8s.io'),
+    ),
 };
 const oneKindRule: CelRule<Targeted[]> = {
   rule: 'self.all(l1, !self.exists(l2, l1.kind != l2.kind))',
@@ -66,154 +84,243 @@ const oneKindRule: CelRule<Targeted[]> = {
 
 // ---- jwtAuthentication --------------------------------------------------------------------
 
-export const JwtMode = z.enum(['Strict', 'Optional', 'Permissive']).describe(
-  'How requests are treated. Strict (default): a valid token is required. Optional: a token, if present, ' +
-  'must be valid; requests without one pass. Permissive: invalid or missing tokens pass unauthenticated.');
+export const JwtMode = z
+  .enum(['Strict', 'Optional', 'Permissive'])
+  .describe(
+    'How requests are treated. Strict (default): a valid token is required. Optional: a token, if present, ' +
+      'must be valid; requests without one pass. Permissive: invalid or missing tokens pass unauthenticated.',
+  );
 export type JwtMode = z.output<typeof JwtMode>;
 
-export const JwksBackendRef = withRules(z.strictObject({
-  group: z.string().max(253).default('').describe('Group of the backend; "" (default) for a core Service.'),
-  kind: z.string().min(1).max(63).default('Service').describe('Kind of the backend; default Service.'),
-  name: z.string().min(1).max(253).describe('Name of the backend (e.g. the Keycloak Service).'),
-  namespace: z.string().min(1).max(63).optional().describe('Namespace of the backend; default: the policy\'s namespace.'),
-  port: z.number().int().min(1).max(65535).optional().describe('Port of the backend; required for a Service.'),
-}), 'The backend (usually a Service) that serves the JWKS, fetched over plain HTTP by the controller.', [{
-  rule: "(size(self.group) == 0 && self.kind == 'Service') ? has(self.port) : true",
-  message: 'Must have port for Service reference',
-  holds: (r) => !(r.group === '' && r.kind === 'Service') || r.port !== undefined,
-}]);
+export const JwksBackendRef = withRules(
+  z.strictObject({
+    group: z.string().max(253).default('').describe('Group of the backend; "" (default) for a core Service.'),
+    kind: z.string().min(1).max(63).default('Service').describe('Kind of the backend; default Service.'),
+    name: z.string().min(1).max(253).describe('Name of the backend (e.g. the Keycloak Service).'),
+    namespace: z.string().min(1).max(63).optional().describe("Namespace of the backend; default: the policy's namespace."),
+    port: z.number().int().min(1).max(65535).optional().describe('Port of the backend; required for a Service.'),
+  }),
+  'The backend (usually a Service) that serves the JWKS, fetched over plain HTTP by the controller.',
+  [
+    {
+      rule: "(size(self.group) == 0 && self.kind == 'Service') ? has(self.port) : true",
+      message: 'Must have port for Service reference',
+      holds: (r) => !(r.group === '' && r.kind === 'Service') || r.port !== undefined,
+    },
+  ],
+);
 export type JwksBackendRef = z.output<typeof JwksBackendRef>;
 
 export const CACHE_DURATION_DEFAULT = '5m';
 export const CACHE_DURATION_MIN_MS = 5 * 60_000;
 
-export const RemoteJwks = withRules(z.strictObject({
-  backendRef: JwksBackendRef.optional(),
-  url: z.string().min(1).max(1024).regex(new RegExp(URL_PATTERN))
-    .describe('Absolute http(s) URL of the JWKS, e.g. https://idp.example.com/keys (no userinfo, query or fragment).').optional(),
-  jwksPath: z.string().min(1).max(1024)
-    .describe('Path of the JWKS on backendRef, e.g. /realms/master/protocol/openid-connect/certs. Required with backendRef.').optional(),
-  cacheDuration: withRules(
-    z.string().max(32).regex(new RegExp(DURATION_PATTERN)).default(CACHE_DURATION_DEFAULT),
-    'How long fetched keys are used before a refresh (default 5m, minimum 5m). An unknown kid triggers an early, rate-limited refetch.',
-    [{
-      rule: "duration(self) >= duration('5m')",
-      message: 'cacheDuration must be at least 5m.',
-      holds: (d) => (parseDurationMs(d) ?? 0) >= CACHE_DURATION_MIN_MS,
-    }]),
-}), 'Keys fetched from a remote JWKS endpoint: a backendRef plus jwksPath, or a url.', [
-  { rule: 'has(self.backendRef) ? has(self.jwksPath) : true', message: 'jwksPath is required when backendRef is set',
-    holds: (r) => r.backendRef === undefined || r.jwksPath !== undefined },
-  { rule: 'has(self.url) ? !has(self.jwksPath) : true', message: 'jwksPath may not be set when url is set',
-    holds: (r) => r.url === undefined || r.jwksPath === undefined },
-  exactlyOneOf(['backendRef', 'url']),
-]);
+export const RemoteJwks = withRules(
+  z.strictObject({
+    backendRef: JwksBackendRef.optional(),
+    url: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(new RegExp(URL_PATTERN))
+      .describe('Absolute http(s) URL of the JWKS, e.g. https://idp.example.com/keys (no userinfo, query or fragment).')
+      .optional(),
+    jwksPath: z
+      .string()
+      .min(1)
+      .max(1024)
+      .describe('Path of the JWKS on backendRef, e.g. /realms/master/protocol/openid-connect/certs. Required with backendRef.')
+      .optional(),
+    cacheDuration: withRules(
+      z.string().max(32).regex(new RegExp(DURATION_PATTERN)).default(CACHE_DURATION_DEFAULT),
+      'How long fetched keys are used before a refresh (default 5m, minimum 5m). An unknown kid triggers an early, rate-limited refetch.',
+      [
+        {
+          rule: "duration(self) >= duration('5m')",
+          message: 'cacheDuration must be at least 5m.',
+          holds: (d) => (parseDurationMs(d) ?? 0) >= CACHE_DURATION_MIN_MS,
+        },
+      ],
+    ),
+  }),
+  'Keys fetched from a remote JWKS endpoint: a backendRef plus jwksPath, or a url.',
+  [
+    {
+      rule: 'has(self.backendRef) ? has(self.jwksPath) : true',
+      message: 'jwksPath is required when backendRef is set',
+      holds: (r) => r.backendRef === undefined || r.jwksPath !== undefined,
+    },
+    {
+      rule: 'has(self.url) ? !has(self.jwksPath) : true',
+      message: 'jwksPath may not be set when url is set',
+      holds: (r) => r.url === undefined || r.jwksPath === undefined,
+    },
+    exactlyOneOf(['backendRef', 'url']),
+  ],
+);
 export type RemoteJwks = z.output<typeof RemoteJwks>;
 
-export const JwksSource = withRules(z.strictObject({
-  remote: RemoteJwks.optional(),
-  inline: z.string().min(2).max(65536).describe('A JSON Web Key Set as JSON text: {"keys":[...]}.').optional(),
-}), 'Where the provider\'s public keys come from: exactly one of remote or inline.', [exactlyOneOf(['remote', 'inline'])]);
+export const JwksSource = withRules(
+  z.strictObject({
+    remote: RemoteJwks.optional(),
+    inline: z.string().min(2).max(65536).describe('A JSON Web Key Set as JSON text: {"keys":[...]}.').optional(),
+  }),
+  "Where the provider's public keys come from: exactly one of remote or inline.",
+  [exactlyOneOf(['remote', 'inline'])],
+);
 export type JwksSource = z.output<typeof JwksSource>;
 
-export const JwtProvider = z.strictObject({
-  issuer: z.string().min(1).max(256).describe('Exact value the token\'s iss claim must have (required in the token).'),
-  audiences: z.array(z.string().min(1)).min(1).max(64)
-    .describe('Accepted aud values; the token must carry one of them. Unset: any or no audience is accepted.').optional(),
-  jwks: JwksSource,
-}).describe('An issuer whose tokens are accepted, with its keys. The provider holding the token\'s kid validates it.');
+export const JwtProvider = z
+  .strictObject({
+    issuer: z.string().min(1).max(256).describe("Exact value the token's iss claim must have (required in the token)."),
+    audiences: z
+      .array(z.string().min(1))
+      .min(1)
+      .max(64)
+      .describe('Accepted aud values; the token must carry one of them. Unset: any or no audience is accepted.')
+      .optional(),
+    jwks: JwksSource,
+  })
+  .describe("An issuer whose tokens are accepted, with its keys. The provider holding the token's kid validates it.");
 export type JwtProvider = z.output<typeof JwtProvider>;
 
-export const TokenLocation = withRules(z.strictObject({
-  header: z.strictObject({
-    name: z.string().min(1).max(256).regex(new RegExp(HEADER_NAME_PATTERN)).describe('Header name, e.g. Authorization.'),
-    prefix: z.string().min(1).max(256).describe('Prefix before the token (matched case-insensitively), e.g. "Bearer ". Unset: the whole value is the token.').optional(),
-  }).describe('Read the token from a request header.').optional(),
-  queryParameter: z.strictObject({
-    name: z.string().min(1).max(256).describe('Query parameter name, e.g. access_token.'),
-  }).describe('Read the token from a query parameter (removed before forwarding).').optional(),
-  cookie: z.strictObject({
-    name: z.string().min(1).max(256).describe('Cookie name.'),
-  }).describe('Read the token from a cookie (removed before forwarding).').optional(),
-}), 'Where to find the token. Default: the Authorization header with prefix "Bearer ".', [
-  exactlyOneOf(['header', 'queryParameter', 'cookie'], 'header queryParameter cookie expression'),
-]);
+export const TokenLocation = withRules(
+  z.strictObject({
+    header: z
+      .strictObject({
+        name: z.string().min(1).max(256).regex(new RegExp(HEADER_NAME_PATTERN)).describe('Header name, e.g. Authorization.'),
+        prefix: z
+          .string()
+          .min(1)
+          .max(256)
+          .describe('Prefix before the token (matched case-insensitively), e.g. "Bearer ". Unset: the whole value is the token.')
+          .optional(),
+      })
+      .describe('Read the token from a request header.')
+      .optional(),
+    queryParameter: z
+      .strictObject({
+        name: z.string().min(1).max(256).describe('Query parameter name, e.g. access_token.'),
+      })
+      .describe('Read the token from a query parameter (removed before forwarding).')
+      .optional(),
+    cookie: z
+      .strictObject({
+        name: z.string().min(1).max(256).describe('Cookie name.'),
+      })
+      .describe('Read the token from a cookie (removed before forwarding).')
+      .optional(),
+  }),
+  'Where to find the token. Default: the Authorization header with prefix "Bearer ".',
+  [exactlyOneOf(['header', 'queryParameter', 'cookie'], 'header queryParameter cookie expression')],
+);
 export type TokenLocation = z.output<typeof TokenLocation>;
 
-export const JwtAuthentication = z.strictObject({
-  mode: JwtMode.default('Strict'),
-  providers: z.array(JwtProvider).min(1).max(64).describe('Accepted token issuers (1 to 64).'),
-  location: TokenLocation.optional(),
-}).describe('Validate JSON Web Tokens on requests; on success the credential is removed and the claims are kept for later stages.');
+export const JwtAuthentication = z
+  .strictObject({
+    mode: JwtMode.default('Strict'),
+    providers: z.array(JwtProvider).min(1).max(64).describe('Accepted token issuers (1 to 64).'),
+    location: TokenLocation.optional(),
+  })
+  .describe('Validate JSON Web Tokens on requests; on success the credential is removed and the claims are kept for later stages.');
 export type JwtAuthentication = z.output<typeof JwtAuthentication>;
 
-export const TrafficPhase = z.enum(['PreRouting', 'PostRouting']).describe(
-  'When the policy runs: PostRouting (default) after route selection, PreRouting before it (Gateway or ListenerSet targets only).');
+export const TrafficPhase = z
+  .enum(['PreRouting', 'PostRouting'])
+  .describe(
+    'When the policy runs: PostRouting (default) after route selection, PreRouting before it (Gateway or ListenerSet targets only).',
+  );
 
-export const Traffic = z.strictObject({
-  phase: TrafficPhase.optional(),
-  jwtAuthentication: JwtAuthentication.optional(),
-}).describe('Policies applied to traffic through the targeted Gateway, listener or route.');
+export const Traffic = z
+  .strictObject({
+    phase: TrafficPhase.optional(),
+    jwtAuthentication: JwtAuthentication.optional(),
+  })
+  .describe('Policies applied to traffic through the targeted Gateway, listener or route.');
 export type Traffic = z.output<typeof Traffic>;
 
-export const AgentgatewayPolicySpec = withRules(z.strictObject({
-  targetRefs: withRules(z.array(PolicyTargetReference).min(1).max(16),
-    'Resources the policy applies to, in its namespace. Precedence: Gateway < Listener < Route < Route rule.',
-    [targetKindsRule, oneKindRule]).optional(),
-  targetSelectors: withRules(z.array(PolicyTargetSelector).min(1).max(16),
-    'Selects the resources the policy applies to by label, in its namespace.', [targetKindsRule, oneKindRule]).optional(),
-  traffic: Traffic.optional(),
-}), 'Desired behaviour of the policy.', [
-  { rule: 'has(self.traffic)', message: 'At least one of traffic, frontend, or backend must be provided.',
-    holds: (s) => s.traffic !== undefined },
-  exactlyOneOf(['targetRefs', 'targetSelectors']),
-  {
-    rule: "has(self.traffic) && has(self.targetRefs) ? self.targetRefs.all(t, t.kind in ['Gateway','HTTPRoute','GRPCRoute','ListenerSet','InferencePool']) : true",
-    message: "the 'traffic' field can only target a Gateway, ListenerSet, GRPCRoute, HTTPRoute, or InferencePool",
-    holds: (s) => s.traffic === undefined || (s.targetRefs ?? []).every((t) => TRAFFIC_TARGET_KINDS.includes(t.kind)),
-  },
-  {
-    rule: "has(self.traffic) && has(self.targetSelectors) ? self.targetSelectors.all(t, t.kind in ['Gateway','HTTPRoute','GRPCRoute','ListenerSet','InferencePool']) : true",
-    message: "the 'traffic' field can only target a Gateway, ListenerSet, GRPCRoute, HTTPRoute, or InferencePool",
-    holds: (s) => s.traffic === undefined || (s.targetSelectors ?? []).every((t) => TRAFFIC_TARGET_KINDS.includes(t.kind)),
-  },
-  {
-    rule: "has(self.targetRefs) && has(self.traffic) && has(self.traffic.phase) && self.traffic.phase == 'PreRouting' ? self.targetRefs.all(t, t.kind in ['Gateway','ListenerSet']) : true",
-    message: "the 'traffic.phase=PreRouting' field can only target a Gateway or ListenerSet",
-    holds: (s) => s.traffic?.phase !== 'PreRouting' || (s.targetRefs ?? []).every((t) => ['Gateway', 'ListenerSet'].includes(t.kind)),
-  },
-  {
-    rule: "has(self.targetSelectors) && has(self.traffic) && has(self.traffic.phase) && self.traffic.phase == 'PreRouting' ? self.targetSelectors.all(t, t.kind in ['Gateway','ListenerSet']) : true",
-    message: "the 'traffic.phase=PreRouting' field can only target a Gateway or ListenerSet",
-    holds: (s) => s.traffic?.phase !== 'PreRouting' || (s.targetSelectors ?? []).every((t) => ['Gateway', 'ListenerSet'].includes(t.kind)),
-  },
-]);
+export const AgentgatewayPolicySpec = withRules(
+  z.strictObject({
+    targetRefs: withRules(
+      z.array(PolicyTargetReference).min(1).max(16),
+      'Resources the policy applies to, in its namespace. Precedence: Gateway < Listener < Route < Route rule.',
+      [targetKindsRule, oneKindRule],
+    ).optional(),
+    targetSelectors: withRules(
+      z.array(PolicyTargetSelector).min(1).max(16),
+      'Selects the resources the policy applies to by label, in its namespace.',
+      [targetKindsRule, oneKindRule],
+    ).optional(),
+    traffic: Traffic.optional(),
+  }),
+  'Desired behaviour of the policy.',
+  [
+    {
+      rule: 'has(self.traffic)',
+      message: 'At least one of traffic, frontend, or backend must be provided.',
+      holds: (s) => s.traffic !== undefined,
+    },
+    exactlyOneOf(['targetRefs', 'targetSelectors']),
+    {
+      rule: "has(self.traffic) && has(self.targetRefs) ? self.targetRefs.all(t, t.kind in ['Gateway','HTTPRoute','GRPCRoute','ListenerSet','InferencePool']) : true",
+      message: "the 'traffic' field can only target a Gateway, ListenerSet, GRPCRoute, HTTPRoute, or InferencePool",
+      holds: (s) => s.traffic === undefined || (s.targetRefs ?? []).every((t) => TRAFFIC_TARGET_KINDS.includes(t.kind)),
+    },
+    {
+      rule: "has(self.traffic) && has(self.targetSelectors) ? self.targetSelectors.all(t, t.kind in ['Gateway','HTTPRoute','GRPCRoute','ListenerSet','InferencePool']) : true",
+      message: "the 'traffic' field can only target a Gateway, ListenerSet, GRPCRoute, HTTPRoute, or InferencePool",
+      holds: (s) => s.traffic === undefined || (s.targetSelectors ?? []).every((t) => TRAFFIC_TARGET_KINDS.includes(t.kind)),
+    },
+    {
+      rule: "has(self.targetRefs) && has(self.traffic) && has(self.traffic.phase) && self.traffic.phase == 'PreRouting' ? self.targetRefs.all(t, t.kind in ['Gateway','ListenerSet']) : true",
+      message: "the 'traffic.phase=PreRouting' field can only target a Gateway or ListenerSet",
+      holds: (s) => s.traffic?.phase !== 'PreRouting' || (s.targetRefs ?? []).every((t) => ['Gateway', 'ListenerSet'].includes(t.kind)),
+    },
+    {
+      rule: "has(self.targetSelectors) && has(self.traffic) && has(self.traffic.phase) && self.traffic.phase == 'PreRouting' ? self.targetSelectors.all(t, t.kind in ['Gateway','ListenerSet']) : true",
+      message: "the 'traffic.phase=PreRouting' field can only target a Gateway or ListenerSet",
+      holds: (s) =>
+        s.traffic?.phase !== 'PreRouting' || (s.targetSelectors ?? []).every((t) => ['Gateway', 'ListenerSet'].includes(t.kind)),
+    },
+  ],
+);
 export type AgentgatewayPolicySpec = z.output<typeof AgentgatewayPolicySpec>;
 
-export const ParentReference = z.object({
-  group: z.string().max(253).default(GATEWAY_API_GROUP).describe('Group of the ancestor; default gateway.networking.k8s.io.'),
-  kind: z.string().max(63).default('Gateway').describe('Kind of the ancestor; default Gateway.'),
-  name: z.string().min(1).max(253).describe('Name of the ancestor.'),
-  namespace: z.string().max(63).optional().describe('Namespace of the ancestor.'),
-  sectionName: SectionName.optional(),
-  port: z.number().int().min(1).max(65535).optional().describe('Port of the ancestor.'),
-}).describe('Reference to the ancestor (a Gateway, or the StatusSummary pseudo-ancestor) the status applies to.');
+export const ParentReference = z
+  .object({
+    group: z.string().max(253).default(GATEWAY_API_GROUP).describe('Group of the ancestor; default gateway.networking.k8s.io.'),
+    kind: z.string().max(63).default('Gateway').describe('Kind of the ancestor; default Gateway.'),
+    name: z.string().min(1).max(253).describe('Name of the ancestor.'),
+    namespace: z.string().max(63).optional().describe('Namespace of the ancestor.'),
+    sectionName: SectionName.optional(),
+    port: z.number().int().min(1).max(65535).optional().describe('Port of the ancestor.'),
+  })
+  .describe('Reference to the ancestor (a Gateway, or the StatusSummary pseudo-ancestor) the status applies to.');
 
-export const PolicyAncestorStatus = z.object({
-  ancestorRef: ParentReference,
-  controllerName: z.string().min(1).max(253).describe('The controller that wrote this entry, e.g. agentgateway.dev/agentgateway.'),
-  conditions: z.array(Condition).min(1).max(8).meta({
-    description: 'Conditions of the policy for this ancestor: Accepted, Attached, Programmed.',
-    'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'],
-  }),
-}).describe('Status of the policy with respect to one ancestor.');
+export const PolicyAncestorStatus = z
+  .object({
+    ancestorRef: ParentReference,
+    controllerName: z.string().min(1).max(253).describe('The controller that wrote this entry, e.g. agentgateway.dev/agentgateway.'),
+    conditions: z
+      .array(Condition)
+      .min(1)
+      .max(8)
+      .meta({
+        description: 'Conditions of the policy for this ancestor: Accepted, Attached, Programmed.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+      }),
+  })
+  .describe('Status of the policy with respect to one ancestor.');
 export type PolicyAncestorStatus = z.output<typeof PolicyAncestorStatus>;
 
-export const PolicyStatus = z.object({
-  ancestors: z.array(PolicyAncestorStatus).max(16).meta({
-    description: 'One entry per Gateway the policy reaches (and controller writing it).', 'x-kubernetes-list-type': 'atomic',
-  }),
-}).describe('Status of the policy, as Gateway API PolicyStatus.');
+export const PolicyStatus = z
+  .object({
+    ancestors: z.array(PolicyAncestorStatus).max(16).meta({
+      description: 'One entry per Gateway the policy reaches (and controller writing it).',
+      'x-kubernetes-list-type': 'atomic',
+    }),
+  })
+  .describe('Status of the policy, as Gateway API PolicyStatus.');
 export type PolicyStatus = z.output<typeof PolicyStatus>;
 
 export const AgentgatewayPolicy = z.object({

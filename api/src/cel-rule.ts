@@ -15,16 +15,15 @@ export interface CelRule<T> {
 }
 
 /** A field's kubectl-explain text plus its CEL rules, with the rules enforced by zod too. */
-export function withRules<S extends z.ZodType>(
-  schema: S,
-  description: string,
-  rules: ReadonlyArray<CelRule<z.output<S>>>,
-): S {
-  const refined = rules.length === 0 ? schema : schema.superRefine((value, ctx) => {
-    for (const r of rules) {
-      if (!r.holds(value)) ctx.addIssue({ code: 'custom', message: r.message, input: value });
-    }
-  });
+export function withRules<S extends z.ZodType>(schema: S, description: string, rules: ReadonlyArray<CelRule<z.output<S>>>): S {
+  const refined =
+    rules.length === 0
+      ? schema
+      : schema.superRefine((value, ctx) => {
+          for (const r of rules) {
+            if (!r.holds(value)) ctx.addIssue({ code: 'custom', message: r.message, input: value });
+          }
+        });
   const meta: Record<string, unknown> = { description };
   if (rules.length > 0) {
     meta['x-kubernetes-validations'] = rules.map(({ rule, message }) => ({ rule, message }));

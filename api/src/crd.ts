@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import {
-  AgentgatewayPolicySpec, POLICY_GROUP, POLICY_KIND, POLICY_PLURAL, POLICY_VERSION, PolicyStatus,
-} from './agentgateway-policy.js';
+import { AgentgatewayPolicySpec, POLICY_GROUP, POLICY_KIND, POLICY_PLURAL, POLICY_VERSION, PolicyStatus } from './agentgateway-policy.js';
 import { AgentgatewayParametersSpec, AgentgatewayParametersStatus, PARAMETERS_KIND, PARAMETERS_PLURAL } from './agentgateway-parameters.js';
 
 type JsonSchema = { [k: string]: unknown };
@@ -19,13 +17,20 @@ export function toStructuralSchema(node: unknown): unknown {
     if (key === '$schema' || key === 'propertyNames' || key === 'id') continue;
     if (key === 'additionalProperties' && value === false) continue;
     if (key === 'format' && !['date-time', 'int32', 'int64'].includes(String(value))) continue;
-    if (key === 'x-kubernetes-validations' || key === 'x-kubernetes-list-map-keys' || key === 'enum' || key === 'required' || key === 'default') {
+    if (
+      key === 'x-kubernetes-validations' ||
+      key === 'x-kubernetes-list-map-keys' ||
+      key === 'enum' ||
+      key === 'required' ||
+      key === 'default'
+    ) {
       out[key] = value;
       continue;
     }
-    out[key] = key === 'properties'
-      ? Object.fromEntries(Object.entries(value as JsonSchema).map(([p, s]) => [p, toStructuralSchema(s)]))
-      : toStructuralSchema(value);
+    out[key] =
+      key === 'properties'
+        ? Object.fromEntries(Object.entries(value as JsonSchema).map(([p, s]) => [p, toStructuralSchema(s)]))
+        : toStructuralSchema(value);
   }
   return out;
 }
@@ -56,29 +61,38 @@ function crd(p: CrdParts): JsonSchema {
     },
     spec: {
       group: POLICY_GROUP,
-      names: { kind: p.kind, listKind: `${p.kind}List`, plural: p.plural, singular: p.kind.toLowerCase(), shortNames: p.shortNames, categories: ['agentgateway'] },
+      names: {
+        kind: p.kind,
+        listKind: `${p.kind}List`,
+        plural: p.plural,
+        singular: p.kind.toLowerCase(),
+        shortNames: p.shortNames,
+        categories: ['agentgateway'],
+      },
       scope: 'Namespaced',
-      versions: [{
-        name: POLICY_VERSION,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: [...p.columns, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            description: p.description,
-            properties: {
-              apiVersion: { type: 'string', description: `APIVersion of this object: ${POLICY_GROUP}/${POLICY_VERSION}.` },
-              kind: { type: 'string', description: `Kind of this object: ${p.kind}.` },
-              metadata: { type: 'object' },
-              spec: schemaOf(p.spec),
-              status: schemaOf(p.status),
+      versions: [
+        {
+          name: POLICY_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [...p.columns, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: p.description,
+              properties: {
+                apiVersion: { type: 'string', description: `APIVersion of this object: ${POLICY_GROUP}/${POLICY_VERSION}.` },
+                kind: { type: 'string', description: `Kind of this object: ${p.kind}.` },
+                metadata: { type: 'object' },
+                spec: schemaOf(p.spec),
+                status: schemaOf(p.status),
+              },
+              required: ['spec'],
             },
-            required: ['spec'],
           },
         },
-      }],
+      ],
     },
   };
 }
@@ -86,9 +100,12 @@ function crd(p: CrdParts): JsonSchema {
 /** The AgentgatewayPolicy CustomResourceDefinition, generated from the zod contract. */
 export function agentgatewayPolicyCrd(): JsonSchema {
   return crd({
-    kind: POLICY_KIND, plural: POLICY_PLURAL, shortNames: ['agpol'],
+    kind: POLICY_KIND,
+    plural: POLICY_PLURAL,
+    shortNames: ['agpol'],
     description: 'AgentgatewayPolicy attaches traffic policies, such as JWT authentication, to Gateways, listeners and HTTPRoutes.',
-    spec: AgentgatewayPolicySpec, status: PolicyStatus,
+    spec: AgentgatewayPolicySpec,
+    status: PolicyStatus,
     labels: { 'gateway.networking.k8s.io/policy': 'Direct' },
     columns: [
       { name: 'Accepted', type: 'string', jsonPath: ".status.ancestors[*].conditions[?(@.type=='Accepted')].status" },
@@ -100,9 +117,12 @@ export function agentgatewayPolicyCrd(): JsonSchema {
 /** The AgentgatewayParameters CustomResourceDefinition (GatewayClass parametersRef). */
 export function agentgatewayParametersCrd(): JsonSchema {
   return crd({
-    kind: PARAMETERS_KIND, plural: PARAMETERS_PLURAL, shortNames: ['agparams'],
+    kind: PARAMETERS_KIND,
+    plural: PARAMETERS_PLURAL,
+    shortNames: ['agparams'],
     description: 'AgentgatewayParameters tells the controller how to deploy the proxies of the GatewayClasses referencing it.',
-    spec: AgentgatewayParametersSpec, status: AgentgatewayParametersStatus,
+    spec: AgentgatewayParametersSpec,
+    status: AgentgatewayParametersStatus,
     columns: [{ name: 'Accepted', type: 'string', jsonPath: ".status.conditions[?(@.type=='Accepted')].status" }],
   });
 }

@@ -28,13 +28,17 @@ export const Listener = z.looseObject({
   hostname: z.string().optional(),
   port: z.number().int().min(1).max(65535),
   protocol: z.string(),
-  allowedRoutes: z.looseObject({
-    namespaces: z.looseObject({
-      from: RouteNamespacesFrom.default('Same'),
-      selector: z.looseObject({ matchLabels: z.record(z.string(), z.string()).optional() }).optional(),
-    }).default({ from: 'Same' }),
-    kinds: z.array(z.looseObject({ group: z.string().optional(), kind: z.string() })).optional(),
-  }).default({ namespaces: { from: 'Same' } }),
+  allowedRoutes: z
+    .looseObject({
+      namespaces: z
+        .looseObject({
+          from: RouteNamespacesFrom.default('Same'),
+          selector: z.looseObject({ matchLabels: z.record(z.string(), z.string()).optional() }).optional(),
+        })
+        .default({ from: 'Same' }),
+      kinds: z.array(z.looseObject({ group: z.string().optional(), kind: z.string() })).optional(),
+    })
+    .default({ namespaces: { from: 'Same' } }),
 });
 export type Listener = z.output<typeof Listener>;
 
@@ -129,11 +133,13 @@ export const Service = z.looseObject({
   apiVersion: z.literal('v1'),
   kind: z.literal('Service'),
   metadata: ObjectMeta,
-  spec: z.looseObject({
-    ports: z.array(ServicePort).default([]),
-    type: z.string().optional(),
-    externalName: z.string().optional(),
-  }).default({ ports: [] }),
+  spec: z
+    .looseObject({
+      ports: z.array(ServicePort).default([]),
+      type: z.string().optional(),
+      externalName: z.string().optional(),
+    })
+    .default({ ports: [] }),
 });
 export type Service = z.output<typeof Service>;
 
@@ -142,15 +148,25 @@ export const EndpointSlice = z.looseObject({
   kind: z.literal('EndpointSlice'),
   metadata: ObjectMeta,
   addressType: z.string().default('IPv4'),
-  endpoints: z.array(z.looseObject({
-    addresses: z.array(z.string()),
-    conditions: z.looseObject({ ready: z.boolean().optional() }).optional(),
-  })).nullish().transform((v) => v ?? []),
-  ports: z.array(z.looseObject({
-    name: z.string().nullish(),
-    port: z.number().int().nullish(),
-    protocol: z.string().nullish(),
-  })).nullish().transform((v) => v ?? []),
+  endpoints: z
+    .array(
+      z.looseObject({
+        addresses: z.array(z.string()),
+        conditions: z.looseObject({ ready: z.boolean().optional() }).optional(),
+      }),
+    )
+    .nullish()
+    .transform((v) => v ?? []),
+  ports: z
+    .array(
+      z.looseObject({
+        name: z.string().nullish(),
+        port: z.number().int().nullish(),
+        protocol: z.string().nullish(),
+      }),
+    )
+    .nullish()
+    .transform((v) => v ?? []),
 });
 export type EndpointSlice = z.output<typeof EndpointSlice>;
 

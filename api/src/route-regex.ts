@@ -8,9 +8,7 @@ import { boundedMemo } from './bounded-memo.js';
  * counts over 1000) is invalid here too. The controller (status, `agw validate`) and the proxy
  * (matching) compile with this one function, so what one accepts the other runs.
  */
-export type RouteRegex =
-  | { readonly ok: true; readonly test: (input: string) => boolean }
-  | { readonly ok: false; readonly error: string };
+export type RouteRegex = { readonly ok: true; readonly test: (input: string) => boolean } | { readonly ok: false; readonly error: string };
 
 /** Longest pattern accepted, characters (Gateway API caps a path value at 1024 and a header value at 4096). */
 export const MAX_ROUTE_REGEX_LENGTH = 4096;
@@ -23,7 +21,8 @@ export const MAX_ROUTE_REGEX_LENGTH = 4096;
 export const compileRouteRegex: (pattern: string) => RouteRegex = boundedMemo(compile, 10_000);
 
 function compile(pattern: string): RouteRegex {
-  if (pattern.length > MAX_ROUTE_REGEX_LENGTH) return { ok: false, error: `regular expression longer than ${MAX_ROUTE_REGEX_LENGTH} characters` };
+  if (pattern.length > MAX_ROUTE_REGEX_LENGTH)
+    return { ok: false, error: `regular expression longer than ${MAX_ROUTE_REGEX_LENGTH} characters` };
   try {
     const re = RE2JS.compile(pattern);
     return { ok: true, test: (input) => re.testExact(input) };

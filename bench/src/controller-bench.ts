@@ -12,7 +12,16 @@
  */
 import { KubeRest } from '@agw/controller';
 import {
-  generateSigningKey, jwks, mintToken, request, startControlPlane, startController, startEchoUpstream, startProxy, kubectl, gatewayApiCrdDir,
+  generateSigningKey,
+  jwks,
+  mintToken,
+  request,
+  startControlPlane,
+  startController,
+  startEchoUpstream,
+  startProxy,
+  kubectl,
+  gatewayApiCrdDir,
 } from '@agw/test-kit';
 import { KubeConfig } from '@kubernetes/client-node';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -26,7 +35,17 @@ const SAMPLES = 30;
 async function main(): Promise<void> {
   const cp = await startControlPlane();
   const gwDir = gatewayApiCrdDir();
-  for (const args of [['apply', '--server-side', ...readdirSync(gwDir).filter((f) => f.endsWith('.yaml')).flatMap((f) => ['-f', join(gwDir, f)])], ['apply', '--server-side', '-f', join(root, 'crds')], ['create', 'namespace', NS]]) {
+  for (const args of [
+    [
+      'apply',
+      '--server-side',
+      ...readdirSync(gwDir)
+        .filter((f) => f.endsWith('.yaml'))
+        .flatMap((f) => ['-f', join(gwDir, f)]),
+    ],
+    ['apply', '--server-side', '-f', join(root, 'crds')],
+    ['create', 'namespace', NS],
+  ]) {
     const r = await kubectl(cp.kubeconfig, args);
     if (r.code !== 0) throw new Error(r.stderr);
   }
@@ -34,28 +53,78 @@ async function main(): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfig);
   const rest = new KubeRest(kc);
-  const post = (plural: string, obj: unknown) => rest.call('POST', plural === 'httproutes'
-    ? `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes` : `/apis/agentgateway.dev/v1alpha1/namespaces/${NS}/agentgatewaypolicies`, obj);
+  const post = (plural: string, obj: unknown) =>
+    rest.call(
+      'POST',
+      plural === 'httproutes'
+        ? `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/httproutes`
+        : `/apis/agentgateway.dev/v1alpha1/namespaces/${NS}/agentgatewaypolicies`,
+      obj,
+    );
   const upstream = await startEchoUpstream();
   const key = await generateSigningKey('RS256', 'k');
   const token = await mintToken(key, { claims: { iss: 'https://bench' } });
   const inline = JSON.stringify(jwks(key));
-  const route = (name: string) => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name, namespace: NS }, spec: { parentRefs: [{ name: 'gw' }], hostnames: [`${name}.example.com`], rules: [{ backendRefs: [{ name: 'backend', port: 80 }] }] } });
-  const policy = (name: string, target: string) => ({ apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayPolicy', metadata: { name, namespace: NS }, spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: target }], traffic: { jwtAuthentication: { providers: [{ issuer: 'https://bench', jwks: { inline } }] } } } });
-  await rest.call('POST', `/apis/gateway.networking.k8s.io/v1/gatewayclasses`, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'agentgateway' }, spec: { controllerName: 'agentgateway.dev/agentgateway' } });
-  await rest.call('POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways`, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: NS }, spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } });
-  await rest.call('POST', `/api/v1/namespaces/${NS}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'backend', namespace: NS }, spec: { ports: [{ name: 'http', port: 80 }] } });
-  await rest.call('POST', `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'backend-1', namespace: NS, labels: { 'kubernetes.io/service-name': 'backend' } }, addressType: 'FQDN', endpoints: [{ addresses: ['backend.localhost'] }], ports: [{ name: 'http', port: upstream.port }] });
+  const route = (name: string) => ({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name, namespace: NS },
+    spec: { parentRefs: [{ name: 'gw' }], hostnames: [`${name}.example.com`], rules: [{ backendRefs: [{ name: 'backend', port: 80 }] }] },
+  });
+  const policy = (name: string, target: string) => ({
+    apiVersion: 'agentgateway.dev/v1alpha1',
+    kind: 'AgentgatewayPolicy',
+    metadata: { name, namespace: NS },
+    spec: {
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: target }],
+      traffic: { jwtAuthentication: { providers: [{ issuer: 'https://bench', jwks: { inline } }] } },
+    },
+  });
+  await rest.call('POST', `/apis/gateway.networking.k8s.io/v1/gatewayclasses`, {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'GatewayClass',
+    metadata: { name: 'agentgateway' },
+    spec: { controllerName: 'agentgateway.dev/agentgateway' },
+  });
+  await rest.call('POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways`, {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'gw', namespace: NS },
+    spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+  });
+  await rest.call('POST', `/api/v1/namespaces/${NS}/services`, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'backend', namespace: NS },
+    spec: { ports: [{ name: 'http', port: 80 }] },
+  });
+  await rest.call('POST', `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices`, {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'backend-1', namespace: NS, labels: { 'kubernetes.io/service-name': 'backend' } },
+    addressType: 'FQDN',
+    endpoints: [{ addresses: ['backend.localhost'] }],
+    ports: [{ name: 'http', port: upstream.port }],
+  });
   for (let i = 0; i < OTHER; i++) await post('httproutes', route(`other-${i}`));
   const controller = await startController({ kubeconfig: cp.kubeconfig, name: 'bench-controller' });
   const proxy = await startProxy({ adminKubeconfig: cp.kubeconfig, xdsPort: controller.xdsPort, gateway: `${NS}/gw`, name: 'bench-proxy' });
   // 0 while the proxy's port is not open yet (it opens once its first config arrives).
   const statusOf = async (host: string, withToken = false) =>
-    (await request(proxy.port, { host, ...(withToken ? { headers: { authorization: `Bearer ${token}` } } : {}) }).catch(() => ({ status: 0 }))).status;
-  const until = async (host: string, want: number) => { const t0 = process.hrtime.bigint(); while ((await statusOf(host)) !== want) await new Promise((r) => setTimeout(r, 2)); return t0; };
+    (
+      await request(proxy.port, { host, ...(withToken ? { headers: { authorization: `Bearer ${token}` } } : {}) }).catch(() => ({
+        status: 0,
+      }))
+    ).status;
+  const until = async (host: string, want: number) => {
+    const t0 = process.hrtime.bigint();
+    while ((await statusOf(host)) !== want) await new Promise((r) => setTimeout(r, 2));
+    return t0;
+  };
   while ((await statusOf('other-0.example.com')) !== 200) await new Promise((r) => setTimeout(r, 50));
 
-  const routeMs: number[] = [], policyMs: number[] = [];
+  const routeMs: number[] = [],
+    policyMs: number[] = [];
   for (let s = 0; s < SAMPLES; s++) {
     let t = process.hrtime.bigint();
     await post('httproutes', route(`lat-${s}`));
@@ -70,8 +139,15 @@ async function main(): Promise<void> {
   // Churn: 1,000 routes + policies at 100 writes/s while an existing protected route is used.
   await post('policies', policy('steady', 'other-1'));
   await until('other-1.example.com', 401);
-  let churning = true, steadyRequests = 0, steadyBad = 0;
-  const steady = (async () => { while (churning) { steadyRequests++; if ((await statusOf('other-1.example.com', true)) !== 200) steadyBad++; } })();
+  let churning = true,
+    steadyRequests = 0,
+    steadyBad = 0;
+  const steady = (async () => {
+    while (churning) {
+      steadyRequests++;
+      if ((await statusOf('other-1.example.com', true)) !== 200) steadyBad++;
+    }
+  })();
   const CHURN = 500; // routes; with their policies, 1,000 objects
   const writeStart = Date.now();
   for (let i = 0; i < CHURN; i++) {
@@ -91,14 +167,25 @@ async function main(): Promise<void> {
   const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${controller.proc.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
   const f = (n: number) => n.toFixed(1);
-  process.stdout.write([
-    `| measure (${OTHER} other HTTPRoutes present) | p50 ms | p99 ms | max ms |`, '|---|---|---|---|',
-    `| HTTPRoute created → served by the proxy | ${f(pct(routeMs, 0.5))} | ${f(pct(routeMs, 0.99))} | ${f(Math.max(...routeMs))} |`,
-    `| AgentgatewayPolicy created → enforced by the proxy | ${f(pct(policyMs, 0.5))} | ${f(pct(policyMs, 0.99))} | ${f(Math.max(...policyMs))} |`,
-    '', `Churn: ${CHURN} HTTPRoutes + ${CHURN} policies written at 100/s (${((Date.now() - writeStart) / 1000).toFixed(1)} s): all enforced ${f(churnMs)} ms after the last write; an already-protected route answered ${steadyRequests - steadyBad}/${steadyRequests} requests with 200 meanwhile (${steadyBad} non-2xx). Controller RSS at the end: ${f(rssMb)} MiB.`, '',
-  ].join('\n'));
-  await proxy.stop(); await controller.stop(); await upstream.close(); await cp.stop();
+  process.stdout.write(
+    [
+      `| measure (${OTHER} other HTTPRoutes present) | p50 ms | p99 ms | max ms |`,
+      '|---|---|---|---|',
+      `| HTTPRoute created → served by the proxy | ${f(pct(routeMs, 0.5))} | ${f(pct(routeMs, 0.99))} | ${f(Math.max(...routeMs))} |`,
+      `| AgentgatewayPolicy created → enforced by the proxy | ${f(pct(policyMs, 0.5))} | ${f(pct(policyMs, 0.99))} | ${f(Math.max(...policyMs))} |`,
+      '',
+      `Churn: ${CHURN} HTTPRoutes + ${CHURN} policies written at 100/s (${((Date.now() - writeStart) / 1000).toFixed(1)} s): all enforced ${f(churnMs)} ms after the last write; an already-protected route answered ${steadyRequests - steadyBad}/${steadyRequests} requests with 200 meanwhile (${steadyBad} non-2xx). Controller RSS at the end: ${f(rssMb)} MiB.`,
+      '',
+    ].join('\n'),
+  );
+  await proxy.stop();
+  await controller.stop();
+  await upstream.close();
+  await cp.stop();
   process.exit(0);
 }
 
-main().catch((err: unknown) => { process.stderr.write(`controller-bench: ${(err as Error).stack ?? String(err)}\n`); process.exit(1); });
+main().catch((err: unknown) => {
+  process.stderr.write(`controller-bench: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -15,7 +15,11 @@ export function cpuSeconds(pid: number): number {
 export function cpuSecondsTree(pid: number): number {
   let total = cpuSeconds(pid);
   let children: string[] = [];
-  try { children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean); } catch { /* gone */ }
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    /* gone */
+  }
   for (const c of children) total += cpuSecondsTree(Number(c));
   return total;
 }

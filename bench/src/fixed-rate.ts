@@ -1,6 +1,12 @@
 import { Agent, request } from 'node:http';
 
-export interface LatencyResult { readonly sent: number; readonly ok: number; readonly p50Ms: number; readonly p90Ms: number; readonly p99Ms: number }
+export interface LatencyResult {
+  readonly sent: number;
+  readonly ok: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+}
 
 /**
  * Sends `rate` requests per second for `seconds`, on up to `connections` keep-alive connections,
@@ -8,7 +14,15 @@ export interface LatencyResult { readonly sent: number; readonly ok: number; rea
  * are issued on schedule, not after the previous answer, so queueing shows up in the tail.
  * `headersFor(i)` adds headers per request (e.g. a different token each time).
  */
-export async function fixedRate(o: { port: number; host: string; headers?: Record<string, string>; headersFor?: (i: number) => Record<string, string>; rate: number; seconds: number; connections: number }): Promise<LatencyResult> {
+export async function fixedRate(o: {
+  port: number;
+  host: string;
+  headers?: Record<string, string>;
+  headersFor?: (i: number) => Record<string, string>;
+  rate: number;
+  seconds: number;
+  connections: number;
+}): Promise<LatencyResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: o.connections });
   const latencies: number[] = [];
   let ok = 0;
@@ -24,19 +38,24 @@ export async function fixedRate(o: { port: number; host: string; headers?: Recor
       const waitMs = Number(due - now) / 1e6;
       await new Promise((r) => (waitMs > 1 ? setTimeout(r, waitMs - 0.5) : setImmediate(r)));
     }
-    pending.push(new Promise<void>((resolve) => {
-      const t0 = process.hrtime.bigint();
-      const req = request({ host: '127.0.0.1', port: o.port, path: '/headers', agent, headers: { host: o.host, ...o.headers, ...o.headersFor?.(i) } }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-          if (res.statusCode === 200) ok++;
-          resolve();
-        });
-      });
-      req.on('error', () => resolve());
-      req.end();
-    }));
+    pending.push(
+      new Promise<void>((resolve) => {
+        const t0 = process.hrtime.bigint();
+        const req = request(
+          { host: '127.0.0.1', port: o.port, path: '/headers', agent, headers: { host: o.host, ...o.headers, ...o.headersFor?.(i) } },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+              if (res.statusCode === 200) ok++;
+              resolve();
+            });
+          },
+        );
+        req.on('error', () => resolve());
+        req.end();
+      }),
+    );
   }
   await Promise.all(pending);
   agent.destroy();

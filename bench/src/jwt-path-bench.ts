@@ -27,15 +27,25 @@ const rows: string[] = ['| alg | cache hit (authenticate) µs | jose compactVeri
 for (const alg of ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']) {
   const key = await generateSigningKey(alg, 'k');
   const token = await mintToken(key, { claims: { iss: 'bench' } });
-  const v = await compileJwtVerifier({ policy: 'b', mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id: 'b', issuer: 'bench', keys: jwks(key).keys as never }] });
+  const v = await compileJwtVerifier({
+    policy: 'b',
+    mode: 'Strict',
+    location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' },
+    providers: [{ id: 'b', issuer: 'bench', keys: jwks(key).keys as never }],
+  });
   const raw = ['Host', 'x', 'Authorization', `Bearer ${token}`, 'Accept', '*/*'];
   const now = Math.floor(Date.now() / 1000);
   const hit = timeUs(100_000, () => authenticate(v, rawHeaderSource(raw, '/'), now));
   const publicKey = createPublicKey({ key: key.jwk as never, format: 'jwk' });
   const [h, p, s] = token.split('.') as [string, string, string];
-  const data = Buffer.from(`${h}.${p}`), sig = Buffer.from(s, 'base64url');
+  const data = Buffer.from(`${h}.${p}`),
+    sig = Buffer.from(s, 'base64url');
   const hash = alg === 'EdDSA' ? null : `sha${alg.slice(2)}`;
-  const opts = alg.startsWith('ES') ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const } : alg.startsWith('PS') ? { key: publicKey, padding: 6, saltLength: -1 } : publicKey;
+  const opts = alg.startsWith('ES')
+    ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const }
+    : alg.startsWith('PS')
+      ? { key: publicKey, padding: 6, saltLength: -1 }
+      : publicKey;
   const viaNode = timeUs(3000, () => verify(hash, data, opts, sig));
   const viaJose = await timeAsyncUs(3000, () => compactVerify(token, publicKey));
   rows.push(`| ${alg} | ${hit.toFixed(2)} | ${viaJose.toFixed(1)} | ${viaNode.toFixed(1)} |`);

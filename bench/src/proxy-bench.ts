@@ -24,7 +24,14 @@ import { cpuSecondsTree as cpuSeconds } from './cpu.js';
 import { fixedRate, type LatencyResult } from './fixed-rate.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '12' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' }, out: { type: 'string', default: join(root, 'bench/reports') } } });
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '12' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+    out: { type: 'string', default: join(root, 'bench/reports') },
+  },
+});
 /** Seconds per scenario in total, split over ROUNDS interleaved rounds so that machine drift hits every scenario alike. */
 const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);
@@ -35,9 +42,23 @@ const MISS_CACHE_ENTRIES = 1000;
 /** Distinct tokens sent once each through the proxy's default-size cache (DEFAULT_CACHE_ENTRIES) before the full-cache row. */
 const FULL_TOKENS = 10_000;
 
-const freePort = () => new Promise<number>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
+const freePort = () =>
+  new Promise<number>((r) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => r(p));
+    });
+  });
 async function until(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) { try { if ((await fetch(url)).ok) return; } catch { /* not yet */ } await new Promise((r) => setTimeout(r, 50)); }
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
   throw new Error(`${url} never answered`);
 }
 function child(args: string[]): ChildProcess {
@@ -49,7 +70,8 @@ function child(args: string[]): ChildProcess {
 /** The proxy's verified-token cache lookups so far (agw_jwt_cache_lookups on its admin port). */
 async function cacheLookups(adminPort: number): Promise<{ hit: number; miss: number }> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  const read = (outcome: string) => Number(new RegExp(`^agw_jwt_cache_lookups\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  const read = (outcome: string) =>
+    Number(new RegExp(`^agw_jwt_cache_lookups\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
   return { hit: read('hit'), miss: read('miss') };
 }
 
@@ -59,10 +81,24 @@ async function cacheSize(adminPort: number, policy: string): Promise<number> {
   return Number(new RegExp(`^agw_jwt_cache_entries\\{policy="${policy}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
 }
 
-interface Result { name: string; rps: number; p50: number; p90: number; p99: number; errors: number; non2xx: number; requests: number; cpuUsPerReq?: number }
+interface Result {
+  name: string;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  requests: number;
+  cpuUsPerReq?: number;
+}
 
 interface Scenario {
-  name: string; port: number; host: string; headers: Record<string, string>; pid: number;
+  name: string;
+  port: number;
+  host: string;
+  headers: Record<string, string>;
+  pid: number;
   /** Sent in turn as `Authorization: Bearer …`, one per request across all connections. */
   tokens?: readonly string[];
 }
@@ -75,7 +111,10 @@ function load(s: Scenario, duration: number): autocannon.Options {
   const base = { url: `http://127.0.0.1:${s.port}/headers`, connections: CONNECTIONS, duration, headers: { host: s.host, ...s.headers } };
   const tokens = s.tokens;
   if (tokens === undefined) return base;
-  return { ...base, requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${nextToken(tokens)}` } }) }] };
+  return {
+    ...base,
+    requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${nextToken(tokens)}` } }) }],
+  };
 }
 
 function nextToken(tokens: readonly string[]): string {
@@ -86,7 +125,17 @@ function nextToken(tokens: readonly string[]): string {
 
 /** Runs every scenario ROUNDS times, round-robin, and sums requests, time and CPU per scenario. */
 async function loadAll(scenarios: Scenario[]): Promise<Result[]> {
-  const acc = scenarios.map((s) => ({ s, requests: 0, seconds: 0, cpu: 0, errors: 0, non2xx: 0, p50: [] as number[], p90: [] as number[], p99: [] as number[] }));
+  const acc = scenarios.map((s) => ({
+    s,
+    requests: 0,
+    seconds: 0,
+    cpu: 0,
+    errors: 0,
+    non2xx: 0,
+    p50: [] as number[],
+    p90: [] as number[],
+    p99: [] as number[],
+  }));
   for (let round = 0; round < ROUNDS; round++) {
     for (const a of acc) {
       const before = cpuSeconds(a.s.pid);
@@ -96,39 +145,80 @@ async function loadAll(scenarios: Scenario[]): Promise<Result[]> {
       a.seconds += r.duration;
       a.errors += r.errors + r.timeouts;
       a.non2xx += r.non2xx;
-      a.p50.push(r.latency.p50); a.p90.push(r.latency.p90); a.p99.push(r.latency.p99);
+      a.p50.push(r.latency.p50);
+      a.p90.push(r.latency.p90);
+      a.p99.push(r.latency.p99);
     }
   }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
   return acc.map((a) => ({
-    name: a.s.name, rps: Math.round(a.requests / a.seconds), p50: median(a.p50), p90: median(a.p90), p99: median(a.p99),
-    errors: a.errors, non2xx: a.non2xx, requests: a.requests, cpuUsPerReq: Math.round((a.cpu * 1e6) / Math.max(1, a.requests) * 10) / 10,
+    name: a.s.name,
+    rps: Math.round(a.requests / a.seconds),
+    p50: median(a.p50),
+    p90: median(a.p90),
+    p99: median(a.p99),
+    errors: a.errors,
+    non2xx: a.non2xx,
+    requests: a.requests,
+    cpuUsPerReq: Math.round(((a.cpu * 1e6) / Math.max(1, a.requests)) * 10) / 10,
   }));
 }
 
 async function main(): Promise<void> {
-  const [rs, es, ed] = await Promise.all([generateSigningKey('RS256', 'rs'), generateSigningKey('ES256', 'es'), generateSigningKey('EdDSA', 'ed')]);
+  const [rs, es, ed] = await Promise.all([
+    generateSigningKey('RS256', 'rs'),
+    generateSigningKey('ES256', 'es'),
+    generateSigningKey('EdDSA', 'ed'),
+  ]);
   const upstreamPort = await freePort();
   const upstreamScript = `require('http').createServer((q,s)=>{s.setHeader('content-type','application/json');s.end(JSON.stringify({headers:q.headers}))}).listen(${upstreamPort},'127.0.0.1')`;
   const upstream = child(['-e', upstreamScript]);
-  const policy = (id: string, k: typeof rs) => ({ policy: `bench/${id}`, mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id, issuer: 'https://bench', keys: jwks(k).keys }] });
+  const policy = (id: string, k: typeof rs) => ({
+    policy: `bench/${id}`,
+    mode: 'Strict',
+    location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' },
+    providers: [{ id, issuer: 'https://bench', keys: jwks(k).keys }],
+  });
   const route = (host: string, jwt?: string) => ({
-    id: `bench/${host}/0/0`, listeners: ['http'], hostnames: [host], order: 0,
+    id: `bench/${host}/0/0`,
+    listeners: ['http'],
+    hostnames: [host],
+    order: 0,
     match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
     backends: [{ name: 'bench/upstream:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstreamPort }] }],
     ...(jwt ? { policies: { jwt } } : {}),
   });
   const config = {
-    schemaVersion: PROXY_CONFIG_SCHEMA_VERSION, version: 'bench', gateway: { namespace: 'bench', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
+    schemaVersion: PROXY_CONFIG_SCHEMA_VERSION,
+    version: 'bench',
+    gateway: { namespace: 'bench', name: 'gw' },
+    listeners: [{ name: 'http', port: 80 }],
     // rsfull: the rs key under a policy of its own, so that its cache (filled to the bound) is not the RS256 row's.
-    routes: [route('open.bench'), route('rs.bench', 'rs'), route('es.bench', 'es'), route('ed.bench', 'ed'), route('rsfull.bench', 'rsfull')],
-    policies: { jwt: { rs: policy('rs', rs), es: policy('es', es), ed: policy('ed', ed), rsfull: { ...policy('rs', rs), policy: 'bench/rsfull' } } },
+    routes: [
+      route('open.bench'),
+      route('rs.bench', 'rs'),
+      route('es.bench', 'es'),
+      route('ed.bench', 'ed'),
+      route('rsfull.bench', 'rsfull'),
+    ],
+    policies: {
+      jwt: { rs: policy('rs', rs), es: policy('es', es), ed: policy('ed', ed), rsfull: { ...policy('rs', rs), policy: 'bench/rsfull' } },
+    },
   };
   const dir = mkdtempSync(join(tmpdir(), 'agw-bench-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const start = async (cacheEntries: number, workers = 1) => {
     const [port, admin] = [await freePort(), await freePort()];
-    const p = child([join(root, 'proxy/dist/main.js'), `--config=${join(dir, 'config.json')}`, '--host=127.0.0.1', `--port-map=80=${port}`, `--admin-port=${admin}`, '--log-level=warn', `--jwt-cache-entries=${cacheEntries}`, `--workers=${workers}`]);
+    const p = child([
+      join(root, 'proxy/dist/main.js'),
+      `--config=${join(dir, 'config.json')}`,
+      '--host=127.0.0.1',
+      `--port-map=80=${port}`,
+      `--admin-port=${admin}`,
+      '--log-level=warn',
+      `--jwt-cache-entries=${cacheEntries}`,
+      `--workers=${workers}`,
+    ]);
     await until(`http://127.0.0.1:${admin}/readyz`);
     return { port, admin, pid: p.pid as number };
   };
@@ -139,41 +229,92 @@ async function main(): Promise<void> {
   const claims = { iss: 'https://bench', sub: 'bench' };
   const tokens = { rs: await mintToken(rs, { claims }), es: await mintToken(es, { claims }), ed: await mintToken(ed, { claims }) };
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
-  const distinct = (key: typeof rs) => Promise.all(Array.from({ length: MISS_TOKENS }, (_, i) => mintToken(key, { claims: { ...claims, jti: `bench-${i}` } })));
+  const distinct = (key: typeof rs) =>
+    Promise.all(Array.from({ length: MISS_TOKENS }, (_, i) => mintToken(key, { claims: { ...claims, jti: `bench-${i}` } })));
   const missTokens = { rs: await distinct(rs), es: await distinct(es) };
   // Synchronous node:crypto signatures: ~1 ms each for RS256, several times faster than jose's.
   const nowSec = Math.floor(Date.now() / 1000);
   const fillTokens = Array.from({ length: FULL_TOKENS }, (_, i) =>
-    signRaw(rs, { alg: 'RS256', kid: rs.kid, typ: 'JWT' }, { ...claims, jti: `fill-${i}`, iat: nowSec, exp: nowSec + 3600 }));
+    signRaw(rs, { alg: 'RS256', kid: rs.kid, typ: 'JWT' }, { ...claims, jti: `fill-${i}`, iat: nowSec, exp: nowSec + 3600 }),
+  );
   const fullHotToken = await mintToken(rs, { claims: { ...claims, jti: 'full-hot' } });
 
   // Warm-up (JIT, keep-alive pools), not reported.
-  await autocannon({ url: `http://127.0.0.1:${proxy.port}/headers`, connections: CONNECTIONS, duration: 3, headers: { host: 'rs.bench', ...bearer(tokens.rs) } });
-  await autocannon(load({ name: 'warm-up', port: missing.port, host: 'rs.bench', headers: {}, tokens: missTokens.rs, pid: missing.pid }, 2));
+  await autocannon({
+    url: `http://127.0.0.1:${proxy.port}/headers`,
+    connections: CONNECTIONS,
+    duration: 3,
+    headers: { host: 'rs.bench', ...bearer(tokens.rs) },
+  });
+  await autocannon(
+    load({ name: 'warm-up', port: missing.port, host: 'rs.bench', headers: {}, tokens: missTokens.rs, pid: missing.pid }, 2),
+  );
   // Fill the rsfull policy's cache to its bound: each token once, then the hot token (its first request, a miss, evicts one).
-  const fill = await autocannon({ ...load({ name: 'fill', port: proxy.port, host: 'rsfull.bench', headers: {}, tokens: fillTokens, pid: proxy.pid }, 1), amount: FULL_TOKENS });
-  await autocannon({ url: `http://127.0.0.1:${proxy.port}/headers`, connections: CONNECTIONS, duration: 2, headers: { host: 'rsfull.bench', ...bearer(fullHotToken) } });
+  const fill = await autocannon({
+    ...load({ name: 'fill', port: proxy.port, host: 'rsfull.bench', headers: {}, tokens: fillTokens, pid: proxy.pid }, 1),
+    amount: FULL_TOKENS,
+  });
+  await autocannon({
+    url: `http://127.0.0.1:${proxy.port}/headers`,
+    connections: CONNECTIONS,
+    duration: 2,
+    headers: { host: 'rsfull.bench', ...bearer(fullHotToken) },
+  });
   const fullBefore = await cacheSize(proxy.admin, 'bench/rsfull');
-  if (fill.non2xx > 0 || fullBefore < FULL_TOKENS) throw new Error(`cache fill: ${fill.non2xx} non-2xx, ${fullBefore} entries, expected ${FULL_TOKENS}`);
+  if (fill.non2xx > 0 || fullBefore < FULL_TOKENS)
+    throw new Error(`cache fill: ${fill.non2xx} non-2xx, ${fullBefore} entries, expected ${FULL_TOKENS}`);
   const lookupsBefore = await cacheLookups(missing.admin);
 
   const results = await loadAll([
     { name: 'upstream direct', port: upstreamPort, host: 'open.bench', headers: {}, pid: upstream.pid as number },
     { name: 'proxy, no policy', port: proxy.port, host: 'open.bench', headers: {}, pid: proxy.pid },
     // The same requests as the JWT rows (a ~0.7 KiB Authorization header, here forwarded unchecked): the policy's own cost is the difference.
-    { name: 'proxy, no policy, same Authorization header', port: proxy.port, host: 'open.bench', headers: bearer(tokens.rs), pid: proxy.pid },
+    {
+      name: 'proxy, no policy, same Authorization header',
+      port: proxy.port,
+      host: 'open.bench',
+      headers: bearer(tokens.rs),
+      pid: proxy.pid,
+    },
     { name: 'proxy + JWT RS256, cache hit', port: proxy.port, host: 'rs.bench', headers: bearer(tokens.rs), pid: proxy.pid },
     { name: 'proxy + JWT ES256, cache hit', port: proxy.port, host: 'es.bench', headers: bearer(tokens.es), pid: proxy.pid },
     { name: 'proxy + JWT EdDSA, cache hit', port: proxy.port, host: 'ed.bench', headers: bearer(tokens.ed), pid: proxy.pid },
-    { name: `proxy + JWT RS256, cache hit, cache full (${FULL_TOKENS.toLocaleString('en')} entries)`, port: proxy.port, host: 'rsfull.bench', headers: bearer(fullHotToken), pid: proxy.pid },
-    { name: 'proxy + JWT RS256, cache miss (a new token each request)', port: missing.port, host: 'rs.bench', headers: {}, tokens: missTokens.rs, pid: missing.pid },
-    { name: 'proxy + JWT ES256, cache miss (a new token each request)', port: missing.port, host: 'es.bench', headers: {}, tokens: missTokens.es, pid: missing.pid },
+    {
+      name: `proxy + JWT RS256, cache hit, cache full (${FULL_TOKENS.toLocaleString('en')} entries)`,
+      port: proxy.port,
+      host: 'rsfull.bench',
+      headers: bearer(fullHotToken),
+      pid: proxy.pid,
+    },
+    {
+      name: 'proxy + JWT RS256, cache miss (a new token each request)',
+      port: missing.port,
+      host: 'rs.bench',
+      headers: {},
+      tokens: missTokens.rs,
+      pid: missing.pid,
+    },
+    {
+      name: 'proxy + JWT ES256, cache miss (a new token each request)',
+      port: missing.port,
+      host: 'es.bench',
+      headers: {},
+      tokens: missTokens.es,
+      pid: missing.pid,
+    },
     { name: 'proxy --workers 2, no policy', port: twoWorkers.port, host: 'open.bench', headers: {}, pid: twoWorkers.pid },
-    { name: 'proxy --workers 2 + JWT RS256, cache hit', port: twoWorkers.port, host: 'rs.bench', headers: bearer(tokens.rs), pid: twoWorkers.pid },
+    {
+      name: 'proxy --workers 2 + JWT RS256, cache hit',
+      port: twoWorkers.port,
+      host: 'rs.bench',
+      headers: bearer(tokens.rs),
+      pid: twoWorkers.pid,
+    },
   ]);
   const lookupsAfter = await cacheLookups(missing.admin);
   const fullAfter = await cacheSize(proxy.admin, 'bench/rsfull');
-  const missHits = lookupsAfter.hit - lookupsBefore.hit, missMisses = lookupsAfter.miss - lookupsBefore.miss;
+  const missHits = lookupsAfter.hit - lookupsBefore.hit,
+    missMisses = lookupsAfter.miss - lookupsBefore.miss;
   const at1000 = (port: number, host: string, headers: Record<string, string> = {}, headersFor?: (i: number) => Record<string, string>) =>
     fixedRate({ port, host, headers, ...(headersFor ? { headersFor } : {}), rate: 1000, seconds: 8, connections: 10 });
   const fixed: Array<LatencyResult & { name: string }> = [
@@ -193,25 +334,52 @@ async function main(): Promise<void> {
   const signed = (x: number, digits: number) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
   const cpuDelta = (r: Result) => `${signed((r.cpuUsPerReq ?? 0) - (sameHeaders.cpuUsPerReq ?? 0), 1)} µs`;
   const lines = [
-    `# Proxy benchmark, ${new Date().toISOString()}`, '',
+    `# Proxy benchmark, ${new Date().toISOString()}`,
+    '',
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}. ${DURATION} s per scenario in ${ROUNDS} interleaved rounds, ${CONNECTIONS} connections, one proxy worker; load generator, upstream and proxy share the machine. Latency columns: median of the rounds (autocannon, whole ms).`,
-    'Command: `npm run bench` (`node bench/dist/proxy-bench.js`).', '',
+    'Command: `npm run bench` (`node bench/dist/proxy-bench.js`).',
+    '',
     '| scenario | req/s | vs proxy no policy | vs no policy, same headers | p50 ms | p90 ms | p99 ms | CPU µs/req (that process tree) | CPU vs same headers | non-2xx | errors |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...results.map((r) => `| ${r.name} | ${r.rps} | ${ratio(r)} | ${isJwt(r) ? ratio(r, sameHeaders) : ''} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.cpuUsPerReq ?? ''} | ${isJwt(r) ? cpuDelta(r) : ''} | ${r.non2xx} | ${r.errors} |`),
-    '', `Cache-miss rows: ${MISS_TOKENS} distinct tokens per algorithm, one per request in turn, through a ${MISS_CACHE_ENTRIES}-entry cache: ${missMisses} misses and ${missHits} hits in the verified-token cache (the proxy's own metric).`,
+    ...results.map(
+      (r) =>
+        `| ${r.name} | ${r.rps} | ${ratio(r)} | ${isJwt(r) ? ratio(r, sameHeaders) : ''} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.cpuUsPerReq ?? ''} | ${isJwt(r) ? cpuDelta(r) : ''} | ${r.non2xx} | ${r.errors} |`,
+    ),
+    '',
+    `Cache-miss rows: ${MISS_TOKENS} distinct tokens per algorithm, one per request in turn, through a ${MISS_CACHE_ENTRIES}-entry cache: ${missMisses} misses and ${missHits} hits in the verified-token cache (the proxy's own metric).`,
     `Cache-full row: ${FULL_TOKENS} distinct RS256 tokens sent once each through its policy's own cache (the default bound) before the rounds, then one hot token; entries (agw_jwt_cache_entries): ${fullBefore} before the rounds, ${fullAfter} after.`,
-    '', 'Fixed rate, 1,000 requests/s for 8 s, up to 10 keep-alive connections, each request timed in µs:', '',
-    '| scenario | p50 ms | p90 ms | p99 ms | added p50 | added p90 | 200s / sent |', '|---|---|---|---|---|---|---|',
-    ...fixed.map((r) => `| ${r.name} | ${r.p50Ms} | ${r.p90Ms} | ${r.p99Ms} | ${signed(r.p50Ms - direct.p50Ms, 3)} | ${signed(r.p90Ms - direct.p90Ms, 3)} | ${r.ok} / ${r.sent} |`),
+    '',
+    'Fixed rate, 1,000 requests/s for 8 s, up to 10 keep-alive connections, each request timed in µs:',
+    '',
+    '| scenario | p50 ms | p90 ms | p99 ms | added p50 | added p90 | 200s / sent |',
+    '|---|---|---|---|---|---|---|',
+    ...fixed.map(
+      (r) =>
+        `| ${r.name} | ${r.p50Ms} | ${r.p90Ms} | ${r.p99Ms} | ${signed(r.p50Ms - direct.p50Ms, 3)} | ${signed(r.p90Ms - direct.p90Ms, 3)} | ${r.ok} / ${r.sent} |`,
+    ),
   ];
   const report = lines.join('\n') + '\n';
   mkdirSync(values.out, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
   writeFileSync(join(values.out, `proxy-${stamp}.md`), report);
-  writeFileSync(join(values.out, `proxy-${stamp}.json`), JSON.stringify({ results, fixed, missCache: { hits: missHits, misses: missMisses }, fullCache: { entriesBefore: fullBefore, entriesAfter: fullAfter } }, null, 2));
+  writeFileSync(
+    join(values.out, `proxy-${stamp}.json`),
+    JSON.stringify(
+      {
+        results,
+        fixed,
+        missCache: { hits: missHits, misses: missMisses },
+        fullCache: { entriesBefore: fullBefore, entriesAfter: fullAfter },
+      },
+      null,
+      2,
+    ),
+  );
   process.stdout.write(report);
   process.exit(0);
 }
 
-main().catch((err: unknown) => { process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`); process.exit(1); });
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

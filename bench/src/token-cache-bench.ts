@@ -22,7 +22,11 @@ const ROUNDS = Number(values.rounds);
 const NOW = 2_000_000_000;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 
-interface Cache<V> { get(key: string, nowSec: number): V | undefined; set(key: string, value: V, validUntilSec: number): void; readonly size: number }
+interface Cache<V> {
+  get(key: string, nowSec: number): V | undefined;
+  set(key: string, value: V, validUntilSec: number): void;
+  readonly size: number;
+}
 
 /** The cache as it was before issue 18 (copied verbatim): exact LRU, delete + re-set on every hit. */
 class DeleteSetLru<V> implements Cache<V> {
@@ -51,7 +55,9 @@ class DeleteSetLru<V> implements Cache<V> {
       this.entries.delete(oldest);
     }
   }
-  get size(): number { return this.entries.size; }
+  get size(): number {
+    return this.entries.size;
+  }
 }
 
 /**
@@ -90,7 +96,9 @@ class ClockOnMap<V> implements Cache<V> {
       this.entries.set(key, e);
     }
   }
-  get size(): number { return this.entries.size; }
+  get size(): number {
+    return this.entries.size;
+  }
 }
 
 const designs: Record<string, (n: number) => Cache<unknown>> = {
@@ -100,11 +108,17 @@ const designs: Record<string, (n: number) => Cache<unknown>> = {
 };
 
 /** A value shaped like the verifier's JwtSuccess, distinct per entry (claims kept alive as in the proxy). */
-const valueOf = (i: number) => ({ ok: true, claims: JSON.parse(`{"iss":"https://bench","sub":"user-${i}","jti":"bench-${i}","iat":${NOW - 60},"exp":${NOW + 3600}}`) as unknown, providerId: 'bench#0' });
+const valueOf = (i: number) => ({
+  ok: true,
+  claims: JSON.parse(`{"iss":"https://bench","sub":"user-${i}","jti":"bench-${i}","iat":${NOW - 60},"exp":${NOW + 3600}}`) as unknown,
+  providerId: 'bench#0',
+});
 const tokenOf = (i: number) => `eyJhbGciOiJSUzI1NiJ9.token-${i}.signature`;
 
 const gcEntries: PerformanceEntry[] = [];
-new PerformanceObserver((list) => { gcEntries.push(...list.getEntries()); }).observe({ entryTypes: ['gc'] });
+new PerformanceObserver((list) => {
+  gcEntries.push(...list.getEntries());
+}).observe({ entryTypes: ['gc'] });
 /** GC count and total ms between two performance.now() stamps (observer entries arrive later, on a timer's turn). */
 async function gcBetween(t0: number, t1: number): Promise<{ count: number; ms: number }> {
   await new Promise<void>((r) => setTimeout(r, 50));
@@ -124,7 +138,16 @@ function filled(design: string, n: number): { cache: Cache<unknown>; keys: strin
   return { cache, keys };
 }
 
-interface Row { hitUs: number[]; keyOfHitUs: number[]; insertUs: number[]; gcCount: number[]; gcMs: number[]; keyOfGcCount: number[]; keyOfGcMs: number[]; heapKiB: number[] }
+interface Row {
+  hitUs: number[];
+  keyOfHitUs: number[];
+  insertUs: number[];
+  gcCount: number[];
+  gcMs: number[];
+  keyOfGcCount: number[];
+  keyOfGcMs: number[];
+  heapKiB: number[];
+}
 
 async function measure(design: string, n: number, row: Row): Promise<void> {
   const hotToken = tokenOf(n - 1);
@@ -142,18 +165,21 @@ async function measure(design: string, n: number, row: Row): Promise<void> {
     const t1 = performance.now();
     row.hitUs.push(((t1 - t0) * 1000) / OPS);
     const g = await gcBetween(t0, t1);
-    row.gcCount.push(g.count); row.gcMs.push(g.ms);
+    row.gcCount.push(g.count);
+    row.gcMs.push(g.ms);
   }
   // keyOf + get: a fresh key string per lookup, as JwtVerifier.verify does on a hit.
   {
     const { cache } = filled(design, n);
     gc();
     const t0 = performance.now();
-    for (let i = 0; i < OPS; i++) if (cache.get(VerifiedTokenCache.keyOf(hotToken), NOW) === undefined) throw new Error('miss on the hot key');
+    for (let i = 0; i < OPS; i++)
+      if (cache.get(VerifiedTokenCache.keyOf(hotToken), NOW) === undefined) throw new Error('miss on the hot key');
     const t1 = performance.now();
     row.keyOfHitUs.push(((t1 - t0) * 1000) / OPS);
     const g = await gcBetween(t0, t1);
-    row.keyOfGcCount.push(g.count); row.keyOfGcMs.push(g.ms);
+    row.keyOfGcCount.push(g.count);
+    row.keyOfGcMs.push(g.ms);
   }
   // Insert at the bound: a stream of new tokens (the cache-miss rows of the proxy bench), every insert evicts.
   {
@@ -188,7 +214,16 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const n of SIZES) {
     for (const design of Object.keys(designs)) {
       const k = `${design}|${n}`;
-      const row = rows.get(k) ?? { hitUs: [], keyOfHitUs: [], insertUs: [], gcCount: [], gcMs: [], keyOfGcCount: [], keyOfGcMs: [], heapKiB: [] };
+      const row = rows.get(k) ?? {
+        hitUs: [],
+        keyOfHitUs: [],
+        insertUs: [],
+        gcCount: [],
+        gcMs: [],
+        keyOfGcCount: [],
+        keyOfGcMs: [],
+        heapKiB: [],
+      };
       rows.set(k, row);
       await measure(design, n, row);
     }
@@ -196,18 +231,25 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 const out: string[] = [
-  `Node ${process.version}, ${OPS.toLocaleString('en')} hits per measure, median of ${ROUNDS} interleaved rounds${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a GC before each measure)'}.`, '',
+  `Node ${process.version}, ${OPS.toLocaleString('en')} hits per measure, median of ${ROUNDS} interleaved rounds${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a GC before each measure)'}.`,
+  '',
   '| design | entries | heap held, KiB | get µs/hit | GCs (ms) during the gets | keyOf + get µs/hit | GCs (ms) during keyOf + get | insert of a new key (evicts) µs/op |',
   '|---|---|---|---|---|---|---|---|',
 ];
 for (const [k, r] of rows) {
   const [design, n] = k.split('|') as [string, string];
-  out.push(`| ${design} | ${Number(n).toLocaleString('en')} | ${median(r.heapKiB).toFixed(0)} | ${median(r.hitUs).toFixed(3)} | ${median(r.gcCount)} (${median(r.gcMs).toFixed(1)}) | ${median(r.keyOfHitUs).toFixed(3)} | ${median(r.keyOfGcCount)} (${median(r.keyOfGcMs).toFixed(1)}) | ${median(r.insertUs).toFixed(3)} |`);
+  out.push(
+    `| ${design} | ${Number(n).toLocaleString('en')} | ${median(r.heapKiB).toFixed(0)} | ${median(r.hitUs).toFixed(3)} | ${median(r.gcCount)} (${median(r.gcMs).toFixed(1)}) | ${median(r.keyOfHitUs).toFixed(3)} | ${median(r.keyOfGcCount)} (${median(r.keyOfGcMs).toFixed(1)}) | ${median(r.insertUs).toFixed(3)} |`,
+  );
 }
 out.push('', 'µs per hit in consecutive batches of 2,000 hits right after the fill (hits 0–2k, 2k–4k, …):', '');
 for (const n of SIZES) {
   for (const design of Object.keys(designs)) {
-    out.push(`- ${design}, ${n.toLocaleString('en')} entries: ${sawtooth(design, n, 30, 2000).map((x) => x.toFixed(2)).join(' ')}`);
+    out.push(
+      `- ${design}, ${n.toLocaleString('en')} entries: ${sawtooth(design, n, 30, 2000)
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
   }
 }
 process.stdout.write(`${out.join('\n')}\n`);

@@ -11,36 +11,84 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({ options: { objects: { type: 'string', default: '5000' } } });
 const N = Number(values.objects);
 const GATEWAYS = 20;
-const key = '{"keys":[{"kty":"RSA","kid":"k","alg":"RS256","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB"}]}';
-const objects: unknown[] = [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'agentgateway' }, spec: { controllerName: 'agentgateway.dev/agentgateway' } }];
+const key =
+  '{"keys":[{"kty":"RSA","kid":"k","alg":"RS256","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB"}]}';
+const objects: unknown[] = [
+  {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'GatewayClass',
+    metadata: { name: 'agentgateway' },
+    spec: { controllerName: 'agentgateway.dev/agentgateway' },
+  },
+];
 for (let g = 0; g < GATEWAYS; g++) {
-  objects.push({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: `gw-${g}`, namespace: 'bench' }, spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } });
+  objects.push({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: `gw-${g}`, namespace: 'bench' },
+    spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+  });
 }
 // Per route: HTTPRoute, Service, EndpointSlice, and a policy on every other route (~3.5 objects each).
 let i = 0;
 while (objects.length < N) {
   const name = `r-${i}`;
   objects.push(
-    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name, namespace: 'bench', creationTimestamp: new Date(1_700_000_000_000 + i * 1000).toISOString() }, spec: { parentRefs: [{ name: `gw-${i % GATEWAYS}` }], hostnames: [`${name}.example.com`], rules: [{ matches: [{ path: { type: 'PathPrefix', value: `/${name}` } }], backendRefs: [{ name, port: 80 }] }] } },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name, namespace: 'bench', creationTimestamp: new Date(1_700_000_000_000 + i * 1000).toISOString() },
+      spec: {
+        parentRefs: [{ name: `gw-${i % GATEWAYS}` }],
+        hostnames: [`${name}.example.com`],
+        rules: [{ matches: [{ path: { type: 'PathPrefix', value: `/${name}` } }], backendRefs: [{ name, port: 80 }] }],
+      },
+    },
     { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' }, spec: { ports: [{ name: 'http', port: 80 }] } },
-    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-1`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } }, addressType: 'IPv4', endpoints: [{ addresses: ['10.1.0.1', '10.1.0.2'] }], ports: [{ name: 'http', port: 8080 }] },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `${name}-1`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.1.0.1', '10.1.0.2'] }],
+      ports: [{ name: 'http', port: 8080 }],
+    },
   );
-  if (i % 2 === 0) objects.push({ apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayPolicy', metadata: { name: `p-${i}`, namespace: 'bench' }, spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name }], traffic: { jwtAuthentication: { providers: [{ issuer: 'https://idp', jwks: { inline: key } }] } } } });
+  if (i % 2 === 0)
+    objects.push({
+      apiVersion: 'agentgateway.dev/v1alpha1',
+      kind: 'AgentgatewayPolicy',
+      metadata: { name: `p-${i}`, namespace: 'bench' },
+      spec: {
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name }],
+        traffic: { jwtAuthentication: { providers: [{ issuer: 'https://idp', jwks: { inline: key } }] } },
+      },
+    });
   i++;
 }
 
 const time = (fn: () => void, runs: number) => {
   const ms: number[] = [];
-  for (let r = 0; r < runs; r++) { const t = process.hrtime.bigint(); fn(); ms.push(Number(process.hrtime.bigint() - t) / 1e6); }
+  for (let r = 0; r < runs; r++) {
+    const t = process.hrtime.bigint();
+    fn();
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
   return ms.sort((a, b) => a - b)[Math.floor(runs / 2)] as number;
 };
 global.gc?.();
 const heapBefore = process.memoryUsage().heapUsed;
 let parsed = parseObjects(objects);
-const parseMs = time(() => { parsed = parseObjects(objects); }, 5);
+const parseMs = time(() => {
+  parsed = parseObjects(objects);
+}, 5);
 let out = translate({ ...parsed, controllerName: 'agentgateway.dev/agentgateway', jwks: new Map() });
-const translateMs = time(() => { out = translate({ ...parsed, controllerName: 'agentgateway.dev/agentgateway', jwks: new Map() }); }, 5);
-const versionMs = time(() => { for (const c of out.configs.values()) withVersion(c); }, 5);
+const translateMs = time(() => {
+  out = translate({ ...parsed, controllerName: 'agentgateway.dev/agentgateway', jwks: new Map() });
+}, 5);
+const versionMs = time(() => {
+  for (const c of out.configs.values()) withVersion(c);
+}, 5);
 const heapMb = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
 const sizes = [...out.configs.values()].map((c) => JSON.stringify(withVersion(c)).length);
 const rows = [

@@ -40,7 +40,8 @@ if (needed.some((f) => !existsSync(f))) {
   process.stderr.write('agw is not built yet: building it once with `tsc -b cli` (about a minute; `npm run build` builds everything)…\n');
   const started = Date.now();
   // stdout of tsc goes to our stderr: compiler messages must never mix with agw's output.
-  const build = (...flags) => spawnSync(process.execPath, [tsc, '-b', cliDir, ...flags], { cwd: repoDir, stdio: ['ignore', 2, 2] }).status === 0;
+  const build = (...flags) =>
+    spawnSync(process.execPath, [tsc, '-b', cliDir, ...flags], { cwd: repoDir, stdio: ['ignore', 2, 2] }).status === 0;
   let ok = build();
   // A dist/ deleted by hand leaves its *.tsbuildinfo behind, and tsc -b then reports the project
   // up to date without writing anything: rebuild from scratch once.

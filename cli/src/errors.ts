@@ -8,7 +8,10 @@
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /** A listen() error (EADDRINUSE, EACCES) with the port it was for. */
-export interface ListenError { readonly code: string; readonly port: number }
+export interface ListenError {
+  readonly code: string;
+  readonly port: number;
+}
 
 export function isListenError(err: unknown): err is Error & ListenError {
   const e = err as { code?: unknown; port?: unknown } | null;
@@ -22,6 +25,7 @@ export function isListenError(err: unknown): err is Error & ListenError {
  */
 export function listenFailure(err: ListenError, flag: string, note?: string): string {
   const tail = note === undefined ? '' : ` (${note})`;
-  if (err.code === 'EACCES') return `port ${err.port} needs privileges to bind (EACCES; ports below 1024 do on Linux): pick another with ${flag}${tail}`;
+  if (err.code === 'EACCES')
+    return `port ${err.port} needs privileges to bind (EACCES; ports below 1024 do on Linux): pick another with ${flag}${tail}`;
   return `port ${err.port} is in use: pick another with ${flag}${tail}`;
 }

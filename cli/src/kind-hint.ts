@@ -1,7 +1,9 @@
 import { WATCHED_KINDS } from '@agw/api';
 /** The kinds of a group the controller reads (api's registry). */
 function kindsOf(group: string): string[] {
-  return Object.values(WATCHED_KINDS).filter((k) => k.group === group).map((k) => k.kind);
+  return Object.values(WATCHED_KINDS)
+    .filter((k) => k.group === group)
+    .map((k) => k.kind);
 }
 
 /**
@@ -13,7 +15,14 @@ function kindsOf(group: string): string[] {
  */
 const KNOWN_KINDS: Readonly<Record<string, readonly string[]>> = {
   'agentgateway.dev': [...kindsOf('agentgateway.dev'), 'AgentgatewayBackend'],
-  'gateway.networking.k8s.io': [...kindsOf('gateway.networking.k8s.io'), 'GRPCRoute', 'TCPRoute', 'TLSRoute', 'UDPRoute', 'BackendTLSPolicy'],
+  'gateway.networking.k8s.io': [
+    ...kindsOf('gateway.networking.k8s.io'),
+    'GRPCRoute',
+    'TCPRoute',
+    'TLSRoute',
+    'UDPRoute',
+    'BackendTLSPolicy',
+  ],
 };
 
 /**
@@ -31,4 +40,5 @@ export function kindCaseHint(object: unknown): string | undefined {
 }
 
 /** `kind AgentGatewayPolicy is not a kind agw reads; did you mean AgentgatewayPolicy?` */
-export const kindCaseMessage = (kind: string, hint: string): string => `kind ${kind} is not a kind agw reads (skipped); did you mean ${hint}?`;
+export const kindCaseMessage = (kind: string, hint: string): string =>
+  `kind ${kind} is not a kind agw reads (skipped); did you mean ${hint}?`;

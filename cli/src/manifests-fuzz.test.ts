@@ -30,8 +30,10 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const ALIAS_BOMB = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-  ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)].join('\n');
+const ALIAS_BOMB = [
+  'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+  ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
+].join('\n');
 
 interface Mutation {
   readonly name: string;
@@ -56,14 +58,22 @@ function mutate(text: string, rnd: () => number): Mutation {
   switch (int(10)) {
     case 0: {
       const b = Buffer.from(text);
-      for (let k = 1 + int(4); k > 0 && b.length > 0; k--) { const at = int(b.length); b[at] = (b[at] as number) ^ (1 << int(8)); }
+      for (let k = 1 + int(4); k > 0 && b.length > 0; k--) {
+        const at = int(b.length);
+        b[at] = (b[at] as number) ^ (1 << int(8));
+      }
       return { name: 'byte flip', bytes: b, mustFail: false };
     }
-    case 1: return s('truncation', text.slice(0, int(text.length)));
+    case 1:
+      return s('truncation', text.slice(0, int(text.length)));
     case 2: {
       const [l, i] = keyLine();
       // A duplicated `key:` line in a mapping (not a `- key:` sequence item) is a duplicate key.
-      return s('duplicated key', [...lines.slice(0, i + 1), l, ...lines.slice(i + 1)].join('\n'), !/^\s*-/.test(l) && !l.trimEnd().endsWith(':'));
+      return s(
+        'duplicated key',
+        [...lines.slice(0, i + 1), l, ...lines.slice(i + 1)].join('\n'),
+        !/^\s*-/.test(l) && !l.trimEnd().endsWith(':'),
+      );
     }
     case 3: {
       const d = 101 + int(300); // past maxDepth; deeper only costs time (yaml then overflows its stack, reported as an error)
@@ -77,38 +87,62 @@ function mutate(text: string, rnd: () => number): Mutation {
       return rnd() < 0.15
         ? s('over the size cap', `${text}\n# ${'x'.repeat(MANIFEST_LIMITS.maxFileBytes)}\n`, true)
         : s('huge string', withValue(JSON.stringify('y'.repeat(1_000 + int(30_000)))));
-    case 5: return pick([
-      s('alias bomb', ALIAS_BOMB, true),
-      s('alias bomb appended', `${text}\n---\n${ALIAS_BOMB}\n`, true),
-      s('alias bomb in a value', withValue(`\n  ${ALIAS_BOMB.replaceAll('\n', '\n  ')}`)),
-      s('alias to nothing', withValue('*nope')),
-    ]);
-    case 6: return pick([
-      s('value type swap', withValue(pick(['[]', '{}', '42', 'null', '~', 'true', '"str"', '[1, 2]', '{a: 1}', '!!binary aGVsbG8=', '&x 1', '|\n  block']))),
-      s('document is a scalar', pick(['hello', '42', 'true', '"quoted"', '>\n  folded']), true),
-      s('document is a sequence', `- ${text.split('\n').filter((l) => !l.startsWith('---')).join('\n  ')}`, true),
-      s('document is a JSON array', '[{"apiVersion": "v1", "kind": "Service"}]', true),
-    ]);
-    case 7: return pick<Mutation>([
-      { name: 'UTF-16 without BOM', bytes: Buffer.from(text, 'utf16le'), mustFail: text.length > 0 },
-      { name: 'UTF-16 LE with BOM', bytes: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), mustFail: false },
-      { name: 'NUL inserted', bytes: Buffer.from(((at) => `${text.slice(0, at)}\0${text.slice(at)}`)(int(text.length + 1))), mustFail: true },
-      { name: 'binary', bytes: Buffer.from(Array.from({ length: 1 + int(512) }, () => int(256))), mustFail: false },
-    ]);
+    case 5:
+      return pick([
+        s('alias bomb', ALIAS_BOMB, true),
+        s('alias bomb appended', `${text}\n---\n${ALIAS_BOMB}\n`, true),
+        s('alias bomb in a value', withValue(`\n  ${ALIAS_BOMB.replaceAll('\n', '\n  ')}`)),
+        s('alias to nothing', withValue('*nope')),
+      ]);
+    case 6:
+      return pick([
+        s(
+          'value type swap',
+          withValue(pick(['[]', '{}', '42', 'null', '~', 'true', '"str"', '[1, 2]', '{a: 1}', '!!binary aGVsbG8=', '&x 1', '|\n  block'])),
+        ),
+        s('document is a scalar', pick(['hello', '42', 'true', '"quoted"', '>\n  folded']), true),
+        s(
+          'document is a sequence',
+          `- ${text
+            .split('\n')
+            .filter((l) => !l.startsWith('---'))
+            .join('\n  ')}`,
+          true,
+        ),
+        s('document is a JSON array', '[{"apiVersion": "v1", "kind": "Service"}]', true),
+      ]);
+    case 7:
+      return pick<Mutation>([
+        { name: 'UTF-16 without BOM', bytes: Buffer.from(text, 'utf16le'), mustFail: text.length > 0 },
+        { name: 'UTF-16 LE with BOM', bytes: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), mustFail: false },
+        {
+          name: 'NUL inserted',
+          bytes: Buffer.from(((at) => `${text.slice(0, at)}\0${text.slice(at)}`)(int(text.length + 1))),
+          mustFail: true,
+        },
+        { name: 'binary', bytes: Buffer.from(Array.from({ length: 1 + int(512) }, () => int(256))), mustFail: false },
+      ]);
     case 8: {
       const i = int(lines.length);
       return s('line dropped', [...lines.slice(0, i), ...lines.slice(i + 1)].join('\n'));
     }
     default: {
       const at = int(text.length + 1);
-      const junk = Array.from({ length: 1 + int(6) }, () => pick([':', '{', '}', '[', ']', '&', '*', '!', '|', '>', '-', '?', '#', '%', '@', '`', '"', "'", '\t', '\n', ' '])).join('');
+      const junk = Array.from({ length: 1 + int(6) }, () =>
+        pick([':', '{', '}', '[', ']', '&', '*', '!', '|', '>', '-', '?', '#', '%', '@', '`', '"', "'", '\t', '\n', ' ']),
+      ).join('');
       return s('punctuation spliced', `${text.slice(0, at)}${junk}${text.slice(at)}`);
     }
   }
 }
 
 const repo = resolve(import.meta.dirname, '../..');
-const seedFiles = ['examples/quickstart', 'cli/testdata'].flatMap((d) => readdirSync(join(repo, d)).sort().map((f) => join(repo, d, f)))
+const seedFiles = ['examples/quickstart', 'cli/testdata']
+  .flatMap((d) =>
+    readdirSync(join(repo, d))
+      .sort()
+      .map((f) => join(repo, d, f)),
+  )
   .filter((f) => statSync(f).isFile());
 const scratch = mkdtempSync(join(tmpdir(), 'agw-fuzz-'));
 
@@ -132,7 +166,10 @@ describe('manifest fuzzer, in-process (seed 12, 200 mutations)', () => {
       writeFileSync(file, m.bytes);
       const r = check(file);
       const where = `mutation #${i} (${m.name} of ${seed})`;
-      expect([...r.errors, ...r.problems, ...r.warnings].filter((e) => e.file !== file), where).toEqual([]);
+      expect(
+        [...r.errors, ...r.problems, ...r.warnings].filter((e) => e.file !== file),
+        where,
+      ).toEqual([]);
       for (const e of r.errors) expect(e.message.length, where).toBeGreaterThan(0);
       for (const x of r.manifests) {
         const o = x.object as { apiVersion?: unknown; kind?: unknown };
@@ -188,8 +225,14 @@ describe('manifest fuzzer, live agw local (seed 34: 4 fixed and 20 fuzzed reject
     sub('20-keycloak.yaml', 'port: 8081', `port: ${idp.port}`);
     sub('30-jwt-auth-policy.yaml', 'http://localhost:8081/realms/master', idp.issuer);
     gw = new LocalGateway({
-      paths: [dir], portMap: new Map([[80, 0]]), host: '127.0.0.1', adminPort: 0, logger: pino({ level: 'silent' }),
-      print: (l) => printed.push(l), watch: true, reloadDebounceMs: 20,
+      paths: [dir],
+      portMap: new Map([[80, 0]]),
+      host: '127.0.0.1',
+      adminPort: 0,
+      logger: pino({ level: 'silent' }),
+      print: (l) => printed.push(l),
+      watch: true,
+      reloadDebounceMs: 20,
     });
     await gw.start();
     port = gw.boundPorts().get('agentgateway-system/agentgateway-proxy:80') as number;
@@ -229,7 +272,10 @@ describe('manifest fuzzer, live agw local (seed 34: 4 fixed and 20 fuzzed reject
       await writePolicy(m.bytes);
       const where = `mutation #${i} (${m.name})`;
       // The rejection was reported, naming the file.
-      expect(printed.slice(from).some((l) => l.startsWith('error: ') && l.includes(policyFile())), where).toBe(true);
+      expect(
+        printed.slice(from).some((l) => l.startsWith('error: ') && l.includes(policyFile())),
+        where,
+      ).toBe(true);
       const none = await get();
       expect([none.status, none.body], where).toEqual([401, 'authentication failure: no bearer token found']);
       expect((await request(gw.adminPort as number, { path: '/readyz' })).status, where).toBe(200);

@@ -24,8 +24,10 @@ function file(content: string | Buffer, name = 'm.yaml'): string {
 const policy = readFileSync(resolve(import.meta.dirname, '../../examples/quickstart/30-jwt-auth-policy.yaml'), 'utf8');
 
 /** A "billion laughs" document: 9^9 strings once expanded. */
-const ALIAS_BOMB = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-  ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`)].join('\n');
+const ALIAS_BOMB = [
+  'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+  ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
+].join('\n');
 
 describe('loadManifests: bad input is an error naming the file', () => {
   it.each([
@@ -50,22 +52,35 @@ describe('loadManifests: bad input is an error naming the file', () => {
     const f = file(ALIAS_BOMB);
     const r = loadManifests([f]);
     expect(r.manifests).toEqual([]);
-    expect(r.errors).toEqual([{ file: f, line: 1, message: `Excessive alias count indicates a resource exhaustion attack (YAML aliases may expand to at most ${MANIFEST_LIMITS.maxAliasCount} nodes each)` }]);
+    expect(r.errors).toEqual([
+      {
+        file: f,
+        line: 1,
+        message: `Excessive alias count indicates a resource exhaustion attack (YAML aliases may expand to at most ${MANIFEST_LIMITS.maxAliasCount} nodes each)`,
+      },
+    ]);
   });
 
   it('a few legitimate aliases still work', () => {
     const r = loadManifests([file('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, labels: &l {a: b}}\ndata: *l\n')]);
-    expect([r.errors, r.manifests.map((m) => m.object)]).toEqual([[], [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', labels: { a: 'b' } }, data: { a: 'b' } }]]);
+    expect([r.errors, r.manifests.map((m) => m.object)]).toEqual([
+      [],
+      [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', labels: { a: 'b' } }, data: { a: 'b' } }],
+    ]);
   });
 
   it('binary content (invalid UTF-8) is an error', () => {
     const f = file(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xc3, 0x28]));
-    expect(loadManifests([f]).errors).toEqual([{ file: f, message: 'not valid UTF-8 text: a binary file? Manifests must be UTF-8 (or UTF-16 with a byte-order mark)' }]);
+    expect(loadManifests([f]).errors).toEqual([
+      { file: f, message: 'not valid UTF-8 text: a binary file? Manifests must be UTF-8 (or UTF-16 with a byte-order mark)' },
+    ]);
   });
 
   it('NUL bytes (UTF-16 without a byte-order mark) are an error with the line', () => {
     const f = file(Buffer.from(policy, 'utf16le'));
-    expect(loadManifests([f]).errors).toEqual([{ file: f, line: 1, message: 'contains NUL bytes: a binary file, or UTF-16/UTF-32 text without a byte-order mark' }]);
+    expect(loadManifests([f]).errors).toEqual([
+      { file: f, line: 1, message: 'contains NUL bytes: a binary file, or UTF-16/UTF-32 text without a byte-order mark' },
+    ]);
     const g = file('apiVersion: v1\nkind: Service\0\n');
     expect(loadManifests([g]).errors).toMatchObject([{ file: g, line: 2 }]);
   });
@@ -88,12 +103,16 @@ describe('loadManifests: bad input is an error naming the file', () => {
 
   it('a file over the size cap is refused unread', () => {
     const f = file(`# ${'x'.repeat(MANIFEST_LIMITS.maxFileBytes)}\n`);
-    expect(loadManifests([f]).errors).toEqual([{ file: f, message: 'file is larger than 4194304 bytes (4 MiB), the limit for one manifest file' }]);
+    expect(loadManifests([f]).errors).toEqual([
+      { file: f, message: 'file is larger than 4194304 bytes (4 MiB), the limit for one manifest file' },
+    ]);
   });
 
   it('too many documents in one file', () => {
     const f = file('---\n'.repeat(MANIFEST_LIMITS.maxDocumentsPerFile + 1));
-    expect(loadManifests([f]).errors).toEqual([{ file: f, line: MANIFEST_LIMITS.maxDocumentsPerFile + 1, message: 'more than 1000 YAML documents in one file: split it' }]);
+    expect(loadManifests([f]).errors).toEqual([
+      { file: f, line: MANIFEST_LIMITS.maxDocumentsPerFile + 1, message: 'more than 1000 YAML documents in one file: split it' },
+    ]);
   });
 
   it('nesting deeper than the limit (flow and block)', () => {
@@ -118,15 +137,27 @@ describe('loadManifests: bad input is an error naming the file', () => {
 });
 
 describe('loadManifests: what is not an error', () => {
-  it.each([['an empty file', ''], ['only comments', '# nothing here\n'], ['only separators', '---\n---\n# c\n...\n'], ['only whitespace', '\n  \n']])('%s: no objects, no error', (_n, content) => {
+  it.each([
+    ['an empty file', ''],
+    ['only comments', '# nothing here\n'],
+    ['only separators', '---\n---\n# c\n...\n'],
+    ['only whitespace', '\n  \n'],
+  ])('%s: no objects, no error', (_n, content) => {
     expect(loadManifests([file(content)])).toEqual({ manifests: [], errors: [] });
   });
 
   it('kind: List is expanded; items keep their lines', () => {
-    const f = file('apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a}\n- apiVersion: v1\n  kind: Service\n  metadata: {name: b}\n');
+    const f = file(
+      'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a}\n- apiVersion: v1\n  kind: Service\n  metadata: {name: b}\n',
+    );
     const r = loadManifests([f]);
     expect(r.errors).toEqual([]);
-    expect(r.manifests.map((m) => [m.line, (m.object as { metadata: { name: string } }).metadata.name, m.lineOf(['metadata', 'name'])])).toEqual([[4, 'a', 6], [7, 'b', 9]]);
+    expect(
+      r.manifests.map((m) => [m.line, (m.object as { metadata: { name: string } }).metadata.name, m.lineOf(['metadata', 'name'])]),
+    ).toEqual([
+      [4, 'a', 6],
+      [7, 'b', 9],
+    ]);
   });
 
   it('good documents of a file with errors are still returned (validate reports them all)', () => {
@@ -142,7 +173,7 @@ describe('loadManifests: paths that are not plain files', () => {
     expect(loadManifests([p]).errors).toEqual([{ file: p, message: `ENOENT: no such file or directory, stat '${p}'` }]);
   });
 
-  it('a directory that vanished is an error for the directory (its files\' objects are kept by local mode)', () => {
+  it("a directory that vanished is an error for the directory (its files' objects are kept by local mode)", () => {
     const dir = join(root, 'vanishing');
     mkdirSync(dir);
     writeFileSync(join(dir, 'a.yaml'), policy);
@@ -161,12 +192,16 @@ describe('loadManifests: paths that are not plain files', () => {
     const r = loadManifests([dir]);
     expect(r.manifests.map((m) => m.file)).toEqual([join(dir, 'a.yaml')]);
     expect(r.errors.map((e) => [e.file, e.message.split(':')[0]])).toEqual([
-      [join(dir, 'b.yaml'), 'ELOOP'], [join(dir, 'c.yaml'), 'ELOOP'], [join(dir, 'self'), 'symbolic link loop'],
+      [join(dir, 'b.yaml'), 'ELOOP'],
+      [join(dir, 'c.yaml'), 'ELOOP'],
+      [join(dir, 'self'), 'symbolic link loop'],
     ]);
   });
 
   it('a device is refused without reading it', () => {
-    expect(loadManifests(['/dev/zero']).errors).toEqual([{ file: '/dev/zero', message: 'a character device, not a regular file: only regular files are read' }]);
+    expect(loadManifests(['/dev/zero']).errors).toEqual([
+      { file: '/dev/zero', message: 'a character device, not a regular file: only regular files are read' },
+    ]);
   });
 
   it('a FIFO is refused without blocking on it (named, and in a directory)', () => {
@@ -184,17 +219,27 @@ describe('loadManifests: paths that are not plain files', () => {
     const dir = join(root, 'dangling');
     mkdirSync(dir);
     symlinkSync(join(root, 'nowhere.yaml'), join(dir, 'gone.yaml'));
-    expect(loadManifests([dir]).errors).toMatchObject([{ file: join(dir, 'gone.yaml'), message: expect.stringMatching(/ENOENT/) as unknown }]);
+    expect(loadManifests([dir]).errors).toMatchObject([
+      { file: join(dir, 'gone.yaml'), message: expect.stringMatching(/ENOENT/) as unknown },
+    ]);
   });
 });
 
 describe('validateManifests', () => {
-  it('a route regular expression RE2 refuses is a problem at its line, with the controller\'s message', () => {
-    const f = file('apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: t}\nspec:\n  rules:\n  - matches:\n    - path: {type: PathPrefix, value: /a}\n    - path:\n        type: RegularExpression\n        value: "/(a+)+(?=b)"\n');
-    expect(validateManifests(loadManifests([f]).manifests).problems).toEqual([{
-      file: f, line: 10, object: 'HTTPRoute t/r', field: 'rules.0.matches.1.path.value',
-      message: 'rule 0: path regular expression "/(a+)+(?=b)" is invalid: error parsing regexp: invalid or unsupported Perl syntax: `(?=`',
-    }]);
+  it("a route regular expression RE2 refuses is a problem at its line, with the controller's message", () => {
+    const f = file(
+      'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: t}\nspec:\n  rules:\n  - matches:\n    - path: {type: PathPrefix, value: /a}\n    - path:\n        type: RegularExpression\n        value: "/(a+)+(?=b)"\n',
+    );
+    expect(validateManifests(loadManifests([f]).manifests).problems).toEqual([
+      {
+        file: f,
+        line: 10,
+        object: 'HTTPRoute t/r',
+        field: 'rules.0.matches.1.path.value',
+        message:
+          'rule 0: path regular expression "/(a+)+(?=b)" is invalid: error parsing regexp: invalid or unsupported Perl syntax: `(?=`',
+      },
+    ]);
   });
 
   it.each([
@@ -209,7 +254,9 @@ describe('validateManifests', () => {
   });
 
   it('does not warn for exact kinds, other groups, or unknown kinds', () => {
-    const f = file('apiVersion: v1\nkind: service\n---\napiVersion: agentgateway.dev/v1alpha1\nkind: Frobnicator\n---\napiVersion: example.com/v1\nkind: httproute\n');
+    const f = file(
+      'apiVersion: v1\nkind: service\n---\napiVersion: agentgateway.dev/v1alpha1\nkind: Frobnicator\n---\napiVersion: example.com/v1\nkind: httproute\n',
+    );
     expect(validateManifests(loadManifests([f]).manifests).warnings).toEqual([]);
   });
 });

@@ -59,7 +59,10 @@ export interface LoadError {
  * has errors (validate reports them all); callers that must fail closed per file (local mode)
  * drop every manifest of a file named in `errors`.
  */
-export interface LoadResult { readonly manifests: Manifest[]; readonly errors: LoadError[] }
+export interface LoadResult {
+  readonly manifests: Manifest[];
+  readonly errors: LoadError[];
+}
 
 /** `file:line: message`, or `file: message` without a line. */
 export function formatLoadError(e: LoadError): string {
@@ -84,14 +87,25 @@ export function expandPaths(paths: readonly string[]): { files: string[]; errors
   const walk = (p: string, named: boolean, ancestors: ReadonlySet<string>): void => {
     const manifestName = named || MANIFEST_EXTENSIONS.includes(extname(p));
     let st: Stats;
-    try { st = statSync(p); } catch (err) {
+    try {
+      st = statSync(p);
+    } catch (err) {
       if (manifestName || codeOf(err) !== 'ENOENT') errors.push({ file: p, message: messageOf(err) });
       return;
     }
-    if (!st.isDirectory()) { if (manifestName) files.push(p); return; }
+    if (!st.isDirectory()) {
+      if (manifestName) files.push(p);
+      return;
+    }
     let real: string;
     let entries: string[];
-    try { real = realpathSync(p); entries = readdirSync(p).sort(); } catch (err) { errors.push({ file: p, message: messageOf(err) }); return; }
+    try {
+      real = realpathSync(p);
+      entries = readdirSync(p).sort();
+    } catch (err) {
+      errors.push({ file: p, message: messageOf(err) });
+      return;
+    }
     if (ancestors.has(real)) {
       errors.push({ file: p, message: `symbolic link loop: this is ${real}, a directory already being read (skipped)` });
       return;
@@ -121,7 +135,11 @@ function readBounded(file: string): { bytes: Buffer } | { error: string } {
   const max = MANIFEST_LIMITS.maxFileBytes;
   let fd: number;
   // O_NONBLOCK does not exist on Windows, where FIFOs are not files anyway.
-  try { fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)); } catch (err) { return { error: messageOf(err) }; }
+  try {
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    return { error: messageOf(err) };
+  }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) return { error: `${fileType(st)}, not a regular file: only regular files are read` };
@@ -190,11 +208,14 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 
 /** Why `o` is not a Kubernetes object (apiVersion and kind strings), or undefined when it is one. */
 function notAnObject(o: unknown): string | undefined {
-  if (Array.isArray(o)) return 'a YAML sequence (list) is not a Kubernetes object: write one object per document, or a `kind: List` with `items`';
-  if (o === null || typeof o !== 'object') return `a ${typeof o} (${JSON.stringify(o)?.slice(0, 40) ?? String(o)}) is not a Kubernetes object: expected a mapping with apiVersion and kind`;
+  if (Array.isArray(o))
+    return 'a YAML sequence (list) is not a Kubernetes object: write one object per document, or a `kind: List` with `items`';
+  if (o === null || typeof o !== 'object')
+    return `a ${typeof o} (${JSON.stringify(o)?.slice(0, 40) ?? String(o)}) is not a Kubernetes object: expected a mapping with apiVersion and kind`;
   if (!isPlainObject(o)) return 'not a Kubernetes object: expected a plain mapping with apiVersion and kind';
   const missing = (['apiVersion', 'kind'] as const).filter((k) => typeof o[k] !== 'string' || o[k] === '');
-  if (missing.length > 0) return `not a Kubernetes object: ${missing.join(' and ')} must be ${missing.length > 1 ? 'non-empty strings' : 'a non-empty string'}`;
+  if (missing.length > 0)
+    return `not a Kubernetes object: ${missing.join(' and ')} must be ${missing.length > 1 ? 'non-empty strings' : 'a non-empty string'}`;
   return undefined;
 }
 
@@ -217,7 +238,11 @@ function loadText(file: string, text: string, manifests: Manifest[], errors: Loa
   let count = 0;
   for (const doc of composer.compose(new Parser(lc.addNewLine).parse(text))) {
     if (++count > lim.maxDocumentsPerFile) {
-      add({ file, line: lc.linePos(doc.range[0]).line, message: `more than ${lim.maxDocumentsPerFile} YAML documents in one file: split it` });
+      add({
+        file,
+        line: lc.linePos(doc.range[0]).line,
+        message: `more than ${lim.maxDocumentsPerFile} YAML documents in one file: split it`,
+      });
       break;
     }
     const d = doc as Document.Parsed;
@@ -232,29 +257,46 @@ function loadText(file: string, text: string, manifests: Manifest[], errors: Loa
       object = d.toJS({ maxAliasCount: lim.maxAliasCount });
     } catch (err) {
       // The alias limit (yaml throws a ReferenceError) or a stack overflow on deep nesting.
-      const why = err instanceof RangeError ? `nested too deeply (${messageOf(err)})` : `${messageOf(err)} (YAML aliases may expand to at most ${lim.maxAliasCount} nodes each)`;
+      const why =
+        err instanceof RangeError
+          ? `nested too deeply (${messageOf(err)})`
+          : `${messageOf(err)} (YAML aliases may expand to at most ${lim.maxAliasCount} nodes each)`;
       add({ file, line, message: why });
       continue;
     }
     if (object === null || object === undefined) continue; // an empty document: no object, no error
-    const lineIn = (prefix: ReadonlyArray<PropertyKey>) => (path: ReadonlyArray<PropertyKey>): number => {
-      const full = [...prefix, ...path];
-      for (let n = full.length; n > 0; n--) {
-        const node = d.getIn(full.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
-        if (node?.range) return lc.linePos(node.range[0]).line;
-      }
-      return line;
-    };
+    const lineIn =
+      (prefix: ReadonlyArray<PropertyKey>) =>
+      (path: ReadonlyArray<PropertyKey>): number => {
+        const full = [...prefix, ...path];
+        for (let n = full.length; n > 0; n--) {
+          const node = d.getIn(full.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
+          if (node?.range) return lc.linePos(node.range[0]).line;
+        }
+        return line;
+      };
     const why = notAnObject(object);
-    if (why !== undefined) { add({ file, line, message: why }); continue; }
-    if (depthOver(object, lim.maxDepth)) { add({ file, line, message: `nested deeper than ${lim.maxDepth} levels` }); continue; }
+    if (why !== undefined) {
+      add({ file, line, message: why });
+      continue;
+    }
+    if (depthOver(object, lim.maxDepth)) {
+      add({ file, line, message: `nested deeper than ${lim.maxDepth} levels` });
+      continue;
+    }
     const o = object as Record<string, unknown>;
     if (o['kind'] === 'List' && o['apiVersion'] === 'v1') {
-      if (!Array.isArray(o['items'])) { add({ file, line, message: 'kind List needs an `items` sequence' }); continue; }
+      if (!Array.isArray(o['items'])) {
+        add({ file, line, message: 'kind List needs an `items` sequence' });
+        continue;
+      }
       o['items'].forEach((item, i) => {
         const itemLine = lineIn(['items', i])([]);
         const bad = notAnObject(item);
-        if (bad !== undefined) { add({ file, line: itemLine, message: `items[${i}]: ${bad}` }); return; }
+        if (bad !== undefined) {
+          add({ file, line: itemLine, message: `items[${i}]: ${bad}` });
+          return;
+        }
         manifests.push({ object: item, file, line: itemLine, lineOf: lineIn(['items', i]) });
       });
       continue;
@@ -277,9 +319,15 @@ export function loadManifests(paths: readonly string[]): LoadResult {
   for (const file of files) {
     try {
       const read = readBounded(file);
-      if ('error' in read) { errors.push({ file, message: read.error }); continue; }
+      if ('error' in read) {
+        errors.push({ file, message: read.error });
+        continue;
+      }
       const decoded = decode(read.bytes);
-      if ('error' in decoded) { errors.push({ file, ...(decoded.line === undefined ? {} : { line: decoded.line }), message: decoded.error }); continue; }
+      if ('error' in decoded) {
+        errors.push({ file, ...(decoded.line === undefined ? {} : { line: decoded.line }), message: decoded.error });
+        continue;
+      }
       loadText(file, decoded.text, manifests, errors);
     } catch (err) {
       // Not expected (every known failure is handled above), but a bug here must not crash a

@@ -4,10 +4,21 @@ import { join } from 'node:path';
 import { KubeError, type KubeRest } from '@agw/controller';
 import { KubeConfig } from '@kubernetes/client-node';
 
-interface Condition { type: string; status: string; reason: string; message: string }
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
 interface Policy {
   metadata: { name: string; namespace: string };
-  status?: { ancestors?: Array<{ ancestorRef: { kind?: string; namespace?: string; name: string }; controllerName: string; conditions: Condition[] }> };
+  status?: {
+    ancestors?: Array<{
+      ancestorRef: { kind?: string; namespace?: string; name: string };
+      controllerName: string;
+      conditions: Condition[];
+    }>;
+  };
 }
 
 /** One row per policy and ancestor: what `kubectl get agpol` shows, plus reasons and messages. */
@@ -15,23 +26,52 @@ export function statusTable(policies: readonly Policy[]): string {
   const rows: string[][] = [['NAMESPACE', 'POLICY', 'ANCESTOR', 'ACCEPTED', 'ATTACHED', 'PROGRAMMED', 'MESSAGE']];
   for (const p of policies) {
     const ancestors = p.status?.ancestors ?? [];
-    if (ancestors.length === 0) rows.push([p.metadata.namespace, p.metadata.name, '-', '-', '-', '-', 'no status yet (is the controller running?)']);
+    if (ancestors.length === 0)
+      rows.push([p.metadata.namespace, p.metadata.name, '-', '-', '-', '-', 'no status yet (is the controller running?)']);
     for (const a of ancestors) {
       const c = (t: string) => a.conditions.find((x) => x.type === t);
-      const cell = (t: string) => { const x = c(t); return x === undefined ? '-' : `${x.status}/${x.reason}`; };
-      const message = [...new Set(a.conditions.filter((x) => x.status !== 'True' || x.reason === 'PartiallyValid' || x.message.includes('stale')).map((x) => x.message))].join(' | ').replace(/\n/g, ' | ');
-      const ancestor = a.ancestorRef.name === 'StatusSummary' ? 'StatusSummary' : `${a.ancestorRef.kind ?? 'Gateway'} ${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`;
+      const cell = (t: string) => {
+        const x = c(t);
+        return x === undefined ? '-' : `${x.status}/${x.reason}`;
+      };
+      const message = [
+        ...new Set(
+          a.conditions
+            .filter((x) => x.status !== 'True' || x.reason === 'PartiallyValid' || x.message.includes('stale'))
+            .map((x) => x.message),
+        ),
+      ]
+        .join(' | ')
+        .replace(/\n/g, ' | ');
+      const ancestor =
+        a.ancestorRef.name === 'StatusSummary'
+          ? 'StatusSummary'
+          : `${a.ancestorRef.kind ?? 'Gateway'} ${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`;
       rows.push([p.metadata.namespace, p.metadata.name, ancestor, cell('Accepted'), cell('Attached'), cell('Programmed'), message]);
     }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i] ?? 0)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export async function fetchPolicies(rest: KubeRest, namespace: string | undefined): Promise<Policy[]> {
-  const path = namespace === undefined ? '/apis/agentgateway.dev/v1alpha1/agentgatewaypolicies' : `/apis/agentgateway.dev/v1alpha1/namespaces/${namespace}/agentgatewaypolicies`;
+  const path =
+    namespace === undefined
+      ? '/apis/agentgateway.dev/v1alpha1/agentgatewaypolicies'
+      : `/apis/agentgateway.dev/v1alpha1/namespaces/${namespace}/agentgatewaypolicies`;
   const r = await rest.get<{ items: Policy[] }>(path);
-  return [...r.body.items].sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+  return [...r.body.items].sort((a, b) =>
+    `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+  );
 }
 
 /** Where client-node finds credentials inside a Pod (its in-cluster fallback). */
@@ -54,27 +94,42 @@ export function loadKubeConfig(file: string | undefined): { kc: KubeConfig; serv
   let source: string;
   if (file !== undefined) {
     source = file;
-    try { kc.loadFromFile(file); } catch (err) { throw new Error(`cannot read kubeconfig ${file}: ${readFailure(err)}`); }
+    try {
+      kc.loadFromFile(file);
+    } catch (err) {
+      throw new Error(`cannot read kubeconfig ${file}: ${readFailure(err)}`);
+    }
   } else {
     const home = join(process.env.HOME ?? homedir(), '.kube', 'config');
     if (process.env.KUBECONFIG) source = `KUBECONFIG=${process.env.KUBECONFIG}`;
     else if (existsSync(home)) source = home;
     else if (existsSync(SERVICE_ACCOUNT_TOKEN)) source = 'the in-cluster service account';
     else throw new Error('no kubeconfig: set KUBECONFIG or pass --kubeconfig');
-    try { kc.loadFromDefault(); } catch (err) { throw new Error(`cannot read kubeconfig ${source}: ${readFailure(err)}`); }
+    try {
+      kc.loadFromDefault();
+    } catch (err) {
+      throw new Error(`cannot read kubeconfig ${source}: ${readFailure(err)}`);
+    }
   }
   const cluster = kc.getCurrentCluster();
-  if (cluster === null) throw new Error(`kubeconfig ${source} has no current context with a cluster: pick one with kubectl config use-context <name>`);
+  if (cluster === null)
+    throw new Error(`kubeconfig ${source} has no current context with a cluster: pick one with kubectl config use-context <name>`);
   return { kc, server: cluster.server };
 }
 
 /** The AgentgatewayPolicy resource of the API server is unknown: the CRDs are not installed. */
-export const CRD_MISSING = 'the AgentgatewayPolicy CRD is not installed: install the chart: helm install agentgateway charts/agentgateway -n agentgateway-system --create-namespace';
+export const CRD_MISSING =
+  'the AgentgatewayPolicy CRD is not installed: install the chart: helm install agentgateway charts/agentgateway -n agentgateway-system --create-namespace';
 
 /** Socket error codes that mean the API server could not be reached at all (DNS, TCP, timeout). */
 const UNREACHABLE: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'connection refused', ENOTFOUND: 'host not found', EAI_AGAIN: 'host name lookup failed',
-  ETIMEDOUT: 'timed out', EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable', ECONNRESET: 'connection reset',
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset',
 };
 
 /**
@@ -86,13 +141,17 @@ export function kubeFailure(err: unknown, server: string): string {
   const e = err as Error & { code?: string };
   if (err instanceof KubeError) {
     if (err.status === 404 && /agentgatewaypolicies/.test(err.message)) return CRD_MISSING;
-    if (err.status === 401) return `the cluster at ${server} refused the kubeconfig's credentials (401 Unauthorized): log in again or pick another context`;
+    if (err.status === 401)
+      return `the cluster at ${server} refused the kubeconfig's credentials (401 Unauthorized): log in again or pick another context`;
     return `the cluster at ${server} answered ${err.message}`;
   }
-  if (e.code !== undefined && UNREACHABLE[e.code] !== undefined) return `cannot reach the cluster at ${server}: ${UNREACHABLE[e.code]} (${e.code}); is it running, and is the kubeconfig's current context the right one?`;
+  if (e.code !== undefined && UNREACHABLE[e.code] !== undefined)
+    return `cannot reach the cluster at ${server}: ${UNREACHABLE[e.code]} (${e.code}); is it running, and is the kubeconfig's current context the right one?`;
   if (/timed out after/.test(e.message)) return `cannot reach the cluster at ${server}: ${e.message}`;
   // client-node refuses a plain-http server unless the cluster entry skips TLS verification.
-  if (/HTTP protocol is not allowed/.test(e.message)) return `the kubeconfig's cluster ${server} is plain http: use https, or set insecure-skip-tls-verify: true on that cluster`;
-  if (e.code !== undefined && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(e.code)) return `TLS to the cluster at ${server} failed: ${e.message} (${e.code})`;
+  if (/HTTP protocol is not allowed/.test(e.message))
+    return `the kubeconfig's cluster ${server} is plain http: use https, or set insecure-skip-tls-verify: true on that cluster`;
+  if (e.code !== undefined && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(e.code))
+    return `TLS to the cluster at ${server} failed: ${e.message} (${e.code})`;
   return `the cluster at ${server}: ${e.message}`;
 }

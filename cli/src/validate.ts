@@ -22,19 +22,35 @@ export interface ValidationWarning {
  * messages). AgentgatewayPolicy is checked in full; Gateway API objects for the fields we read.
  * Never throws: an object that cannot be checked at all is a problem of its file.
  */
-export function validateManifests(manifests: readonly Manifest[]): { problems: ValidationProblem[]; checked: number; ignored: string[]; warnings: ValidationWarning[] } {
+export function validateManifests(manifests: readonly Manifest[]): {
+  problems: ValidationProblem[];
+  checked: number;
+  ignored: string[];
+  warnings: ValidationWarning[];
+} {
   const problems: ValidationProblem[] = [];
   const ignored: string[] = [];
   const warnings: ValidationWarning[] = [];
   let checked = 0;
   for (const m of manifests) {
     const hint = kindCaseHint(m.object);
-    if (hint !== undefined) warnings.push({ file: m.file, line: m.lineOf(['kind']), message: kindCaseMessage(String((m.object as { kind: unknown }).kind), hint) });
+    if (hint !== undefined)
+      warnings.push({
+        file: m.file,
+        line: m.lineOf(['kind']),
+        message: kindCaseMessage(String((m.object as { kind: unknown }).kind), hint),
+      });
     let parsed: ReturnType<typeof parseObjects>;
     try {
       parsed = parseObjects([m.object]);
     } catch (err) {
-      problems.push({ file: m.file, line: m.line, object: '(document)', field: '(root)', message: `could not be checked: ${(err as Error).message}` });
+      problems.push({
+        file: m.file,
+        line: m.line,
+        object: '(document)',
+        field: '(root)',
+        message: `could not be checked: ${(err as Error).message}`,
+      });
       continue;
     }
     ignored.push(...parsed.ignored);
@@ -42,7 +58,13 @@ export function validateManifests(manifests: readonly Manifest[]): { problems: V
     for (const p of parsed.problems) {
       // Each issue keeps its field path: it maps back to a line of the file.
       for (const issue of p.issues) {
-        problems.push({ file: m.file, line: m.lineOf(issue.path), object: p.ref, field: issue.path.join('.') || '(root)', message: issue.message });
+        problems.push({
+          file: m.file,
+          line: m.lineOf(issue.path),
+          object: p.ref,
+          field: issue.path.join('.') || '(root)',
+          message: issue.message,
+        });
       }
     }
     problems.push(...routeProblems(m, parsed.httpRoutes));
@@ -55,9 +77,15 @@ export function validateManifests(manifests: readonly Manifest[]): { problems: V
  * RE2 does not compile (the rule is left out, the route Accepted=False UnsupportedValue).
  */
 export function routeProblems(m: Manifest, routes: ReturnType<typeof parseObjects>['httpRoutes']): ValidationProblem[] {
-  return routes.flatMap((route) => routeRegexProblems(route).map((p) => ({
-    file: m.file, line: m.lineOf(p.path), object: `HTTPRoute ${route.metadata.namespace ?? 'default'}/${route.metadata.name}`, field: p.path.slice(1).join('.'), message: p.message,
-  })));
+  return routes.flatMap((route) =>
+    routeRegexProblems(route).map((p) => ({
+      file: m.file,
+      line: m.lineOf(p.path),
+      object: `HTTPRoute ${route.metadata.namespace ?? 'default'}/${route.metadata.name}`,
+      field: p.path.slice(1).join('.'),
+      message: p.message,
+    })),
+  );
 }
 
 export function formatProblem(p: ValidationProblem): string {

@@ -62,25 +62,48 @@ export class Controller {
   constructor(private readonly o: ControllerOptions) {
     const log = (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => o.logger[level](fields ?? {}, msg);
     this.metrics = new ControllerMetrics({
-      queueDepth: () => this.statuses.depth + (this.deployer?.depth ?? 0), connectedProxies: () => this.configServer.connectedProxies,
-      leader: () => this.isLeader, jwks: () => this.keys.entriesView(), now: o.now,
+      queueDepth: () => this.statuses.depth + (this.deployer?.depth ?? 0),
+      connectedProxies: () => this.configServer.connectedProxies,
+      leader: () => this.isLeader,
+      jwks: () => this.keys.entriesView(),
+      now: o.now,
     });
     this.informers = new InformerSet(o.kc, o.rest, {
-      onChange: () => this.schedule(), onSynced: () => this.schedule(),
-      onError: (res, err, retryInMs) => log('warn', 'watch failed; restarting', { resource: res, error: (err as Error)?.message ?? String(err), retryInMs }),
+      onChange: () => this.schedule(),
+      onSynced: () => this.schedule(),
+      onError: (res, err, retryInMs) =>
+        log('warn', 'watch failed; restarting', { resource: res, error: (err as Error)?.message ?? String(err), retryInMs }),
     });
     const events = new EventRecorder({ rest: o.rest, controller: o.controllerName, instance: o.identity, now: o.now, log });
     this.keys = new KeyStore({
-      rest: o.rest, namespace: o.namespace, metrics: this.metrics, now: o.now, log, onChange: () => this.schedule(),
+      rest: o.rest,
+      namespace: o.namespace,
+      metrics: this.metrics,
+      now: o.now,
+      log,
+      onChange: () => this.schedule(),
       // Each policy using a JWKS URL hears when its fetches start failing and when they recover (the leader reports).
       onFetchTransition: (url, ok, owners, error) => {
         if (!this.isLeader) return;
         for (const owner of new Set(owners.map((w) => w.split('#', 1)[0] as string))) {
           const [, ns = '', name = ''] = owner.split('/');
           const policy = this.informers.get('policies', ns, name) as StatusObject | undefined;
-          events.record({ apiVersion: WATCHED.policies.apiVersion, kind: 'AgentgatewayPolicy', namespace: ns, name, ...(policy?.metadata.uid ? { uid: policy.metadata.uid } : {}) },
-            ok ? { type: 'Normal', reason: 'JwksFetchRecovered', note: `jwks keyset for "${url}" fetched again` }
-              : { type: 'Warning', reason: 'JwksFetchFailed', note: `jwks keyset for "${url}" could not be fetched (last known good keys, if any, keep serving): ${error ?? 'unknown error'}` });
+          events.record(
+            {
+              apiVersion: WATCHED.policies.apiVersion,
+              kind: 'AgentgatewayPolicy',
+              namespace: ns,
+              name,
+              ...(policy?.metadata.uid ? { uid: policy.metadata.uid } : {}),
+            },
+            ok
+              ? { type: 'Normal', reason: 'JwksFetchRecovered', note: `jwks keyset for "${url}" fetched again` }
+              : {
+                  type: 'Warning',
+                  reason: 'JwksFetchFailed',
+                  note: `jwks keyset for "${url}" could not be fetched (last known good keys, if any, keep serving): ${error ?? 'unknown error'}`,
+                },
+          );
         }
       },
       ...(o.jwksRefetchMinIntervalMs !== undefined ? { refetchMinIntervalMs: o.jwksRefetchMinIntervalMs } : {}),
@@ -93,31 +116,67 @@ export class Controller {
     });
     const cached = (ref: ObjectRef) => this.informers.get(ref.resource, ref.namespace, ref.name) as StatusObject | undefined;
     this.statuses = new StatusWriter({
-      rest: o.rest, metrics: this.metrics, controllerName: o.controllerName, now: o.now, log, isLeader: () => this.isLeader, cached,
+      rest: o.rest,
+      metrics: this.metrics,
+      controllerName: o.controllerName,
+      now: o.now,
+      log,
+      isLeader: () => this.isLeader,
+      cached,
       programmed: (gw, generation) => programmedCondition(gw, this.configServer.programming(gw), generation),
       onWritten: (ref, before, status) => {
         const kind = WATCHED[ref.resource];
         for (const e of transitionEvents(kind.kind, before.status, status, o.controllerName)) {
-          events.record({ apiVersion: kind.apiVersion, kind: kind.kind, namespace: ref.namespace, name: ref.name, ...(before.metadata.uid ? { uid: before.metadata.uid } : {}) }, e);
+          events.record(
+            {
+              apiVersion: kind.apiVersion,
+              kind: kind.kind,
+              namespace: ref.namespace,
+              name: ref.name,
+              ...(before.metadata.uid ? { uid: before.metadata.uid } : {}),
+            },
+            e,
+          );
         }
       },
       // The deployer names each Gateway's Service after the Gateway: its addresses are the Gateway's.
       ...(o.deployer !== undefined ? { gatewayAddresses: (gw: string) => gatewayAddresses(cached(refOf('services', gw))) } : {}),
     });
-    this.deployer = o.deployer === undefined ? undefined : new ProxyDeployer({ rest: o.rest, params: o.deployer, log, gateway: (key) => this.gateways.get(key) });
-    this.leader = o.leaderElection ? new LeaderElector(o.rest, {
-      namespace: o.namespace, name: 'agentgateway-ts-controller', identity: o.identity, leaseDurationMs: 15_000, renewEveryMs: 5_000,
-      now: o.now, log, onChange: (leader) => { if (leader) { void this.ensureGatewayClass(); this.schedule(); } },
-    }) : undefined;
+    this.deployer =
+      o.deployer === undefined
+        ? undefined
+        : new ProxyDeployer({ rest: o.rest, params: o.deployer, log, gateway: (key) => this.gateways.get(key) });
+    this.leader = o.leaderElection
+      ? new LeaderElector(o.rest, {
+          namespace: o.namespace,
+          name: 'agentgateway-ts-controller',
+          identity: o.identity,
+          leaseDurationMs: 15_000,
+          renewEveryMs: 5_000,
+          now: o.now,
+          log,
+          onChange: (leader) => {
+            if (leader) {
+              void this.ensureGatewayClass();
+              this.schedule();
+            }
+          },
+        })
+      : undefined;
   }
 
-  get isLeader(): boolean { return this.leader === undefined ? true : this.leader.isLeader; }
-  get ready(): boolean { return this.started && this.informers.synced; }
+  get isLeader(): boolean {
+    return this.leader === undefined ? true : this.leader.isLeader;
+  }
+  get ready(): boolean {
+    return this.started && this.informers.synced;
+  }
 
   async start(): Promise<void> {
     // Persisted keys first: the first push after a restart already carries them (IdP down or not).
     await this.keys.loadPersisted();
-    if (this.leader) this.leader.start(); else void this.ensureGatewayClass();
+    if (this.leader) this.leader.start();
+    else void this.ensureGatewayClass();
     await this.informers.start();
     this.started = true;
     this.schedule();
@@ -137,13 +196,16 @@ export class Controller {
   schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    this.running = this.running.then(() => new Promise<void>((r) => setImmediate(r))).then(() => {
-      this.scheduled = false;
-      return this.reconcile();
-    }).catch((err: unknown) => {
-      this.metrics.reconciles.inc({ result: 'error' });
-      this.o.logger.error({ error: (err as Error).message }, 'reconcile failed');
-    });
+    this.running = this.running
+      .then(() => new Promise<void>((r) => setImmediate(r)))
+      .then(() => {
+        this.scheduled = false;
+        return this.reconcile();
+      })
+      .catch((err: unknown) => {
+        this.metrics.reconciles.inc({ result: 'error' });
+        this.o.logger.error({ error: (err as Error).message }, 'reconcile failed');
+      });
   }
 
   private async ensureGatewayClass(): Promise<void> {
@@ -151,7 +213,8 @@ export class Controller {
       await this.o.rest.call('POST', WATCHED.gatewayClasses.path, defaultGatewayClass(this.o.className, this.o.controllerName));
       this.o.logger.info({ name: this.o.className }, 'created GatewayClass');
     } catch (err) {
-      if (!(err instanceof KubeError && err.status === 409)) this.o.logger.warn({ error: (err as Error).message }, 'could not create GatewayClass');
+      if (!(err instanceof KubeError && err.status === 409))
+        this.o.logger.warn({ error: (err as Error).message }, 'could not create GatewayClass');
     }
   }
 
@@ -159,14 +222,21 @@ export class Controller {
     if (!this.informers.synced) return;
     const end = this.metrics.reconcileDuration.startTimer();
     const objects = (Object.keys(WATCHED) as WatchedName[]).flatMap((k) => this.informers.list(k));
-    const { parsed, out, configs } = reconcilePass({ objects, controllerName: this.o.controllerName, jwks: this.keys.keys(), memo: this.parseMemo });
+    const { parsed, out, configs } = reconcilePass({
+      objects,
+      controllerName: this.o.controllerName,
+      jwks: this.keys.keys(),
+      memo: this.parseMemo,
+    });
     this.logNewProblems(parsed.problems);
     this.keys.sync(out.jwksRequests);
     this.configServer.update(configs);
-    this.gateways = new Map(parsed.gateways.map((g) => {
-      const key = `${g.metadata.namespace ?? ''}/${g.metadata.name}`;
-      return [key, { gateway: g, parameters: out.gatewayParameters.get(key) }];
-    }));
+    this.gateways = new Map(
+      parsed.gateways.map((g) => {
+        const key = `${g.metadata.namespace ?? ''}/${g.metadata.name}`;
+        return [key, { gateway: g, parameters: out.gatewayParameters.get(key) }];
+      }),
+    );
     if (this.isLeader) {
       this.statuses.update(out, this.routesWithOurEntries());
       this.deployer?.update(out.status.gateways.keys());
@@ -188,7 +258,8 @@ export class Controller {
   private logNewProblems(problems: readonly ObjectProblem[]): void {
     const current = new Set(problems.map((p) => `${p.ref}: ${formatIssues(p)}`));
     for (const p of problems) {
-      if (!this.reportedProblems.has(`${p.ref}: ${formatIssues(p)}`)) this.o.logger.warn({ object: p.ref, issues: p.issues.map(formatIssue) }, 'object does not parse; ignored');
+      if (!this.reportedProblems.has(`${p.ref}: ${formatIssues(p)}`))
+        this.o.logger.warn({ object: p.ref, issues: p.issues.map(formatIssue) }, 'object does not parse; ignored');
     }
     this.reportedProblems.clear();
     for (const k of current) this.reportedProblems.add(k);

@@ -10,26 +10,57 @@ import { allowAll, tokenReviewAuthenticator } from './push/token-review.js';
 import { USAGE, readSettings } from './settings.js';
 
 async function main(): Promise<void> {
-  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) { process.stdout.write(USAGE); return; }
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const s = readSettings(process.argv.slice(2), process.env);
   const logger = pino({ level: s.logLevel, base: { component: 'controller' } });
   const kc = new KubeConfig();
-  if (s.kubeconfig) kc.loadFromFile(s.kubeconfig); else kc.loadFromDefault();
+  if (s.kubeconfig) kc.loadFromFile(s.kubeconfig);
+  else kc.loadFromDefault();
   const rest = new KubeRest(kc);
   const controller = new Controller({
-    kc, rest, logger, namespace: s.namespace, controllerName: s.controllerName, className: s.className, identity: s.identity,
+    kc,
+    rest,
+    logger,
+    namespace: s.namespace,
+    controllerName: s.controllerName,
+    className: s.className,
+    identity: s.identity,
     authenticate: s.proxyAuth === 'none' ? allowAll : tokenReviewAuthenticator(rest, Date.now),
-    leaderElection: s.leaderElection, now: Date.now, jwksRefetchMinIntervalMs: s.jwksRefetchMinIntervalMs,
-    ...(s.proxyImage !== undefined ? {
-      deployer: { image: s.proxyImage, controllerAddress: s.proxyControllerAddress, serviceType: s.proxyServiceType, resources: s.proxyResources, adminPort: 15000 },
-    } : {}),
+    leaderElection: s.leaderElection,
+    now: Date.now,
+    jwksRefetchMinIntervalMs: s.jwksRefetchMinIntervalMs,
+    ...(s.proxyImage !== undefined
+      ? {
+          deployer: {
+            image: s.proxyImage,
+            controllerAddress: s.proxyControllerAddress,
+            serviceType: s.proxyServiceType,
+            resources: s.proxyResources,
+            adminPort: 15000,
+          },
+        }
+      : {}),
   });
-  const tls = s.xdsTlsCertFile !== undefined && s.xdsTlsKeyFile !== undefined
-    ? { certChain: readFileSync(s.xdsTlsCertFile), privateKey: readFileSync(s.xdsTlsKeyFile) } : undefined;
+  const tls =
+    s.xdsTlsCertFile !== undefined && s.xdsTlsKeyFile !== undefined
+      ? { certChain: readFileSync(s.xdsTlsCertFile), privateKey: readFileSync(s.xdsTlsKeyFile) }
+      : undefined;
   const xdsPort = await controller.configServer.listen(s.xdsHost, s.xdsPort, tls);
   const admin = createAdminServer({ ready: () => controller.ready, registry: controller.metrics.registry });
   await new Promise<void>((r) => admin.listen(s.adminPort, s.adminHost, r));
-  logger.info({ xdsPort, xdsTls: tls !== undefined, adminPort: (admin.address() as { port: number }).port, namespace: s.namespace, controllerName: s.controllerName }, 'controller listening');
+  logger.info(
+    {
+      xdsPort,
+      xdsTls: tls !== undefined,
+      adminPort: (admin.address() as { port: number }).port,
+      namespace: s.namespace,
+      controllerName: s.controllerName,
+    },
+    'controller listening',
+  );
   await controller.start();
   const stop = async (signal: string) => {
     logger.info({ signal }, 'stopping');

@@ -60,12 +60,26 @@ Gateway's config to its proxies, writes statuses. Every flag also has an env var
 
 export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): ControllerSettings {
   const { values } = parseArgs({
-    args: [...argv], options: {
-      kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'controller-name': { type: 'string' }, 'class-name': { type: 'string' },
-      'xds-host': { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'admin-host': { type: 'string' },
-      'proxy-auth': { type: 'string' }, 'leader-elect': { type: 'string' }, identity: { type: 'string' }, 'log-level': { type: 'string' },
-      'proxy-image': { type: 'string' }, 'jwks-refetch-min-interval-ms': { type: 'string' },
-      'xds-tls-cert': { type: 'string' }, 'xds-tls-key': { type: 'string' }, 'proxy-controller-address': { type: 'string' }, 'proxy-service-type': { type: 'string' },
+    args: [...argv],
+    options: {
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
+      'controller-name': { type: 'string' },
+      'class-name': { type: 'string' },
+      'xds-host': { type: 'string' },
+      'xds-port': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'admin-host': { type: 'string' },
+      'proxy-auth': { type: 'string' },
+      'leader-elect': { type: 'string' },
+      identity: { type: 'string' },
+      'log-level': { type: 'string' },
+      'proxy-image': { type: 'string' },
+      'jwks-refetch-min-interval-ms': { type: 'string' },
+      'xds-tls-cert': { type: 'string' },
+      'xds-tls-key': { type: 'string' },
+      'proxy-controller-address': { type: 'string' },
+      'proxy-service-type': { type: 'string' },
     },
   });
   const proxyAuth = values['proxy-auth'] ?? env['AGW_PROXY_AUTH'] ?? 'tokenreview';
@@ -74,7 +88,8 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const namespace = values.namespace ?? env['POD_NAMESPACE'] ?? 'agentgateway-system';
   const xdsPort = Number(values['xds-port'] ?? env['AGW_XDS_PORT'] ?? 9978);
   const serviceType = values['proxy-service-type'] ?? env['AGW_PROXY_SERVICE_TYPE'] ?? 'LoadBalancer';
-  if (!['LoadBalancer', 'NodePort', 'ClusterIP'].includes(serviceType)) throw new Error(`--proxy-service-type ${serviceType}: expected LoadBalancer, NodePort or ClusterIP`);
+  if (!['LoadBalancer', 'NodePort', 'ClusterIP'].includes(serviceType))
+    throw new Error(`--proxy-service-type ${serviceType}: expected LoadBalancer, NodePort or ClusterIP`);
   const proxyImage = values['proxy-image'] ?? env['AGW_PROXY_IMAGE'];
   const tlsCert = values['xds-tls-cert'] ?? env['AGW_XDS_TLS_CERT'];
   const tlsKey = values['xds-tls-key'] ?? env['AGW_XDS_TLS_KEY'];
@@ -82,7 +97,8 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
   return {
     ...(tlsCert !== undefined && tlsKey !== undefined ? { xdsTlsCertFile: tlsCert, xdsTlsKeyFile: tlsKey } : {}),
     ...(proxyImage ? { proxyImage } : {}),
-    proxyControllerAddress: values['proxy-controller-address'] ?? env['AGW_PROXY_CONTROLLER_ADDRESS'] ?? `agentgateway.${namespace}.svc:${xdsPort}`,
+    proxyControllerAddress:
+      values['proxy-controller-address'] ?? env['AGW_PROXY_CONTROLLER_ADDRESS'] ?? `agentgateway.${namespace}.svc:${xdsPort}`,
     proxyServiceType: serviceType as ControllerSettings['proxyServiceType'],
     proxyResources: JSON.parse(env['AGW_PROXY_RESOURCES'] ?? '{}') as ControllerSettings['proxyResources'],
     ...(kubeconfig ? { kubeconfig } : {}),

@@ -1,9 +1,7 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import {
-  kubectl, helm,
-} from '@agw/test-kit';
+import { kubectl, helm } from '@agw/test-kit';
 
 /**
  * The chart with the real helm: lint, a golden `helm template`, and upgrade / uninstall /
@@ -37,12 +35,28 @@ describe('charts/agentgateway', () => {
   it('the install of global setup created the controller objects; upgrade and uninstall work; a reinstall restores them', async () => {
     const deploy = await kubectl(admin(), ['get', 'deployment', 'agentgateway', '-n', 'agentgateway-system', '-o', 'json']);
     expect(deploy.code, deploy.stderr).toBe(0);
-    const spec = JSON.parse(deploy.stdout) as { spec: { replicas: number; template: { spec: { serviceAccountName: string; containers: Array<{ securityContext: Record<string, unknown> }> } } } };
+    const spec = JSON.parse(deploy.stdout) as {
+      spec: {
+        replicas: number;
+        template: { spec: { serviceAccountName: string; containers: Array<{ securityContext: Record<string, unknown> }> } };
+      };
+    };
     expect(spec.spec.template.spec.serviceAccountName).toBe('agentgateway');
-    expect(spec.spec.template.spec.containers[0]?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(spec.spec.template.spec.containers[0]?.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
     const up = await helm(admin(), ['upgrade', 'agentgateway', chart, '-n', 'agentgateway-system', '--set', 'controller.replicas=2']);
     expect(up.code, up.stderr).toBe(0);
-    const replicas = await kubectl(admin(), ['get', 'deployment', 'agentgateway', '-n', 'agentgateway-system', '-o', 'jsonpath={.spec.replicas}']);
+    const replicas = await kubectl(admin(), [
+      'get',
+      'deployment',
+      'agentgateway',
+      '-n',
+      'agentgateway-system',
+      '-o',
+      'jsonpath={.spec.replicas}',
+    ]);
     expect(replicas.stdout).toBe('2');
     const down = await helm(admin(), ['uninstall', 'agentgateway', '-n', 'agentgateway-system']);
     expect(down.code, down.stderr).toBe(0);

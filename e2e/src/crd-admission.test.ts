@@ -2,9 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, inject, it, beforeAll } from 'vitest';
 import { parse, stringify } from 'yaml';
-import {
-  kubectl,
-} from '@agw/test-kit';
+import { kubectl } from '@agw/test-kit';
 
 /**
  * The generated CRD in a real kube-apiserver, through the real kubectl: what users see at
@@ -16,9 +14,15 @@ const NS = 'admission';
 
 const apply = (obj: unknown) => kubectl(kc(), ['apply', '-f', '-'], stringify(obj));
 const withNs = (policy: Record<string, unknown>, name?: string) => ({
-  ...policy, metadata: { ...(policy['metadata'] as object), namespace: NS, ...(name ? { name } : {}) },
+  ...policy,
+  metadata: { ...(policy['metadata'] as object), namespace: NS, ...(name ? { name } : {}) },
 });
-const wrap = (name: string, spec: unknown) => ({ apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayPolicy', metadata: { name, namespace: NS }, spec });
+const wrap = (name: string, spec: unknown) => ({
+  apiVersion: 'agentgateway.dev/v1alpha1',
+  kind: 'AgentgatewayPolicy',
+  metadata: { name, namespace: NS },
+  spec,
+});
 
 describe('AgentgatewayPolicy CRD in a real API server', () => {
   beforeAll(async () => {
@@ -32,11 +36,14 @@ describe('AgentgatewayPolicy CRD in a real API server', () => {
     expect(r.code).toBe(0);
   });
 
-  it.each(fixtures('policies-invalid.yaml').map((v) => [v['name'] as string, v['err'] as string, v['spec']]))('rejects %s with the upstream message', async (name, err, spec) => {
-    const r = await apply(wrap(name, spec));
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain(err);
-  });
+  it.each(fixtures('policies-invalid.yaml').map((v) => [v['name'] as string, v['err'] as string, v['spec']]))(
+    'rejects %s with the upstream message',
+    async (name, err, spec) => {
+      const r = await apply(wrap(name, spec));
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(err);
+    },
+  );
 
   it('defaults mode to Strict and cacheDuration to 5m', async () => {
     const p = wrap('defaults', {
@@ -44,25 +51,31 @@ describe('AgentgatewayPolicy CRD in a real API server', () => {
       traffic: { jwtAuthentication: { providers: [{ issuer: 'x', jwks: { remote: { url: 'http://idp/keys' } } }] } },
     });
     expect((await apply(p)).code).toBe(0);
-    const got = JSON.parse((await kubectl(kc(), ['get', 'agpol', 'defaults', '-n', NS, '-o', 'json'])).stdout) as { spec: { traffic: { jwtAuthentication: { mode: string; providers: Array<{ jwks: { remote: { cacheDuration: string } } }> } } } };
+    const got = JSON.parse((await kubectl(kc(), ['get', 'agpol', 'defaults', '-n', NS, '-o', 'json'])).stdout) as {
+      spec: { traffic: { jwtAuthentication: { mode: string; providers: Array<{ jwks: { remote: { cacheDuration: string } } }> } } };
+    };
     expect(got.spec.traffic.jwtAuthentication.mode).toBe('Strict');
     expect(got.spec.traffic.jwtAuthentication.providers[0]?.jwks.remote.cacheDuration).toBe('5m');
   });
 
   it('rejects a field of upstream this project does not implement (strict field validation)', async () => {
-    const r = await apply(wrap('ratelimit', {
-      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }],
-      traffic: { rateLimit: {}, jwtAuthentication: { providers: [{ issuer: 'x', jwks: { inline: '{"keys":[]}' } }] } },
-    }));
+    const r = await apply(
+      wrap('ratelimit', {
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }],
+        traffic: { rateLimit: {}, jwtAuthentication: { providers: [{ issuer: 'x', jwks: { inline: '{"keys":[]}' } }] } },
+      }),
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('unknown field "spec.traffic.rateLimit"');
   });
 
   it('rejects a targetRef without group', async () => {
-    const r = await apply(wrap('nogroup', {
-      targetRefs: [{ kind: 'Gateway', name: 'gw' }],
-      traffic: { jwtAuthentication: { providers: [{ issuer: 'x', jwks: { inline: '{"keys":[]}' } }] } },
-    }));
+    const r = await apply(
+      wrap('nogroup', {
+        targetRefs: [{ kind: 'Gateway', name: 'gw' }],
+        traffic: { jwtAuthentication: { providers: [{ issuer: 'x', jwks: { inline: '{"keys":[]}' } }] } },
+      }),
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('spec.targetRefs[0].group: Required value');
   });

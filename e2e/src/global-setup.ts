@@ -2,9 +2,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import {
-  startControlPlane, kubectl, type ControlPlane, helm, gatewayApiCrdDir, LOG_DIR,
-} from '@agw/test-kit';
+import { startControlPlane, kubectl, type ControlPlane, helm, gatewayApiCrdDir, LOG_DIR } from '@agw/test-kit';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -30,22 +28,40 @@ export default async function setup(project: TestProject): Promise<() => Promise
   rmSync(LOG_DIR, { recursive: true, force: true }); // logs of this run only
   cp = await startControlPlane();
   const gw = gatewayApiCrdDir();
-  const files = readdirSync(gw).filter((f) => f.endsWith('.yaml')).map((f) => join(gw, f));
+  const files = readdirSync(gw)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(gw, f));
   const ours = resolve(process.cwd(), 'crds');
-  for (const args of [['apply', '--server-side', ...files.flatMap((f) => ['-f', f])], ['apply', '--server-side', '-f', ours]]) {
+  for (const args of [
+    ['apply', '--server-side', ...files.flatMap((f) => ['-f', f])],
+    ['apply', '--server-side', '-f', ours],
+  ]) {
     const r = await kubectl(cp.kubeconfig, args);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
   }
   const established = await kubectl(cp.kubeconfig, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
   if (established.code !== 0) throw new Error(`CRDs not established: ${established.stderr}`);
   // The chart, as users install it (no --wait: there is no kubelet to start its pods).
-  const install = await helm(cp.kubeconfig, ['install', 'agentgateway', resolve(process.cwd(), 'charts/agentgateway'), '-n', 'agentgateway-system', '--create-namespace']);
+  const install = await helm(cp.kubeconfig, [
+    'install',
+    'agentgateway',
+    resolve(process.cwd(), 'charts/agentgateway'),
+    '-n',
+    'agentgateway-system',
+    '--create-namespace',
+  ]);
   if (install.code !== 0) throw new Error(`helm install failed: ${install.stderr}`);
   project.provide('helmInstallOutput', install.stdout);
   // The control plane lives in this process; tests ask for a kube-apiserver restart over loopback.
   const control = createServer((req, res) => {
     if (req.method === 'POST' && req.url === '/restart-apiserver') {
-      void (cp as ControlPlane).restartApiServer().then(() => res.end('restarted\n'), (err: unknown) => { res.statusCode = 500; res.end(String(err)); });
+      void (cp as ControlPlane).restartApiServer().then(
+        () => res.end('restarted\n'),
+        (err: unknown) => {
+          res.statusCode = 500;
+          res.end(String(err));
+        },
+      );
       return;
     }
     res.statusCode = 404;
@@ -56,5 +72,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('kubeconfig', cp.kubeconfig);
   project.provide('controllerKubeconfig', cp.controllerKubeconfig);
   project.provide('apiServerUrl', cp.url);
-  return async () => { control.close(); await cp?.stop(); };
+  return async () => {
+    control.close();
+    await cp?.stop();
+  };
 }

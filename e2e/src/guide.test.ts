@@ -1,5 +1,26 @@
 import {
-  generateSigningKey, jwks, mintToken, request, startEchoUpstream, startJwksServer, type EchoUpstream, type JwksServer, type SigningKey, startController, startProxy, type RunningController, type RunningProxy, kubectl, infraBin, KeycloakAdmin, startKeycloak, type Keycloak, apply, condOf, waitForAncestor, waitFor,
+  generateSigningKey,
+  jwks,
+  mintToken,
+  request,
+  startEchoUpstream,
+  startJwksServer,
+  type EchoUpstream,
+  type JwksServer,
+  type SigningKey,
+  startController,
+  startProxy,
+  type RunningController,
+  type RunningProxy,
+  kubectl,
+  infraBin,
+  KeycloakAdmin,
+  startKeycloak,
+  type Keycloak,
+  apply,
+  condOf,
+  waitForAncestor,
+  waitFor,
 } from '@agw/test-kit';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -26,7 +47,8 @@ let controller: RunningController;
 let tokenBeforeOutage = '';
 let proxy: RunningProxy;
 
-const curl = (token?: string) => request(proxy.port, { host: 'www.example.com', path: '/headers', ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
+const curl = (token?: string) =>
+  request(proxy.port, { host: 'www.example.com', path: '/headers', ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
 const until = (what: string, want: number, token?: () => Promise<string> | string) =>
   waitFor(what, async () => (await curl(token ? await token() : undefined)).status === want, 30_000, 100);
 
@@ -59,7 +81,6 @@ spec:
               port: 8080
 ${(jwt['extraProviders'] as string | undefined) ?? ''}`;
 
-
 /** The proxy's count of unknown-kid refetches that found the key (its /metrics). */
 async function refetchesFound(adminPort: number): Promise<number> {
   const text = (await request(adminPort, { path: '/metrics' })).body;
@@ -67,24 +88,58 @@ async function refetchesFound(adminPort: number): Promise<number> {
 }
 
 beforeAll(async () => {
-  [keycloak, httpbin, second] = await Promise.all([startKeycloak(), startEchoUpstream('httpbin'), generateSigningKey('ES256', 'second-idp-key')]);
+  [keycloak, httpbin, second] = await Promise.all([
+    startKeycloak(),
+    startEchoUpstream('httpbin'),
+    generateSigningKey('ES256', 'second-idp-key'),
+  ]);
   secondIdp = await startJwksServer([second.jwk]);
   kc = new KeycloakAdmin(keycloak.url);
   client = await kc.configureGuide();
   // KEYCLOAK_ISSUER and KEYCLOAK_JWKS_PATH, as the guide reads them.
-  const discovery = await (await fetch(`${keycloak.url}/realms/master/.well-known/openid-configuration`)).json() as { issuer: string; jwks_uri: string };
+  const discovery = (await (await fetch(`${keycloak.url}/realms/master/.well-known/openid-configuration`)).json()) as {
+    issuer: string;
+    jwks_uri: string;
+  };
   issuer = discovery.issuer;
   jwksPath = new URL(discovery.jwks_uri).pathname;
   for (const ns of ['keycloak', 'httpbin']) expect((await kubectl(admin(), ['create', 'namespace', ns])).code).toBe(0);
   await apply(admin(), [
     // In a cluster Keycloak runs as Service keycloak:8080; here its EndpointSlice names this host (RFC 6761).
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'keycloak', namespace: 'keycloak' }, spec: { ports: [{ name: 'http', port: 8080 }] } },
-    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'keycloak-1', namespace: 'keycloak', labels: { 'kubernetes.io/service-name': 'keycloak' } }, addressType: 'FQDN', endpoints: [{ addresses: ['keycloak.localhost'] }], ports: [{ name: 'http', port: keycloak.port }] },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'httpbin', namespace: 'httpbin' }, spec: { ports: [{ name: 'http', port: 8000, targetPort: 8080 }] } },
-    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'httpbin-1', namespace: 'httpbin', labels: { 'kubernetes.io/service-name': 'httpbin' } }, addressType: 'FQDN', endpoints: [{ addresses: ['httpbin.localhost'] }], ports: [{ name: 'http', port: httpbin.port }] },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'keycloak', namespace: 'keycloak' },
+      spec: { ports: [{ name: 'http', port: 8080 }] },
+    },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'keycloak-1', namespace: 'keycloak', labels: { 'kubernetes.io/service-name': 'keycloak' } },
+      addressType: 'FQDN',
+      endpoints: [{ addresses: ['keycloak.localhost'] }],
+      ports: [{ name: 'http', port: keycloak.port }],
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'httpbin', namespace: 'httpbin' },
+      spec: { ports: [{ name: 'http', port: 8000, targetPort: 8080 }] },
+    },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'httpbin-1', namespace: 'httpbin', labels: { 'kubernetes.io/service-name': 'httpbin' } },
+      addressType: 'FQDN',
+      endpoints: [{ addresses: ['httpbin.localhost'] }],
+      ports: [{ name: 'http', port: httpbin.port }],
+    },
   ]);
   // The guide's Gateway and route, verbatim (snippets/agentgateway-setup.md, install/sample-app.md).
-  const setup = await kubectl(admin(), ['apply', '-f', '-'], `
+  const setup = await kubectl(
+    admin(),
+    ['apply', '-f', '-'],
+    `
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata:
@@ -115,10 +170,21 @@ spec:
   - backendRefs:
     - name: httpbin
       port: 8000
-`);
+`,
+  );
   expect(setup.code, setup.stderr).toBe(0);
-  controller = await startController({ kubeconfig: inject('controllerKubeconfig'), name: 'guide-controller', extraArgs: ['--jwks-refetch-min-interval-ms=2000'] });
-  proxy = await startProxy({ adminKubeconfig: admin(), xdsPort: controller.xdsPort, gateway: `${GW_NS}/${GW}`, name: 'guide-proxy', extraArgs: ['--refetch-interval-ms=2000'] });
+  controller = await startController({
+    kubeconfig: inject('controllerKubeconfig'),
+    name: 'guide-controller',
+    extraArgs: ['--jwks-refetch-min-interval-ms=2000'],
+  });
+  proxy = await startProxy({
+    adminKubeconfig: admin(),
+    xdsPort: controller.xdsPort,
+    gateway: `${GW_NS}/${GW}`,
+    name: 'guide-proxy',
+    extraArgs: ['--refetch-interval-ms=2000'],
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -134,12 +200,22 @@ describe('the agentgateway JWT guide with real Keycloak', () => {
     await until('httpbin reachable', 200);
   });
 
-  it('kubectl apply of the guide\'s policy; `kubectl get ... -o json | jq .status` shows it Accepted', async () => {
+  it("kubectl apply of the guide's policy; `kubectl get ... -o json | jq .status` shows it Accepted", async () => {
     const r = await kubectl(admin(), ['apply', '-f', '-'], guidePolicy());
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('agentgatewaypolicy.agentgateway.dev/jwt-auth-policy created');
-    await waitForAncestor(admin(), GW_NS, 'jwt-auth-policy', GW, (a) => condOf(a, 'Accepted')?.reason === 'Valid' && condOf(a, 'Programmed')?.status === 'True', 60_000);
-    const { stdout } = await promisify(execFile)('sh', ['-c', `"${infraBin('kubectl')}" --kubeconfig="${admin()}" get AgentgatewayPolicy jwt-auth-policy -n ${GW_NS} -o json | jq -c '.status.ancestors[0].conditions[] | select(.type=="Accepted") | {status, reason, message}'`]);
+    await waitForAncestor(
+      admin(),
+      GW_NS,
+      'jwt-auth-policy',
+      GW,
+      (a) => condOf(a, 'Accepted')?.reason === 'Valid' && condOf(a, 'Programmed')?.status === 'True',
+      60_000,
+    );
+    const { stdout } = await promisify(execFile)('sh', [
+      '-c',
+      `"${infraBin('kubectl')}" --kubeconfig="${admin()}" get AgentgatewayPolicy jwt-auth-policy -n ${GW_NS} -o json | jq -c '.status.ancestors[0].conditions[] | select(.type=="Accepted") | {status, reason, message}'`,
+    ]);
     expect(JSON.parse(stdout)).toEqual({ status: 'True', reason: 'Valid', message: 'Policy accepted' });
   });
 
@@ -149,7 +225,7 @@ describe('the agentgateway JWT guide with real Keycloak', () => {
     expect([r.status, r.body, r.headers['content-length']]).toEqual([401, 'authentication failure: no bearer token found', '45']);
   });
 
-  it('curl with user1\'s Keycloak token: 200 and the /headers JSON', async () => {
+  it("curl with user1's Keycloak token: 200 and the /headers JSON", async () => {
     const r = await curl(await kc.token('user1', client));
     expect(r.status).toBe(200);
     const headers = (JSON.parse(r.body) as { headers: Record<string, string> }).headers;
@@ -158,21 +234,34 @@ describe('the agentgateway JWT guide with real Keycloak', () => {
   });
 
   it('multiple providers: Keycloak and a second IdP; tokens of both pass', async () => {
-    const r = await kubectl(admin(), ['apply', '-f', '-'], guidePolicy({ extraProviders: `      - issuer: "https://second-idp.example"
+    const r = await kubectl(
+      admin(),
+      ['apply', '-f', '-'],
+      guidePolicy({
+        extraProviders: `      - issuer: "https://second-idp.example"
         jwks:
           remote:
-            url: "${secondIdp.url}"` }));
+            url: "${secondIdp.url}"`,
+      }),
+    );
     expect(r.code, r.stderr).toBe(0);
     const fromSecond = () => mintToken(second, { claims: { iss: 'https://second-idp.example', sub: 'svc' } });
     await until('second provider accepted', 200, fromSecond);
     expect((await curl(await kc.token('user2', client))).status).toBe(200);
   });
 
-  it('inline JWKS, Optional and Permissive modes (a second policy on the route replaces the Gateway\'s)', async () => {
+  it("inline JWKS, Optional and Permissive modes (a second policy on the route replaces the Gateway's)", async () => {
     const inlineKey = await generateSigningKey('RS256', 'inline-key');
     const routePolicy = (mode: string) => ({
-      apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayPolicy', metadata: { name: 'route-inline', namespace: 'httpbin' },
-      spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'httpbin' }], traffic: { jwtAuthentication: { mode, providers: [{ issuer: 'https://inline.example', jwks: { inline: JSON.stringify(jwks(inlineKey)) } }] } } },
+      apiVersion: 'agentgateway.dev/v1alpha1',
+      kind: 'AgentgatewayPolicy',
+      metadata: { name: 'route-inline', namespace: 'httpbin' },
+      spec: {
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'httpbin' }],
+        traffic: {
+          jwtAuthentication: { mode, providers: [{ issuer: 'https://inline.example', jwks: { inline: JSON.stringify(jwks(inlineKey)) } }] },
+        },
+      },
     });
     const inlineToken = () => mintToken(inlineKey, { claims: { iss: 'https://inline.example' } });
     await apply(admin(), [routePolicy('Strict')]);
@@ -206,11 +295,22 @@ describe('the agentgateway JWT guide with real Keycloak', () => {
     await new Promise((r) => setTimeout(r, 2100));
     const stranger = await generateSigningKey('RS256', 'unknown-kid');
     expect((await curl(await mintToken(stranger, { claims: { iss: issuer } }))).status).toBe(401);
-    const a = await waitForAncestor(admin(), GW_NS, 'jwt-auth-policy', GW, (x) => (condOf(x, 'Accepted')?.message ?? '').includes('served stale'), 30_000);
+    const a = await waitForAncestor(
+      admin(),
+      GW_NS,
+      'jwt-auth-policy',
+      GW,
+      (x) => (condOf(x, 'Accepted')?.message ?? '').includes('served stale'),
+      30_000,
+    );
     expect(condOf(a, 'Accepted')).toMatchObject({ status: 'True', reason: 'Valid' });
-    expect(condOf(a, 'Accepted')?.message).toMatch(/^Policy accepted \(jwks keyset for "http:\/\/keycloak\.keycloak\.svc\.cluster\.local:8080\/realms\/master\/protocol\/openid-connect\/certs" is served stale: last fetched \S+, last error: fetching jwks from .*ECONNREFUSED.*\)$/);
+    expect(condOf(a, 'Accepted')?.message).toMatch(
+      /^Policy accepted \(jwks keyset for "http:\/\/keycloak\.keycloak\.svc\.cluster\.local:8080\/realms\/master\/protocol\/openid-connect\/certs" is served stale: last fetched \S+, last error: fetching jwks from .*ECONNREFUSED.*\)$/,
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${controller.adminPort}/metrics`)).text();
-    expect(metrics).toMatch(/agw_jwks_stale\{url="http:\/\/keycloak\.keycloak\.svc\.cluster\.local:8080\/realms\/master\/protocol\/openid-connect\/certs"\} 1/);
+    expect(metrics).toMatch(
+      /agw_jwks_stale\{url="http:\/\/keycloak\.keycloak\.svc\.cluster\.local:8080\/realms\/master\/protocol\/openid-connect\/certs"\} 1/,
+    );
     expect((await curl(token)).status).toBe(200);
   });
 

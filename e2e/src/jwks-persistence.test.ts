@@ -18,7 +18,11 @@ let rest: KubeRest;
 let a: PersistedKeySet;
 let b: PersistedKeySet;
 
-const keySet = (url: string, fetchedAt: string, ...keys: SigningKey[]): PersistedKeySet => ({ url, fetchedAt, jwks: { keys: keys.map((k) => k.jwk as Jwk) } });
+const keySet = (url: string, fetchedAt: string, ...keys: SigningKey[]): PersistedKeySet => ({
+  url,
+  fetchedAt,
+  jwks: { keys: keys.map((k) => k.jwk as Jwk) },
+});
 const byUrl = (sets: readonly PersistedKeySet[]) => [...sets].sort((x, y) => x.url.localeCompare(y.url));
 
 async function namespace(name: string): Promise<string> {
@@ -29,7 +33,13 @@ async function namespace(name: string): Promise<string> {
 
 /** Names and resourceVersions of the jwks-store ConfigMaps of a namespace. */
 async function stored(ns: string): Promise<Map<string, string>> {
-  const list = await getJson<{ items: Array<{ metadata: { name: string; resourceVersion: string } }> }>(admin(), ['configmaps', '-n', ns, '-l', JWKS_STORE_LABEL]);
+  const list = await getJson<{ items: Array<{ metadata: { name: string; resourceVersion: string } }> }>(admin(), [
+    'configmaps',
+    '-n',
+    ns,
+    '-l',
+    JWKS_STORE_LABEL,
+  ]);
   return new Map((list?.items ?? []).map((i) => [i.metadata.name, i.metadata.resourceVersion]));
 }
 
@@ -37,7 +47,11 @@ beforeAll(async () => {
   const kc = new KubeConfig();
   kc.loadFromFile(admin());
   rest = new KubeRest(kc);
-  const [k1, k2, k3] = await Promise.all([generateSigningKey('RS256', 'p-k1'), generateSigningKey('ES256', 'p-k2'), generateSigningKey('RS256', 'p-k3')]);
+  const [k1, k2, k3] = await Promise.all([
+    generateSigningKey('RS256', 'p-k1'),
+    generateSigningKey('ES256', 'p-k2'),
+    generateSigningKey('RS256', 'p-k3'),
+  ]);
   a = keySet('https://idp-a.example/jwks', '2026-01-01T00:00:00.000Z', k1, k2);
   b = keySet('https://idp-b.example/realms/x/certs', '2026-01-02T00:00:00.000Z', k3);
 });
@@ -47,8 +61,16 @@ describe('JWKS persistence on a real API server', () => {
     const ns = await namespace('e2e-jwks-roundtrip');
     await new JwksPersistence(rest, ns).sync([a, b]);
     expect([...(await stored(ns)).keys()].sort()).toEqual([configMapName(a.url), configMapName(b.url)].sort());
-    const cm = await getJson<{ metadata: { labels: Record<string, string> }; data: Record<string, string> }>(admin(), ['configmap', configMapName(a.url), '-n', ns]);
-    expect(cm?.metadata.labels).toMatchObject({ 'app.kubernetes.io/component': 'jwks-store', 'app.kubernetes.io/managed-by': 'agentgateway-ts' });
+    const cm = await getJson<{ metadata: { labels: Record<string, string> }; data: Record<string, string> }>(admin(), [
+      'configmap',
+      configMapName(a.url),
+      '-n',
+      ns,
+    ]);
+    expect(cm?.metadata.labels).toMatchObject({
+      'app.kubernetes.io/component': 'jwks-store',
+      'app.kubernetes.io/managed-by': 'agentgateway-ts',
+    });
     expect(JSON.parse(cm?.data['jwks-store'] ?? '')).toEqual({ url: a.url, fetchedAt: a.fetchedAt, jwks: a.jwks });
     expect(byUrl(await new JwksPersistence(rest, ns).load())).toEqual(byUrl([a, b]));
   });
@@ -57,18 +79,24 @@ describe('JWKS persistence on a real API server', () => {
     const ns = await namespace('e2e-jwks-garbage');
     await new JwksPersistence(rest, ns).sync([a]);
     const bad = (name: string, data?: Record<string, string>) => ({
-      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns, labels: { 'app.kubernetes.io/component': 'jwks-store' } }, ...(data ? { data } : {}),
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: ns, labels: { 'app.kubernetes.io/component': 'jwks-store' } },
+      ...(data ? { data } : {}),
     });
     for (const cm of [
       bad('jwks-store-not-json', { 'jwks-store': '{"url": "https://x.example", "jwks": {"keys": [' }),
       bad('jwks-store-null', { 'jwks-store': 'null' }),
       bad('jwks-store-a-string', { 'jwks-store': '"just a string"' }),
       bad('jwks-store-url-not-string', { 'jwks-store': JSON.stringify({ url: 5, fetchedAt: a.fetchedAt, jwks: a.jwks }) }),
-      bad('jwks-store-keys-not-array', { 'jwks-store': JSON.stringify({ url: 'https://y.example', fetchedAt: a.fetchedAt, jwks: { keys: {} } }) }),
+      bad('jwks-store-keys-not-array', {
+        'jwks-store': JSON.stringify({ url: 'https://y.example', fetchedAt: a.fetchedAt, jwks: { keys: {} } }),
+      }),
       bad('jwks-store-no-jwks', { 'jwks-store': JSON.stringify({ url: 'https://z.example', fetchedAt: a.fetchedAt }) }),
       bad('jwks-store-other-key', { other: 'x' }),
       bad('jwks-store-no-data'),
-    ]) await rest.call('POST', `/api/v1/namespaces/${ns}/configmaps`, cm);
+    ])
+      await rest.call('POST', `/api/v1/namespaces/${ns}/configmaps`, cm);
     expect((await stored(ns)).size).toBe(9);
     const restarted = new JwksPersistence(rest, ns);
     await expect(restarted.load()).resolves.toEqual([a]);
@@ -76,7 +104,7 @@ describe('JWKS persistence on a real API server', () => {
     expect([...(await stored(ns)).keys()]).toEqual([configMapName(a.url)]);
   });
 
-  it('sync() with one set deletes the other set\'s ConfigMap (orphan) and keeps the first, unrewritten', async () => {
+  it("sync() with one set deletes the other set's ConfigMap (orphan) and keeps the first, unrewritten", async () => {
     const ns = await namespace('e2e-jwks-orphan');
     await new JwksPersistence(rest, ns).sync([a, b]);
     const before = await stored(ns);
@@ -112,8 +140,13 @@ describe('JWKS persistence on a real API server', () => {
     const big: PersistedKeySet = { url: 'https://huge.example/jwks', fetchedAt: a.fetchedAt, jwks: { keys } };
     const restarted = new JwksPersistence(rest, ns);
     await restarted.load();
-    const err = await restarted.sync([big, a]).then(() => undefined, (e: unknown) => e);
-    expect((err as Error).message).toMatch(/^could not persist every key set: https:\/\/huge\.example\/jwks: key set of \d+ bytes is over 1000000 and is not persisted$/);
+    const err = await restarted.sync([big, a]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((err as Error).message).toMatch(
+      /^could not persist every key set: https:\/\/huge\.example\/jwks: key set of \d+ bytes is over 1000000 and is not persisted$/,
+    );
     // a written, b (an orphan now) removed, nothing of big stored.
     expect([...(await stored(ns)).keys()]).toEqual([configMapName(a.url)]);
     await expect(new JwksPersistence(rest, ns).load()).resolves.toEqual([a]);

@@ -2,8 +2,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  apply, generateSigningKey, getJson, jwks, kubectl, request, startController, startEchoUpstream, startProxy, waitFor,
-  type EchoUpstream, type RunningController, type RunningProxy,
+  apply,
+  generateSigningKey,
+  getJson,
+  jwks,
+  kubectl,
+  request,
+  startController,
+  startEchoUpstream,
+  startProxy,
+  waitFor,
+  type EchoUpstream,
+  type RunningController,
+  type RunningProxy,
 } from '@agw/test-kit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -24,8 +35,18 @@ const GW = 'lvc-gw';
 const ISS = 'https://lvc.example';
 const CONTROLLER_NAME = 'agentgateway.dev/agentgateway';
 
-interface Cond { type: string; status: string; reason: string; message: string }
-interface ListenerStatus { name: string; attachedRoutes: number; supportedKinds: unknown; conditions: Cond[] }
+interface Cond {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+interface ListenerStatus {
+  name: string;
+  attachedRoutes: number;
+  supportedKinds: unknown;
+  conditions: Cond[];
+}
 /** Status entries keyed as `agw local` prints them (`HTTPRoute ns/r → Gateway ns/gw`), plus `Gateway ns/gw listener <name>`. */
 type Statuses = Map<string, { conditions: Cond[]; extra?: unknown }>;
 
@@ -37,11 +58,15 @@ let dir: string;
 const printed: string[] = [];
 
 const route = (name: string, host: string, rules: unknown[]) => ({
-  apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name, namespace: NS },
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'HTTPRoute',
+  metadata: { name, namespace: NS },
   spec: { parentRefs: [{ name: GW }], hostnames: [host], rules },
 });
 const policy = (name: string, target: { kind: string; name: string }, jwt: Record<string, unknown>) => ({
-  apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayPolicy', metadata: { name, namespace: NS },
+  apiVersion: 'agentgateway.dev/v1alpha1',
+  kind: 'AgentgatewayPolicy',
+  metadata: { name, namespace: NS },
   spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', ...target }], traffic: { jwtAuthentication: jwt } },
 });
 const toBackend = [{ name: 'backend', port: 80 }];
@@ -49,12 +74,26 @@ const toBackend = [{ name: 'backend', port: 80 }];
 async function manifests(): Promise<unknown[]> {
   const k1 = await generateSigningKey('RS256', 'lvc-k1');
   return [
-    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: GW, namespace: NS }, spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'backend', namespace: NS }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: GW, namespace: NS },
+      spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'backend', namespace: NS },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    },
     // The API server refuses loopback IPv4 endpoint addresses: an FQDN that resolves to 127.0.0.1 (as controller.test.ts).
     {
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'backend-1', namespace: NS, labels: { 'kubernetes.io/service-name': 'backend' } },
-      addressType: 'FQDN', endpoints: [{ addresses: ['backend.localhost'] }], ports: [{ name: 'http', port: upstream.port }],
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'backend-1', namespace: NS, labels: { 'kubernetes.io/service-name': 'backend' } },
+      addressType: 'FQDN',
+      endpoints: [{ addresses: ['backend.localhost'] }],
+      ports: [{ name: 'http', port: upstream.port }],
     },
     route('route-ok', 'ok.example.com', [{ backendRefs: toBackend }]),
     route('route-missing-backend', 'missing.example.com', [{ backendRefs: [{ name: 'no-such-service', port: 80 }] }]),
@@ -62,9 +101,21 @@ async function manifests(): Promise<unknown[]> {
       { matches: [{ path: { type: 'RegularExpression', value: '/(unclosed' } }], backendRefs: toBackend },
       { matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: toBackend },
     ]),
-    policy('valid-jwt', { kind: 'HTTPRoute', name: 'route-ok' }, { mode: 'Strict', providers: [{ issuer: ISS, jwks: { inline: JSON.stringify(jwks(k1)) } }] }),
-    policy('gateway-jwt', { kind: 'Gateway', name: GW }, { mode: 'Permissive', providers: [{ issuer: ISS, jwks: { inline: JSON.stringify(jwks(k1)) } }] }),
-    policy('invalid-jwks', { kind: 'HTTPRoute', name: 'route-bad-regex' }, { providers: [{ issuer: ISS, jwks: { inline: '{"keys":[{"kty":"RSB","kid":"x"}]}' } }] }),
+    policy(
+      'valid-jwt',
+      { kind: 'HTTPRoute', name: 'route-ok' },
+      { mode: 'Strict', providers: [{ issuer: ISS, jwks: { inline: JSON.stringify(jwks(k1)) } }] },
+    ),
+    policy(
+      'gateway-jwt',
+      { kind: 'Gateway', name: GW },
+      { mode: 'Permissive', providers: [{ issuer: ISS, jwks: { inline: JSON.stringify(jwks(k1)) } }] },
+    ),
+    policy(
+      'invalid-jwks',
+      { kind: 'HTTPRoute', name: 'route-bad-regex' },
+      { providers: [{ issuer: ISS, jwks: { inline: '{"keys":[{"kty":"RSB","kid":"x"}]}' } }] },
+    ),
     policy('missing-target', { kind: 'Gateway', name: 'fake-gw' }, { providers: [{ issuer: ISS, jwks: { inline: '{"keys":[]}' } }] }),
   ];
 }
@@ -72,14 +123,23 @@ async function manifests(): Promise<unknown[]> {
 const strip = (cs: readonly Cond[] | undefined): Cond[] =>
   (cs ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message }));
 
-interface Obj { kind: string; metadata: { name: string; namespace?: string }; status?: Record<string, unknown> }
-interface Ref { namespace?: string; name: string; group?: string }
+interface Obj {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  status?: Record<string, unknown>;
+}
+interface Ref {
+  namespace?: string;
+  name: string;
+  group?: string;
+}
 
 /** The cluster's statuses (our controller's entries only) of the GatewayClass and of every object in NS. */
 async function clusterStatuses(): Promise<Statuses> {
   const out: Statuses = new Map();
   const gc = await getJson<Obj>(admin(), ['gatewayclass', 'agentgateway']);
-  if (gc?.status?.['conditions'] !== undefined) out.set('GatewayClass agentgateway', { conditions: strip(gc.status['conditions'] as Cond[]) });
+  if (gc?.status?.['conditions'] !== undefined)
+    out.set('GatewayClass agentgateway', { conditions: strip(gc.status['conditions'] as Cond[]) });
   const list = await getJson<{ items: Obj[] }>(admin(), ['gateways,httproutes,agentgatewaypolicies', '-n', NS]);
   for (const o of list?.items ?? []) {
     const key = `${o.metadata.namespace ?? NS}/${o.metadata.name}`;
@@ -88,17 +148,23 @@ async function clusterStatuses(): Promise<Statuses> {
       if (st['conditions'] === undefined || (st['conditions'] as unknown[]).length === 0) continue;
       out.set(`Gateway ${key}`, { conditions: strip(st['conditions'] as Cond[]) });
       for (const l of (st['listeners'] as ListenerStatus[] | undefined) ?? []) {
-        out.set(`Gateway ${key} listener ${l.name}`, { conditions: strip(l.conditions), extra: { attachedRoutes: l.attachedRoutes, supportedKinds: l.supportedKinds } });
+        out.set(`Gateway ${key} listener ${l.name}`, {
+          conditions: strip(l.conditions),
+          extra: { attachedRoutes: l.attachedRoutes, supportedKinds: l.supportedKinds },
+        });
       }
     } else if (o.kind === 'HTTPRoute') {
       for (const p of (st['parents'] as Array<{ parentRef: Ref; controllerName: string; conditions: Cond[] }> | undefined) ?? []) {
         if (p.controllerName !== CONTROLLER_NAME) continue;
-        out.set(`HTTPRoute ${key} → Gateway ${p.parentRef.namespace ?? o.metadata.namespace}/${p.parentRef.name}`, { conditions: strip(p.conditions) });
+        out.set(`HTTPRoute ${key} → Gateway ${p.parentRef.namespace ?? o.metadata.namespace}/${p.parentRef.name}`, {
+          conditions: strip(p.conditions),
+        });
       }
     } else if (o.kind === 'AgentgatewayPolicy') {
       for (const a of (st['ancestors'] as Array<{ ancestorRef: Ref; controllerName: string; conditions: Cond[] }> | undefined) ?? []) {
         if (a.controllerName !== CONTROLLER_NAME) continue;
-        const anc = a.ancestorRef.name === 'StatusSummary' ? 'StatusSummary' : `Gateway ${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`;
+        const anc =
+          a.ancestorRef.name === 'StatusSummary' ? 'StatusSummary' : `Gateway ${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`;
         out.set(`AgentgatewayPolicy ${key} → ${anc}`, { conditions: strip(a.conditions) });
       }
     }
@@ -135,14 +201,20 @@ async function localStatuses(gw: LocalGateway): Promise<{ statuses: Statuses; li
     const programmed = printedProgrammed(lines[`Gateway ${key}`], true);
     const withP = (cs: readonly Cond[]) => [...strip(cs), ...(programmed ? [programmed] : [])];
     statuses.set(`Gateway ${key}`, { conditions: withP(s.conditions) });
-    for (const l of s.listeners) statuses.set(`Gateway ${key} listener ${l.name}`, { conditions: withP(l.conditions), extra: { attachedRoutes: l.attachedRoutes, supportedKinds: l.supportedKinds } });
+    for (const l of s.listeners)
+      statuses.set(`Gateway ${key} listener ${l.name}`, {
+        conditions: withP(l.conditions),
+        extra: { attachedRoutes: l.attachedRoutes, supportedKinds: l.supportedKinds },
+      });
   }
   for (const [key, parents] of out.status.httpRoutes) {
-    for (const p of parents) statuses.set(`HTTPRoute ${key} → Gateway ${p.parentRef.namespace}/${p.parentRef.name}`, { conditions: strip(p.conditions) });
+    for (const p of parents)
+      statuses.set(`HTTPRoute ${key} → Gateway ${p.parentRef.namespace}/${p.parentRef.name}`, { conditions: strip(p.conditions) });
   }
   for (const [key, ancestors] of out.status.policies) {
     for (const a of ancestors) {
-      const anc = a.ancestorRef.name === 'StatusSummary' ? 'StatusSummary' : `Gateway ${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`;
+      const anc =
+        a.ancestorRef.name === 'StatusSummary' ? 'StatusSummary' : `Gateway ${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`;
       const lineKey = `AgentgatewayPolicy ${key} → ${anc}`;
       const programmed = anc === 'StatusSummary' ? undefined : printedProgrammed(lines[lineKey], false);
       statuses.set(lineKey, { conditions: [...strip(a.conditions), ...(programmed ? [programmed] : [])] });
@@ -151,7 +223,7 @@ async function localStatuses(gw: LocalGateway): Promise<{ statuses: Statuses; li
   return { statuses, lines };
 }
 
-const show = (c: Cond | undefined) => c === undefined ? '(absent)' : `${c.status} ${c.reason} ${JSON.stringify(c.message)}`;
+const show = (c: Cond | undefined) => (c === undefined ? '(absent)' : `${c.status} ${c.reason} ${JSON.stringify(c.message)}`);
 
 /** Every difference, one line each: keys on one side only, conditions by type, listener counts and kinds. */
 function differences(cluster: Statuses, localSt: Statuses): string[] {
@@ -159,8 +231,14 @@ function differences(cluster: Statuses, localSt: Statuses): string[] {
   for (const key of [...new Set([...cluster.keys(), ...localSt.keys()])].sort()) {
     const c = cluster.get(key);
     const l = localSt.get(key);
-    if (c === undefined) { diffs.push(`${key}: only in local mode: ${l?.conditions.map((x) => `${x.type}=${show(x)}`).join('; ')}`); continue; }
-    if (l === undefined) { diffs.push(`${key}: only in the cluster: ${c.conditions.map((x) => `${x.type}=${show(x)}`).join('; ')}`); continue; }
+    if (c === undefined) {
+      diffs.push(`${key}: only in local mode: ${l?.conditions.map((x) => `${x.type}=${show(x)}`).join('; ')}`);
+      continue;
+    }
+    if (l === undefined) {
+      diffs.push(`${key}: only in the cluster: ${c.conditions.map((x) => `${x.type}=${show(x)}`).join('; ')}`);
+      continue;
+    }
     const types = [...new Set([...c.conditions.map((x) => x.type), ...l.conditions.map((x) => x.type)])];
     for (const t of types) {
       const cc = c.conditions.find((x) => x.type === t);
@@ -171,7 +249,8 @@ function differences(cluster: Statuses, localSt: Statuses): string[] {
     }
     const order = (s: { conditions: Cond[] }) => s.conditions.map((x) => x.type).join(',');
     if (order(c) !== order(l)) diffs.push(`${key}: condition order: cluster [${order(c)}] vs local [${order(l)}]`);
-    if (JSON.stringify(c.extra) !== JSON.stringify(l.extra)) diffs.push(`${key}: cluster ${JSON.stringify(c.extra)} vs local ${JSON.stringify(l.extra)}`);
+    if (JSON.stringify(c.extra) !== JSON.stringify(l.extra))
+      diffs.push(`${key}: cluster ${JSON.stringify(c.extra)} vs local ${JSON.stringify(l.extra)}`);
   }
   return diffs;
 }
@@ -183,8 +262,26 @@ beforeAll(async () => {
   // controller creates it when missing; the cluster has the chart's).
   dir = mkdtempSync(join(tmpdir(), 'agw-lvc-'));
   writeFileSync(join(dir, 'manifests.yaml'), objects.map((o) => stringify(o)).join('---\n'));
-  const silent = { level: 'silent', fatal() {}, error() {}, warn() {}, info() {}, debug() {}, trace() {}, silent() {}, child: () => silent } as unknown as LocalOptions['logger'];
-  local = new LocalGateway({ paths: [dir], portMap: new Map([[80, 0]]), host: '127.0.0.1', adminPort: 0, logger: silent, print: (l) => printed.push(l), watch: false });
+  const silent = {
+    level: 'silent',
+    fatal() {},
+    error() {},
+    warn() {},
+    info() {},
+    debug() {},
+    trace() {},
+    silent() {},
+    child: () => silent,
+  } as unknown as LocalOptions['logger'];
+  local = new LocalGateway({
+    paths: [dir],
+    portMap: new Map([[80, 0]]),
+    host: '127.0.0.1',
+    adminPort: 0,
+    logger: silent,
+    print: (l) => printed.push(l),
+    watch: false,
+  });
   await local.start();
   // The cluster: the same objects, the built controller (chart's ServiceAccount) and one proxy of the Gateway.
   expect((await kubectl(admin(), ['create', 'namespace', NS])).code).toBe(0);
@@ -214,10 +311,11 @@ describe('agw local and the cluster controller give the same statuses', () => {
     let previous = '';
     const settled = async () => {
       cluster = await clusterStatuses();
-      const complete = [...localSt].every(([k, l]) => {
-        const c = cluster.get(k);
-        return c !== undefined && l.conditions.every((x) => c.conditions.some((y) => y.type === x.type));
-      }) && cluster.get(`Gateway ${NS}/${GW}`)?.conditions.some((x) => x.type === 'Programmed' && x.status === 'True') === true;
+      const complete =
+        [...localSt].every(([k, l]) => {
+          const c = cluster.get(k);
+          return c !== undefined && l.conditions.every((x) => c.conditions.some((y) => y.type === x.type));
+        }) && cluster.get(`Gateway ${NS}/${GW}`)?.conditions.some((x) => x.type === 'Programmed' && x.status === 'True') === true;
       const now = JSON.stringify([...cluster]);
       const stable = complete && now === previous;
       previous = now;
@@ -231,11 +329,20 @@ describe('agw local and the cluster controller give the same statuses', () => {
     expect(cond('GatewayClass agentgateway', 'Accepted')?.status).toBe('True');
     expect(cond(`Gateway ${NS}/${GW}`, 'Programmed')).toMatchObject({ status: 'True', reason: 'Programmed' });
     expect(cond(`HTTPRoute ${NS}/route-ok → Gateway ${NS}/${GW}`, 'ResolvedRefs')?.status).toBe('True');
-    expect(cond(`HTTPRoute ${NS}/route-missing-backend → Gateway ${NS}/${GW}`, 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'BackendNotFound' });
+    expect(cond(`HTTPRoute ${NS}/route-missing-backend → Gateway ${NS}/${GW}`, 'ResolvedRefs')).toMatchObject({
+      status: 'False',
+      reason: 'BackendNotFound',
+    });
     expect(JSON.stringify(localSt.get(`HTTPRoute ${NS}/route-bad-regex → Gateway ${NS}/${GW}`)?.conditions)).toContain('(unclosed');
     expect(cond(`AgentgatewayPolicy ${NS}/valid-jwt → Gateway ${NS}/${GW}`, 'Accepted')).toMatchObject({ status: 'True', reason: 'Valid' });
-    expect(cond(`AgentgatewayPolicy ${NS}/invalid-jwks → Gateway ${NS}/${GW}`, 'Accepted')).toMatchObject({ status: 'True', reason: 'PartiallyValid' });
-    expect(cond(`AgentgatewayPolicy ${NS}/missing-target → StatusSummary`, 'Attached')).toMatchObject({ status: 'False', reason: 'Pending' });
+    expect(cond(`AgentgatewayPolicy ${NS}/invalid-jwks → Gateway ${NS}/${GW}`, 'Accepted')).toMatchObject({
+      status: 'True',
+      reason: 'PartiallyValid',
+    });
+    expect(cond(`AgentgatewayPolicy ${NS}/missing-target → StatusSummary`, 'Attached')).toMatchObject({
+      status: 'False',
+      reason: 'Pending',
+    });
     expect(localSt.size).toBe(2 + 1 + 3 + 4); // class, gateway, its listener, 3 routes, 4 policies
     // Every line local mode serves on /status is covered by the comparison (listeners ride on the Gateway's).
     expect(Object.keys(lines).sort()).toEqual([...localSt.keys()].filter((k) => !k.includes(' listener ')).sort());
@@ -243,8 +350,15 @@ describe('agw local and the cluster controller give the same statuses', () => {
 
   it('the comparison itself fails on a difference (a missing entry, a condition, a listener count)', () => {
     const c = (message: string): Cond => ({ type: 'Accepted', status: 'True', reason: 'Accepted', message });
-    const a: Statuses = new Map([['Gateway x/g', { conditions: [c('one')] }], ['Gateway x/g listener l', { conditions: [], extra: { attachedRoutes: 1 } }], ['HTTPRoute x/r → Gateway x/g', { conditions: [] }]]);
-    const b: Statuses = new Map([['Gateway x/g', { conditions: [c('two')] }], ['Gateway x/g listener l', { conditions: [], extra: { attachedRoutes: 2 } }]]);
+    const a: Statuses = new Map([
+      ['Gateway x/g', { conditions: [c('one')] }],
+      ['Gateway x/g listener l', { conditions: [], extra: { attachedRoutes: 1 } }],
+      ['HTTPRoute x/r → Gateway x/g', { conditions: [] }],
+    ]);
+    const b: Statuses = new Map([
+      ['Gateway x/g', { conditions: [c('two')] }],
+      ['Gateway x/g listener l', { conditions: [], extra: { attachedRoutes: 2 } }],
+    ]);
     expect(differences(a, b)).toEqual([
       'Gateway x/g: Accepted: cluster True Accepted "one" vs local True Accepted "two"',
       'Gateway x/g listener l: cluster {"attachedRoutes":1} vs local {"attachedRoutes":2}',

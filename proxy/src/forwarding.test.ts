@@ -12,7 +12,12 @@ import { ProxyMetrics } from './metrics.js';
 import { buildGatewayServer } from './server.js';
 
 /** The upstream: behaviours chosen by path; every request seen is recorded with its body's size and SHA-256. */
-interface Seen { url: string; headers: IncomingMessage['headers']; bytes: number; sha256: string }
+interface Seen {
+  url: string;
+  headers: IncomingMessage['headers'];
+  bytes: number;
+  sha256: string;
+}
 const seen: Seen[] = [];
 let upstreamClosedEarly = 0;
 const BIG = Buffer.alloc(8 * 1024 * 1024, 'abcdefghij');
@@ -20,12 +25,25 @@ const BIG = Buffer.alloc(8 * 1024 * 1024, 'abcdefghij');
 function upstreamHandler(req: IncomingMessage, res: ServerResponse): void {
   const hash = createHash('sha256');
   let bytes = 0;
-  req.on('data', (c: Buffer) => { bytes += c.length; hash.update(c); });
+  req.on('data', (c: Buffer) => {
+    bytes += c.length;
+    hash.update(c);
+  });
   req.on('end', () => {
     seen.push({ url: req.url ?? '', headers: req.headers, bytes, sha256: hash.digest('hex') });
     const path = req.url ?? '/';
     if (path === '/hop') {
-      res.writeHead(200, [['Connection', 'keep-alive, X-Hop-Only'], ['X-Hop-Only', 'secret'], ['Keep-Alive', 'timeout=5'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2'], ['X-End-To-End', 'yes']].flat());
+      res.writeHead(
+        200,
+        [
+          ['Connection', 'keep-alive, X-Hop-Only'],
+          ['X-Hop-Only', 'secret'],
+          ['Keep-Alive', 'timeout=5'],
+          ['Set-Cookie', 'a=1'],
+          ['Set-Cookie', 'b=2'],
+          ['X-End-To-End', 'yes'],
+        ].flat(),
+      );
       res.end('ok');
     } else if (path === '/big') {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG.length) });
@@ -33,9 +51,20 @@ function upstreamHandler(req: IncomingMessage, res: ServerResponse): void {
     } else if (path === '/chunked' || path === '/slow-chunked') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       let i = 0;
-      const tick = setInterval(() => { res.write(`part ${i}\n`); if (++i === 5) { clearInterval(tick); res.end(); } }, path === '/chunked' ? 5 : 60);
+      const tick = setInterval(
+        () => {
+          res.write(`part ${i}\n`);
+          if (++i === 5) {
+            clearInterval(tick);
+            res.end();
+          }
+        },
+        path === '/chunked' ? 5 : 60,
+      );
     } else if (path === '/hang') {
-      res.on('close', () => { if (!res.writableFinished) upstreamClosedEarly++; });
+      res.on('close', () => {
+        if (!res.writableFinished) upstreamClosedEarly++;
+      });
     } else if (path === '/reset-midway') {
       res.writeHead(200, { 'content-length': '100' });
       res.write('only part');
@@ -52,12 +81,17 @@ function upstreamHandler(req: IncomingMessage, res: ServerResponse): void {
 
 let upstream: Server, upstreamPort: number, refusedPort: number, garbagePort: number;
 /** Answers every request with a response no HTTP client may accept (a DEL character in a header value). */
-const garbage = createTcpServer((socket) => { socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nX-Bad: a\x7fb\r\nContent-Length: 2\r\n\r\nok', 'latin1')); });
+const garbage = createTcpServer((socket) => {
+  socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nX-Bad: a\x7fb\r\nContent-Length: 2\r\n\r\nok', 'latin1'));
+});
 let gw: FastifyInstance, port: number, impatient: FastifyInstance, impatientPort: number;
 let store: ConfigStore;
 
 const route = (host: string, targetPort: () => number, extra: Partial<CompiledRoute> = {}): CompiledRoute => ({
-  id: `default/${host}/0/0`, listeners: ['http'], hostnames: [host], order: 0,
+  id: `default/${host}/0/0`,
+  listeners: ['http'],
+  hostnames: [host],
+  order: 0,
   match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
   backends: [{ name: 'default/b:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: targetPort() }] }],
   ...extra,
@@ -78,7 +112,10 @@ beforeAll(async () => {
 
   store = new ConfigStore();
   const config: ProxyConfigInput = {
-    schemaVersion: 2, version: 'f1', gateway: { namespace: 'default', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
+    schemaVersion: 2,
+    version: 'f1',
+    gateway: { namespace: 'default', name: 'gw' },
+    listeners: [{ name: 'http', port: 80 }],
     routes: [
       route('app.test', () => upstreamPort),
       route('refused.test', () => refusedPort),
@@ -109,7 +146,17 @@ const last = () => seen[seen.length - 1] as Seen;
 
 describe('forwarding: headers', () => {
   it('hop-by-hop and Connection-listed headers cross in neither direction; repeated Set-Cookie survives', async () => {
-    const res = await request(port, { host: 'app.test', path: '/hop', headers: { connection: 'keep-alive, x-client-hop', 'x-client-hop': 'secret', 'keep-alive': 'timeout=9', te: 'trailers', 'x-kept': 'yes' } });
+    const res = await request(port, {
+      host: 'app.test',
+      path: '/hop',
+      headers: {
+        connection: 'keep-alive, x-client-hop',
+        'x-client-hop': 'secret',
+        'keep-alive': 'timeout=9',
+        te: 'trailers',
+        'x-kept': 'yes',
+      },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toBe('ok');
     expect(last().headers['x-client-hop']).toBeUndefined();
@@ -136,9 +183,16 @@ describe('forwarding: bodies stream both ways', () => {
         const hash = createHash('sha256');
         let bytes = 0;
         // A slow reader: the proxy must pause the upstream rather than buffer without bound.
-        r.on('data', (c: Buffer) => { bytes += c.length; hash.update(c); r.pause(); setTimeout(() => r.resume(), 1); });
+        r.on('data', (c: Buffer) => {
+          bytes += c.length;
+          hash.update(c);
+          r.pause();
+          setTimeout(() => r.resume(), 1);
+        });
         r.on('end', () => resolve({ status: r.statusCode ?? 0, length: r.headers['content-length'], sha: hash.digest('hex'), bytes }));
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     expect(res.status).toBe(200);
     expect(res.length).toBe(String(BIG.length));
@@ -154,7 +208,13 @@ describe('forwarding: bodies stream both ways', () => {
   it('a chunked request body without Content-Type reaches the upstream byte for byte', async () => {
     const body = Buffer.alloc(300_000, 'xyz');
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: '/upload', headers: { host: 'app.test' }, agent: false }, (r) => { r.resume(); r.on('end', () => resolve(r.statusCode ?? 0)); });
+      const req = httpRequest(
+        { host: '127.0.0.1', port, method: 'PUT', path: '/upload', headers: { host: 'app.test' }, agent: false },
+        (r) => {
+          r.resume();
+          r.on('end', () => resolve(r.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < body.length; i += 65_536) req.write(body.subarray(i, i + 65_536));
       req.end();
@@ -166,7 +226,13 @@ describe('forwarding: bodies stream both ways', () => {
   });
 
   it('a JSON body is not parsed by the proxy (invalid JSON passes through)', async () => {
-    const res = await request(port, { host: 'app.test', method: 'POST', path: '/json', body: '{not json', headers: { 'content-type': 'application/json' } });
+    const res = await request(port, {
+      host: 'app.test',
+      method: 'POST',
+      path: '/json',
+      body: '{not json',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toEqual({ method: 'POST', bytes: 9 });
   });
@@ -185,7 +251,12 @@ describe('forwarding: failures answer in agentgateway words, or cut the connecti
     expect(res.status).toBe(503);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     expect(res.body).toBe('upstream call failed: connection refused');
-    const grpc = await request(port, { host: 'refused.test', method: 'POST', path: '/pkg.Svc/Call', headers: { 'content-type': 'application/grpc' } });
+    const grpc = await request(port, {
+      host: 'refused.test',
+      method: 'POST',
+      path: '/pkg.Svc/Call',
+      headers: { 'content-type': 'application/grpc' },
+    });
     expect(grpc.status).toBe(200);
     expect(grpc.headers['grpc-status']).toBe('14');
   });
@@ -223,7 +294,10 @@ describe('forwarding: failures answer in agentgateway words, or cut the connecti
       const req = httpRequest({ host: '127.0.0.1', port, path: '/hang', headers: { host: 'app.test' }, agent: false });
       req.on('error', () => resolve());
       req.end();
-      setTimeout(() => { req.destroy(); resolve(); }, 100);
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 100);
     });
     await expect.poll(() => upstreamClosedEarly).toBe(before + 1);
   });
@@ -237,7 +311,12 @@ describe('forwarding: failures answer in agentgateway words, or cut the connecti
 describe('forwarding: shutdown', () => {
   it('close() lets an in-flight request finish (status and body), then refuses new connections', async () => {
     const logger = pino({ level: 'silent' });
-    const draining = await buildGatewayServer({ store, metrics: new ProxyMetrics(store, { defaultMetrics: false }), logger, listenerPort: 80 });
+    const draining = await buildGatewayServer({
+      store,
+      metrics: new ProxyMetrics(store, { defaultMetrics: false }),
+      logger,
+      listenerPort: 80,
+    });
     await draining.listen({ port: 0, host: '127.0.0.1' });
     const drainPort = (draining.server.address() as AddressInfo).port;
     const before = seen.length;
@@ -250,4 +329,3 @@ describe('forwarding: shutdown', () => {
     await expect(request(drainPort, { host: 'app.test', path: '/ok' })).rejects.toThrow(/ECONNREFUSED/);
   });
 });
-

@@ -13,4 +13,11 @@ export { authenticate } from './auth/jwt-authenticate.js';
 export { compileJwtVerifier } from './auth/jwt-verifier.js';
 export { rawHeaderSource } from './auth/token-location.js';
 export { parsePortMap } from './port-map.js';
-export { canonicalPath, canonicalTarget, TargetErrorCode, TARGET_ERROR_BODY, DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
+export {
+  canonicalPath,
+  canonicalTarget,
+  TargetErrorCode,
+  TARGET_ERROR_BODY,
+  DEFAULT_PATH_RULES,
+  type PathRules,
+} from './routing/request-target.js';

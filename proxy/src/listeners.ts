@@ -50,12 +50,18 @@ export class ListenerPorts {
   private async doSync(): Promise<void> {
     const wanted = new Set(this.o.store.current?.config.listeners.map((l) => l.port) ?? []);
     for (const [port, server] of this.servers) {
-      if (!wanted.has(port)) { await server.close(); this.servers.delete(port); }
+      if (!wanted.has(port)) {
+        await server.close();
+        this.servers.delete(port);
+      }
     }
     for (const port of wanted) {
       if (this.servers.has(port)) continue;
       const app = await buildGatewayServer({
-        store: this.o.store, metrics: this.o.metrics, logger: this.o.logger, listenerPort: port,
+        store: this.o.store,
+        metrics: this.o.metrics,
+        logger: this.o.logger,
+        listenerPort: port,
         ...(this.o.requestRefetch ? { requestRefetch: this.o.requestRefetch } : {}),
         ...(this.o.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: this.o.upstreamTimeoutMs } : {}),
         ...(this.o.refetchIntervalMs !== undefined ? { refetchIntervalMs: this.o.refetchIntervalMs } : {}),

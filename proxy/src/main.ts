@@ -19,7 +19,8 @@ import { ProxyMetrics } from './metrics.js';
 import { buildAdminServer } from './server.js';
 import { USAGE, readSettings, type ProxySettings } from './settings.js';
 
-const RETRY_BASE_MS = 200, RETRY_CAP_MS = 15_000;
+const RETRY_BASE_MS = 200,
+  RETRY_CAP_MS = 15_000;
 type WorkerMessage = { type: 'agw-ready'; ready: boolean };
 
 /** One proxy: config source, listener ports, and (when alone) the admin server. */
@@ -35,14 +36,23 @@ async function runProxy(s: ProxySettings, logger: Logger, worker: number | undef
   let draining = false;
   let source: ControllerSource | undefined;
   const ports = new ListenerPorts({
-    store, metrics, logger, host: s.host, portMap: s.portMap, upstreamTimeoutMs: s.upstreamTimeoutMs, refetchIntervalMs: s.refetchIntervalMs, pathRules: s.pathRules,
+    store,
+    metrics,
+    logger,
+    host: s.host,
+    portMap: s.portMap,
+    upstreamTimeoutMs: s.upstreamTimeoutMs,
+    refetchIntervalMs: s.refetchIntervalMs,
+    pathRules: s.pathRules,
     requestRefetch: (url, kid) => source?.requestRefetch(url, kid),
     onListen: (port, bound) => logger.info({ listenerPort: port, boundPort: bound }, 'listening'),
   });
   store.onChange((e) => {
     if (e.type === 'applied') {
       logger.info({ version: e.version, warnings: e.warnings }, 'config applied');
-      void ports.sync().then(() => process.send?.({ type: 'agw-ready', ready: true } satisfies WorkerMessage))
+      void ports
+        .sync()
+        .then(() => process.send?.({ type: 'agw-ready', ready: true } satisfies WorkerMessage))
         .catch((err: unknown) => logger.error({ error: (err as Error).message }, 'cannot open listener'));
     } else {
       logger.warn({ version: e.version, error: e.error }, 'config rejected; the last good config keeps serving');
@@ -53,7 +63,11 @@ async function runProxy(s: ProxySettings, logger: Logger, worker: number | undef
     watchConfigFile(store, s.configFile);
   } else {
     source = new ControllerSource({
-      address: s.controller as string, gateway: s.gateway, proxyId: worker === undefined ? s.proxyId : `${s.proxyId}/w${worker}`, token: s.token, store,
+      address: s.controller as string,
+      gateway: s.gateway,
+      proxyId: worker === undefined ? s.proxyId : `${s.proxyId}/w${worker}`,
+      token: s.token,
+      store,
       log: (level, msg, fields) => logger[level](fields ?? {}, msg),
       retryDelayMs: (a) => Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(a, 10)) * (0.5 + Math.random() / 2),
       ...(s.controllerCaFile !== undefined ? { tlsCa: readFileSync(s.controllerCaFile) } : {}),
@@ -61,9 +75,15 @@ async function runProxy(s: ProxySettings, logger: Logger, worker: number | undef
     });
     source.start();
   }
-  const admin = worker === undefined
-    ? await buildAdminServer({ stores: () => new Map([[`${s.gateway.namespace}/${s.gateway.name}`, store]]), metrics, logger, draining: () => draining })
-    : undefined;
+  const admin =
+    worker === undefined
+      ? await buildAdminServer({
+          stores: () => new Map([[`${s.gateway.namespace}/${s.gateway.name}`, store]]),
+          metrics,
+          logger,
+          draining: () => draining,
+        })
+      : undefined;
   await admin?.listen({ port: s.adminPort, host: s.host });
   const stop = async (signal: string) => {
     if (draining) return;
@@ -87,7 +107,9 @@ async function runPrimary(s: ProxySettings, logger: Logger): Promise<void> {
   const fork = (index: number) => {
     const w = cluster.fork({ AGW_WORKER_INDEX: String(index) });
     ready.set(w.id, false);
-    w.on('message', (m: WorkerMessage) => { if (m?.type === 'agw-ready') ready.set(w.id, m.ready); });
+    w.on('message', (m: WorkerMessage) => {
+      if (m?.type === 'agw-ready') ready.set(w.id, m.ready);
+    });
     w.on('exit', (code, signal) => {
       ready.delete(w.id);
       if (draining) return;
@@ -103,16 +125,25 @@ async function runPrimary(s: ProxySettings, logger: Logger): Promise<void> {
   admin.get('/healthz', async () => 'ok\n');
   admin.get('/readyz', async (_req, reply) => {
     const all = [...ready.values()];
-    return !draining && all.length === s.workers && all.every(Boolean) ? 'ready\n' : reply.code(503).send(`${all.filter(Boolean).length} of ${s.workers} workers ready\n`);
+    return !draining && all.length === s.workers && all.every(Boolean)
+      ? 'ready\n'
+      : reply.code(503).send(`${all.filter(Boolean).length} of ${s.workers} workers ready\n`);
   });
-  admin.get('/metrics', async (_req, reply) => reply.header('content-type', aggregator.contentType).send(await aggregator.clusterMetrics()));
+  admin.get('/metrics', async (_req, reply) =>
+    reply.header('content-type', aggregator.contentType).send(await aggregator.clusterMetrics()),
+  );
   await admin.listen({ port: s.adminPort, host: s.host });
   logger.info({ workers: s.workers, adminPort: s.adminPort }, 'proxy primary started');
   const stop = (signal: NodeJS.Signals) => {
     if (draining) return;
     draining = true;
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
-    const exit = () => { if (Object.keys(cluster.workers ?? {}).length === 0) { void admin.close(); process.exit(0); } };
+    const exit = () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        void admin.close();
+        process.exit(0);
+      }
+    };
     cluster.on('exit', exit);
     exit();
   };
@@ -121,10 +152,16 @@ async function runPrimary(s: ProxySettings, logger: Logger): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) { process.stdout.write(USAGE); return; }
+  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const s = readSettings(process.argv.slice(2), process.env);
   const worker = cluster.isWorker ? s.workerIndex : undefined;
-  const logger = pino({ level: s.logLevel, base: { component: 'proxy', gateway: `${s.gateway.namespace}/${s.gateway.name}`, ...(worker !== undefined ? { worker } : {}) } });
+  const logger = pino({
+    level: s.logLevel,
+    base: { component: 'proxy', gateway: `${s.gateway.namespace}/${s.gateway.name}`, ...(worker !== undefined ? { worker } : {}) },
+  });
   if (cluster.isPrimary && s.workers > 1) await runPrimary(s, logger);
   else await runProxy(s, logger, worker);
 }

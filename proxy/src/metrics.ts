@@ -8,24 +8,35 @@ export class ProxyMetrics {
   readonly registry = new Registry();
   /** Requests answered, by listener port, route and status code (hot path: tallies, see tallies.ts). */
   readonly requests = new TallyCounter({
-    name: 'agw_proxy_requests_total', help: 'Requests answered, by listener port, route and status code.',
-    labelNames: ['port', 'route', 'status'] as const, registry: this.registry,
+    name: 'agw_proxy_requests_total',
+    help: 'Requests answered, by listener port, route and status code.',
+    labelNames: ['port', 'route', 'status'] as const,
+    registry: this.registry,
   });
   readonly duration = new TallyHistogram(
-    'agw_proxy_request_duration_seconds', 'Time from request start to response end, seconds.', 'route',
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], this.registry,
+    'agw_proxy_request_duration_seconds',
+    'Time from request start to response end, seconds.',
+    'route',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
   );
   readonly jwt = new TallyCounter({
-    name: 'agw_jwt_auth_total', help: 'JWT checks by policy, provider, result (valid|missing|rejected|passed_unverified) and reason code.',
-    labelNames: ['policy', 'provider', 'result', 'reason'] as const, registry: this.registry,
+    name: 'agw_jwt_auth_total',
+    help: 'JWT checks by policy, provider, result (valid|missing|rejected|passed_unverified) and reason code.',
+    labelNames: ['policy', 'provider', 'result', 'reason'] as const,
+    registry: this.registry,
   });
   readonly refetch = new Counter({
-    name: 'agw_jwt_refetch_on_unknown_kid_total', help: 'Unknown-kid refetch requests by outcome (found|not_found).',
-    labelNames: ['outcome'] as const, registers: [this.registry],
+    name: 'agw_jwt_refetch_on_unknown_kid_total',
+    help: 'Unknown-kid refetch requests by outcome (found|not_found).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
   });
   readonly configUpdates = new Counter({
-    name: 'agw_config_updates_total', help: 'Configs received, by result (applied|rejected).',
-    labelNames: ['result'] as const, registers: [this.registry],
+    name: 'agw_config_updates_total',
+    help: 'Configs received, by result (applied|rejected).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
   });
 
   private readonly stores = new Set<ConfigStore>();
@@ -50,12 +61,22 @@ export class ProxyMetrics {
     if (store !== undefined) this.watch(store);
     const stores = this.stores;
     new Gauge({
-      name: 'agw_config_info', help: 'The config version being served (value 1).', labelNames: ['version'] as const,
+      name: 'agw_config_info',
+      help: 'The config version being served (value 1).',
+      labelNames: ['version'] as const,
       registers: [this.registry],
-      collect() { this.reset(); for (const s of stores) { const v = s.current?.config.version; if (v !== undefined) this.set({ version: v }, 1); } },
+      collect() {
+        this.reset();
+        for (const s of stores) {
+          const v = s.current?.config.version;
+          if (v !== undefined) this.set({ version: v }, 1);
+        }
+      },
     });
     new Gauge({
-      name: 'agw_jwt_keys', help: 'Usable keys per JWT policy and provider.', labelNames: ['policy', 'provider'] as const,
+      name: 'agw_jwt_keys',
+      help: 'Usable keys per JWT policy and provider.',
+      labelNames: ['policy', 'provider'] as const,
       registers: [this.registry],
       collect() {
         this.reset();
@@ -63,17 +84,29 @@ export class ProxyMetrics {
       },
     });
     new Gauge({
-      name: 'agw_jwt_cache_entries', help: 'Verified-token cache entries per JWT policy.', labelNames: ['policy'] as const,
+      name: 'agw_jwt_cache_entries',
+      help: 'Verified-token cache entries per JWT policy.',
+      labelNames: ['policy'] as const,
       registers: [this.registry],
-      collect() { this.reset(); for (const v of verifiersOf(stores)) this.set({ policy: v.policy.policy }, v.cache.size); },
+      collect() {
+        this.reset();
+        for (const v of verifiersOf(stores)) this.set({ policy: v.policy.policy }, v.cache.size);
+      },
     });
     new Gauge({
-      name: 'agw_jwt_cache_lookups', help: 'Verified-token cache lookups of the current config, by outcome (hit|miss).',
-      labelNames: ['outcome'] as const, registers: [this.registry],
+      name: 'agw_jwt_cache_lookups',
+      help: 'Verified-token cache lookups of the current config, by outcome (hit|miss).',
+      labelNames: ['outcome'] as const,
+      registers: [this.registry],
       collect() {
-        let hits = 0, misses = 0;
-        for (const v of verifiersOf(stores)) { hits += v.cache.hits; misses += v.cache.misses; }
-        this.set({ outcome: 'hit' }, hits); this.set({ outcome: 'miss' }, misses);
+        let hits = 0,
+          misses = 0;
+        for (const v of verifiersOf(stores)) {
+          hits += v.cache.hits;
+          misses += v.cache.misses;
+        }
+        this.set({ outcome: 'hit' }, hits);
+        this.set({ outcome: 'miss' }, misses);
       },
     });
   }

@@ -23,10 +23,31 @@ const asked: string[] = [];
 let publish: (() => Promise<void>) | undefined;
 
 const config = (version: string, keys: SigningKey[]): ProxyConfigInput => ({
-  schemaVersion: 2, version, gateway: { namespace: 'd', name: 'gw' }, listeners: [{ name: 'http', port: 80 }],
-  routes: [{ id: 'd/r/0/0', listeners: ['http'], hostnames: [], order: 0, match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
-    backends: [{ name: 'd/up:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstream.port }] }], policies: { jwt: 'p' } }],
-  policies: { jwt: { p: { policy: 'd/p', mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id: 'd/p#0', issuer: ISS, keys: jwks(...keys).keys as never, remoteUrl: URL_ }] } } },
+  schemaVersion: 2,
+  version,
+  gateway: { namespace: 'd', name: 'gw' },
+  listeners: [{ name: 'http', port: 80 }],
+  routes: [
+    {
+      id: 'd/r/0/0',
+      listeners: ['http'],
+      hostnames: [],
+      order: 0,
+      match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
+      backends: [{ name: 'd/up:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstream.port }] }],
+      policies: { jwt: 'p' },
+    },
+  ],
+  policies: {
+    jwt: {
+      p: {
+        policy: 'd/p',
+        mode: 'Strict',
+        location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' },
+        providers: [{ id: 'd/p#0', issuer: ISS, keys: jwks(...keys).keys as never, remoteUrl: URL_ }],
+      },
+    },
+  },
 });
 
 beforeAll(async () => {
@@ -35,16 +56,32 @@ beforeAll(async () => {
   store = new ConfigStore();
   expect(await applyConfig(store, config('v1', [old]))).toBeUndefined();
   gw = await buildGatewayServer({
-    store, metrics: new ProxyMetrics(store, { defaultMetrics: false }), logger: pino({ level: 'silent' }), listenerPort: 80,
-    now: () => clock, refetchWaitMs: 300, refetchIntervalMs: 30_000,
-    requestRefetch: (url, kid) => { asked.push(`${url} ${kid}`); void publish?.(); },
+    store,
+    metrics: new ProxyMetrics(store, { defaultMetrics: false }),
+    logger: pino({ level: 'silent' }),
+    listenerPort: 80,
+    now: () => clock,
+    refetchWaitMs: 300,
+    refetchIntervalMs: 30_000,
+    requestRefetch: (url, kid) => {
+      asked.push(`${url} ${kid}`);
+      void publish?.();
+    },
   });
   await gw.listen({ port: 0, host: '127.0.0.1' });
   port = (gw.server.address() as AddressInfo).port;
 });
-afterAll(async () => { await gw.close(); await upstream.close(); });
+afterAll(async () => {
+  await gw.close();
+  await upstream.close();
+});
 
-const call = async (key: SigningKey, kid = key.kid) => request(port, { headers: { authorization: `Bearer ${await mintToken(key, { claims: { iss: ISS }, header: { kid }, nowSec: Math.floor(clock / 1000) })}` } });
+const call = async (key: SigningKey, kid = key.kid) =>
+  request(port, {
+    headers: {
+      authorization: `Bearer ${await mintToken(key, { claims: { iss: ISS }, header: { kid }, nowSec: Math.floor(clock / 1000) })}`,
+    },
+  });
 
 describe('unknown kid with a remote key source', () => {
   it('a kid the IdP really has: one refetch request, the new keys arrive, the same request passes', async () => {

@@ -17,8 +17,13 @@ let store: ConfigStore, metrics: ProxyMetrics;
 let gw: FastifyInstance, preGw: FastifyInstance, admin: FastifyInstance;
 let port: number, prePort: number, adminPort: number;
 
-const jwtPolicy = (mode: CompiledJwtPolicy['mode'], location: CompiledJwtPolicy['location'] = { kind: 'header', name: 'authorization', prefix: 'Bearer ' }): CompiledJwtPolicy => ({
-  policy: `default/${mode.toLowerCase()}`, mode, location,
+const jwtPolicy = (
+  mode: CompiledJwtPolicy['mode'],
+  location: CompiledJwtPolicy['location'] = { kind: 'header', name: 'authorization', prefix: 'Bearer ' },
+): CompiledJwtPolicy => ({
+  policy: `default/${mode.toLowerCase()}`,
+  mode,
+  location,
   providers: [
     { id: 'p#0', issuer: ISS, keys: [k1.jwk] as never },
     { id: 'p#1', issuer: 'https://second.example', keys: [k2.jwk] as never },
@@ -27,7 +32,10 @@ const jwtPolicy = (mode: CompiledJwtPolicy['mode'], location: CompiledJwtPolicy[
 
 let n = 0;
 const r = (host: string, extra: Partial<CompiledRoute> = {}): CompiledRoute => ({
-  id: `default/${host}/0/0`, listeners: ['http'], hostnames: [host], order: n++,
+  id: `default/${host}/0/0`,
+  listeners: ['http'],
+  hostnames: [host],
+  order: n++,
   match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
   backends: [{ name: 'default/backend:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstream.port }] }],
   ...extra,
@@ -35,8 +43,13 @@ const r = (host: string, extra: Partial<CompiledRoute> = {}): CompiledRoute => (
 
 function config(version: string): ProxyConfigInput {
   return {
-    schemaVersion: 2, version, gateway: { namespace: 'default', name: 'gw' },
-    listeners: [{ name: 'http', port: 80 }, { name: 'pre', port: 8080, preRouting: { jwt: 'strict' } }],
+    schemaVersion: 2,
+    version,
+    gateway: { namespace: 'default', name: 'gw' },
+    listeners: [
+      { name: 'http', port: 80 },
+      { name: 'pre', port: 8080, preRouting: { jwt: 'strict' } },
+    ],
     routes: [
       r('insecureroute.com'),
       r('secureroute.com', { policies: { jwt: 'strict' } }),
@@ -52,7 +65,9 @@ function config(version: string): ProxyConfigInput {
     ],
     policies: {
       jwt: {
-        strict: jwtPolicy('Strict'), optional: jwtPolicy('Optional'), permissive: jwtPolicy('Permissive'),
+        strict: jwtPolicy('Strict'),
+        optional: jwtPolicy('Optional'),
+        permissive: jwtPolicy('Permissive'),
         query: jwtPolicy('Strict', { kind: 'query', name: 'access_token' }),
         cookie: jwtPolicy('Strict', { kind: 'cookie', name: 'session' }),
         header: jwtPolicy('Strict', { kind: 'header', name: 'x-jwt', prefix: 'Token ' }),
@@ -63,14 +78,21 @@ function config(version: string): ProxyConfigInput {
 
 beforeAll(async () => {
   upstream = await startEchoUpstream();
-  [k1, k2, stranger] = await Promise.all([generateSigningKey('RS256', 'k1'), generateSigningKey('ES256', 'k2'), generateSigningKey('RS256', 'stranger')]);
+  [k1, k2, stranger] = await Promise.all([
+    generateSigningKey('RS256', 'k1'),
+    generateSigningKey('ES256', 'k2'),
+    generateSigningKey('RS256', 'stranger'),
+  ]);
   store = new ConfigStore();
   metrics = new ProxyMetrics(store, { defaultMetrics: false });
   const logger = pino({ level: 'silent' });
   gw = await buildGatewayServer({ store, metrics, logger, listenerPort: 80 });
   preGw = await buildGatewayServer({ store, metrics, logger, listenerPort: 8080 });
   admin = await buildAdminServer({ stores: () => new Map([['default/gw', store]]), metrics, logger });
-  const listen = async (app: FastifyInstance) => { await app.listen({ port: 0, host: '127.0.0.1' }); return (app.server.address() as AddressInfo).port; };
+  const listen = async (app: FastifyInstance) => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return (app.server.address() as AddressInfo).port;
+  };
   [port, prePort, adminPort] = await Promise.all([listen(gw), listen(preGw), listen(admin)]);
 });
 
@@ -79,7 +101,8 @@ afterAll(async () => {
   await upstream.close();
 });
 
-const token = (key = k1, claims: Record<string, unknown> = {}) => mintToken(key, { claims: { iss: key === k2 ? 'https://second.example' : ISS, sub: 'ignore@agentgateway.dev', ...claims } });
+const token = (key = k1, claims: Record<string, unknown> = {}) =>
+  mintToken(key, { claims: { iss: key === k2 ? 'https://second.example' : ISS, sub: 'ignore@agentgateway.dev', ...claims } });
 const get = (host: string, o: { path?: string; headers?: Record<string, string> } = {}) => request(port, { host, ...o });
 const lastUpstream = () => upstream.requests[upstream.requests.length - 1];
 
@@ -91,7 +114,9 @@ describe('before any config', () => {
 });
 
 describe('proxy with config', () => {
-  beforeAll(async () => { expect(await applyConfig(store, config('v1'))).toBeUndefined(); });
+  beforeAll(async () => {
+    expect(await applyConfig(store, config('v1'))).toBeUndefined();
+  });
 
   it('is ready and routes a request without policy to the upstream, httpbin-style', async () => {
     expect((await request(adminPort, { path: '/readyz' })).status).toBe(200);
@@ -122,8 +147,14 @@ describe('proxy with config', () => {
       expect(res.headers['www-authenticate']).toBe('Bearer realm="agentgateway", error="invalid_token"');
     });
 
-    it.each([['first provider', 'k1'], ['second provider', 'k2']])('valid token of the %s → 200; Authorization not forwarded', async (_n, which) => {
-      const res = await get('secureroute.com', { path: '/headers', headers: { authorization: `Bearer ${await token(which === 'k1' ? k1 : k2)}`, 'x-other': 'kept' } });
+    it.each([
+      ['first provider', 'k1'],
+      ['second provider', 'k2'],
+    ])('valid token of the %s → 200; Authorization not forwarded', async (_n, which) => {
+      const res = await get('secureroute.com', {
+        path: '/headers',
+        headers: { authorization: `Bearer ${await token(which === 'k1' ? k1 : k2)}`, 'x-other': 'kept' },
+      });
       expect(res.status).toBe(200);
       const headers = (JSON.parse(res.body) as { headers: Record<string, string> }).headers;
       expect(headers['Authorization']).toBeUndefined();
@@ -137,7 +168,10 @@ describe('proxy with config', () => {
 
     it('two Authorization headers → 400 invalid_request (Node would keep only the first)', async () => {
       const t = await token();
-      const res = await rawRequest(port, `GET / HTTP/1.1\r\nHost: secureroute.com\r\nAuthorization: Bearer ${t}\r\nAuthorization: Bearer ${t}\r\nConnection: close\r\n\r\n`);
+      const res = await rawRequest(
+        port,
+        `GET / HTTP/1.1\r\nHost: secureroute.com\r\nAuthorization: Bearer ${t}\r\nAuthorization: Bearer ${t}\r\nConnection: close\r\n\r\n`,
+      );
       expect(res.status).toBe(400);
       expect(res.head).toMatch(/www-authenticate: Bearer realm="agentgateway", error="invalid_request"/i);
       expect(res.body).toBe('authentication failure: more than one token found in the request');
@@ -230,7 +264,13 @@ describe('proxy with config', () => {
     });
 
     it('request bodies stream to the upstream', async () => {
-      const res = await request(port, { host: 'insecureroute.com', method: 'POST', path: '/post', body: 'x'.repeat(100_000), headers: { 'content-type': 'application/octet-stream' } });
+      const res = await request(port, {
+        host: 'insecureroute.com',
+        method: 'POST',
+        path: '/post',
+        body: 'x'.repeat(100_000),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       expect(res.status).toBe(200);
       expect(lastUpstream()?.body.length).toBe(100_000);
     });
@@ -247,7 +287,9 @@ describe('proxy with config', () => {
     it('metrics count JWT results by policy, provider and reason; the dump has no key material', async () => {
       const text = (await request(adminPort, { path: '/metrics' })).body;
       expect(text).toMatch(/agw_jwt_auth_total\{policy="default\/strict",provider="p#0",result="valid",reason=""\} \d+/);
-      expect(text).toMatch(/agw_jwt_auth_total\{policy="default\/strict",provider="",result="missing",reason="PROXY_ERR_JWT_MISSING"\} \d+/);
+      expect(text).toMatch(
+        /agw_jwt_auth_total\{policy="default\/strict",provider="",result="missing",reason="PROXY_ERR_JWT_MISSING"\} \d+/,
+      );
       expect(text).toMatch(/agw_config_info\{version="v1"\} 1/);
       expect(text).toMatch(/agw_config_updates_total\{result="rejected"\} 2/);
       expect(text).toMatch(/agw_jwt_keys\{policy="default\/strict",provider="p#1"\} 1/);
@@ -259,14 +301,22 @@ describe('proxy with config', () => {
 });
 
 describe('one bad route or policy is isolated, never the whole config', () => {
-  afterAll(async () => { expect(await applyConfig(store, config('v6'))).toBeUndefined(); });
+  afterAll(async () => {
+    expect(await applyConfig(store, config('v6'))).toBeUndefined();
+  });
 
   it('routes and policies the proxy cannot compile are left out or answer 500; the rest applies, with warnings', async () => {
     const base = config('v5');
     const routes = [
       ...base.routes,
       r('badregex.test', { match: { path: { type: 'RegularExpression', value: '/(unclosed' }, headers: [], queryParams: [] } }),
-      r('badheader.test', { match: { path: { type: 'PathPrefix', value: '/' }, headers: [{ type: 'RegularExpression', name: 'x', value: '(?=lookahead)' }], queryParams: [] } }),
+      r('badheader.test', {
+        match: {
+          path: { type: 'PathPrefix', value: '/' },
+          headers: [{ type: 'RegularExpression', name: 'x', value: '(?=lookahead)' }],
+          queryParams: [],
+        },
+      }),
       r('missingpolicy.test', { policies: { jwt: 'missing' } }),
       r('brokenpolicy.test', { policies: { jwt: 'broken' } }),
       { id: 'default/malformed/0/0', listeners: 'not-a-list' },
@@ -276,14 +326,18 @@ describe('one bad route or policy is isolated, never the whole config', () => {
     expect(await applyConfig(store, input)).toBeUndefined();
     expect(store.current?.config.version).toBe('v5');
     const warnings = store.current?.warnings ?? [];
-    expect(warnings).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^route default\/badregex.test\/0\/0 left out: path regular expression "\/\(unclosed": error parsing regexp: missing closing \)/),
-      expect.stringMatching(/^route default\/badheader.test\/0\/0 left out: header x regular expression/),
-      'route default/missingpolicy.test/0/0 answers 500: JWT policy missing is not available',
-      expect.stringMatching(/^jwt policy broken left out \(its routes answer 500\): mode: /),
-      expect.stringMatching(/^route "default\/malformed\/0\/0" left out: /),
-      'route default/strayhost.test/0/0: unknown listener nosuchlistener ignored',
-    ]));
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^route default\/badregex.test\/0\/0 left out: path regular expression "\/\(unclosed": error parsing regexp: missing closing \)/,
+        ),
+        expect.stringMatching(/^route default\/badheader.test\/0\/0 left out: header x regular expression/),
+        'route default/missingpolicy.test/0/0 answers 500: JWT policy missing is not available',
+        expect.stringMatching(/^jwt policy broken left out \(its routes answer 500\): mode: /),
+        expect.stringMatching(/^route "default\/malformed\/0\/0" left out: /),
+        'route default/strayhost.test/0/0: unknown listener nosuchlistener ignored',
+      ]),
+    );
     // The rest of the config serves, policies included.
     expect((await get('secureroute.com')).status).toBe(401);
     expect((await get('secureroute.com', { headers: { authorization: `Bearer ${await token()}` } })).status).toBe(200);
@@ -301,7 +355,10 @@ describe('one bad route or policy is isolated, never the whole config', () => {
 
   it('a PreRouting policy that is unavailable fails closed for the whole listener', async () => {
     const base = config('v5b');
-    const listeners = [{ name: 'http', port: 80 }, { name: 'pre', port: 8080, preRouting: { jwt: 'gone' } }];
+    const listeners = [
+      { name: 'http', port: 80 },
+      { name: 'pre', port: 8080, preRouting: { jwt: 'gone' } },
+    ];
     expect(await applyConfig(store, { ...base, listeners })).toBeUndefined();
     expect(store.current?.warnings).toContain('listener pre answers 500: JWT policy gone is not available');
     const res = await request(prePort, { host: 'pre.test', path: '/exists', headers: { authorization: `Bearer ${await token()}` } });

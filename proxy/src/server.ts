@@ -46,8 +46,11 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     clientErrorHandler: answerClientError,
   });
   await app.register(gatewayPipeline, {
-    store: o.store, metrics: o.metrics, listenerPort: o.listenerPort,
-    now: o.now ?? Date.now, random: o.random ?? Math.random,
+    store: o.store,
+    metrics: o.metrics,
+    listenerPort: o.listenerPort,
+    now: o.now ?? Date.now,
+    random: o.random ?? Math.random,
     refetchWaitMs: o.refetchWaitMs ?? 1000,
     refetchIntervalMs: o.refetchIntervalMs ?? 30_000,
     ...(o.requestRefetch ? { requestRefetch: o.requestRefetch } : {}),
@@ -60,13 +63,35 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
   app.addHook('onResponse', (req, reply, done) => {
     const routeId = req.agw?.route?.id ?? '';
     o.metrics.countRequest(port, routeId, reply.statusCode, reply.elapsedTime / 1000);
-    if (!accessLog) { done(); return; }
+    if (!accessLog) {
+      done();
+      return;
+    }
     const jwt = req.agw?.jwt;
-    req.log.info({
-      method: req.method, host: req.agw?.host, path: (req.raw.url ?? '').split('?', 1)[0], status: reply.statusCode,
-      route: routeId || undefined, code: req.agw?.code, upstreamError: req.agw?.upstreamError, durationMs: Math.round(reply.elapsedTime * 100) / 100,
-      ...(jwt ? { jwt: { policy: jwt.policy, result: jwt.result, provider: jwt.provider, code: jwt.code, sub: typeof req.agw.claims?.sub === 'string' ? req.agw.claims.sub : undefined } } : {}),
-    }, 'access');
+    req.log.info(
+      {
+        method: req.method,
+        host: req.agw?.host,
+        path: (req.raw.url ?? '').split('?', 1)[0],
+        status: reply.statusCode,
+        route: routeId || undefined,
+        code: req.agw?.code,
+        upstreamError: req.agw?.upstreamError,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        ...(jwt
+          ? {
+              jwt: {
+                policy: jwt.policy,
+                result: jwt.result,
+                provider: jwt.provider,
+                code: jwt.code,
+                sub: typeof req.agw.claims?.sub === 'string' ? req.agw.claims.sub : undefined,
+              },
+            }
+          : {}),
+      },
+      'access',
+    );
     done();
   });
   return app;
@@ -79,18 +104,29 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
  */
 function answerClientError(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, body] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'request header fields too large']
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request timeout'] : [400, 'bad request'];
+  const [status, body] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'request header fields too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request timeout']
+        : [400, 'bad request'];
   // As Node's own handler: answer only when no response of ours has started on this socket.
   const inFlight = (socket as Socket & { _httpMessage?: { _headerSent?: boolean } | null })._httpMessage;
   if (socket.writable && (inFlight == null || inFlight._headerSent !== true)) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy();
 }
 
 /** The admin server; `stores` maps Gateway (`<ns>/<name>`) to its config store. */
-export async function buildAdminServer(o: { stores: () => ReadonlyMap<string, ConfigStore>; metrics: ProxyMetrics; logger: FastifyBaseLogger; draining?: () => boolean }): Promise<FastifyInstance> {
+export async function buildAdminServer(o: {
+  stores: () => ReadonlyMap<string, ConfigStore>;
+  metrics: ProxyMetrics;
+  logger: FastifyBaseLogger;
+  draining?: () => boolean;
+}): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: o.logger, logController: new LogController({ disableRequestLogging: true }) });
   await app.register(adminRoutes, { stores: o.stores, metrics: o.metrics, draining: o.draining ?? (() => false) });
   return app;

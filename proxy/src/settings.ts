@@ -40,8 +40,10 @@ export interface ProxySettings {
 
 /** `--path-merge-slashes true|false` (default true), `--path-semicolons reject|keep` (default reject). */
 function readPathRules(mergeSlashes: string | undefined, semicolons: string | undefined): PathRules {
-  if (mergeSlashes !== undefined && mergeSlashes !== 'true' && mergeSlashes !== 'false') throw new Error(`--path-merge-slashes takes true or false, not ${JSON.stringify(mergeSlashes)}`);
-  if (semicolons !== undefined && semicolons !== 'reject' && semicolons !== 'keep') throw new Error(`--path-semicolons takes reject or keep, not ${JSON.stringify(semicolons)}`);
+  if (mergeSlashes !== undefined && mergeSlashes !== 'true' && mergeSlashes !== 'false')
+    throw new Error(`--path-merge-slashes takes true or false, not ${JSON.stringify(mergeSlashes)}`);
+  if (semicolons !== undefined && semicolons !== 'reject' && semicolons !== 'keep')
+    throw new Error(`--path-semicolons takes reject or keep, not ${JSON.stringify(semicolons)}`);
   return {
     mergeSlashes: mergeSlashes === undefined ? DEFAULT_PATH_RULES.mergeSlashes : mergeSlashes === 'true',
     semicolons: semicolons ?? DEFAULT_PATH_RULES.semicolons,
@@ -79,16 +81,30 @@ also has an env variable (docs/operations.md).
 
 export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): ProxySettings {
   const { values } = parseArgs({
-    args: [...argv], options: {
-      config: { type: 'string' }, controller: { type: 'string' }, gateway: { type: 'string' }, 'proxy-id': { type: 'string' },
-      'token-file': { type: 'string' }, host: { type: 'string' }, 'port-map': { type: 'string', multiple: true },
-      'admin-port': { type: 'string' }, 'drain-ms': { type: 'string' }, 'log-level': { type: 'string' },
-      'jwt-cache-entries': { type: 'string' }, workers: { type: 'string' }, 'upstream-timeout-ms': { type: 'string' }, 'refetch-interval-ms': { type: 'string' },
-      'controller-ca': { type: 'string' }, 'controller-server-name': { type: 'string' },
-      'path-merge-slashes': { type: 'string' }, 'path-semicolons': { type: 'string' },
+    args: [...argv],
+    options: {
+      config: { type: 'string' },
+      controller: { type: 'string' },
+      gateway: { type: 'string' },
+      'proxy-id': { type: 'string' },
+      'token-file': { type: 'string' },
+      host: { type: 'string' },
+      'port-map': { type: 'string', multiple: true },
+      'admin-port': { type: 'string' },
+      'drain-ms': { type: 'string' },
+      'log-level': { type: 'string' },
+      'jwt-cache-entries': { type: 'string' },
+      workers: { type: 'string' },
+      'upstream-timeout-ms': { type: 'string' },
+      'refetch-interval-ms': { type: 'string' },
+      'controller-ca': { type: 'string' },
+      'controller-server-name': { type: 'string' },
+      'path-merge-slashes': { type: 'string' },
+      'path-semicolons': { type: 'string' },
     },
   });
-  const gw = values.gateway ?? (env['GATEWAY_NAMESPACE'] && env['GATEWAY_NAME'] ? `${env['GATEWAY_NAMESPACE']}/${env['GATEWAY_NAME']}` : undefined);
+  const gw =
+    values.gateway ?? (env['GATEWAY_NAMESPACE'] && env['GATEWAY_NAME'] ? `${env['GATEWAY_NAMESPACE']}/${env['GATEWAY_NAME']}` : undefined);
   const configFile = values.config ?? env['AGW_CONFIG_FILE'];
   const controller = values.controller ?? env['AGW_CONTROLLER_ADDRESS'];
   if (configFile === undefined && controller === undefined) throw new Error('one of --config <file> or --controller <host:port> is needed');
@@ -116,6 +132,9 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     upstreamTimeoutMs: Number(values['upstream-timeout-ms'] ?? env['AGW_UPSTREAM_TIMEOUT_MS'] ?? 30_000),
     refetchIntervalMs: Number(values['refetch-interval-ms'] ?? env['AGW_REFETCH_INTERVAL_MS'] ?? 30_000),
     workerIndex: Number(env['AGW_WORKER_INDEX'] ?? 0),
-    pathRules: readPathRules(values['path-merge-slashes'] ?? env['AGW_PATH_MERGE_SLASHES'], values['path-semicolons'] ?? env['AGW_PATH_SEMICOLONS']),
+    pathRules: readPathRules(
+      values['path-merge-slashes'] ?? env['AGW_PATH_MERGE_SLASHES'],
+      values['path-semicolons'] ?? env['AGW_PATH_SEMICOLONS'],
+    ),
   };
 }

@@ -13,8 +13,11 @@ describe('tallies: hot-path counts exposed through prom-client', () => {
   it('a counter series counts with n++ and is exposed with its labels', async () => {
     const { registry, counter } = build();
     const ok = counter.get('a/200', () => ({ route: 'a', status: '200' }));
-    ok.n++; ok.n++;
-    counter.get('a/200', () => { throw new Error('labels are built once per series'); }).n++;
+    ok.n++;
+    ok.n++;
+    counter.get('a/200', () => {
+      throw new Error('labels are built once per series');
+    }).n++;
     counter.get('b/503', () => ({ route: 'b', status: '503' })).n++;
     const text = await registry.metrics();
     expect(text).toContain('# TYPE t_requests_total counter');
@@ -37,7 +40,8 @@ describe('tallies: hot-path counts exposed through prom-client', () => {
   });
 
   it('cluster workers sum per series (prom-client AggregatorRegistry, as the --workers primary does)', async () => {
-    const w1 = build(), w2 = build();
+    const w1 = build(),
+      w2 = build();
     w1.counter.get('a', () => ({ route: 'a', status: '200' })).n += 2;
     w2.counter.get('a', () => ({ route: 'a', status: '200' })).n += 5;
     w1.histogram.observe(w1.histogram.child('a'), 0.002);

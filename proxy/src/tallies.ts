@@ -8,7 +8,9 @@ import { Counter, type Registry } from 'prom-client';
  */
 
 /** One series of a TallyCounter: count with `n++`. */
-export interface CounterSeries { n: number }
+export interface CounterSeries {
+  n: number;
+}
 
 /** A counter family whose series are plain objects; prom-client reads them at scrape time. */
 export class TallyCounter<L extends string> {
@@ -17,23 +19,40 @@ export class TallyCounter<L extends string> {
   constructor(o: { name: string; help: string; labelNames: readonly L[]; registry: Registry }) {
     const series = this.series;
     new Counter({
-      name: o.name, help: o.help, labelNames: o.labelNames, registers: [o.registry],
-      collect() { this.reset(); for (const s of series.values()) this.inc(s.labels, s.n); },
+      name: o.name,
+      help: o.help,
+      labelNames: o.labelNames,
+      registers: [o.registry],
+      collect() {
+        this.reset();
+        for (const s of series.values()) this.inc(s.labels, s.n);
+      },
     });
   }
 
   /** The series of `key` (a string unique per label set, cheap to build), created with `labels()` the first time. */
   get(key: string, labels: () => Record<L, string>): CounterSeries {
     let s = this.series.get(key);
-    if (s === undefined) { s = { n: 0, labels: labels() }; this.series.set(key, s); }
+    if (s === undefined) {
+      s = { n: 0, labels: labels() };
+      this.series.set(key, s);
+    }
     return s;
   }
 }
 
 /** One series of a TallyHistogram; pass it to `observe`. */
-export interface HistogramSeries { readonly buckets: number[]; sum: number; count: number }
+export interface HistogramSeries {
+  readonly buckets: number[];
+  sum: number;
+  count: number;
+}
 
-interface MetricValue { labels: Record<string, string | number>; value: number; metricName: string }
+interface MetricValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName: string;
+}
 
 /**
  * A histogram with one label, in prom-client's metric shape (`get()` returns what prom-client's
@@ -46,13 +65,22 @@ export class TallyHistogram {
   private readonly series = new Map<string, HistogramSeries>();
 
   /** @param bounds upper bucket bounds, ascending, in the unit observed (seconds here); +Inf is implied. */
-  constructor(readonly name: string, readonly help: string, private readonly labelName: string, private readonly bounds: readonly number[], registry: Registry) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelName: string,
+    private readonly bounds: readonly number[],
+    registry: Registry,
+  ) {
     registry.registerMetric(this as never);
   }
 
   child(labelValue: string): HistogramSeries {
     let s = this.series.get(labelValue);
-    if (s === undefined) { s = { buckets: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 }; this.series.set(labelValue, s); }
+    if (s === undefined) {
+      s = { buckets: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 };
+      this.series.set(labelValue, s);
+    }
     return s;
   }
 
@@ -80,5 +108,7 @@ export class TallyHistogram {
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }
 
-  reset(): void { this.series.clear(); }
+  reset(): void {
+    this.series.clear();
+  }
 }

@@ -13,26 +13,60 @@ import { afterEach, describe, expect, it } from 'vitest';
  * certificate made by openssl.
  */
 const cfg = (version: string, extra: Partial<ProxyConfig> = {}): ProxyConfig => ({
-  schemaVersion: 2, version, gateway: { namespace: 'd', name: 'gw' }, listeners: [{ name: 'http', port: 80 }], routes: [], policies: { jwt: {} }, ...extra,
+  schemaVersion: 2,
+  version,
+  gateway: { namespace: 'd', name: 'gw' },
+  listeners: [{ name: 'http', port: 80 }],
+  routes: [],
+  policies: { jwt: {} },
+  ...extra,
 });
 const until = async (what: string, p: () => boolean, ms = 5000) => {
   const end = Date.now() + ms;
-  while (!p()) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 20)); }
+  while (!p()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 };
 const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => { for (const c of cleanups.splice(0)) await c(); });
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
 
 async function pair(o: { tls?: boolean; allowed?: string[]; clientTls?: boolean } = {}) {
   const refetches: string[] = [];
   let changes = 0;
   const server = new ConfigServer(async () => ({ user: 'test', ...(o.allowed ? { allowedGateways: new Set(o.allowed) } : {}) }), {
-    onProgrammingChange: () => { changes++; }, onRefetch: (url, kid) => refetches.push(`${url} ${kid}`), log: () => undefined,
+    onProgrammingChange: () => {
+      changes++;
+    },
+    onRefetch: (url, kid) => refetches.push(`${url} ${kid}`),
+    log: () => undefined,
   });
   let tls: { certChain: Buffer; privateKey: Buffer } | undefined;
   if (o.tls) {
     const dir = mkdtempSync(join(tmpdir(), 'agw-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=agentgateway', '-addext', 'subjectAltName=DNS:agentgateway.agentgateway-system.svc,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=agentgateway',
+        '-addext',
+        'subjectAltName=DNS:agentgateway.agentgateway-system.svc,IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+      ],
+      { stdio: 'ignore' },
+    );
     tls = { certChain: readFileSync(join(dir, 'cert.pem')), privateKey: readFileSync(join(dir, 'key.pem')) };
   }
   const port = await server.listen('127.0.0.1', 0, tls);
@@ -41,12 +75,22 @@ async function pair(o: { tls?: boolean; allowed?: string[]; clientTls?: boolean 
   /** What the proxy side logged: a refused or failed stream says why here. */
   const logs: string[] = [];
   const source = new ControllerSource({
-    address: `127.0.0.1:${port}`, gateway: { namespace: 'd', name: 'gw' }, proxyId: 'p1', token: () => 't', store,
-    log: (_level, msg, fields) => { logs.push(`${msg} ${JSON.stringify(fields ?? {})}`); },
-    retryDelayMs: () => 100, ...(o.clientTls ?? o.tls ? { tlsCa: tls?.certChain ?? Buffer.from('') } : {}),
+    address: `127.0.0.1:${port}`,
+    gateway: { namespace: 'd', name: 'gw' },
+    proxyId: 'p1',
+    token: () => 't',
+    store,
+    log: (_level, msg, fields) => {
+      logs.push(`${msg} ${JSON.stringify(fields ?? {})}`);
+    },
+    retryDelayMs: () => 100,
+    ...((o.clientTls ?? o.tls) ? { tlsCa: tls?.certChain ?? Buffer.from('') } : {}),
   });
   source.start();
-  cleanups.push(() => source.stop(), () => server.close());
+  cleanups.push(
+    () => source.stop(),
+    () => server.close(),
+  );
   return { server, store, source, refetches, logs, changes: () => changes };
 }
 
@@ -72,11 +116,19 @@ describe('config stream (gRPC)', () => {
   it('a route the proxy cannot use is left out, the rest applied, and the ACK says what was left out', async () => {
     const { server, store } = await pair();
     await until('v1 applied', () => store.current?.config.version === 'v1');
-    const stray = { id: 'd/r/0/0', listeners: ['nope'], hostnames: [], order: 0, match: { path: { type: 'PathPrefix' as const, value: '/' }, headers: [], queryParams: [] }, backends: [] };
+    const stray = {
+      id: 'd/r/0/0',
+      listeners: ['nope'],
+      hostnames: [],
+      order: 0,
+      match: { path: { type: 'PathPrefix' as const, value: '/' }, headers: [], queryParams: [] },
+      backends: [],
+    };
     server.update(new Map([['d/gw', cfg('partial', { routes: [stray] })]]));
     await until('partial applied and acked', () => store.current?.config.version === 'partial' && server.programming('d/gw').acked === 1);
     expect(server.programming('d/gw').warnings.map((w) => w.warning)).toEqual([
-      'route d/r/0/0: unknown listener nope ignored', 'route d/r/0/0 left out: no known listener',
+      'route d/r/0/0: unknown listener nope ignored',
+      'route d/r/0/0 left out: no known listener',
     ]);
   });
 
@@ -100,19 +152,56 @@ describe('config stream (gRPC)', () => {
     const { store } = await pair({ tls: true });
     await until('v1 over TLS', () => store.current?.config.version === 'v1');
     const plain = await (async () => {
-      const s = new ConfigServer(async () => ({ user: 't' }), { onProgrammingChange: () => undefined, onRefetch: () => undefined, log: () => undefined });
+      const s = new ConfigServer(async () => ({ user: 't' }), {
+        onProgrammingChange: () => undefined,
+        onRefetch: () => undefined,
+        log: () => undefined,
+      });
       const dir = mkdtempSync(join(tmpdir(), 'agw-tls-'));
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=x', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1'], { stdio: 'ignore' });
-      const port = await s.listen('127.0.0.1', 0, { certChain: readFileSync(join(dir, 'c.pem')), privateKey: readFileSync(join(dir, 'k.pem')) });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-subj',
+          '/CN=x',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          join(dir, 'k.pem'),
+          '-out',
+          join(dir, 'c.pem'),
+          '-days',
+          '1',
+        ],
+        { stdio: 'ignore' },
+      );
+      const port = await s.listen('127.0.0.1', 0, {
+        certChain: readFileSync(join(dir, 'c.pem')),
+        privateKey: readFileSync(join(dir, 'k.pem')),
+      });
       s.update(new Map([['d/gw', cfg('secret')]]));
       const st = new ConfigStore();
       const lost: string[] = [];
       const src = new ControllerSource({
-        address: `127.0.0.1:${port}`, gateway: { namespace: 'd', name: 'gw' }, proxyId: 'p', token: () => undefined, store: st, retryDelayMs: () => 100,
-        log: (_level, msg) => { if (msg === 'config stream lost; retrying') lost.push(msg); },
+        address: `127.0.0.1:${port}`,
+        gateway: { namespace: 'd', name: 'gw' },
+        proxyId: 'p',
+        token: () => undefined,
+        store: st,
+        retryDelayMs: () => 100,
+        log: (_level, msg) => {
+          if (msg === 'config stream lost; retrying') lost.push(msg);
+        },
       });
       src.start();
-      cleanups.push(() => src.stop(), () => s.close());
+      cleanups.push(
+        () => src.stop(),
+        () => s.close(),
+      );
       // Two failed attempts: the client did reach the server, twice, and got nothing.
       await until('two failed attempts', () => lost.length >= 2);
       return st.current;

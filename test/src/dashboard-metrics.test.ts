@@ -44,7 +44,10 @@ const quoted = (list: string): string[] => [...list.matchAll(/'([^']+)'/g)].map(
 export function metricsInSource(sources: ReadonlyArray<{ text: string }>, defaultMetricNames: () => string[]): Registered {
   const out: Registered = new Map();
   const add = (name: string, labels: string[], histogram: boolean) => {
-    if (!histogram) { out.set(name, new Set(labels)); return; }
+    if (!histogram) {
+      out.set(name, new Set(labels));
+      return;
+    }
     out.set(`${name}_bucket`, new Set([...labels, 'le']));
     out.set(`${name}_sum`, new Set(labels));
     out.set(`${name}_count`, new Set(labels));
@@ -72,8 +75,13 @@ export function metricsInSource(sources: ReadonlyArray<{ text: string }>, defaul
 function promClientDefaults(): string[] {
   const pkg = createRequire(join(root, 'proxy/package.json')).resolve('prom-client/package.json');
   const dir = join(dirname(pkg), 'lib/metrics');
-  return [...new Set(readdirSync(dir).filter((f) => f.endsWith('.js'))
-    .flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/'((?:process|nodejs)_[a-z0-9_]+)'/g)].map((m) => m[1] as string)))];
+  return [
+    ...new Set(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.js'))
+        .flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/'((?:process|nodejs)_[a-z0-9_]+)'/g)].map((m) => m[1] as string)),
+    ),
+  ];
 }
 
 export interface PromqlNames {
@@ -85,7 +93,22 @@ export interface PromqlNames {
   readonly grouping: string[];
 }
 
-const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan', 'atan2']);
+const KEYWORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'inf',
+  'nan',
+  'atan2',
+]);
 
 /** The metric and label names of a PromQL expression (Grafana's `$variables` allowed). */
 export function promqlNames(expr: string): PromqlNames {
@@ -99,18 +122,40 @@ export function promqlNames(expr: string): PromqlNames {
   e = e.replace(/\[[^\]]*\]/g, '');
   const grouping: string[] = [];
   e = e.replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g, (_all, list: string) => {
-    grouping.push(...list.split(',').map((l) => l.trim()).filter((l) => l !== ''));
+    grouping.push(
+      ...list
+        .split(',')
+        .map((l) => l.trim())
+        .filter((l) => l !== ''),
+    );
     return ' ';
   });
   const metrics = [...e.matchAll(/(?<![\w:.])([a-zA-Z_:][\w:]*)(?!\s*\(|[\w:])/g)]
-    .map((m) => m[1] as string).filter((n) => !KEYWORDS.has(n.toLowerCase()));
+    .map((m) => m[1] as string)
+    .filter((n) => !KEYWORDS.has(n.toLowerCase()));
   for (const m of matchers) if (m.metric !== undefined && !metrics.includes(m.metric)) metrics.push(m.metric);
   return { metrics: [...new Set(metrics)], matchers, grouping: [...new Set(grouping)] };
 }
 
-interface Panel { type: string; title?: string; datasource?: { uid?: string }; targets?: Array<{ expr?: string; datasource?: { uid?: string } }>; panels?: Panel[] }
-interface Dashboard { panels: Panel[]; templating: { list: Array<{ name: string; type: string; query: unknown; datasource?: { uid?: string } }> } }
-interface Rule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
+interface Panel {
+  type: string;
+  title?: string;
+  datasource?: { uid?: string };
+  targets?: Array<{ expr?: string; datasource?: { uid?: string } }>;
+  panels?: Panel[];
+}
+interface Dashboard {
+  panels: Panel[];
+  templating: { list: Array<{ name: string; type: string; query: unknown; datasource?: { uid?: string } }> };
+}
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
 
 const dashboard = JSON.parse(readFileSync(dashboardFile, 'utf8')) as Dashboard;
 const rulesText = readFileSync(rulesFile, 'utf8');
@@ -124,12 +169,16 @@ const registered = metricsInSource(
 
 /** Every query of the dashboard and the rules, named for the failure message. */
 const queries: Array<[string, string]> = [
-  ...panels.flatMap((p) => (p.targets ?? []).map((t, i): [string, string] => [`dashboard panel "${p.title ?? '?'}" target ${i}`, t.expr ?? ''])),
-  ...dashboard.templating.list.filter((v) => v.type === 'query').map((v): [string, string] => {
-    const q = typeof v.query === 'string' ? v.query : (v.query as { query: string }).query;
-    const lv = /^label_values\((\w+),\s*(\w+)\)$/.exec(q);
-    return [`dashboard variable $${v.name}`, lv ? `sum by (${lv[2]}) (${lv[1]})` : q];
-  }),
+  ...panels.flatMap((p) =>
+    (p.targets ?? []).map((t, i): [string, string] => [`dashboard panel "${p.title ?? '?'}" target ${i}`, t.expr ?? '']),
+  ),
+  ...dashboard.templating.list
+    .filter((v) => v.type === 'query')
+    .map((v): [string, string] => {
+      const q = typeof v.query === 'string' ? v.query : (v.query as { query: string }).query;
+      const lv = /^label_values\((\w+),\s*(\w+)\)$/.exec(q);
+      return [`dashboard variable $${v.name}`, lv ? `sum by (${lv[2]}) (${lv[1]})` : q];
+    }),
   ...rules.map((r): [string, string] => [`rule ${r.alert ?? r.record ?? '?'}`, r.expr]),
 ];
 
@@ -140,7 +189,10 @@ function problems(expr: string): string[] {
   for (const m of n.metrics) if (!registered.has(m)) out.push(`unknown metric ${m}`);
   const labelsOf = (m: string): ReadonlySet<string> | undefined => registered.get(m);
   for (const s of n.matchers) {
-    if (s.metric === undefined) { out.push(`selector without a metric name: {${s.labels.join(',')}}`); continue; }
+    if (s.metric === undefined) {
+      out.push(`selector without a metric name: {${s.labels.join(',')}}`);
+      continue;
+    }
     const known = labelsOf(s.metric);
     if (known === undefined) continue;
     for (const l of s.labels) if (!known.has(l) && !TARGET_LABELS.includes(l)) out.push(`${s.metric} has no label ${l}`);
@@ -151,9 +203,13 @@ function problems(expr: string): string[] {
   return out;
 }
 
-describe('metric names of the chart\'s rules and dashboard', () => {
+describe("metric names of the chart's rules and dashboard", () => {
   it('promqlNames finds metrics, matcher labels and grouping labels (the extraction itself)', () => {
-    expect(promqlNames('sum by (policy) (rate(agw_jwt_auth_total{result=~"rejected|x",namespace=~"$namespace"}[$__rate_interval])) / on (job, instance) group_left agw_config_info unless up offset 10m > 0.5')).toEqual({
+    expect(
+      promqlNames(
+        'sum by (policy) (rate(agw_jwt_auth_total{result=~"rejected|x",namespace=~"$namespace"}[$__rate_interval])) / on (job, instance) group_left agw_config_info unless up offset 10m > 0.5',
+      ),
+    ).toEqual({
       metrics: ['agw_jwt_auth_total', 'agw_config_info', 'up'],
       matchers: [{ metric: 'agw_jwt_auth_total', labels: ['result', 'namespace'] }],
       grouping: ['policy', 'job', 'instance'],
@@ -182,8 +238,14 @@ describe('metric names of the chart\'s rules and dashboard', () => {
     ].join('\n');
     const m = metricsInSource([{ text: src }], () => []);
     expect(Object.fromEntries([...m].map(([k, v]) => [k, [...(v ?? [])]]))).toEqual({
-      agw_a_total: ['x', 'y'], agw_b_seconds_bucket: ['le'], agw_b_seconds_sum: [], agw_b_seconds_count: [],
-      agw_c_seconds_bucket: ['route', 'le'], agw_c_seconds_sum: ['route'], agw_c_seconds_count: ['route'], agw_d: [],
+      agw_a_total: ['x', 'y'],
+      agw_b_seconds_bucket: ['le'],
+      agw_b_seconds_sum: [],
+      agw_b_seconds_count: [],
+      agw_c_seconds_bucket: ['route', 'le'],
+      agw_c_seconds_sum: ['route'],
+      agw_c_seconds_count: ['route'],
+      agw_d: [],
     });
   });
 
@@ -200,7 +262,10 @@ describe('metric names of the chart\'s rules and dashboard', () => {
   it('every agw_ name in the rule and dashboard texts (descriptions included) is registered (a histogram by its family name too)', () => {
     const texts = { [relative(root, rulesFile)]: rulesText, [relative(root, dashboardFile)]: readFileSync(dashboardFile, 'utf8') };
     const unknown = Object.entries(texts).flatMap(([file, text]) =>
-      [...new Set([...text.matchAll(/\bagw_[a-z0-9_]+/g)].map((m) => m[0]))].filter((n) => !registered.has(n) && !registered.has(`${n}_bucket`)).map((n) => `${file}: ${n}`));
+      [...new Set([...text.matchAll(/\bagw_[a-z0-9_]+/g)].map((m) => m[0]))]
+        .filter((n) => !registered.has(n) && !registered.has(`${n}_bucket`))
+        .map((n) => `${file}: ${n}`),
+    );
     expect(unknown).toEqual([]);
   });
 });
@@ -229,9 +294,16 @@ describe('charts/agentgateway/files/grafana-dashboard.json', () => {
 describe('charts/agentgateway/files/prometheus-rules.yaml', () => {
   it('has the alerts of issue 17', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual([
-      'AgwControllerNoLeader', 'AgwControllerReconcileErrors', 'AgwControllerStatusWriteErrors',
-      'AgwJwksKeySetEmpty', 'AgwJwksStale', 'AgwJwtAuthFailureRatioHigh', 'AgwProxiesDisconnected',
-      'AgwProxyConfigRejected', 'AgwProxyJwtProviderNoKeys', 'AgwProxyWithoutConfig',
+      'AgwControllerNoLeader',
+      'AgwControllerReconcileErrors',
+      'AgwControllerStatusWriteErrors',
+      'AgwJwksKeySetEmpty',
+      'AgwJwksStale',
+      'AgwJwtAuthFailureRatioHigh',
+      'AgwProxiesDisconnected',
+      'AgwProxyConfigRejected',
+      'AgwProxyJwtProviderNoKeys',
+      'AgwProxyWithoutConfig',
     ]);
   });
 

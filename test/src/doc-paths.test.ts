@@ -31,7 +31,10 @@ function markdownFiles(dir: string): string[] {
 function withoutFences(text: string): string[] {
   let fenced = false;
   return text.split('\n').map((line) => {
-    if (/^\s*(```|~~~)/.test(line)) { fenced = !fenced; return ''; }
+    if (/^\s*(```|~~~)/.test(line)) {
+      fenced = !fenced;
+      return '';
+    }
     return fenced ? '' : line;
   });
 }
@@ -48,7 +51,12 @@ export function checkablePath(word: string): string {
   return p;
 }
 
-export interface NamedPath { readonly doc: string; readonly line: number; readonly path: string; readonly resolved: string }
+export interface NamedPath {
+  readonly doc: string;
+  readonly line: number;
+  readonly path: string;
+  readonly resolved: string;
+}
 
 /** Every repository path named in one Markdown file (see above), with where it is named. */
 export function namedPaths(docFile: string, text: string): NamedPath[] {
@@ -81,12 +89,18 @@ describe('repository paths named in README.md, CONTRIBUTING.md and docs/', () =>
   it('finds the paths it should (the extraction itself)', () => {
     const sample = [
       'The harness (`test/src/harness/`) and `node cli/dist/main.js`; see [infra](docs/infra.md#top).',
-      '```sh', 'ls `nothing/in/fences` [x](nowhere.md)', '```',
+      '```sh',
+      'ls `nothing/in/fences` [x](nowhere.md)',
+      '```',
       '`e2e/src/*.test.ts`, `charts/agentgateway/templates/<name>.yaml`, `proxy/src/server.ts:42`, `~/.cache/x`, `http://a/b`, [web](https://x.dev/a).',
     ].join('\n');
     expect(namedPaths(join(root, 'README.md'), sample).map((p) => `${p.line}:${p.path}`)).toEqual([
-      '1:test/src/harness/', '1:cli/src/main.ts', '1:docs/infra.md',
-      '5:e2e/src/', '5:charts/agentgateway/templates/', '5:proxy/src/server.ts',
+      '1:test/src/harness/',
+      '1:cli/src/main.ts',
+      '1:docs/infra.md',
+      '5:e2e/src/',
+      '5:charts/agentgateway/templates/',
+      '5:proxy/src/server.ts',
     ]);
   });
 
@@ -96,7 +110,9 @@ describe('repository paths named in README.md, CONTRIBUTING.md and docs/', () =>
   });
 
   it.each(docs.map((d) => [relative(root, d), d]))('%s: every path it names exists', (_name, doc) => {
-    const missing = namedPaths(doc, readFileSync(doc, 'utf8')).filter((p) => !existsSync(p.resolved)).map((p) => `${p.doc}:${p.line}: ${p.path}`);
+    const missing = namedPaths(doc, readFileSync(doc, 'utf8'))
+      .filter((p) => !existsSync(p.resolved))
+      .map((p) => `${p.doc}:${p.line}: ${p.path}`);
     expect(missing).toEqual([]);
   });
 });

@@ -1,7 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface EchoRequest { method: string; url: string; headers: IncomingHttpHeaders; body: string }
+export interface EchoRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
 
 export interface EchoUpstream {
   readonly port: number;
@@ -26,13 +31,29 @@ export async function startEchoUpstream(name = 'echo'): Promise<EchoUpstream> {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       res.setHeader('x-upstream', name);
       const status = /^\/status\/(\d{3})$/.exec(path);
-      if (status) { res.statusCode = Number(status[1]); res.end(); return; }
+      if (status) {
+        res.statusCode = Number(status[1]);
+        res.end();
+        return;
+      }
       const delay = /^\/delay\/(\d+)$/.exec(path);
-      if (delay) { setTimeout(() => { if (!res.destroyed) res.end('{"delayed":true}'); }, Number(delay[1])); return; }
+      if (delay) {
+        setTimeout(() => {
+          if (!res.destroyed) res.end('{"delayed":true}');
+        }, Number(delay[1]));
+        return;
+      }
       res.setHeader('content-type', 'application/json');
       if (path === '/headers') {
-        const canonical = Object.fromEntries(Object.entries(req.headers).map(([k, v]) =>
-          [k.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('-'), Array.isArray(v) ? v.join(',') : v]));
+        const canonical = Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [
+            k
+              .split('-')
+              .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+              .join('-'),
+            Array.isArray(v) ? v.join(',') : v,
+          ]),
+        );
         res.end(JSON.stringify({ headers: canonical }));
         return;
       }
@@ -43,6 +64,10 @@ export async function startEchoUpstream(name = 'echo'): Promise<EchoUpstream> {
   return {
     port: (server.address() as AddressInfo).port,
     requests,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -1,19 +1,33 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 
-export interface Response { status: number; headers: IncomingHttpHeaders; body: string }
+export interface Response {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
 
 /** One HTTP/1.1 request to 127.0.0.1:`port` with full control of Host and headers. */
-export function request(port: number, o: { path?: string; method?: string; host?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+export function request(
+  port: number,
+  o: { path?: string; method?: string; host?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: '127.0.0.1', port, path: o.path ?? '/', method: o.method ?? 'GET',
-      headers: { host: o.host ?? 'localhost', ...o.headers }, agent: false,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: o.path ?? '/',
+        method: o.method ?? 'GET',
+        headers: { host: o.host ?? 'localhost', ...o.headers },
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     req.end(o.body);
   });

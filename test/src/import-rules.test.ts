@@ -25,19 +25,39 @@ export function importsOf(text: string): string[] {
   return specs;
 }
 
-interface Rule { files: RegExp; forbidden: RegExp; why: string }
+interface Rule {
+  files: RegExp;
+  forbidden: RegExp;
+  why: string;
+}
 const rules: Rule[] = [
-  { files: /^proxy\/src\//, forbidden: /^@agw\/controller|controller\/src|^@kubernetes\/client-node/, why: 'proxy never imports controller or the kube client' },
+  {
+    files: /^proxy\/src\//,
+    forbidden: /^@agw\/controller|controller\/src|^@kubernetes\/client-node/,
+    why: 'proxy never imports controller or the kube client',
+  },
   { files: /^controller\/src\//, forbidden: /^@agw\/proxy|proxy\/src/, why: 'controller never imports proxy' },
   { files: /^(proxy|controller|cli)\/src\//, forbidden: /^@agw\/api\//, why: 'only the root export of @agw/api' },
-  { files: /^controller\/src\/translate\//, forbidden: /^node:|^(fs|net|http|https|child_process)$|^pino|^@kubernetes\/client-node/, why: 'translate is pure' },
-  { files: /^proxy\/src\/(routing|auth)\//, forbidden: /^fastify|^@fastify\/|^pino|^node:(fs|net|http|https|child_process)/, why: 'routing and auth are pure, fastify-free' },
+  {
+    files: /^controller\/src\/translate\//,
+    forbidden: /^node:|^(fs|net|http|https|child_process)$|^pino|^@kubernetes\/client-node/,
+    why: 'translate is pure',
+  },
+  {
+    files: /^proxy\/src\/(routing|auth)\//,
+    forbidden: /^fastify|^@fastify\/|^pino|^node:(fs|net|http|https|child_process)/,
+    why: 'routing and auth are pure, fastify-free',
+  },
   { files: /^api\/src\/(?!gen\/)/, forbidden: /^node:|^pino|^fastify|^@kubernetes\/client-node/, why: 'api is the contract: no I/O' },
 ];
 
 describe('dependency rules', () => {
   const files = ['api', 'proxy', 'controller', 'cli'].flatMap((w) => {
-    try { return sources(join(root, w, 'src')); } catch { return []; }
+    try {
+      return sources(join(root, w, 'src'));
+    } catch {
+      return [];
+    }
   });
 
   it('finds the sources it checks', () => {
@@ -58,7 +78,8 @@ describe('dependency rules', () => {
   });
 
   it('recognises every import form (the checker itself can fail)', () => {
-    expect(importsOf(`import a from 'x';\nimport type { B } from "y";\nexport * from './z.js';\nimport 'side';\nconst m = await import('dyn');`))
-      .toEqual(['x', 'y', './z.js', 'side', 'dyn']);
+    expect(
+      importsOf(`import a from 'x';\nimport type { B } from "y";\nexport * from './z.js';\nimport 'side';\nconst m = await import('dyn');`),
+    ).toEqual(['x', 'y', './z.js', 'side', 'dyn']);
   });
 });

@@ -25,17 +25,33 @@ export async function startJwksServer(initial: JWK[] = []): Promise<JwksServer> 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     hits.set(path, (hits.get(path) ?? 0) + 1);
-    if (failure !== undefined) { res.statusCode = failure; res.end('unavailable'); return; }
+    if (failure !== undefined) {
+      res.statusCode = failure;
+      res.end('unavailable');
+      return;
+    }
     res.setHeader('content-type', 'application/json');
     res.end(raw ?? JSON.stringify({ keys }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
-    port, url: `http://127.0.0.1:${port}/keys`, hits,
-    setKeys: (k) => { keys = k; },
-    failWith: (s) => { failure = s; },
-    serveRaw: (b) => { raw = b; },
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    port,
+    url: `http://127.0.0.1:${port}/keys`,
+    hits,
+    setKeys: (k) => {
+      keys = k;
+    },
+    failWith: (s) => {
+      failure = s;
+    },
+    serveRaw: (b) => {
+      raw = b;
+    },
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -11,7 +11,10 @@ export interface SigningKey {
 
 /** A fresh key pair for `alg` (RS256, PS256, ES256, ES384, ES512, EdDSA, …). */
 export async function generateSigningKey(alg: string, kid: string, opts: { withAlg?: boolean } = {}): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true });
+  const { privateKey, publicKey } = await generateKeyPair(
+    alg,
+    alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true },
+  );
   const jwk = { ...(await exportJWK(publicKey)), kid, use: 'sig', ...(opts.withAlg === false ? {} : { alg }) };
   return { kid, alg, privateKey, jwk };
 }
@@ -46,12 +49,18 @@ export function rawToken(header: unknown, payload: unknown, signature = ''): str
  * Signs arbitrary header and payload with an RSA key as RS256 or PS256, bypassing jose's own
  * checks (for tokens jose refuses to make: unknown `crit`, algorithm not bound to the key…).
  */
-export function signRaw(key: SigningKey, header: Record<string, unknown>, payload: Record<string, unknown>, scheme: 'RS256' | 'PS256' = 'RS256'): string {
+export function signRaw(
+  key: SigningKey,
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  scheme: 'RS256' | 'PS256' = 'RS256',
+): string {
   const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
   const input = `${enc(header)}.${enc(payload)}`;
   const keyObject = KeyObject.from(key.privateKey as unknown as webcrypto.CryptoKey);
-  const sig = scheme === 'RS256'
-    ? sign('sha256', Buffer.from(input), keyObject)
-    : sign('sha256', Buffer.from(input), { key: keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  const sig =
+    scheme === 'RS256'
+      ? sign('sha256', Buffer.from(input), keyObject)
+      : sign('sha256', Buffer.from(input), { key: keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
   return `${input}.${sig.toString('base64url')}`;
 }

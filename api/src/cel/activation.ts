@@ -101,7 +101,12 @@ export function celHeaders(distinct: Readonly<Record<string, readonly string[] |
   for (const name of Object.keys(distinct)) {
     const values = distinct[name];
     if (!values || values.length === 0) continue;
-    Object.defineProperty(out, name, { value: values.length === 1 ? values[0]! : values, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, name, {
+      value: values.length === 1 ? values[0]! : values,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

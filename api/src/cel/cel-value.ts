@@ -70,7 +70,8 @@ function convert(v: unknown, depth: number, inPlace: boolean): CelValue {
         for (let i = 0; i < v.length; i++) {
           const item: unknown = v[i];
           // Strings and booleans need no conversion: skip the write (most of a large body).
-          if (!inPlace || typeof item === 'number' || (typeof item === 'object' && item !== null)) out[i] = convert(item, depth - 1, inPlace);
+          if (!inPlace || typeof item === 'number' || (typeof item === 'object' && item !== null))
+            out[i] = convert(item, depth - 1, inPlace);
         }
         return out;
       }
@@ -88,7 +89,12 @@ function convert(v: unknown, depth: number, inPlace: boolean): CelValue {
           // An own "__proto__" data property (JSON.parse makes one) is assigned as a plain key.
           if (typeof value === 'number' || (typeof value === 'object' && value !== null)) out[key] = convert(value, depth - 1, true);
         } else if (key === '__proto__') {
-          Object.defineProperty(out, key, { value: convert(value, depth - 1, false), enumerable: true, writable: true, configurable: true });
+          Object.defineProperty(out, key, {
+            value: convert(value, depth - 1, false),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
         } else {
           out[key] = convert(value, depth - 1, false);
         }

@@ -5,7 +5,7 @@ import { CelLimits } from './limits.js';
 import type { CelActivation } from './activation.js';
 
 /** An activation with a test variable `x` besides agentgateway's (the engine accepts any name). */
-const withX = (x: unknown): CelActivation => ({ x } as unknown as CelActivation);
+const withX = (x: unknown): CelActivation => ({ x }) as unknown as CelActivation;
 
 function compiled(expr: string): CompiledExpression {
   const c = compileExpression(expr);
@@ -58,7 +58,7 @@ describe('compile: size and nesting bounds', () => {
   });
 
   it(`accepts an AST ${CelLimits.maxAstDepth} deep and refuses deeper operator chains`, () => {
-    expect(compiled(chain(1_024)).evaluate(withX(1n ))).toEqual({ ok: true, value: 1_024n });
+    expect(compiled(chain(1_024)).evaluate(withX(1n))).toEqual({ ok: true, value: 1_024n });
     expect(refused(chain(1_025))).toBe('expression is deeper than 1024 levels (long operator chains count one level per operator)');
     expect(refused(chain(8_000, '1', '+'))).toMatch(/deeper than 1024 levels/);
   });
@@ -71,7 +71,7 @@ describe('compile: size and nesting bounds', () => {
 
   it('evaluates the deepest accepted AST from an already deep stack', () => {
     const deepest = compiled(chain(1_024));
-    const descend = (n: number): unknown => (n === 0 ? deepest.evaluate(withX(1n )) : descend(n - 1));
+    const descend = (n: number): unknown => (n === 0 ? deepest.evaluate(withX(1n)) : descend(n - 1));
     expect(descend(2_000)).toEqual({ ok: true, value: 1_024n });
   });
 
@@ -141,20 +141,26 @@ describe('hostile expressions are bounded', () => {
 
   it('catastrophic-backtracking regexes answer at once (RE2, linear time)', () => {
     const input = 'a'.repeat(100_000) + '!';
-    expect(compiled(`x.matches('(a+)+b')`).evaluate(withX(input ))).toEqual({ ok: true, value: false });
-    expect(compiled(`x.matches('(a|aa)*c')`).evaluate(withX(input ))).toEqual({ ok: true, value: false });
-    expect(compiled(`matches(x, '^(a+)+$')`).evaluate(withX(input ))).toEqual({ ok: true, value: false });
-    expect(compiled(`x.regexReplace('(a*)*b', 'y') == x`).evaluate(withX(input ))).toEqual({ ok: true, value: true });
+    expect(compiled(`x.matches('(a+)+b')`).evaluate(withX(input))).toEqual({ ok: true, value: false });
+    expect(compiled(`x.matches('(a|aa)*c')`).evaluate(withX(input))).toEqual({ ok: true, value: false });
+    expect(compiled(`matches(x, '^(a+)+$')`).evaluate(withX(input))).toEqual({ ok: true, value: false });
+    expect(compiled(`x.regexReplace('(a*)*b', 'y') == x`).evaluate(withX(input))).toEqual({ ok: true, value: true });
     // The same attack written into a 16 KiB expression.
     expect(compiled(`'${'a'.repeat(16_000)}!'.matches('(a+)+b')`).evaluate({})).toEqual({ ok: true, value: false });
   });
 
   it('a regex too large for its input is refused before it runs, and compiling patterns is charged', () => {
     // ~3,000 instructions × 10,000 characters: ~0.4 s in re2js's NFA; refused up front.
-    expect(compiled(`x.matches('.{1000}.{1000}.{1000}')`).evaluate(withX('a'.repeat(10_000) ))).toMatchObject({ ok: false, code: 'cost_limit_exceeded' });
-    expect(compiled(`x.matches('.{1000}.{1000}.{1000}')`).evaluate(withX('a'.repeat(100) ))).toEqual({ ok: true, value: false });
+    expect(compiled(`x.matches('.{1000}.{1000}.{1000}')`).evaluate(withX('a'.repeat(10_000)))).toMatchObject({
+      ok: false,
+      code: 'cost_limit_exceeded',
+    });
+    expect(compiled(`x.matches('.{1000}.{1000}.{1000}')`).evaluate(withX('a'.repeat(100)))).toEqual({ ok: true, value: false });
     // Patterns built from data: at most ~50 distinct compilations per evaluation.
-    expect(compiled(`${list1000}.map(x, 'a'.matches('^' + string(x))).size()`).evaluate({})).toMatchObject({ ok: false, code: 'cost_limit_exceeded' });
+    expect(compiled(`${list1000}.map(x, 'a'.matches('^' + string(x))).size()`).evaluate({})).toMatchObject({
+      ok: false,
+      code: 'cost_limit_exceeded',
+    });
     expect(compiled(`[1, 2, 3].map(x, 'a1'.matches('a' + string(x))).filter(b, b).size()`).evaluate({})).toEqual({ ok: true, value: 1n });
   });
 
@@ -167,14 +173,17 @@ describe('hostile expressions are bounded', () => {
       code: 'json_too_large',
       error: 'json() input of 1048577 characters exceeds the limit of 1048576',
     });
-    expect(c.evaluate({ request: { body: new TextEncoder().encode(body(1_048_577)) } as never })).toMatchObject({ ok: false, code: 'json_too_large' });
+    expect(c.evaluate({ request: { body: new TextEncoder().encode(body(1_048_577)) } as never })).toMatchObject({
+      ok: false,
+      code: 'json_too_large',
+    });
   });
 
   it(`json() accepts ${CelLimits.maxJsonDepth} levels of nesting and refuses more`, () => {
     const c = compiled('json(x) != null');
-    expect(c.evaluate(withX('['.repeat(128) + ']'.repeat(128) ))).toEqual({ ok: true, value: true });
-    expect(c.evaluate(withX('['.repeat(129) + ']'.repeat(129) ))).toMatchObject({ ok: false, code: 'json_too_deep' });
-    expect(c.evaluate(withX('['.repeat(100_000) + ']'.repeat(100_000) ))).toMatchObject({ ok: false, code: 'json_too_deep' });
+    expect(c.evaluate(withX('['.repeat(128) + ']'.repeat(128)))).toEqual({ ok: true, value: true });
+    expect(c.evaluate(withX('['.repeat(129) + ']'.repeat(129)))).toMatchObject({ ok: false, code: 'json_too_deep' });
+    expect(c.evaluate(withX('['.repeat(100_000) + ']'.repeat(100_000)))).toMatchObject({ ok: false, code: 'json_too_deep' });
   });
 
   it('a json() of a 1 MiB body with a scan of its items fits the budget', () => {
@@ -197,8 +206,12 @@ describe('hostile expressions are bounded', () => {
       code: 'cost_limit_exceeded',
     });
     // Neither coalesce() nor default() swallows it.
-    expect(compiled(`coalesce(${list1000}.map(x, ${list1000}.map(y, y)), 'fallback')`).evaluate({})).toMatchObject({ code: 'cost_limit_exceeded' });
-    expect(compiled(`default(${list1000}.map(x, ${list1000}.map(y, y)), 'fallback')`).evaluate({})).toMatchObject({ code: 'cost_limit_exceeded' });
+    expect(compiled(`coalesce(${list1000}.map(x, ${list1000}.map(y, y)), 'fallback')`).evaluate({})).toMatchObject({
+      code: 'cost_limit_exceeded',
+    });
+    expect(compiled(`default(${list1000}.map(x, ${list1000}.map(y, y)), 'fallback')`).evaluate({})).toMatchObject({
+      code: 'cost_limit_exceeded',
+    });
   });
 
   it('value-doubling is bounded by length or by cost', () => {
@@ -213,7 +226,10 @@ describe('hostile expressions are bounded', () => {
       error: 'value of length 8388608 exceeds the limit of 4194304',
     });
     expect(compiled(doubling('[1,2,3,4,5,6,7,8]', 40)).evaluate({})).toMatchObject({ ok: false, code: 'cost_limit_exceeded' });
-    expect(compiled(`x.replace('', '${'y'.repeat(16)}')`).evaluate(withX('x'.repeat(1 << 20) ))).toMatchObject({ ok: false, code: 'value_too_large' });
+    expect(compiled(`x.replace('', '${'y'.repeat(16)}')`).evaluate(withX('x'.repeat(1 << 20)))).toMatchObject({
+      ok: false,
+      code: 'value_too_large',
+    });
   });
 
   it('repeated scans of a large value stop at the cost budget', () => {
@@ -221,20 +237,32 @@ describe('hostile expressions are bounded', () => {
     expect(compiled(`${list1000}.map(x, request.body.contains('zzz')).size()`).evaluate({ request: { body } as never })).toMatchObject({
       code: 'cost_limit_exceeded',
     });
-    expect(compiled(`${list1000}.map(x, json(request.body + string(x))).size()`).evaluate({ request: { body } as never })).toMatchObject({ ok: false });
+    expect(compiled(`${list1000}.map(x, json(request.body + string(x))).size()`).evaluate({ request: { body } as never })).toMatchObject({
+      ok: false,
+    });
   });
 
   it('each evaluation gets a fresh budget', () => {
     const heavy = compiled(`${list1000}.map(x, ${list1000}.map(y, y)).size()`);
     const light = compiled('x + 1');
     expect(heavy.evaluate({})).toMatchObject({ code: 'cost_limit_exceeded' });
-    expect(light.evaluate(withX(1n ))).toEqual({ ok: true, value: 2n });
+    expect(light.evaluate(withX(1n))).toEqual({ ok: true, value: 2n });
     expect(lastEvaluationCost()).toBeLessThan(10);
   });
 });
 
 describe('references', () => {
-  const none = { request: false, requestBody: false, jwt: false, source: false, response: false, responseBody: false, metadata: false, proxy: false, destination: false };
+  const none = {
+    request: false,
+    requestBody: false,
+    jwt: false,
+    source: false,
+    response: false,
+    responseBody: false,
+    metadata: false,
+    proxy: false,
+    destination: false,
+  };
   it.each<[string, Partial<typeof none>]>([
     ['jwt.sub', { jwt: true }],
     ["default(jwt.role, 'user')", { jwt: true }],

@@ -79,6 +79,9 @@ export function chargeValue(v: unknown): void {
 export function checkValueLength(v: unknown): void {
   const n = typeof v === 'string' || Array.isArray(v) || v instanceof Uint8Array ? v.length : 0;
   if (n > CelLimits.maxValueLength) {
-    throw new EvaluationError({ code: 'value_too_large', message: `value of length ${n} exceeds the limit of ${CelLimits.maxValueLength}` });
+    throw new EvaluationError({
+      code: 'value_too_large',
+      message: `value of length ${n} exceeds the limit of ${CelLimits.maxValueLength}`,
+    });
   }
 }

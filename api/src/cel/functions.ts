@@ -139,7 +139,10 @@ export function registerFunctions(env: Environment): void {
   env.registerFunction('string.charAt(int): string', guarded(strings.charAt));
   env.registerFunction('string.stripPrefix(string): string', strings.stripPrefix);
   env.registerFunction('string.stripSuffix(string): string', strings.stripSuffix);
-  env.registerFunction('string.replace(string, string): string', guarded((s: string, a: string, b: string) => strings.replace(s, a, b)));
+  env.registerFunction(
+    'string.replace(string, string): string',
+    guarded((s: string, a: string, b: string) => strings.replace(s, a, b)),
+  );
   env.registerFunction('string.replace(string, string, int): string', guarded(strings.replace));
 
   // contains on lists (element) and maps (key), merge
@@ -154,7 +157,8 @@ export function registerFunctions(env: Environment): void {
     const out: Record<string, unknown> = {};
     for (const src of [a, b]) {
       const entries = src instanceof Map ? src.entries() : Object.entries(src);
-      for (const [k, v] of entries) if (v !== undefined) Object.defineProperty(out, String(k), { value: v, enumerable: true, writable: true, configurable: true });
+      for (const [k, v] of entries)
+        if (v !== undefined) Object.defineProperty(out, String(k), { value: v, enumerable: true, writable: true, configurable: true });
     }
     return out;
   });
@@ -179,9 +183,15 @@ function registerIpFunctions(env: Environment): void {
   env.registerFunction('net.IP.isLinkLocalUnicast(): bool', (v: CelIp) => v.isLinkLocalUnicast());
   env.registerFunction('net.IP.isGlobalUnicast(): bool', (v: CelIp) => v.isGlobalUnicast());
   env.registerFunction('net.CIDR.containsIP(net.IP): bool', (c: CelCidr, v: CelIp) => c.containsIp(v));
-  env.registerFunction('net.CIDR.containsIP(string): bool', guarded((c: CelCidr, s: string) => c.containsIp(parseIpOrFail(s))));
+  env.registerFunction(
+    'net.CIDR.containsIP(string): bool',
+    guarded((c: CelCidr, s: string) => c.containsIp(parseIpOrFail(s))),
+  );
   env.registerFunction('net.CIDR.containsCIDR(net.CIDR): bool', (c: CelCidr, o: CelCidr) => c.containsCidr(o));
-  env.registerFunction('net.CIDR.containsCIDR(string): bool', guarded((c: CelCidr, s: string) => c.containsCidr(parseCidrOrFail(s))));
+  env.registerFunction(
+    'net.CIDR.containsCIDR(string): bool',
+    guarded((c: CelCidr, s: string) => c.containsCidr(parseCidrOrFail(s))),
+  );
   env.registerFunction('net.CIDR.ip(): net.IP', (c: CelCidr) => c.address);
   env.registerFunction('net.CIDR.masked(): net.CIDR', (c: CelCidr) => c.masked());
   env.registerFunction('net.CIDR.prefixLength(): int', (c: CelCidr) => BigInt(c.prefixLength));
@@ -241,7 +251,8 @@ function registerMath(env: Environment): void {
       env.registerFunction(`${global}(${t}): ${t}`, (v: unknown) => v);
     }
   }
-  const dbl = (name: string, f: (x: number) => number) => env.registerFunction(`agw.math.${name}(double): double`, (_ns: unknown, x: number) => f(x));
+  const dbl = (name: string, f: (x: number) => number) =>
+    env.registerFunction(`agw.math.${name}(double): double`, (_ns: unknown, x: number) => f(x));
   dbl('ceil', Math.ceil);
   dbl('floor', Math.floor);
   dbl('trunc', Math.trunc);

@@ -21,7 +21,10 @@ export class CelJsonError extends Error {
  */
 export function parseJson(input: string | Uint8Array): CelValue {
   if (input.length > CelLimits.maxJsonInputLength) {
-    throw new CelJsonError('json_too_large', `json() input of ${input.length} ${typeof input === 'string' ? 'characters' : 'bytes'} exceeds the limit of ${CelLimits.maxJsonInputLength}`);
+    throw new CelJsonError(
+      'json_too_large',
+      `json() input of ${input.length} ${typeof input === 'string' ? 'characters' : 'bytes'} exceeds the limit of ${CelLimits.maxJsonInputLength}`,
+    );
   }
   let text: string;
   try {
@@ -153,7 +156,10 @@ function write(v: unknown, out: string[], depth: number): void {
   }
   const proto: unknown = v instanceof Map ? null : Object.getPrototypeOf(v);
   if (proto !== null && proto !== Object.prototype) {
-    throw new CelJsonError('json_unsupported', `toJson(): unsupported value of type ${(v as { constructor?: { name?: string } }).constructor?.name ?? 'object'}`);
+    throw new CelJsonError(
+      'json_unsupported',
+      `toJson(): unsupported value of type ${(v as { constructor?: { name?: string } }).constructor?.name ?? 'object'}`,
+    );
   }
   const entries: Iterable<[unknown, unknown]> = v instanceof Map ? v.entries() : plainEntries(v);
   out.push('{');

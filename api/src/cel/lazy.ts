@@ -79,7 +79,8 @@ function selectPath(node: CelAstNode): SelectPath | undefined {
     if (n.op === 'id' && typeof n.args === 'string') return CONSTANT_ROOTS.has(n.args) ? undefined : { root: n.args, keys: keys.reverse() };
     const args = n.args as [CelAstNode, unknown];
     if (n.op === '.' && typeof args[1] === 'string') keys.push(args[1]);
-    else if (n.op === '[]' && (args[1] as CelAstNode).op === 'value' && typeof (args[1] as CelAstNode).args === 'string') keys.push((args[1] as CelAstNode).args as string);
+    else if (n.op === '[]' && (args[1] as CelAstNode).op === 'value' && typeof (args[1] as CelAstNode).args === 'string')
+      keys.push((args[1] as CelAstNode).args as string);
     else return undefined;
     n = args[0];
   }

@@ -118,7 +118,8 @@ export function replace(s: string, from: string, to: string, n = -1n): string {
   const joints = from === '' ? Number(codePointCount(s)) + 1 : occurrences(s, from);
   const replaced = n < 0n || n > BigInt(joints) ? joints : Number(n);
   const length = s.length + replaced * (to.length - from.length);
-  if (length > CelLimits.maxValueLength) throw new CelStringError('value_too_large', `replace: result of ${length} characters exceeds the limit of ${CelLimits.maxValueLength}`);
+  if (length > CelLimits.maxValueLength)
+    throw new CelStringError('value_too_large', `replace: result of ${length} characters exceeds the limit of ${CelLimits.maxValueLength}`);
   const pieces = from === '' ? ['', ...chars(s), ''] : s.split(from);
   if (replaced === joints) return pieces.join(to);
   return pieces.slice(0, replaced + 1).join(to) + from + pieces.slice(replaced + 1).join(from);

@@ -31,9 +31,16 @@ const stale: string[] = [];
 for (const [rel, content] of Object.entries(files)) {
   const path = resolve(root, rel);
   let current: string | undefined;
-  try { current = readFileSync(path, 'utf8'); } catch { current = undefined; }
+  try {
+    current = readFileSync(path, 'utf8');
+  } catch {
+    current = undefined;
+  }
   if (current === content) continue;
-  if (check) { stale.push(rel); continue; }
+  if (check) {
+    stale.push(rel);
+    continue;
+  }
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, content);
   console.log(`wrote ${rel}`);

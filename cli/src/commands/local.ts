@@ -7,9 +7,14 @@ import { LocalGateway } from '../local/local-gateway.js';
 
 /** The options of `agw local`, as commander parses them (see main.ts for help and defaults). */
 export interface LocalOptions {
-  file?: string[]; portMap?: string[]; host: string;
+  file?: string[];
+  portMap?: string[];
+  host: string;
   /** Ports: 0 binds any free port. */
-  adminPort: number; demo?: boolean; demoIdpPort: number; demoUpstreamPort: number;
+  adminPort: number;
+  demo?: boolean;
+  demoIdpPort: number;
+  demoUpstreamPort: number;
   logLevel: string;
   /** false with --no-watch. */
   watch: boolean;
@@ -23,13 +28,21 @@ export interface LocalOptions {
 export async function runLocal(o: LocalOptions, usage: (message: string) => never): Promise<void> {
   if (!o.file?.length) usage('needs -f <file|dir>');
   let portMap: Map<number, number>;
-  try { portMap = parsePortMap(o.portMap ?? []); } catch (err) { usage((err as Error).message); }
+  try {
+    portMap = parsePortMap(o.portMap ?? []);
+  } catch (err) {
+    usage((err as Error).message);
+  }
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const closers: Array<() => Promise<void>> = [];
-  const closeAll = async () => { for (const c of closers.splice(0)) await c().catch(() => undefined); };
+  const closeAll = async () => {
+    for (const c of closers.splice(0)) await c().catch(() => undefined);
+  };
   /** Starts one server; a port it cannot bind becomes a readable error naming the flag to change. */
   const bind = async <T>(start: () => Promise<T>, flag: string, note: string): Promise<T> => {
-    try { return await start(); } catch (err) {
+    try {
+      return await start();
+    } catch (err) {
       await closeAll();
       throw isListenError(err) ? new Error(listenFailure(err, flag, note)) : err;
     }
@@ -37,16 +50,29 @@ export async function runLocal(o: LocalOptions, usage: (message: string) => neve
   if (o.demo) {
     // examples/quickstart names these two ports (EndpointSlices, the policy's issuer): another port
     // works only with manifests that say so.
-    const idp = await bind(() => startDemoIdp({ port: o.demoIdpPort }), '--demo-idp-port <port>', 'examples/quickstart expects the demo identity provider on 8081: there, free the port instead');
+    const idp = await bind(
+      () => startDemoIdp({ port: o.demoIdpPort }),
+      '--demo-idp-port <port>',
+      'examples/quickstart expects the demo identity provider on 8081: there, free the port instead',
+    );
     closers.push(() => idp.close());
-    const bin = await bind(() => startHttpbin({ port: o.demoUpstreamPort }), '--demo-upstream-port <port>', 'examples/quickstart expects the demo httpbin on 8082: there, free the port instead');
+    const bin = await bind(
+      () => startHttpbin({ port: o.demoUpstreamPort }),
+      '--demo-upstream-port <port>',
+      'examples/quickstart expects the demo httpbin on 8082: there, free the port instead',
+    );
     closers.push(() => bin.close());
     print(`demo identity provider: ${idp.issuer} (users user1, user2; password "password")`);
     print(`demo upstream (httpbin): http://127.0.0.1:${bin.port}`);
   }
   const gw = new LocalGateway({
-    paths: o.file, portMap, host: o.host, adminPort: o.adminPort,
-    logger: pino({ level: o.logLevel }, destination(2)), print, watch: o.watch,
+    paths: o.file,
+    portMap,
+    host: o.host,
+    adminPort: o.adminPort,
+    logger: pino({ level: o.logLevel }, destination(2)),
+    print,
+    watch: o.watch,
   });
   try {
     await gw.start();
@@ -65,7 +91,9 @@ export async function runLocal(o: LocalOptions, usage: (message: string) => neve
     const p = portMap.get(80) ?? 80;
     print('\ntry:');
     print(`  curl -i localhost:${p}/headers -H "host: www.example.com"`);
-    print(`  TOKEN=$(curl -s localhost:${o.demoIdpPort}/realms/master/protocol/openid-connect/token -d grant_type=password -d client_id=agw-client -d username=user1 -d password=password | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`);
+    print(
+      `  TOKEN=$(curl -s localhost:${o.demoIdpPort}/realms/master/protocol/openid-connect/token -d grant_type=password -d client_id=agw-client -d username=user1 -d password=password | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
+    );
     print(`  curl -i localhost:${p}/headers -H "host: www.example.com" -H "Authorization: Bearer $TOKEN"`);
   }
   let stopping = false;
@@ -76,6 +104,10 @@ export async function runLocal(o: LocalOptions, usage: (message: string) => neve
     await closeAll();
     process.exit(EXIT.ok);
   };
-  process.on('SIGINT', () => { void stop(); });
-  process.on('SIGTERM', () => { void stop(); });
+  process.on('SIGINT', () => {
+    void stop();
+  });
+  process.on('SIGTERM', () => {
+    void stop();
+  });
 }

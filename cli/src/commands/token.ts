@@ -3,7 +3,11 @@ import { mintFromKey, passwordGrant } from '../token.js';
 
 /** The options of `agw token` (see main.ts for help and defaults). */
 export interface TokenOptions {
-  user?: string; password: string; issuer: string; clientId: string; key?: string;
+  user?: string;
+  password: string;
+  issuer: string;
+  clientId: string;
+  key?: string;
   /** A JSON object (checked by the option's parser). */
   claims: Record<string, unknown>;
   /** A duration such as 30m or 1h: lifetime of a --key token. */

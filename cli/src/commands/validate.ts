@@ -17,7 +17,9 @@ export function runValidate(o: { file?: string[]; output: 'text' | 'json' }, usa
     for (const p of problems) process.stdout.write(`${formatProblem(p)}\n`);
     for (const i of ignored) process.stdout.write(`${i}: not a kind agw reads (skipped)\n`);
     for (const w of warnings) process.stderr.write(`${formatWarning(w)}\n`);
-    process.stdout.write(ok ? `${checked} object(s) valid\n` : `${errors.length + problems.length} problem(s) in ${manifests.length} object(s)\n`);
+    process.stdout.write(
+      ok ? `${checked} object(s) valid\n` : `${errors.length + problems.length} problem(s) in ${manifests.length} object(s)\n`,
+    );
   }
   return ok ? EXIT.ok : EXIT.failed;
 }

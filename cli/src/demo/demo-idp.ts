@@ -26,7 +26,11 @@ const USERS: Record<string, { sub: string; email: string; group: string }> = {
 const PASSWORD = 'password';
 const REALM_PATH = '/realms/master';
 
-interface SigningKey { kid: string; privateKey: CryptoKey; jwk: JWK }
+interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+  jwk: JWK;
+}
 
 async function newKey(): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
@@ -44,47 +48,87 @@ export async function startDemoIdp(o: { port: number; host?: string; publicBase?
     if (u === undefined) throw new Error(`unknown user ${user}`);
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({
-      sub: u.sub, preferred_username: user, email: u.email, email_verified: true, group: u.group,
-      azp: clientId, typ: 'Bearer', scope: 'openid email profile', aud: 'account',
-    }).setProtectedHeader({ alg: 'RS256', kid: current().kid, typ: 'JWT' })
-      .setIssuer(issuer).setIssuedAt(now).setExpirationTime(now + ttlSec).setJti(randomUUID())
+      sub: u.sub,
+      preferred_username: user,
+      email: u.email,
+      email_verified: true,
+      group: u.group,
+      azp: clientId,
+      typ: 'Bearer',
+      scope: 'openid email profile',
+      aud: 'account',
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: current().kid, typ: 'JWT' })
+      .setIssuer(issuer)
+      .setIssuedAt(now)
+      .setExpirationTime(now + ttlSec)
+      .setJti(randomUUID())
       .sign(current().privateKey);
   };
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const json = (status: number, body: unknown) => { res.statusCode = status; res.setHeader('content-type', 'application/json'); res.end(JSON.stringify(body)); };
+    const json = (status: number, body: unknown) => {
+      res.statusCode = status;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(body));
+    };
     if (req.method === 'GET' && path === `${REALM_PATH}/.well-known/openid-configuration`) {
       json(200, {
-        issuer, jwks_uri: `${issuer}/protocol/openid-connect/certs`, token_endpoint: `${issuer}/protocol/openid-connect/token`,
-        grant_types_supported: ['password'], id_token_signing_alg_values_supported: ['RS256'],
+        issuer,
+        jwks_uri: `${issuer}/protocol/openid-connect/certs`,
+        token_endpoint: `${issuer}/protocol/openid-connect/token`,
+        grant_types_supported: ['password'],
+        id_token_signing_alg_values_supported: ['RS256'],
       });
       return;
     }
-    if (req.method === 'GET' && path === `${REALM_PATH}/protocol/openid-connect/certs`) { json(200, { keys: keys.map((k) => k.jwk) }); return; }
+    if (req.method === 'GET' && path === `${REALM_PATH}/protocol/openid-connect/certs`) {
+      json(200, { keys: keys.map((k) => k.jwk) });
+      return;
+    }
     if (req.method === 'POST' && path === `${REALM_PATH}/protocol/openid-connect/token`) {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
         const user = form.get('username') ?? '';
-        if (form.get('grant_type') !== 'password') { json(400, { error: 'unsupported_grant_type' }); return; }
-        if (USERS[user] === undefined || form.get('password') !== PASSWORD) { json(401, { error: 'invalid_grant', error_description: 'Invalid user credentials' }); return; }
+        if (form.get('grant_type') !== 'password') {
+          json(400, { error: 'unsupported_grant_type' });
+          return;
+        }
+        if (USERS[user] === undefined || form.get('password') !== PASSWORD) {
+          json(401, { error: 'invalid_grant', error_description: 'Invalid user credentials' });
+          return;
+        }
         void mint(user, form.get('client_id') ?? 'agw-client').then((access_token) =>
-          json(200, { access_token, expires_in: 300, token_type: 'Bearer', scope: 'openid email profile' }));
+          json(200, { access_token, expires_in: 300, token_type: 'Bearer', scope: 'openid email profile' }),
+        );
       });
       return;
     }
     json(404, { error: 'not found' });
   });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(o.port, o.host ?? '127.0.0.1', resolve); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host ?? '127.0.0.1', resolve);
+  });
   const port = (server.address() as AddressInfo).port;
   issuer = `${o.publicBase ?? `http://localhost:${port}`}${REALM_PATH}`;
   return {
-    issuer, port,
+    issuer,
+    port,
     jwksUri: `${issuer}/protocol/openid-connect/certs`,
     tokenEndpoint: `${issuer}/protocol/openid-connect/token`,
-    rotateKey: async () => { const k = await newKey(); keys.push(k); return k.kid; },
+    rotateKey: async () => {
+      const k = await newKey();
+      keys.push(k);
+      return k.kid;
+    },
     mint,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

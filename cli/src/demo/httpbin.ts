@@ -8,17 +8,38 @@ import type { AddressInfo } from 'node:net';
 export async function startHttpbin(o: { port: number; host?: string }): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) =>
-      [k.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('-'), Array.isArray(v) ? v.join(',') : v ?? '']));
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [
+        k
+          .split('-')
+          .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+          .join('-'),
+        Array.isArray(v) ? v.join(',') : (v ?? ''),
+      ]),
+    );
     const status = /^\/status\/(\d{3})$/.exec(path);
-    if (status) { res.statusCode = Number(status[1]); res.end(); return; }
+    if (status) {
+      res.statusCode = Number(status[1]);
+      res.end();
+      return;
+    }
     res.setHeader('content-type', 'application/json');
-    if (path === '/headers') { res.end(`${JSON.stringify({ headers }, null, 2)}\n`); return; }
+    if (path === '/headers') {
+      res.end(`${JSON.stringify({ headers }, null, 2)}\n`);
+      return;
+    }
     res.end(`${JSON.stringify({ method: req.method, url: req.url, headers }, null, 2)}\n`);
   });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(o.port, o.host ?? '127.0.0.1', resolve); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host ?? '127.0.0.1', resolve);
+  });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -40,7 +40,15 @@ beforeAll(async () => {
   sub('10-httpbin.yaml', 'port: 8082', `port: ${bin.port}`);
   sub('20-keycloak.yaml', 'port: 8081', `port: ${idp.port}`);
   sub('30-jwt-auth-policy.yaml', 'http://localhost:8081/realms/master', idp.issuer);
-  gw = new LocalGateway({ paths: [dir], portMap: new Map([[80, 0]]), host: '127.0.0.1', adminPort: 0, logger: pino({ level: 'silent' }), print: (l) => printed.push(l), watch: true });
+  gw = new LocalGateway({
+    paths: [dir],
+    portMap: new Map([[80, 0]]),
+    host: '127.0.0.1',
+    adminPort: 0,
+    logger: pino({ level: 'silent' }),
+    print: (l) => printed.push(l),
+    watch: true,
+  });
   await gw.start();
   port = gw.boundPorts().get('agentgateway-system/agentgateway-proxy:80') as number;
 });
@@ -50,7 +58,6 @@ afterAll(async () => {
   await idp.close();
   await bin.close();
 });
-
 
 /** The proxy's count of unknown-kid refetches that found the key (its /metrics). */
 async function refetchesFound(adminPort: number): Promise<number> {
@@ -69,7 +76,13 @@ describe('agw local', () => {
 
   it('prints the statuses the controller would write, including Valid once keys are fetched', () => {
     expect(printed).toContain('GatewayClass agentgateway: Accepted=True Accepted "Accepted by agentgateway-ts"');
-    expect(printed.some((l) => /^AgentgatewayPolicy agentgateway-system\/jwt-auth-policy → Gateway agentgateway-system\/agentgateway-proxy: Accepted=True Valid "Policy accepted"; Attached=True Attached/.test(l))).toBe(true);
+    expect(
+      printed.some((l) =>
+        /^AgentgatewayPolicy agentgateway-system\/jwt-auth-policy → Gateway agentgateway-system\/agentgateway-proxy: Accepted=True Valid "Policy accepted"; Attached=True Attached/.test(
+          l,
+        ),
+      ),
+    ).toBe(true);
   });
 
   it('serves admin endpoints: ready, metrics, status', async () => {
@@ -97,10 +110,15 @@ describe('agw local', () => {
     await eventually(async () => (await get()).status === 200);
   });
 
-  it('refuses an invalid edit with the API server\'s message and keeps the previous version', async () => {
-    writeFileSync(policyFile(), readFileSync(policyFile(), 'utf8').replace('cacheDuration: "5m"', 'cacheDuration: "4m"').replace('mode: Permissive', 'mode: Strict'));
+  it("refuses an invalid edit with the API server's message and keeps the previous version", async () => {
+    writeFileSync(
+      policyFile(),
+      readFileSync(policyFile(), 'utf8').replace('cacheDuration: "5m"', 'cacheDuration: "4m"').replace('mode: Permissive', 'mode: Strict'),
+    );
     await eventually(async () => printed.some((l) => l.includes('cacheDuration must be at least 5m.')));
-    expect(printed.find((l) => l.includes('cacheDuration must be at least 5m.'))).toMatch(/^error: .*30-jwt-auth-policy\.yaml:\d+: AgentgatewayPolicy agentgateway-system\/jwt-auth-policy refused \(previous version kept\): spec\.traffic\.jwtAuthentication\.providers\.0\.jwks\.remote\.cacheDuration: cacheDuration must be at least 5m\.$/);
+    expect(printed.find((l) => l.includes('cacheDuration must be at least 5m.'))).toMatch(
+      /^error: .*30-jwt-auth-policy\.yaml:\d+: AgentgatewayPolicy agentgateway-system\/jwt-auth-policy refused \(previous version kept\): spec\.traffic\.jwtAuthentication\.providers\.0\.jwks\.remote\.cacheDuration: cacheDuration must be at least 5m\.$/,
+    );
     expect((await get()).status).toBe(200); // still Permissive: the refused Strict edit changed nothing
   });
 });

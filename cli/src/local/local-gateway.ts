@@ -3,8 +3,15 @@ import { sep } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { ProxyConfig } from '@agw/api';
 import {
-  JwksCache, defaultGatewayClass, fetchJwks, formatIssues, parseObjects, programmedCondition, reconcilePass,
-  type GatewayProgramming, type TranslateOutput,
+  JwksCache,
+  defaultGatewayClass,
+  fetchJwks,
+  formatIssues,
+  parseObjects,
+  programmedCondition,
+  reconcilePass,
+  type GatewayProgramming,
+  type TranslateOutput,
 } from '@agw/controller';
 import { ConfigStore, ListenerPorts, ProxyMetrics, applyConfig, buildAdminServer } from '@agw/proxy';
 import { kindCaseHint, kindCaseMessage } from '../kind-hint.js';
@@ -30,7 +37,10 @@ export interface LocalOptions {
   readonly reloadDebounceMs?: number;
 }
 
-interface GatewayRuntime { readonly store: ConfigStore; readonly ports: ListenerPorts }
+interface GatewayRuntime {
+  readonly store: ConfigStore;
+  readonly ports: ListenerPorts;
+}
 
 /**
  * Local mode: manifests from files instead of a cluster, the controller's translate() and JWKS
@@ -57,8 +67,11 @@ export class LocalGateway {
 
   constructor(private readonly o: LocalOptions) {
     this.jwks = new JwksCache({
-      fetch: (t) => fetchJwks(t), now: Date.now, random: Math.random,
-      setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+      fetch: (t) => fetchJwks(t),
+      now: Date.now,
+      random: Math.random,
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
       onChange: () => this.schedule(),
     });
   }
@@ -70,12 +83,18 @@ export class LocalGateway {
     return out;
   }
 
-  get adminPort(): number | undefined { return (this.admin?.server.address() as { port: number } | null)?.port; }
+  get adminPort(): number | undefined {
+    return (this.admin?.server.address() as { port: number } | null)?.port;
+  }
 
   async start(): Promise<void> {
     this.reload(); // never throws on bad input: load errors are printed, the rest is served
     if (this.o.adminPort !== undefined) {
-      this.admin = await buildAdminServer({ stores: () => new Map([...this.gateways].map(([k, v]) => [k, v.store])), metrics: this.metrics, logger: this.o.logger });
+      this.admin = await buildAdminServer({
+        stores: () => new Map([...this.gateways].map(([k, v]) => [k, v.store])),
+        metrics: this.metrics,
+        logger: this.o.logger,
+      });
       this.admin.get('/status', async () => Object.fromEntries(this.printed));
       await this.admin.listen({ port: this.o.adminPort, host: this.o.host });
     }
@@ -149,7 +168,8 @@ export class LocalGateway {
     const { manifests, errors } = loadManifests(this.o.paths);
     // Errors name the path exactly as the manifests do (never parsed back out of a message); an
     // error on a directory covers every file under it (e.g. the directory vanished).
-    const covers = (e: LoadError, file: string) => file === e.file || file.startsWith(e.file.endsWith(sep) || e.file.endsWith('/') ? e.file : `${e.file}${sep}`);
+    const covers = (e: LoadError, file: string) =>
+      file === e.file || file.startsWith(e.file.endsWith(sep) || e.file.endsWith('/') ? e.file : `${e.file}${sep}`);
     const broken = (file: string) => errors.some((e) => covers(e, file));
     const kept = this.manifests.filter((m) => broken(m.file));
     for (const e of errors) {
@@ -159,7 +179,8 @@ export class LocalGateway {
     const fresh = manifests.filter((m) => !broken(m.file));
     for (const m of fresh) {
       const hint = kindCaseHint(m.object);
-      if (hint !== undefined) this.o.print(`warning: ${m.file}:${m.lineOf(['kind'])}: ${kindCaseMessage(String((m.object as { kind: unknown }).kind), hint)}`);
+      if (hint !== undefined)
+        this.o.print(`warning: ${m.file}:${m.lineOf(['kind'])}: ${kindCaseMessage(String((m.object as { kind: unknown }).kind), hint)}`);
       // A rule the controller leaves out (its status says so too), named with its file and line.
       for (const p of routeProblems(m, parseObjects([m.object]).httpRoutes)) this.o.print(`error: ${formatProblem(p)} (rule left out)`);
     }
@@ -170,9 +191,14 @@ export class LocalGateway {
   private schedule(): void {
     if (this.pending) return;
     this.pending = true;
-    this.chain = this.chain.then(() => { this.pending = false; return this.reconcile(); }).catch((err: unknown) => {
-      this.o.print(`error: ${(err as Error).message}`);
-    });
+    this.chain = this.chain
+      .then(() => {
+        this.pending = false;
+        return this.reconcile();
+      })
+      .catch((err: unknown) => {
+        this.o.print(`error: ${(err as Error).message}`);
+      });
   }
 
   private objects(): unknown[] {
@@ -185,7 +211,9 @@ export class LocalGateway {
       const id = `${o.kind ?? ''} ${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
       if (parsed.problems.length > 0) {
         for (const p of parsed.problems) {
-          this.o.print(`error: ${m.file}:${m.line}: ${p.ref} refused${this.lastGood.has(id) ? ' (previous version kept)' : ''}: ${formatIssues(p)}`);
+          this.o.print(
+            `error: ${m.file}:${m.line}: ${p.ref} refused${this.lastGood.has(id) ? ' (previous version kept)' : ''}: ${formatIssues(p)}`,
+          );
         }
         if (this.lastGood.has(id)) current.set(id, this.lastGood.get(id));
         continue;
@@ -201,10 +229,13 @@ export class LocalGateway {
     const reloads = this.reloads;
     const objects = this.objects();
     // The cluster controller creates the GatewayClass at start when missing; here it is assumed.
-    const hasClass = objects.some((o) => (o as { kind?: unknown }).kind === 'GatewayClass' && (o as { metadata?: { name?: unknown } }).metadata?.name === CLASS_NAME);
+    const hasClass = objects.some(
+      (o) => (o as { kind?: unknown }).kind === 'GatewayClass' && (o as { metadata?: { name?: unknown } }).metadata?.name === CLASS_NAME,
+    );
     const { out, configs } = reconcilePass({
       objects: hasClass ? objects : [...objects, defaultGatewayClass(CLASS_NAME, CONTROLLER_NAME)],
-      controllerName: CONTROLLER_NAME, jwks: this.jwks.keys(),
+      controllerName: CONTROLLER_NAME,
+      jwks: this.jwks.keys(),
     });
     this.jwks.sync(out.jwksRequests);
     for (const [gwKey, cfg] of configs) await this.program(gwKey, cfg);
@@ -227,8 +258,14 @@ export class LocalGateway {
       rt = {
         store,
         ports: new ListenerPorts({
-          store, metrics: this.metrics, logger: this.o.logger, host: this.o.host, portMap: this.o.portMap,
-          requestRefetch: (url, kid) => { void this.jwks.refetch(url, kid); },
+          store,
+          metrics: this.metrics,
+          logger: this.o.logger,
+          host: this.o.host,
+          portMap: this.o.portMap,
+          requestRefetch: (url, kid) => {
+            void this.jwks.refetch(url, kid);
+          },
           onListen: (port, bound) => this.o.print(`Gateway ${gwKey} listener port ${port} → http://${this.o.host}:${bound}`),
         }),
       };
@@ -238,7 +275,10 @@ export class LocalGateway {
       const error = await applyConfig(rt.store, cfg);
       const warnings = error === undefined ? (rt.store.current?.warnings ?? []).map((warning) => ({ proxy: 'local', warning })) : [];
       this.programming.set(gwKey, {
-        proxies: 1, version: cfg.version, acked: error === undefined ? 1 : 0, warnings,
+        proxies: 1,
+        version: cfg.version,
+        acked: error === undefined ? 1 : 0,
+        warnings,
         nacks: error === undefined ? [] : [{ proxy: 'local', reason: error }],
       });
     }
@@ -253,15 +293,23 @@ export class LocalGateway {
       this.printed.set(key, text);
       this.o.print(`${key}: ${text}`);
     }
-    for (const key of [...this.printed.keys()]) if (!lines.has(key)) { this.printed.delete(key); this.o.print(`${key}: (gone)`); }
+    for (const key of [...this.printed.keys()])
+      if (!lines.has(key)) {
+        this.printed.delete(key);
+        this.o.print(`${key}: (gone)`);
+      }
   }
 
   /**
    * File reloads (the one at start included) whose objects are translated and programmed: a
    * reconcile that started before a reload does not count it. Tests wait on it after a write.
    */
-  get appliedReloads(): number { return this.reloadsApplied; }
+  get appliedReloads(): number {
+    return this.reloadsApplied;
+  }
 
   /** The last translation, for tests and `agw local --once`. */
-  get lastOutput(): TranslateOutput | undefined { return this.last; }
+  get lastOutput(): TranslateOutput | undefined {
+    return this.last;
+  }
 }

@@ -20,7 +20,11 @@ export const TOKEN_DIR = '/var/run/secrets/tokens';
  * config stream), a Deployment and a Service (ports = listener ports), all named after the Gateway
  * and owned by it (deleted with it). Pure: server-side apply makes it idempotent.
  */
-export function gatewayResources(gw: Gateway, defaults: ProxyDeploymentParams, classParams?: AgentgatewayParametersSpec): Array<Record<string, unknown>> {
+export function gatewayResources(
+  gw: Gateway,
+  defaults: ProxyDeploymentParams,
+  classParams?: AgentgatewayParametersSpec,
+): Array<Record<string, unknown>> {
   // The class's AgentgatewayParameters override the controller's defaults field by field.
   const p = {
     ...defaults,
@@ -31,15 +35,30 @@ export function gatewayResources(gw: Gateway, defaults: ProxyDeploymentParams, c
   const replicas = classParams?.replicas ?? 1;
   const name = gw.metadata.name;
   const namespace = gw.metadata.namespace ?? 'default';
-  const labels = { 'app.kubernetes.io/name': 'agentgateway-proxy', 'app.kubernetes.io/managed-by': 'agentgateway-ts', [GATEWAY_NAME_LABEL]: name };
-  const owner = [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name, uid: gw.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
+  const labels = {
+    'app.kubernetes.io/name': 'agentgateway-proxy',
+    'app.kubernetes.io/managed-by': 'agentgateway-ts',
+    [GATEWAY_NAME_LABEL]: name,
+  };
+  const owner = [
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      name,
+      uid: gw.metadata.uid ?? '',
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
   const metadata = { name, namespace, labels, ownerReferences: owner };
   const ports = [...new Map(gw.spec.listeners.map((l) => [l.port, l])).values()].sort((a, b) => a.port - b.port);
   const minPort = Math.min(...ports.map((l) => l.port));
   return [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata },
     {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata,
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata,
       spec: {
         replicas,
         selector: { matchLabels: { [GATEWAY_NAME_LABEL]: name } },
@@ -49,35 +68,52 @@ export function gatewayResources(gw: Gateway, defaults: ProxyDeploymentParams, c
             serviceAccountName: name,
             automountServiceAccountToken: false,
             securityContext: {
-              runAsNonRoot: true, runAsUser: 10101, runAsGroup: 10101, seccompProfile: { type: 'RuntimeDefault' },
+              runAsNonRoot: true,
+              runAsUser: 10101,
+              runAsGroup: 10101,
+              seccompProfile: { type: 'RuntimeDefault' },
               // Lets the non-root proxy bind listener ports below 1024 (e.g. 80), as upstream does.
               ...(minPort < 1024 ? { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }] } : {}),
             },
-            containers: [{
-              name: 'agent-gateway',
-              image: p.image,
-              args: ['node', 'proxy/dist/main.js', `--controller=${p.controllerAddress}`, `--gateway=${namespace}/${name}`, `--admin-port=${p.adminPort}`],
-              env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-              ports: [
-                ...ports.map((l) => ({ name: `listener-${l.port}`, containerPort: l.port, protocol: 'TCP' })),
-                { name: 'admin', containerPort: p.adminPort, protocol: 'TCP' },
-              ],
-              readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 5 },
-              livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10 },
-              resources: p.resources,
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              volumeMounts: [{ name: 'agentgateway-token', mountPath: TOKEN_DIR, readOnly: true }],
-            }],
-            volumes: [{
-              name: 'agentgateway-token',
-              projected: { sources: [{ serviceAccountToken: { audience: PUSH_TOKEN_AUDIENCE, path: 'agentgateway', expirationSeconds: 3600 } }] },
-            }],
+            containers: [
+              {
+                name: 'agent-gateway',
+                image: p.image,
+                args: [
+                  'node',
+                  'proxy/dist/main.js',
+                  `--controller=${p.controllerAddress}`,
+                  `--gateway=${namespace}/${name}`,
+                  `--admin-port=${p.adminPort}`,
+                ],
+                env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+                ports: [
+                  ...ports.map((l) => ({ name: `listener-${l.port}`, containerPort: l.port, protocol: 'TCP' })),
+                  { name: 'admin', containerPort: p.adminPort, protocol: 'TCP' },
+                ],
+                readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10 },
+                resources: p.resources,
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+                volumeMounts: [{ name: 'agentgateway-token', mountPath: TOKEN_DIR, readOnly: true }],
+              },
+            ],
+            volumes: [
+              {
+                name: 'agentgateway-token',
+                projected: {
+                  sources: [{ serviceAccountToken: { audience: PUSH_TOKEN_AUDIENCE, path: 'agentgateway', expirationSeconds: 3600 } }],
+                },
+              },
+            ],
           },
         },
       },
     },
     {
-      apiVersion: 'v1', kind: 'Service', metadata,
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata,
       spec: {
         type: p.serviceType,
         selector: { [GATEWAY_NAME_LABEL]: name },

@@ -24,7 +24,8 @@ export class ProxyDeployer {
 
   constructor(private readonly d: ProxyDeployerDeps) {
     this.queue = new WorkQueue((key) => this.deploy(key), {
-      concurrency: 2, retryDelayMs: (a) => retryDelayMs(a, Math.random),
+      concurrency: 2,
+      retryDelayMs: (a) => retryDelayMs(a, Math.random),
       onError: (key, err) => d.log('warn', 'proxy deployment failed; retrying', { gateway: key, error: (err as Error).message }),
     });
   }
@@ -34,9 +35,13 @@ export class ProxyDeployer {
     for (const k of gatewayKeys) this.queue.add(k);
   }
 
-  get depth(): number { return this.queue.depth; }
+  get depth(): number {
+    return this.queue.depth;
+  }
 
-  stop(): void { this.queue.stop(); }
+  stop(): void {
+    this.queue.stop();
+  }
 
   private async deploy(key: string): Promise<void> {
     const current = this.d.gateway(key);

@@ -46,9 +46,14 @@ export class EventRecorder {
     if (last !== undefined && now - last < (this.o.dedupMs ?? 600_000)) return;
     if (now - this.windowStartMs >= 60_000) {
       if (this.dropped > 0) this.o.log('warn', 'events dropped by the rate limit', { dropped: this.dropped });
-      this.windowStartMs = now; this.inWindow = 0; this.dropped = 0;
+      this.windowStartMs = now;
+      this.inWindow = 0;
+      this.dropped = 0;
     }
-    if (this.inWindow >= (this.o.perMinute ?? 30)) { this.dropped++; return; }
+    if (this.inWindow >= (this.o.perMinute ?? 30)) {
+      this.dropped++;
+      return;
+    }
     this.inWindow++;
     this.recent.set(key, now);
     if (this.recent.size > 10_000) for (const [k, t] of this.recent) if (now - t >= (this.o.dedupMs ?? 600_000)) this.recent.delete(k);
@@ -57,17 +62,31 @@ export class EventRecorder {
     // As kubelet names its events: the object's name and a unique hex suffix (generateName's prefix must itself be a valid name).
     const name = `${subject.name.slice(0, 200)}.${now.toString(16)}${(this.sequence++ % 0x10000).toString(16).padStart(4, '0')}`;
     const body = {
-      apiVersion: 'events.k8s.io/v1', kind: 'Event',
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
       metadata: { name, namespace: ns },
       // MicroTime: RFC 3339 with microseconds.
       eventTime: new Date(now).toISOString().replace('Z', '000Z'),
-      reportingController: this.o.controller, reportingInstance: this.o.instance.slice(0, 128),
-      action: e.type === 'Warning' ? 'Rejected' : 'Accepted', reason: e.reason, type: e.type,
+      reportingController: this.o.controller,
+      reportingInstance: this.o.instance.slice(0, 128),
+      action: e.type === 'Warning' ? 'Rejected' : 'Accepted',
+      reason: e.reason,
+      type: e.type,
       note: e.note.length > 1024 ? `${e.note.slice(0, 1021)}...` : e.note,
-      regarding: { apiVersion: subject.apiVersion, kind: subject.kind, namespace: subject.namespace === '' ? undefined : subject.namespace, name: subject.name, ...(subject.uid ? { uid: subject.uid } : {}) },
+      regarding: {
+        apiVersion: subject.apiVersion,
+        kind: subject.kind,
+        namespace: subject.namespace === '' ? undefined : subject.namespace,
+        name: subject.name,
+        ...(subject.uid ? { uid: subject.uid } : {}),
+      },
     };
     this.o.rest.call('POST', `/apis/events.k8s.io/v1/namespaces/${ns}/events`, body).catch((err: unknown) => {
-      this.o.log('warn', 'could not record event', { reason: e.reason, object: `${subject.kind} ${ns}/${subject.name}`, error: (err as Error).message });
+      this.o.log('warn', 'could not record event', {
+        reason: e.reason,
+        object: `${subject.kind} ${ns}/${subject.name}`,
+        error: (err as Error).message,
+      });
     });
   }
 }

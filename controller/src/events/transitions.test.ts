@@ -3,7 +3,8 @@ import { transitionEvents } from './transitions.js';
 
 const ME = 'agentgateway.dev/agentgateway';
 const ancestor = (reason: string, message: string, controllerName = ME) => ({
-  ancestorRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'ns', name: 'gw' }, controllerName,
+  ancestorRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'ns', name: 'gw' },
+  controllerName,
   conditions: [{ type: 'Accepted', status: 'True', reason, message }],
 });
 const policy = (...a: unknown[]) => ({ ancestors: a });
@@ -23,10 +24,12 @@ describe('transitionEvents: which status writes need a human', () => {
   });
 
   it('a changed problem is reported again; recovery is a Normal event', () => {
-    expect(transitionEvents('AgentgatewayPolicy', policy(ancestor('PartiallyValid', 'a')), policy(ancestor('PartiallyValid', 'b')), ME)[0]?.note).toBe('Gateway ns/gw: b');
-    expect(transitionEvents('AgentgatewayPolicy', policy(ancestor('Invalid', 'a')), policy(ancestor('Valid', 'Policy accepted')), ME)).toEqual([
-      { type: 'Normal', reason: 'PolicyValid', note: 'Gateway ns/gw: Accepted=True Valid' },
-    ]);
+    expect(
+      transitionEvents('AgentgatewayPolicy', policy(ancestor('PartiallyValid', 'a')), policy(ancestor('PartiallyValid', 'b')), ME)[0]?.note,
+    ).toBe('Gateway ns/gw: b');
+    expect(
+      transitionEvents('AgentgatewayPolicy', policy(ancestor('Invalid', 'a')), policy(ancestor('Valid', 'Policy accepted')), ME),
+    ).toEqual([{ type: 'Normal', reason: 'PolicyValid', note: 'Gateway ns/gw: Accepted=True Valid' }]);
   });
 
   it("other controllers' entries are not ours to report", () => {
@@ -34,10 +37,31 @@ describe('transitionEvents: which status writes need a human', () => {
   });
 
   it('a route rule refused, a class with bad parameters, a config a proxy rejected', () => {
-    const parents = (reason: string) => ({ parents: [{ parentRef: { name: 'gw' }, controllerName: ME, conditions: [{ type: 'Accepted', status: 'False', reason, message: 'rule 0: …' }] }] });
+    const parents = (reason: string) => ({
+      parents: [
+        {
+          parentRef: { name: 'gw' },
+          controllerName: ME,
+          conditions: [{ type: 'Accepted', status: 'False', reason, message: 'rule 0: …' }],
+        },
+      ],
+    });
     expect(transitionEvents('HTTPRoute', undefined, parents('UnsupportedValue'), ME).map((e) => e.reason)).toEqual(['RouteRuleRejected']);
-    expect(transitionEvents('GatewayClass', { conditions: [] }, { conditions: [{ type: 'Accepted', status: 'False', reason: 'InvalidParameters', message: 'x' }] }, ME).map((e) => e.reason)).toEqual(['InvalidParameters']);
-    expect(transitionEvents('Gateway', { conditions: [{ type: 'Programmed', status: 'False', reason: 'Rejected', message: 'x' }] },
-      { conditions: [{ type: 'Programmed', status: 'True', reason: 'Programmed', message: 'ok' }] }, ME)).toEqual([{ type: 'Normal', reason: 'ConfigApplied', note: 'Programmed=True Programmed' }]);
+    expect(
+      transitionEvents(
+        'GatewayClass',
+        { conditions: [] },
+        { conditions: [{ type: 'Accepted', status: 'False', reason: 'InvalidParameters', message: 'x' }] },
+        ME,
+      ).map((e) => e.reason),
+    ).toEqual(['InvalidParameters']);
+    expect(
+      transitionEvents(
+        'Gateway',
+        { conditions: [{ type: 'Programmed', status: 'False', reason: 'Rejected', message: 'x' }] },
+        { conditions: [{ type: 'Programmed', status: 'True', reason: 'Programmed', message: 'ok' }] },
+        ME,
+      ),
+    ).toEqual([{ type: 'Normal', reason: 'ConfigApplied', note: 'Programmed=True Programmed' }]);
   });
 });

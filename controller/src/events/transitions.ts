@@ -20,12 +20,19 @@ const refKey = (r: unknown) => JSON.stringify(r ?? null);
  */
 const WATCHED_REASONS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   Accepted: {
-    PartiallyValid: 'PolicyPartiallyValid', Invalid: 'PolicyInvalid', InvalidParameters: 'InvalidParameters', UnsupportedValue: 'RouteRuleRejected',
+    PartiallyValid: 'PolicyPartiallyValid',
+    Invalid: 'PolicyInvalid',
+    InvalidParameters: 'InvalidParameters',
+    UnsupportedValue: 'RouteRuleRejected',
   },
   Programmed: { Rejected: 'ConfigRejected' },
 };
 const RECOVERED: Readonly<Record<string, string>> = {
-  PolicyPartiallyValid: 'PolicyValid', PolicyInvalid: 'PolicyValid', InvalidParameters: 'ParametersValid', RouteRuleRejected: 'RouteAccepted', ConfigRejected: 'ConfigApplied',
+  PolicyPartiallyValid: 'PolicyValid',
+  PolicyInvalid: 'PolicyValid',
+  InvalidParameters: 'ParametersValid',
+  RouteRuleRejected: 'RouteAccepted',
+  ConfigRejected: 'ConfigApplied',
 };
 
 function compare(before: readonly Cond[] | undefined, after: readonly Cond[] | undefined, where: string): TransitionEvent[] {
@@ -38,7 +45,11 @@ function compare(before: readonly Cond[] | undefined, after: readonly Cond[] | u
     if (badAfter !== undefined && (badAfter !== badBefore || a?.message !== b?.message)) {
       out.push({ type: 'Warning', reason: badAfter, note: `${where}${String(a?.message ?? '')}` });
     } else if (badAfter === undefined && badBefore !== undefined && a !== undefined) {
-      out.push({ type: 'Normal', reason: RECOVERED[badBefore] ?? 'Recovered', note: `${where}${type}=${String(a.status)} ${String(a.reason)}` });
+      out.push({
+        type: 'Normal',
+        reason: RECOVERED[badBefore] ?? 'Recovered',
+        note: `${where}${type}=${String(a.status)} ${String(a.reason)}`,
+      });
     }
   }
   return out;
@@ -48,15 +59,22 @@ function compare(before: readonly Cond[] | undefined, after: readonly Cond[] | u
  * The events one status write calls for, from the status before and after it (pure). Our entries
  * only (other controllers' are not ours to report); for policies and routes, per ancestor/parent.
  */
-export function transitionEvents(kind: string, before: Record<string, unknown> | undefined, after: Record<string, unknown>, controllerName: string): TransitionEvent[] {
+export function transitionEvents(
+  kind: string,
+  before: Record<string, unknown> | undefined,
+  after: Record<string, unknown>,
+  controllerName: string,
+): TransitionEvent[] {
   const listField = kind === 'AgentgatewayPolicy' ? 'ancestors' : kind === 'HTTPRoute' ? 'parents' : undefined;
   if (listField === undefined) return compare(before?.['conditions'] as Cond[] | undefined, after['conditions'] as Cond[] | undefined, '');
   const refField = listField === 'ancestors' ? 'ancestorRef' : 'parentRef';
-  const ours = (s: Record<string, unknown> | undefined) => ((s?.[listField] as Entry[] | undefined) ?? []).filter((e) => e.controllerName === controllerName);
+  const ours = (s: Record<string, unknown> | undefined) =>
+    ((s?.[listField] as Entry[] | undefined) ?? []).filter((e) => e.controllerName === controllerName);
   const prior = new Map(ours(before).map((e) => [refKey(e[refField]), e]));
   return ours(after).flatMap((e) => {
     const ref = e[refField] as { group?: string; kind?: string; namespace?: string; name?: string } | undefined;
-    const where = ref?.name === 'StatusSummary' && ref.group !== GATEWAY_API_GROUP ? '' : `Gateway ${ref?.namespace ?? ''}/${ref?.name ?? ''}: `;
+    const where =
+      ref?.name === 'StatusSummary' && ref.group !== GATEWAY_API_GROUP ? '' : `Gateway ${ref?.namespace ?? ''}/${ref?.name ?? ''}: `;
     return compare(prior.get(refKey(e[refField]))?.conditions, e.conditions, where);
   });
 }

@@ -30,15 +30,29 @@ export interface FetchTarget {
 export function fetchJwks(target: FetchTarget, limits: FetchLimits = DEFAULT_FETCH_LIMITS): Promise<JwksParse> {
   return new Promise((resolve) => {
     let url: URL;
-    try { url = new URL(target.url); } catch { resolve({ ok: false, error: `invalid url ${target.url}` }); return; }
+    try {
+      url = new URL(target.url);
+    } catch {
+      resolve({ ok: false, error: `invalid url ${target.url}` });
+      return;
+    }
     const https = url.protocol === 'https:';
     const named = target.connect?.host ?? url.hostname.replace(/^\[|\]$/g, '');
     const host = loopbackAddressOf(named) ?? named;
     const port = target.connect?.port ?? (url.port === '' ? (https ? 443 : 80) : Number(url.port));
     let settled = false;
-    const done = (r: JwksParse) => { if (!settled) { settled = true; clearTimeout(total); resolve(r); } };
+    const done = (r: JwksParse) => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(total);
+        resolve(r);
+      }
+    };
     const opts: RequestOptions = {
-      host, port, method: 'GET', path: `${url.pathname}${url.search}`,
+      host,
+      port,
+      method: 'GET',
+      path: `${url.pathname}${url.search}`,
       headers: { host: url.host, accept: 'application/json, application/jwk-set+json', 'user-agent': 'agentgateway-ts-controller' },
       agent: false,
       timeout: limits.connectTimeoutMs,
@@ -47,8 +61,13 @@ export function fetchJwks(target: FetchTarget, limits: FetchLimits = DEFAULT_FET
     };
     // Node dials an IP literal without calling lookup: the literal is checked here, as Node reads it.
     const refused = addressRefusal(host, 'literal');
-    if (refused !== undefined) { resolve({ ok: false, error: refused }); return; }
-    const total = setTimeout(() => { req.destroy(new Error(`timed out after ${limits.totalTimeoutMs} ms`)); }, limits.totalTimeoutMs);
+    if (refused !== undefined) {
+      resolve({ ok: false, error: refused });
+      return;
+    }
+    const total = setTimeout(() => {
+      req.destroy(new Error(`timed out after ${limits.totalTimeoutMs} ms`));
+    }, limits.totalTimeoutMs);
     const req = (https ? httpsRequest : httpRequest)(opts, (res) => {
       req.setTimeout(0);
       if (res.statusCode !== 200) {
@@ -60,7 +79,11 @@ export function fetchJwks(target: FetchTarget, limits: FetchLimits = DEFAULT_FET
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > limits.maxBytes) { res.destroy(); done({ ok: false, error: `jwks response from ${target.url} exceeds ${limits.maxBytes} bytes` }); return; }
+        if (size > limits.maxBytes) {
+          res.destroy();
+          done({ ok: false, error: `jwks response from ${target.url} exceeds ${limits.maxBytes} bytes` });
+          return;
+        }
         chunks.push(c);
       });
       res.on('end', () => {
@@ -76,7 +99,11 @@ export function fetchJwks(target: FetchTarget, limits: FetchLimits = DEFAULT_FET
 }
 
 /** Resolves every address of a name (`dns.lookup` with `all: true`). */
-export type ResolveAll = (hostname: string, options: LookupAllOptions, cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type ResolveAll = (
+  hostname: string,
+  options: LookupAllOptions,
+  cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 /**
  * The `lookup` hook of a JWKS connection: the guard decides on the addresses actually dialed.
@@ -85,17 +112,31 @@ export type ResolveAll = (hostname: string, options: LookupAllOptions, cb: (err:
  * for: an array when `options.all` (http with autoSelectFamily, Node 20's default), else the
  * first address, as `dns.lookup` would.
  */
-export function guardedLookup(resolveAll: ResolveAll = (h, o, cb) => { dnsLookup(h, o, cb); }): LookupFunction {
+export function guardedLookup(
+  resolveAll: ResolveAll = (h, o, cb) => {
+    dnsLookup(h, o, cb);
+  },
+): LookupFunction {
   return (hostname, options, cb) => {
     resolveAll(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) { cb(err, options.all ? [] : '', 0); return; }
+      if (err) {
+        cb(err, options.all ? [] : '', 0);
+        return;
+      }
       const first = addresses[0];
-      if (first === undefined) { cb(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), options.all ? [] : '', 0); return; }
+      if (first === undefined) {
+        cb(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), options.all ? [] : '', 0);
+        return;
+      }
       for (const { address } of addresses) {
         const refused = addressRefusal(address, 'resolved');
-        if (refused !== undefined) { cb(new Error(refused), options.all ? [] : '', 0); return; }
+        if (refused !== undefined) {
+          cb(new Error(refused), options.all ? [] : '', 0);
+          return;
+        }
       }
-      if (options.all) cb(null, addresses); else cb(null, first.address, first.family);
+      if (options.all) cb(null, addresses);
+      else cb(null, first.address, first.family);
     });
   };
 }

@@ -74,8 +74,13 @@ export class JwksCache {
     const e = this.entries.get(url);
     if (e !== undefined) return;
     this.entries.set(url, {
-      request: { url, refreshMs: Number.POSITIVE_INFINITY, owners: [] }, seeded: true, keys, fingerprint: keySetFingerprint(keys),
-      fetchedAtMs, failures: 0, unknownKids: new Map(),
+      request: { url, refreshMs: Number.POSITIVE_INFINITY, owners: [] },
+      seeded: true,
+      keys,
+      fingerprint: keySetFingerprint(keys),
+      fetchedAtMs,
+      failures: 0,
+      unknownKids: new Map(),
     });
   }
 
@@ -83,7 +88,10 @@ export class JwksCache {
   sync(requests: readonly JwksRequest[]): void {
     const wanted = new Map(requests.map((r) => [r.url, r]));
     for (const [url, e] of this.entries) {
-      if (!wanted.has(url)) { this.deps.clearTimer(e.timer); this.entries.delete(url); }
+      if (!wanted.has(url)) {
+        this.deps.clearTimer(e.timer);
+        this.entries.delete(url);
+      }
     }
     for (const r of requests) {
       const e = this.entries.get(r.url);
@@ -109,8 +117,10 @@ export class JwksCache {
     const out = new Map<string, JwksKeys>();
     for (const [url, e] of this.entries) {
       if (e.keys === undefined) continue;
-      const stale = e.lastError !== undefined && e.fetchedAtMs !== undefined
-        ? { stale: { fetchedAt: new Date(e.fetchedAtMs).toISOString(), lastError: e.lastError } } : {};
+      const stale =
+        e.lastError !== undefined && e.fetchedAtMs !== undefined
+          ? { stale: { fetchedAt: new Date(e.fetchedAtMs).toISOString(), lastError: e.lastError } }
+          : {};
       out.set(url, { keys: e.keys, ...stale, ...(e.notes !== undefined && e.notes.length > 0 ? { notes: e.notes } : {}) });
     }
     return out;
@@ -118,8 +128,12 @@ export class JwksCache {
 
   entriesView(): JwksEntryView[] {
     return [...this.entries.values()].map((e) => ({
-      url: e.request.url, consecutiveFailures: e.failures, refreshMs: e.request.refreshMs, owners: e.request.owners,
-      ...(e.keys !== undefined ? { keys: e.keys } : {}), ...(e.fetchedAtMs !== undefined ? { fetchedAtMs: e.fetchedAtMs } : {}),
+      url: e.request.url,
+      consecutiveFailures: e.failures,
+      refreshMs: e.request.refreshMs,
+      owners: e.request.owners,
+      ...(e.keys !== undefined ? { keys: e.keys } : {}),
+      ...(e.fetchedAtMs !== undefined ? { fetchedAtMs: e.fetchedAtMs } : {}),
       ...(e.lastError !== undefined ? { lastError: e.lastError } : {}),
     }));
   }
@@ -155,7 +169,10 @@ export class JwksCache {
     const e = this.entries.get(url);
     if (e === undefined || this.stopped) return;
     this.deps.clearTimer(e.timer);
-    e.timer = this.deps.setTimer(() => { e.timer = undefined; void this.fetchNow(url); }, delayMs);
+    e.timer = this.deps.setTimer(() => {
+      e.timer = undefined;
+      void this.fetchNow(url);
+    }, delayMs);
   }
 
   private fetchNow(url: string): Promise<void> {
@@ -172,7 +189,11 @@ export class JwksCache {
         const fp = keySetFingerprint(r.keys);
         const changed = fp !== e.fingerprint;
         const notesChanged = JSON.stringify(r.notes) !== JSON.stringify(e.notes ?? []);
-        e.keys = r.keys; e.notes = r.notes; e.fingerprint = fp; e.fetchedAtMs = this.deps.now(); e.failures = 0;
+        e.keys = r.keys;
+        e.notes = r.notes;
+        e.fingerprint = fp;
+        e.fetchedAtMs = this.deps.now();
+        e.failures = 0;
         delete e.lastError;
         if (changed) e.unknownKids.clear();
         this.schedule(url, e.request.refreshMs);

@@ -37,8 +37,11 @@ export class KeyStore {
 
   constructor(private readonly o: KeyStoreOptions) {
     this.cache = new JwksCache({
-      fetch: (t) => fetchJwks(t), now: o.now, random: Math.random,
-      setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+      fetch: (t) => fetchJwks(t),
+      now: o.now,
+      random: Math.random,
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
       onChange: () => o.onChange(),
       ...(o.refetchMinIntervalMs !== undefined ? { refetchMinIntervalMs: o.refetchMinIntervalMs } : {}),
       onFetch: (url, ok, ms, error) => {
@@ -65,12 +68,18 @@ export class KeyStore {
   }
 
   /** Usable keys by URL, for translate(). */
-  keys(): Map<string, JwksKeys> { return this.cache.keys(); }
+  keys(): Map<string, JwksKeys> {
+    return this.cache.keys();
+  }
 
   /** What translate() asks to keep fresh. */
-  sync(requests: readonly JwksRequest[]): void { this.cache.sync(requests); }
+  sync(requests: readonly JwksRequest[]): void {
+    this.cache.sync(requests);
+  }
 
-  entriesView(): JwksEntryView[] { return this.cache.entriesView(); }
+  entriesView(): JwksEntryView[] {
+    return this.cache.entriesView();
+  }
 
   /** A proxy saw an unknown kid of this URL. */
   refetch(url: string, kid: string): void {
@@ -79,12 +88,18 @@ export class KeyStore {
 
   /** Persists the current key sets (the leader's job); a failure is logged, and retried after the next reconcile. */
   async persist(): Promise<void> {
-    const sets = this.cache.entriesView().filter((e) => e.keys !== undefined && e.fetchedAtMs !== undefined)
+    const sets = this.cache
+      .entriesView()
+      .filter((e) => e.keys !== undefined && e.fetchedAtMs !== undefined)
       .map((e) => ({ url: e.url, fetchedAt: new Date(e.fetchedAtMs as number).toISOString(), jwks: { keys: [...(e.keys ?? [])] } }));
-    try { await this.persistence.sync(sets); } catch (err) {
+    try {
+      await this.persistence.sync(sets);
+    } catch (err) {
       this.o.log('warn', 'could not persist jwks', { error: (err as Error).message });
     }
   }
 
-  stop(): void { this.cache.stop(); }
+  stop(): void {
+    this.cache.stop();
+  }
 }

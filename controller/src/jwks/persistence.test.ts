@@ -27,7 +27,7 @@ describe('JWKS persistence: ConfigMap names', () => {
     }
   });
 
-  it('the label selects what load() reads (app.kubernetes.io/component=jwks-store, upstream\'s)', () => {
+  it("the label selects what load() reads (app.kubernetes.io/component=jwks-store, upstream's)", () => {
     expect(JWKS_STORE_LABEL).toBe('app.kubernetes.io/component=jwks-store');
   });
 });

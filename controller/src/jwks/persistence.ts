@@ -6,7 +6,11 @@ import { KubeError, type KubeRest } from '../kube/kube-rest.js';
 export const JWKS_STORE_LABEL = 'app.kubernetes.io/component=jwks-store';
 const DATA_KEY = 'jwks-store';
 
-export interface PersistedKeySet { readonly url: string; readonly fetchedAt: string; readonly jwks: { keys: Jwk[] } }
+export interface PersistedKeySet {
+  readonly url: string;
+  readonly fetchedAt: string;
+  readonly jwks: { keys: Jwk[] };
+}
 
 export const configMapName = (url: string) => `jwks-store-${createHash('sha256').update(url).digest('hex').slice(0, 40)}`;
 
@@ -27,17 +31,28 @@ export class JwksPersistence {
   /** ConfigMaps of ours that hold no usable key set (corrupt, or of an older layout): removed at the next sync unless reused. */
   private readonly unusable = new Set<string>();
 
-  constructor(private readonly rest: KubeRest, private readonly namespace: string) {}
+  constructor(
+    private readonly rest: KubeRest,
+    private readonly namespace: string,
+  ) {}
 
-  private base() { return `/api/v1/namespaces/${this.namespace}/configmaps`; }
+  private base() {
+    return `/api/v1/namespaces/${this.namespace}/configmaps`;
+  }
 
   async load(): Promise<PersistedKeySet[]> {
-    const r = await this.rest.get<{ items: Array<{ metadata: { name: string }; data?: Record<string, string> }> }>(`${this.base()}?labelSelector=${encodeURIComponent(JWKS_STORE_LABEL)}`);
+    const r = await this.rest.get<{ items: Array<{ metadata: { name: string }; data?: Record<string, string> }> }>(
+      `${this.base()}?labelSelector=${encodeURIComponent(JWKS_STORE_LABEL)}`,
+    );
     const out: PersistedKeySet[] = [];
     for (const cm of r.body.items) {
       const raw = cm.data?.[DATA_KEY];
       let v: PersistedKeySet | undefined;
-      try { v = raw === undefined ? undefined : JSON.parse(raw) as PersistedKeySet; } catch { v = undefined; }
+      try {
+        v = raw === undefined ? undefined : (JSON.parse(raw) as PersistedKeySet);
+      } catch {
+        v = undefined;
+      }
       if (raw !== undefined && v !== undefined && v !== null && typeof v.url === 'string' && Array.isArray(v.jwks?.keys)) {
         out.push(v);
         this.written.set(cm.metadata.name, raw);
@@ -62,10 +77,18 @@ export class JwksPersistence {
       const prev = this.written.get(name);
       // Only a change of keys is written: a refresh returning the same keys costs no API call.
       if (prev !== undefined && JSON.stringify((JSON.parse(prev) as PersistedKeySet).jwks) === JSON.stringify(set.jwks)) continue;
-      if (Buffer.byteLength(data) > MAX_PERSISTED_BYTES) { failures.push(`${set.url}: key set of ${Buffer.byteLength(data)} bytes is over ${MAX_PERSISTED_BYTES} and is not persisted`); continue; }
+      if (Buffer.byteLength(data) > MAX_PERSISTED_BYTES) {
+        failures.push(`${set.url}: key set of ${Buffer.byteLength(data)} bytes is over ${MAX_PERSISTED_BYTES} and is not persisted`);
+        continue;
+      }
       const body = {
-        apiVersion: 'v1', kind: 'ConfigMap',
-        metadata: { name, namespace: this.namespace, labels: { 'app.kubernetes.io/component': 'jwks-store', 'app.kubernetes.io/managed-by': 'agentgateway-ts' } },
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name,
+          namespace: this.namespace,
+          labels: { 'app.kubernetes.io/component': 'jwks-store', 'app.kubernetes.io/managed-by': 'agentgateway-ts' },
+        },
         data: { [DATA_KEY]: data },
       };
       try {
@@ -86,7 +109,10 @@ export class JwksPersistence {
       try {
         await this.rest.call('DELETE', `${this.base()}/${name}`);
       } catch (err) {
-        if (!(err instanceof KubeError && err.status === 404)) { failures.push(`delete ${name}: ${(err as Error).message}`); continue; }
+        if (!(err instanceof KubeError && err.status === 404)) {
+          failures.push(`delete ${name}: ${(err as Error).message}`);
+          continue;
+        }
       }
       this.written.delete(name);
       this.unusable.delete(name);

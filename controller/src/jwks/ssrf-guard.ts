@@ -25,12 +25,17 @@ const v6 = (cidr: string) => ipaddr.IPv6.parseCIDR(cidr);
  * 192.168/16, fc00::/7 outside fd00:ec2::/32) stay allowed: in-cluster IdPs and tests live there.
  */
 const BLOCKED_V4: readonly (readonly [[IPv4, number], string])[] = [
-  [v4('169.254.0.0/16'), METADATA], [v4('100.100.100.200/32'), METADATA], // Alibaba Cloud
-  [v4('0.0.0.0/8'), UNSPECIFIED], [v4('224.0.0.0/4'), MULTICAST], [v4('255.255.255.255/32'), MULTICAST],
+  [v4('169.254.0.0/16'), METADATA],
+  [v4('100.100.100.200/32'), METADATA], // Alibaba Cloud
+  [v4('0.0.0.0/8'), UNSPECIFIED],
+  [v4('224.0.0.0/4'), MULTICAST],
+  [v4('255.255.255.255/32'), MULTICAST],
 ];
 const BLOCKED_V6: readonly (readonly [[IPv6, number], string])[] = [
-  [v6('fe80::/10'), METADATA], [v6('fd00:ec2::/32'), METADATA], // AWS (fd00:ec2::254)
-  [v6('::/128'), UNSPECIFIED], [v6('ff00::/8'), MULTICAST],
+  [v6('fe80::/10'), METADATA],
+  [v6('fd00:ec2::/32'), METADATA], // AWS (fd00:ec2::254)
+  [v6('::/128'), UNSPECIFIED],
+  [v6('ff00::/8'), MULTICAST],
 ];
 
 /** IPv6 prefixes whose packets are delivered to an IPv4 address carried in the IPv6 one. */
@@ -68,7 +73,10 @@ function reasonV4(a: IPv4): string | undefined {
 
 /** Why `ip` is refused, and the IPv4 address that decided it when embedded in an IPv6 one. */
 function decide(ip: IPv4 | IPv6): { reason: string; ipv4?: IPv4 } | undefined {
-  if (ip instanceof ipaddr.IPv4) { const reason = reasonV4(ip); return reason === undefined ? undefined : { reason }; }
+  if (ip instanceof ipaddr.IPv4) {
+    const reason = reasonV4(ip);
+    return reason === undefined ? undefined : { reason };
+  }
   if (ip.range() === 'loopback') return undefined; // ::1 (else ::/96 would read it as 0.0.0.1)
   const own = BLOCKED_V6.find(([range]) => ip.match(range))?.[1];
   if (own !== undefined) return { reason: own };

@@ -26,7 +26,11 @@ export class InformerSet {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private stopped = false;
 
-  constructor(private readonly kc: KubeConfig, private readonly rest: KubeRest, private readonly events: InformerEvents) {}
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly rest: KubeRest,
+    private readonly events: InformerEvents,
+  ) {}
 
   async start(): Promise<void> {
     for (const name of Object.keys(WATCHED) as WatchedName[]) {
@@ -56,7 +60,11 @@ export class InformerSet {
     this.events.onError(name, err, delay);
     const t = setTimeout(() => {
       this.timers.delete(t);
-      if (!this.stopped) void this.informers.get(name)?.start().catch((e: unknown) => this.restart(name, e));
+      if (!this.stopped)
+        void this.informers
+          .get(name)
+          ?.start()
+          .catch((e: unknown) => this.restart(name, e));
     }, delay);
     this.timers.add(t);
   }
@@ -73,7 +81,9 @@ export class InformerSet {
     return o === undefined ? undefined : { ...o, kind: WATCHED[name].kind, apiVersion: WATCHED[name].apiVersion };
   }
 
-  get synced(): boolean { return this.listed.size === this.informers.size && this.informers.size > 0; }
+  get synced(): boolean {
+    return this.listed.size === this.informers.size && this.informers.size > 0;
+  }
 
   async stop(): Promise<void> {
     this.stopped = true;

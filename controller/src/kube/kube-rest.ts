@@ -2,11 +2,20 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { request, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 
-export interface KubeResponse<T = unknown> { readonly status: number; readonly body: T }
+export interface KubeResponse<T = unknown> {
+  readonly status: number;
+  readonly body: T;
+}
 
 /** A Kubernetes API error with the server's status and message (e.g. 409 Conflict). */
 export class KubeError extends Error {
-  constructor(readonly status: number, message: string, readonly reason?: string) { super(message); }
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -17,7 +26,10 @@ export class KubeError extends Error {
 export class KubeRest {
   private readonly server: URL;
 
-  constructor(private readonly kc: KubeConfig, private readonly timeoutMs = 15_000) {
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly timeoutMs = 15_000,
+  ) {
     const cluster = kc.getCurrentCluster();
     if (cluster === null) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
@@ -25,7 +37,9 @@ export class KubeRest {
 
   async call<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse<T>> {
     const opts: RequestOptions = {
-      method, host: this.server.hostname, port: this.server.port || (this.server.protocol === 'https:' ? 443 : 80),
+      method,
+      host: this.server.hostname,
+      port: this.server.port || (this.server.protocol === 'https:' ? 443 : 80),
       path: `${this.server.pathname.replace(/\/$/, '')}${path}`,
       headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': contentType } : {}) },
       timeout: this.timeoutMs,
@@ -39,7 +53,11 @@ export class KubeRest {
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let parsed: unknown = text;
-          try { parsed = text === '' ? undefined : JSON.parse(text); } catch { /* plain text error */ }
+          try {
+            parsed = text === '' ? undefined : JSON.parse(text);
+          } catch {
+            /* plain text error */
+          }
           const status = res.statusCode ?? 0;
           if (status >= 400) {
             const s = parsed as { message?: string; reason?: string } | undefined;
@@ -55,7 +73,11 @@ export class KubeRest {
     });
   }
 
-  get<T = unknown>(path: string) { return this.call<T>('GET', path); }
+  get<T = unknown>(path: string) {
+    return this.call<T>('GET', path);
+  }
   /** JSON merge patch (RFC 7386); with metadata.resourceVersion in the body it is conditional (409 on conflict). */
-  mergePatch<T = unknown>(path: string, body: unknown) { return this.call<T>('PATCH', path, body, 'application/merge-patch+json'); }
+  mergePatch<T = unknown>(path: string, body: unknown) {
+    return this.call<T>('PATCH', path, body, 'application/merge-patch+json');
+  }
 }

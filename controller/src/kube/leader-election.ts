@@ -31,11 +31,18 @@ export class LeaderElector {
   private leader = false;
   private stopped = false;
 
-  constructor(private readonly rest: KubeRest, private readonly o: LeaderElectionOptions) {}
+  constructor(
+    private readonly rest: KubeRest,
+    private readonly o: LeaderElectionOptions,
+  ) {}
 
-  get isLeader(): boolean { return this.leader; }
+  get isLeader(): boolean {
+    return this.leader;
+  }
 
-  start(): void { void this.tick(); }
+  start(): void {
+    void this.tick();
+  }
 
   /** Stops renewing; a leader gives the lease up at once so another replica takes over quickly. */
   async stop(): Promise<void> {
@@ -47,15 +54,21 @@ export class LeaderElector {
         if (lease?.spec.holderIdentity === this.o.identity) {
           await this.rest.call('PUT', this.path(), { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } });
         }
-      } catch { /* best effort */ }
+      } catch {
+        /* best effort */
+      }
       this.set(false);
     }
   }
 
-  private path(name = this.o.name) { return `/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases/${name}`; }
+  private path(name = this.o.name) {
+    return `/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases/${name}`;
+  }
 
   private async read(): Promise<Lease | undefined> {
-    try { return (await this.rest.get<Lease>(this.path())).body; } catch (err) {
+    try {
+      return (await this.rest.get<Lease>(this.path())).body;
+    } catch (err) {
       if (err instanceof KubeError && err.status === 404) return undefined;
       throw err;
     }
@@ -64,7 +77,10 @@ export class LeaderElector {
   private set(leader: boolean): void {
     if (leader === this.leader) return;
     this.leader = leader;
-    this.o.log('info', leader ? 'became leader' : 'lost leadership', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity });
+    this.o.log('info', leader ? 'became leader' : 'lost leadership', {
+      lease: `${this.o.namespace}/${this.o.name}`,
+      identity: this.o.identity,
+    });
     this.o.onChange(leader);
   }
 
@@ -73,10 +89,16 @@ export class LeaderElector {
     try {
       const now = this.o.now();
       const lease = await this.read();
-      const spec = { holderIdentity: this.o.identity, leaseDurationSeconds: Math.ceil(this.o.leaseDurationMs / 1000), renewTime: micro(now) };
+      const spec = {
+        holderIdentity: this.o.identity,
+        leaseDurationSeconds: Math.ceil(this.o.leaseDurationMs / 1000),
+        renewTime: micro(now),
+      };
       if (lease === undefined) {
         await this.rest.call('POST', `/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases`, {
-          apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.o.name, namespace: this.o.namespace },
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.o.name, namespace: this.o.namespace },
           spec: { ...spec, acquireTime: micro(now), leaseTransitions: 0 },
         });
         this.set(true);
@@ -87,7 +109,13 @@ export class LeaderElector {
         if (holder === this.o.identity || holder === '' || expired) {
           const transitions = (lease.spec.leaseTransitions ?? 0) + (holder === this.o.identity ? 0 : 1);
           await this.rest.call('PUT', this.path(), {
-            ...lease, spec: { ...lease.spec, ...spec, leaseTransitions: transitions, ...(holder === this.o.identity ? {} : { acquireTime: micro(now) }) },
+            ...lease,
+            spec: {
+              ...lease.spec,
+              ...spec,
+              leaseTransitions: transitions,
+              ...(holder === this.o.identity ? {} : { acquireTime: micro(now) }),
+            },
           });
           this.set(true);
         } else {

@@ -14,8 +14,10 @@ export interface WatchedResource {
 
 function resourceOf(k: WatchedKind): WatchedResource {
   const base = k.group === '' ? `/api/${k.version}` : `/apis/${k.group}/${k.version}`;
-  const statusPath = !k.statusWritten ? undefined
-    : k.namespaced ? (ns: string, name: string) => `${base}/namespaces/${ns}/${k.plural}/${name}/status`
+  const statusPath = !k.statusWritten
+    ? undefined
+    : k.namespaced
+      ? (ns: string, name: string) => `${base}/namespaces/${ns}/${k.plural}/${name}/status`
       : (_ns: string, name: string) => `${base}/${k.plural}/${name}/status`;
   return { kind: k.kind, apiVersion: apiVersionOf(k), path: `${base}/${k.plural}`, ...(statusPath ? { statusPath } : {}) };
 }

@@ -1,6 +1,10 @@
 import {
-  PUSH_METHOD_PATH, decodeProxyMessage, encodeMessage,
-  type ControllerToProxy, type ProxyConfig, type ProxyToController,
+  PUSH_METHOD_PATH,
+  decodeProxyMessage,
+  encodeMessage,
+  type ControllerToProxy,
+  type ProxyConfig,
+  type ProxyToController,
 } from '@agw/api';
 import { Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
 import type { GatewayProgramming } from '../status/programmed.js';
@@ -30,7 +34,6 @@ interface Conn {
   nack?: { version: string; reason: string };
 }
 
-
 export interface ConfigServerEvents {
   /** A proxy connected, disconnected, ACKed or NACKed: statuses (Programmed) may change. */
   readonly onProgrammingChange: () => void;
@@ -42,7 +45,10 @@ export interface ConfigServerEvents {
 
 const service: ServiceDefinition = {
   Stream: {
-    path: PUSH_METHOD_PATH, requestStream: true, responseStream: true, originalName: 'Stream',
+    path: PUSH_METHOD_PATH,
+    requestStream: true,
+    responseStream: true,
+    originalName: 'Stream',
     requestSerialize: (m: ProxyToController) => Buffer.from(encodeMessage(m)),
     requestDeserialize: (b: Buffer) => decodeProxyMessage(b),
     responseSerialize: (m: ControllerToProxy) => Buffer.from(encodeMessage(m)),
@@ -57,15 +63,24 @@ const service: ServiceDefinition = {
  */
 export class ConfigServer {
   private readonly server = new Server({
-    'grpc.keepalive_time_ms': 20_000, 'grpc.keepalive_timeout_ms': 10_000,
-    'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    'grpc.keepalive_time_ms': 20_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
   private readonly configs = new Map<string, ProxyConfig>();
   private readonly conns = new Map<string, Conn>();
   private nextId = 0;
 
-  constructor(private readonly authenticate: Authenticate, private readonly events: ConfigServerEvents) {
-    this.server.addService(service, { Stream: (s: ServerDuplexStream<ProxyToController, ControllerToProxy>) => { void this.accept(s); } });
+  constructor(
+    private readonly authenticate: Authenticate,
+    private readonly events: ConfigServerEvents,
+  ) {
+    this.server.addService(service, {
+      Stream: (s: ServerDuplexStream<ProxyToController, ControllerToProxy>) => {
+        void this.accept(s);
+      },
+    });
   }
 
   /**
@@ -73,8 +88,10 @@ export class ConfigServer {
    * chain and key) the stream is TLS-only; without it, plaintext (inside the cluster network).
    */
   listen(host: string, port: number, tls?: { certChain: Buffer; privateKey: Buffer }): Promise<number> {
-    const creds = tls === undefined ? ServerCredentials.createInsecure()
-      : ServerCredentials.createSsl(null, [{ cert_chain: tls.certChain, private_key: tls.privateKey }], false);
+    const creds =
+      tls === undefined
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(null, [{ cert_chain: tls.certChain, private_key: tls.privateKey }], false);
     return new Promise((resolve, reject) => {
       this.server.bindAsync(`${host}:${port}`, creds, (err, bound) => (err ? reject(err) : resolve(bound)));
     });
@@ -93,14 +110,21 @@ export class ConfigServer {
     const version = this.configs.get(gateway)?.version;
     const conns = [...this.conns.values()].filter((c) => c.gateway === gateway);
     return {
-      proxies: conns.length, ...(version !== undefined ? { version } : {}),
+      proxies: conns.length,
+      ...(version !== undefined ? { version } : {}),
       acked: conns.filter((c) => version !== undefined && c.ackedVersion === version).length,
-      nacks: conns.filter((c) => c.nack !== undefined && c.nack.version === version).map((c) => ({ proxy: c.id, reason: (c.nack as { reason: string }).reason })),
-      warnings: conns.filter((c) => version !== undefined && c.ackedVersion === version).flatMap((c) => (c.ackWarnings ?? []).map((warning) => ({ proxy: c.id, warning }))),
+      nacks: conns
+        .filter((c) => c.nack !== undefined && c.nack.version === version)
+        .map((c) => ({ proxy: c.id, reason: (c.nack as { reason: string }).reason })),
+      warnings: conns
+        .filter((c) => version !== undefined && c.ackedVersion === version)
+        .flatMap((c) => (c.ackWarnings ?? []).map((warning) => ({ proxy: c.id, warning }))),
     };
   }
 
-  get connectedProxies(): number { return this.conns.size; }
+  get connectedProxies(): number {
+    return this.conns.size;
+  }
 
   async close(): Promise<void> {
     for (const c of this.conns.values()) c.stream.end();
@@ -116,7 +140,10 @@ export class ConfigServer {
     if (!more) {
       // A slow proxy: intermediate versions are skipped rather than buffered in the controller.
       c.blocked = true;
-      c.stream.once('drain', () => { c.blocked = false; this.send(c); });
+      c.stream.once('drain', () => {
+        c.blocked = false;
+        this.send(c);
+      });
     }
   }
 
@@ -143,7 +170,10 @@ export class ConfigServer {
         const gw = `${m.gateway.namespace}/${m.gateway.name}`;
         if (identity.allowedGateways !== undefined && !identity.allowedGateways.has(gw)) {
           this.events.log('warn', 'proxy asked for a gateway its identity does not allow', { user: identity.user, gateway: gw });
-          stream.emit('error', { code: GrpcStatus.PERMISSION_DENIED, details: `${identity.user} may not read the config of Gateway ${gw}` });
+          stream.emit('error', {
+            code: GrpcStatus.PERMISSION_DENIED,
+            details: `${identity.user} may not read the config of Gateway ${gw}`,
+          });
           return;
         }
         conn = { id: `${m.proxyId}#${this.nextId++}`, gateway: gw, stream };
@@ -163,10 +193,17 @@ export class ConfigServer {
         delete conn.nack;
         this.events.onProgrammingChange();
       }
-      if (m.type === 'nack') { conn.nack = { version: m.version, reason: m.reason }; this.events.log('warn', 'proxy rejected config', { proxy: conn.id, version: m.version, reason: m.reason }); this.events.onProgrammingChange(); }
+      if (m.type === 'nack') {
+        conn.nack = { version: m.version, reason: m.reason };
+        this.events.log('warn', 'proxy rejected config', { proxy: conn.id, version: m.version, reason: m.reason });
+        this.events.onProgrammingChange();
+      }
       if (m.type === 'refetchKeys') this.events.onRefetch(m.remoteUrl, m.kid);
     });
-    stream.on('end', () => { drop(); stream.end(); });
+    stream.on('end', () => {
+      drop();
+      stream.end();
+    });
     stream.on('error', drop);
     stream.on('close', drop);
   }

@@ -18,9 +18,15 @@ export function tokenReviewAuthenticator(rest: KubeRest, now: () => number): Aut
     const key = createHash('sha256').update(token).digest('hex');
     const hit = cache.get(key);
     if (hit !== undefined && hit.until > now()) return hit.identity;
-    const r = await rest.call<{ status?: { authenticated?: boolean; user?: { username?: string }; error?: string } }>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
-      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [PUSH_TOKEN_AUDIENCE] },
-    });
+    const r = await rest.call<{ status?: { authenticated?: boolean; user?: { username?: string }; error?: string } }>(
+      'POST',
+      '/apis/authentication.k8s.io/v1/tokenreviews',
+      {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, audiences: [PUSH_TOKEN_AUDIENCE] },
+      },
+    );
     const st = r.body.status;
     if (st?.authenticated !== true) throw new Error(`token not authenticated${st?.error ? `: ${st.error}` : ''}`);
     const user = st.user?.username ?? '';

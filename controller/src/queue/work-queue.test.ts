@@ -5,10 +5,11 @@ import { WorkQueue } from './work-queue.js';
 function gatedWorker() {
   const calls: string[] = [];
   const gates: Array<{ key: string; release: (err?: Error) => void }> = [];
-  const worker = (key: string) => new Promise<void>((resolve, reject) => {
-    calls.push(key);
-    gates.push({ key, release: (err) => (err ? reject(err) : resolve()) });
-  });
+  const worker = (key: string) =>
+    new Promise<void>((resolve, reject) => {
+      calls.push(key);
+      gates.push({ key, release: (err) => (err ? reject(err) : resolve()) });
+    });
   const settle = () => new Promise((r) => setImmediate(r));
   return { calls, gates, worker, settle };
 }
@@ -17,7 +18,11 @@ describe('WorkQueue (controller-runtime semantics)', () => {
   it('deduplicates a key added while queued', async () => {
     const w = gatedWorker();
     const q = new WorkQueue(w.worker, { concurrency: 1, retryDelayMs: () => 0 });
-    q.add('a'); q.add('b'); q.add('c'); q.add('b'); q.add('c');
+    q.add('a');
+    q.add('b');
+    q.add('c');
+    q.add('b');
+    q.add('c');
     expect(w.calls).toEqual(['a']);
     expect(q.depth).toBe(3);
     w.gates[0]?.release();
@@ -35,7 +40,8 @@ describe('WorkQueue (controller-runtime semantics)', () => {
     const w = gatedWorker();
     const q = new WorkQueue(w.worker, { concurrency: 4, retryDelayMs: () => 0 });
     q.add('a');
-    q.add('a'); q.add('a');
+    q.add('a');
+    q.add('a');
     expect(w.calls).toEqual(['a']);
     w.gates[0]?.release();
     await w.settle();
@@ -57,7 +63,14 @@ describe('WorkQueue (controller-runtime semantics)', () => {
     const w = gatedWorker();
     const errors: Array<[string, number]> = [];
     const delays: number[] = [];
-    const q = new WorkQueue(w.worker, { concurrency: 1, retryDelayMs: (a) => { delays.push(a); return 0; }, onError: (k, _e, a) => errors.push([k, a]) });
+    const q = new WorkQueue(w.worker, {
+      concurrency: 1,
+      retryDelayMs: (a) => {
+        delays.push(a);
+        return 0;
+      },
+      onError: (k, _e, a) => errors.push([k, a]),
+    });
     q.add('a');
     w.gates[0]?.release(new Error('conflict'));
     await new Promise((r) => setTimeout(r, 0));
@@ -68,7 +81,10 @@ describe('WorkQueue (controller-runtime semantics)', () => {
     await w.settle();
     w.gates[2]?.release();
     await q.idle();
-    expect(errors).toEqual([['a', 0], ['a', 1]]);
+    expect(errors).toEqual([
+      ['a', 0],
+      ['a', 1],
+    ]);
     expect(delays).toEqual([0, 1]);
     q.add('a');
     w.gates[3]?.release(new Error('again'));
@@ -80,7 +96,8 @@ describe('WorkQueue (controller-runtime semantics)', () => {
   it('stop drops what is queued and pending retries', async () => {
     const w = gatedWorker();
     const q = new WorkQueue(w.worker, { concurrency: 1, retryDelayMs: () => 60_000 });
-    q.add('a'); q.add('b');
+    q.add('a');
+    q.add('b');
     w.gates[0]?.release(new Error('x'));
     await w.settle();
     q.stop();

@@ -16,19 +16,28 @@ export class WorkQueue {
 
   constructor(
     private readonly worker: (key: string) => Promise<void>,
-    private readonly opts: { concurrency: number; retryDelayMs: (attempt: number) => number; onError?: (key: string, err: unknown, attempt: number) => void },
+    private readonly opts: {
+      concurrency: number;
+      retryDelayMs: (attempt: number) => number;
+      onError?: (key: string, err: unknown, attempt: number) => void;
+    },
   ) {}
 
   add(key: string): void {
     if (this.stopped) return;
-    if (this.processing.has(key)) { this.dirty.add(key); return; }
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.pump();
   }
 
   /** Keys waiting or being processed (a metric). */
-  get depth(): number { return this.queued.size + this.processing.size + this.timers.size; }
+  get depth(): number {
+    return this.queued.size + this.processing.size + this.timers.size;
+  }
 
   /** Resolves when nothing is queued, running or waiting for a retry. */
   idle(): Promise<void> {
@@ -50,22 +59,34 @@ export class WorkQueue {
       this.queued.delete(key);
       this.processing.add(key);
       this.running++;
-      void this.worker(key).then(() => {
-        this.attempts.delete(key);
-      }, (err: unknown) => {
-        const attempt = this.attempts.get(key) ?? 0;
-        this.attempts.set(key, attempt + 1);
-        this.opts.onError?.(key, err, attempt);
-        if (this.stopped) return;
-        const t = setTimeout(() => { this.timers.delete(key); this.add(key); }, this.opts.retryDelayMs(attempt));
-        this.timers.set(key, t);
-      }).finally(() => {
-        this.processing.delete(key);
-        this.running--;
-        if (this.dirty.delete(key)) this.add(key);
-        this.pump();
-        if (this.depth === 0) { const w = this.idleWaiters; this.idleWaiters = []; for (const f of w) f(); }
-      });
+      void this.worker(key)
+        .then(
+          () => {
+            this.attempts.delete(key);
+          },
+          (err: unknown) => {
+            const attempt = this.attempts.get(key) ?? 0;
+            this.attempts.set(key, attempt + 1);
+            this.opts.onError?.(key, err, attempt);
+            if (this.stopped) return;
+            const t = setTimeout(() => {
+              this.timers.delete(key);
+              this.add(key);
+            }, this.opts.retryDelayMs(attempt));
+            this.timers.set(key, t);
+          },
+        )
+        .finally(() => {
+          this.processing.delete(key);
+          this.running--;
+          if (this.dirty.delete(key)) this.add(key);
+          this.pump();
+          if (this.depth === 0) {
+            const w = this.idleWaiters;
+            this.idleWaiters = [];
+            for (const f of w) f();
+          }
+        });
     }
   }
 }

@@ -39,7 +39,9 @@ export function reconcilePass(input: ReconcilePassInput): ReconcilePass {
 /** The GatewayClass the controller creates at start when missing (and local mode assumes when absent from its files). */
 export function defaultGatewayClass(className: string, controllerName: string): GatewayClass {
   return {
-    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: className },
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'GatewayClass',
+    metadata: { name: className },
     spec: { controllerName, description: 'Specialized class for agentgateway.' },
   };
 }

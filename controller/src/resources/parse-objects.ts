@@ -4,7 +4,10 @@ import type { TranslateInput } from '../translate/model.js';
 
 /** Kinds read, by `<group>/<kind>` (core group ''): their boundary parser and their list in ParsedObjects (api's registry). */
 const PARSERS: ReadonlyMap<string, { readonly name: WatchedName; readonly schema: z.ZodType }> = new Map(
-  (Object.entries(WATCHED_KINDS) as Array<[WatchedName, WatchedKind]>).map(([name, k]) => [`${k.group}/${k.kind}`, { name, schema: k.schema }]),
+  (Object.entries(WATCHED_KINDS) as Array<[WatchedName, WatchedKind]>).map(([name, k]) => [
+    `${k.group}/${k.kind}`,
+    { name, schema: k.schema },
+  ]),
 );
 
 /** One reason an object was refused: where (field path) and why (the API server's wording). */
@@ -28,13 +31,17 @@ export function formatIssue(i: ObjectIssue): string {
 /** Every issue of a problem, `; `-separated (logs, status messages). */
 export const formatIssues = (p: ObjectProblem): string => p.issues.map(formatIssue).join('; ');
 
-export type ParsedObjects = Omit<TranslateInput, 'controllerName' | 'jwks'> & { readonly problems: ObjectProblem[]; readonly ignored: string[] };
+export type ParsedObjects = Omit<TranslateInput, 'controllerName' | 'jwks'> & {
+  readonly problems: ObjectProblem[];
+  readonly ignored: string[];
+};
 
 /** A zod issue as ObjectIssues, unknown keys worded as the API server's strict field validation does. */
 function toObjectIssues(iss: z.core.$ZodIssue): ObjectIssue[] {
   const path = iss.path.map((p) => (typeof p === 'number' ? p : String(p)));
   const dotted = path.join('.');
-  if (iss.code === 'unrecognized_keys') return iss.keys.map((k) => ({ path, message: `unknown field "${dotted ? `${dotted}.` : ''}${k}"` }));
+  if (iss.code === 'unrecognized_keys')
+    return iss.keys.map((k) => ({ path, message: `unknown field "${dotted ? `${dotted}.` : ''}${k}"` }));
   return [{ path, message: iss.message }];
 }
 
@@ -64,8 +71,14 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
     const kind = String(o.kind ?? '');
     const name = `${kind} ${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace}/${String(o.metadata?.name ?? `#${i}`)}`;
     const parser = PARSERS.get(`${groupOf(o.apiVersion)}/${kind}`);
-    if (parser === undefined) { out.ignored.push(name); return; }
-    const withNs = !WATCHED_KINDS[parser.name].namespaced || o.metadata?.namespace !== undefined ? raw : { ...o, metadata: { ...o.metadata, namespace: defaultNamespace } };
+    if (parser === undefined) {
+      out.ignored.push(name);
+      return;
+    }
+    const withNs =
+      !WATCHED_KINDS[parser.name].namespaced || o.metadata?.namespace !== undefined
+        ? raw
+        : { ...o, metadata: { ...o.metadata, namespace: defaultNamespace } };
     const rv = (o.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
     const memoKey = memo !== undefined && typeof rv === 'string' ? `${name}@${rv}` : undefined;
     let result = memoKey === undefined ? undefined : memo?.get(memoKey);

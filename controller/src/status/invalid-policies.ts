@@ -13,10 +13,13 @@ export function invalidPolicyStatus(problems: readonly ObjectProblem[], controll
   for (const p of problems) {
     if (!p.ref.startsWith(PREFIX)) continue;
     const generation = (p.object as { metadata?: { generation?: number } }).metadata?.generation;
-    out.set(p.ref.slice(PREFIX.length), [{
-      ancestorRef: { group: POLICY_GROUP, kind: 'Gateway', name: 'StatusSummary' }, controllerName,
-      conditions: [cond('Accepted', false, 'Invalid', `policy does not parse: ${formatIssues(p)}`, generation)],
-    }]);
+    out.set(p.ref.slice(PREFIX.length), [
+      {
+        ancestorRef: { group: POLICY_GROUP, kind: 'Gateway', name: 'StatusSummary' },
+        controllerName,
+        conditions: [cond('Accepted', false, 'Invalid', `policy does not parse: ${formatIssues(p)}`, generation)],
+      },
+    ]);
   }
   return out;
 }

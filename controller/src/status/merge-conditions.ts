@@ -13,10 +13,20 @@ export function mergeConditions(previous: readonly Condition[] | undefined, next
 }
 
 /** True when two condition lists say the same thing (times ignored): no status write needed. */
-export function sameConditions(a: readonly Omit<Condition, 'lastTransitionTime'>[], b: readonly Omit<Condition, 'lastTransitionTime'>[]): boolean {
+export function sameConditions(
+  a: readonly Omit<Condition, 'lastTransitionTime'>[],
+  b: readonly Omit<Condition, 'lastTransitionTime'>[],
+): boolean {
   if (a.length !== b.length) return false;
   return a.every((x, i) => {
     const y = b[i];
-    return y !== undefined && x.type === y.type && x.status === y.status && x.reason === y.reason && x.message === y.message && x.observedGeneration === y.observedGeneration;
+    return (
+      y !== undefined &&
+      x.type === y.type &&
+      x.status === y.status &&
+      x.reason === y.reason &&
+      x.message === y.message &&
+      x.observedGeneration === y.observedGeneration
+    );
   });
 }

@@ -17,9 +17,11 @@ export interface GatewayProgramming {
  * One wording for the cluster and local mode.
  */
 export function programmedCondition(gateway: string, p: GatewayProgramming, generation: number | undefined): PendingCondition {
-  if (p.nacks.length > 0) return cond('Programmed', false, 'Rejected', p.nacks.map((n) => `proxy ${n.proxy}: ${n.reason}`).join('; '), generation);
+  if (p.nacks.length > 0)
+    return cond('Programmed', false, 'Rejected', p.nacks.map((n) => `proxy ${n.proxy}: ${n.reason}`).join('; '), generation);
   if (p.proxies === 0) return cond('Programmed', false, 'Pending', `no proxy of Gateway ${gateway} is connected`, generation);
-  if (p.acked < p.proxies) return cond('Programmed', false, 'Pending', `${p.acked} of ${p.proxies} proxies applied config ${p.version ?? ''}`, generation);
+  if (p.acked < p.proxies)
+    return cond('Programmed', false, 'Pending', `${p.acked} of ${p.proxies} proxies applied config ${p.version ?? ''}`, generation);
   const applied = `config ${p.version ?? ''} applied by ${p.proxies} ${p.proxies === 1 ? 'proxy' : 'proxies'}`;
   // Parts a proxy could not compile are left out there and said here (the controller validates first, so this is rare).
   const leftOut = [...new Set(p.warnings.map((w) => w.warning))];

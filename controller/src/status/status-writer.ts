@@ -8,7 +8,10 @@ import { WorkQueue } from '../queue/work-queue.js';
 import type { PendingCondition, PolicyAncestorOut, TranslateOutput } from '../translate/model.js';
 import { ownedStatusPatch, policyStatusPatch, routeStatusPatch, type StatusPatch } from './desired-status.js';
 
-export type StatusObject = { metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number; uid?: string }; status?: Record<string, unknown> };
+export type StatusObject = {
+  metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number; uid?: string };
+  status?: Record<string, unknown>;
+};
 
 export interface StatusWriterDeps {
   readonly rest: KubeRest;
@@ -58,12 +61,15 @@ export class StatusWriter {
 
   constructor(private readonly d: StatusWriterDeps) {
     this.queue = new WorkQueue((key) => this.write(fromQueueKey(key)), {
-      concurrency: 4, retryDelayMs: (a) => retryDelayMs(a, Math.random),
+      concurrency: 4,
+      retryDelayMs: (a) => retryDelayMs(a, Math.random),
       onError: (key, err) => d.log('warn', 'status write failed; retrying', { key, error: (err as Error).message }),
     });
   }
 
-  get depth(): number { return this.queue.depth; }
+  get depth(): number {
+    return this.queue.depth;
+  }
 
   /**
    * A new translation: every object with a desired status is queued (unchanged ones cost no API
@@ -75,7 +81,9 @@ export class StatusWriter {
     for (const k of routesWithOurEntries) if (!out.status.httpRoutes.has(k)) this.queue.add(queueKey(refOf('httpRoutes', k)));
   }
 
-  stop(): void { this.queue.stop(); }
+  stop(): void {
+    this.queue.stop();
+  }
 
   /** The informer's copy, unless it has not seen our last write yet (then ours, which is newer). */
   private current(ref: ObjectRef): StatusObject | undefined {
@@ -100,21 +108,37 @@ export class StatusWriter {
         const st = out.status.gateways.get(key);
         if (st === undefined) return undefined;
         const programmed = this.d.programmed(key, cur.metadata.generation);
-        return ownedStatusPatch(cur, [...st.conditions, programmed], now,
-          st.listeners.map((l) => ({ ...l, conditions: [...l.conditions, programmed] })), this.d.gatewayAddresses?.(key));
+        return ownedStatusPatch(
+          cur,
+          [...st.conditions, programmed],
+          now,
+          st.listeners.map((l) => ({ ...l, conditions: [...l.conditions, programmed] })),
+          this.d.gatewayAddresses?.(key),
+        );
       }
-      case 'httpRoutes': return routeStatusPatch(cur, out.status.httpRoutes.get(key) ?? [], this.d.controllerName, now);
+      case 'httpRoutes':
+        return routeStatusPatch(cur, out.status.httpRoutes.get(key) ?? [], this.d.controllerName, now);
       case 'parameters': {
         const conds = out.status.parameters.get(key);
         return conds ? ownedStatusPatch(cur, conds, now) : undefined;
       }
       case 'policies': {
         // Gateway ancestors also get Programmed (StatusSummary has no proxies to ask).
-        const ancestors: PolicyAncestorOut[] = (out.status.policies.get(key) ?? []).map((a) => a.ancestorRef.group !== GATEWAY_API_GROUP ? a
-          : { ...a, conditions: [...a.conditions, this.d.programmed(`${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`, cur.metadata.generation)] });
+        const ancestors: PolicyAncestorOut[] = (out.status.policies.get(key) ?? []).map((a) =>
+          a.ancestorRef.group !== GATEWAY_API_GROUP
+            ? a
+            : {
+                ...a,
+                conditions: [
+                  ...a.conditions,
+                  this.d.programmed(`${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`, cur.metadata.generation),
+                ],
+              },
+        );
         return policyStatusPatch(cur, ancestors, this.d.controllerName, now);
       }
-      default: return undefined;
+      default:
+        return undefined;
     }
   }
 
@@ -126,7 +150,10 @@ export class StatusWriter {
     const now = new Date(this.d.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const kind = WATCHED[ref.resource].kind;
     const patch = this.patchFor(ref, out, cur, now);
-    if (patch === undefined) { this.d.metrics.statusWrites.inc({ kind, result: 'unchanged' }); return; }
+    if (patch === undefined) {
+      this.d.metrics.statusWrites.inc({ kind, result: 'unchanged' });
+      return;
+    }
     try {
       const r = await this.d.rest.mergePatch<StatusObject>(statusPathOf(ref.resource, ref.namespace, ref.name), patch);
       const key = queueKey(ref);

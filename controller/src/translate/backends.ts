@@ -9,7 +9,11 @@ export interface BackendIndex {
   readonly grants: readonly ReferenceGrant[];
 }
 
-export function indexBackends(services: readonly Service[], slices: readonly EndpointSlice[], grants: readonly ReferenceGrant[]): BackendIndex {
+export function indexBackends(
+  services: readonly Service[],
+  slices: readonly EndpointSlice[],
+  grants: readonly ReferenceGrant[],
+): BackendIndex {
   const byService = new Map<string, EndpointSlice[]>();
   for (const s of slices) {
     const svc = s.metadata.labels?.[SERVICE_NAME_LABEL];
@@ -24,11 +28,21 @@ export type ResolvedService =
   | { readonly ok: false; readonly reason: 'BackendNotFound' | 'RefNotPermitted' | 'InvalidKind'; readonly message: string };
 
 /** True when a ReferenceGrant in `toNs` lets `fromKind` objects of `fromNs` refer to Service `name`. */
-export function referenceGranted(idx: BackendIndex, fromGroup: string, fromKind: string, fromNs: string, toNs: string, name: string): boolean {
+export function referenceGranted(
+  idx: BackendIndex,
+  fromGroup: string,
+  fromKind: string,
+  fromNs: string,
+  toNs: string,
+  name: string,
+): boolean {
   if (fromNs === toNs) return true;
-  return idx.grants.some((g) => (g.metadata.namespace ?? '') === toNs
-    && g.spec.from.some((f) => f.group === fromGroup && f.kind === fromKind && f.namespace === fromNs)
-    && g.spec.to.some((t) => t.group === '' && t.kind === 'Service' && (t.name === undefined || t.name === '' || t.name === name)));
+  return idx.grants.some(
+    (g) =>
+      (g.metadata.namespace ?? '') === toNs &&
+      g.spec.from.some((f) => f.group === fromGroup && f.kind === fromKind && f.namespace === fromNs) &&
+      g.spec.to.some((t) => t.group === '' && t.kind === 'Service' && (t.name === undefined || t.name === '' || t.name === name)),
+  );
 }
 
 /**
@@ -43,7 +57,8 @@ export function resolveServicePort(idx: BackendIndex, ns: string, name: string, 
   if (svcPort === undefined) return { ok: false, reason: 'BackendNotFound', message: `port ${port} not found on Service ${ns}/${name}` };
   const endpoints: Endpoint[] = [];
   for (const slice of idx.slices.get(`${ns}/${name}`) ?? []) {
-    const slicePort = slice.ports.find((p) => (p.name ?? '') === (svcPort.name ?? '')) ?? (slice.ports.length === 1 ? slice.ports[0] : undefined);
+    const slicePort =
+      slice.ports.find((p) => (p.name ?? '') === (svcPort.name ?? '')) ?? (slice.ports.length === 1 ? slice.ports[0] : undefined);
     const target = slicePort?.port ?? (typeof svcPort.targetPort === 'number' ? svcPort.targetPort : svcPort.port);
     if (target === undefined || target === null) continue;
     for (const ep of slice.endpoints) {

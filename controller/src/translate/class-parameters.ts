@@ -16,21 +16,29 @@ export function resolveClassParameters(classes: readonly GatewayClass[], paramet
     const ref = c.spec.parametersRef;
     if (ref === undefined) continue;
     if (ref.group !== POLICY_GROUP || ref.kind !== PARAMETERS_KIND) {
-      problems.set(c.metadata.name, `parametersRef ${ref.group === '' ? '' : `${ref.group}/`}${ref.kind} is not supported (use ${POLICY_GROUP}/${PARAMETERS_KIND})`);
+      problems.set(
+        c.metadata.name,
+        `parametersRef ${ref.group === '' ? '' : `${ref.group}/`}${ref.kind} is not supported (use ${POLICY_GROUP}/${PARAMETERS_KIND})`,
+      );
       continue;
     }
     const key = `${ref.namespace ?? ''}/${ref.name}`;
     const p = byKey.get(key);
     if (ref.namespace === undefined || p === undefined) {
-      problems.set(c.metadata.name, `parametersRef ${PARAMETERS_KIND} ${key} not found${ref.namespace === undefined ? ' (a namespace is required)' : ''}`);
+      problems.set(
+        c.metadata.name,
+        `parametersRef ${PARAMETERS_KIND} ${key} not found${ref.namespace === undefined ? ' (a namespace is required)' : ''}`,
+      );
       continue;
     }
     byClass.set(c.metadata.name, p.spec);
     appendTo(users, key, c.metadata.name);
   }
-  const status = new Map<ObjectKey, PendingCondition[]>([...users].map(([key, names]) => {
-    const p = byKey.get(key) as AgentgatewayParameters;
-    return [key, [cond('Accepted', true, 'Accepted', `used by GatewayClass ${names.sort().join(', ')}`, p.metadata.generation)]];
-  }));
+  const status = new Map<ObjectKey, PendingCondition[]>(
+    [...users].map(([key, names]) => {
+      const p = byKey.get(key) as AgentgatewayParameters;
+      return [key, [cond('Accepted', true, 'Accepted', `used by GatewayClass ${names.sort().join(', ')}`, p.metadata.generation)]];
+    }),
+  );
   return { byClass, problems, status };
 }

@@ -1,4 +1,13 @@
-import { GATEWAY_API_GROUP, type CompiledListener, type CompiledRoute, type FeaturePolicies, type Gateway, type HttpRoute, type PolicyRefs, type ProxyConfig } from '@agw/api';
+import {
+  GATEWAY_API_GROUP,
+  type CompiledListener,
+  type CompiledRoute,
+  type FeaturePolicies,
+  type Gateway,
+  type HttpRoute,
+  type PolicyRefs,
+  type ProxyConfig,
+} from '@agw/api';
 import type { BackendIndex } from './backends.js';
 import { FEATURES, type Phase } from './features/index.js';
 import { cond, keyOf, type GatewayStatusOut } from './model.js';
@@ -10,8 +19,12 @@ import { isHttpListener, resolveRuleBackends, ruleTimeoutMs, type RouteAttachmen
  * refer to) and its status (listeners with attached route counts).
  */
 export function gatewayConfig(
-  gw: Gateway, attached: readonly RouteAttachment[], policies: PolicyAttachments, idx: BackendIndex,
-  invalidRules: ReadonlyMap<HttpRoute, ReadonlySet<number>>, attachedCount: ReadonlyMap<string, number>,
+  gw: Gateway,
+  attached: readonly RouteAttachment[],
+  policies: PolicyAttachments,
+  idx: BackendIndex,
+  invalidRules: ReadonlyMap<HttpRoute, ReadonlySet<number>>,
+  attachedCount: ReadonlyMap<string, number>,
 ): { config: Omit<ProxyConfig, 'version'>; status: GatewayStatusOut } {
   const gen = gw.metadata.generation;
   const gwKey = keyOf(gw);
@@ -26,7 +39,7 @@ export function gatewayConfig(
       // most-specific features name one policy (merge-all ones will name a list).
       refs[f.name] = keys[0] as string;
     }
-    return Object.keys(refs).length === 0 ? undefined : refs as PolicyRefs;
+    return Object.keys(refs).length === 0 ? undefined : (refs as PolicyRefs);
   };
   const gwLevel = policies.toGateways.get(gwKey) ?? [];
   const listeners: CompiledListener[] = gw.spec.listeners.filter(isHttpListener).map((l) => {
@@ -47,11 +60,16 @@ export function gatewayConfig(
         const rank = order++;
         for (const [listener, hostnames] of [...att.listeners.entries()].sort()) {
           const refs = refsAt('Route', [
-            ...gwLevel, ...(policies.toGateways.get(`${gwKey}/${listener}`) ?? []),
-            ...(policies.toRoutes.get(rKey) ?? []), ...(rule.name ? policies.toRoutes.get(`${rKey}#${rule.name}`) ?? [] : []),
+            ...gwLevel,
+            ...(policies.toGateways.get(`${gwKey}/${listener}`) ?? []),
+            ...(policies.toRoutes.get(rKey) ?? []),
+            ...(rule.name ? (policies.toRoutes.get(`${rKey}#${rule.name}`) ?? []) : []),
           ]);
           routes.push({
-            id: `${rKey}/${ri}/${mi}`, listeners: [listener], hostnames, order: rank,
+            id: `${rKey}/${ri}/${mi}`,
+            listeners: [listener],
+            hostnames,
+            order: rank,
             match: {
               path: { type: m.path.type, value: m.path.value },
               headers: (m.headers ?? []).map((h) => ({ type: h.type, name: h.name, value: h.value })),
@@ -67,7 +85,13 @@ export function gatewayConfig(
       });
     });
   }
-  const config = { schemaVersion: 2 as const, gateway: { namespace: gw.metadata.namespace ?? '', name: gw.metadata.name }, listeners, routes, policies: featurePolicies };
+  const config = {
+    schemaVersion: 2 as const,
+    gateway: { namespace: gw.metadata.namespace ?? '', name: gw.metadata.name },
+    listeners,
+    routes,
+    policies: featurePolicies,
+  };
   const status: GatewayStatusOut = {
     conditions: [cond('Accepted', true, 'Accepted', 'Gateway accepted', gen)],
     listeners: gw.spec.listeners.map((l) => ({
@@ -75,8 +99,14 @@ export function gatewayConfig(
       attachedRoutes: attachedCount.get(`${gwKey}/${l.name}`) ?? 0,
       supportedKinds: isHttpListener(l) ? [{ group: GATEWAY_API_GROUP, kind: 'HTTPRoute' }] : [],
       conditions: isHttpListener(l)
-        ? [cond('Accepted', true, 'Accepted', 'Listener accepted', gen), cond('ResolvedRefs', true, 'ResolvedRefs', 'References resolved', gen)]
-        : [cond('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP only)`, gen), cond('ResolvedRefs', true, 'ResolvedRefs', 'References resolved', gen)],
+        ? [
+            cond('Accepted', true, 'Accepted', 'Listener accepted', gen),
+            cond('ResolvedRefs', true, 'ResolvedRefs', 'References resolved', gen),
+          ]
+        : [
+            cond('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP only)`, gen),
+            cond('ResolvedRefs', true, 'ResolvedRefs', 'References resolved', gen),
+          ],
     })),
   };
   return { config, status };

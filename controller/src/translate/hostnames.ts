@@ -16,7 +16,8 @@ export function intersectHostnames(listener: string | undefined, route: readonly
 
 /** True when pattern `a` (maybe `*.x`) matches every name of `b` (or b itself for exact). */
 function covers(a: string, b: string): boolean {
-  const la = a.toLowerCase(), lb = b.toLowerCase();
+  const la = a.toLowerCase(),
+    lb = b.toLowerCase();
   if (la === lb) return true;
   if (!la.startsWith('*.')) return false;
   const suffix = la.slice(1);

@@ -13,7 +13,11 @@ describe('parseJwks: one verdict for inline and fetched key sets', () => {
   it('removes every private parameter and says so; unknown extra members are dropped too', () => {
     const priv = { ...rsa, d: 'ZA', p: 'cA', q: 'cQ', dp: 'ZHA', dq: 'ZHE', qi: 'cWk', oth: [], extra: 'x' };
     const r = parseJwks(JSON.stringify({ keys: [priv, { kty: 'EC', kid: 'e', crv: 'P-256', x: 'eA', y: 'eQ', d: 'ZA' }] }));
-    expect(r).toEqual({ ok: true, keys: [rsa, { kty: 'EC', kid: 'e', crv: 'P-256', x: 'eA', y: 'eQ' }], notes: ['private key parameters removed (only public keys are used)'] });
+    expect(r).toEqual({
+      ok: true,
+      keys: [rsa, { kty: 'EC', kid: 'e', crv: 'P-256', x: 'eA', y: 'eQ' }],
+      notes: ['private key parameters removed (only public keys are used)'],
+    });
     expect(JSON.stringify(r)).not.toMatch(/"(d|p|q|dp|dq|qi|oth)":/);
   });
 

@@ -13,8 +13,7 @@ import { boundedMemo, type Jwk } from '@agw/api';
  *   removal is reported as a note.
  */
 export type JwksParse =
-  | { readonly ok: true; readonly keys: Jwk[]; readonly notes: readonly string[] }
-  | { readonly ok: false; readonly error: string };
+  { readonly ok: true; readonly keys: Jwk[]; readonly notes: readonly string[] } | { readonly ok: false; readonly error: string };
 
 const KEY_TYPES = new Set(['RSA', 'EC', 'OKP']);
 const PUBLIC_PARAMS = new Set(['kty', 'kid', 'alg', 'use', 'key_ops', 'crv', 'n', 'e', 'x', 'y', 'x5c', 'x5t', 'x5t#S256', 'x5u']);
@@ -25,8 +24,12 @@ export const parseJwks: (text: string) => JwksParse = boundedMemo(parse, 2_000);
 
 function parse(text: string): JwksParse {
   let v: unknown;
-  try { v = JSON.parse(text); } catch { return { ok: false, error: 'not JSON' }; }
-  const keys = (v !== null && typeof v === 'object' && !Array.isArray(v)) ? (v as { keys?: unknown }).keys : undefined;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'not JSON' };
+  }
+  const keys = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as { keys?: unknown }).keys : undefined;
   if (!Array.isArray(keys)) return { ok: false, error: 'no "keys" array' };
   const out: Jwk[] = [];
   let privateDropped = false;

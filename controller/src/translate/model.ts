@@ -1,7 +1,17 @@
 import type {
-  ConditionReason, ConditionType,
-  AgentgatewayParameters, AgentgatewayParametersSpec, AgentgatewayPolicy, EndpointSlice, Gateway, GatewayClass, HttpRoute, Jwk, ProxyConfig,
-  ReferenceGrant, Service,
+  ConditionReason,
+  ConditionType,
+  AgentgatewayParameters,
+  AgentgatewayParametersSpec,
+  AgentgatewayPolicy,
+  EndpointSlice,
+  Gateway,
+  GatewayClass,
+  HttpRoute,
+  Jwk,
+  ProxyConfig,
+  ReferenceGrant,
+  Service,
 } from '@agw/api';
 
 /** Everything translate() reads: parsed objects from the cache (or files), plus fetched keys. */
@@ -92,9 +102,16 @@ export interface RouteParentStatusOut {
   readonly conditions: PendingCondition[];
 }
 
-export const keyOf = (o: { metadata: { name: string; namespace?: string | undefined } }): ObjectKey => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+export const keyOf = (o: { metadata: { name: string; namespace?: string | undefined } }): ObjectKey =>
+  `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
 /** A condition of one of our types and reasons (api's ConditionType and ConditionReason: no free strings). */
-export function cond(type: ConditionType, ok: boolean, reason: ConditionReason, message: string, generation: number | undefined): PendingCondition {
+export function cond(
+  type: ConditionType,
+  ok: boolean,
+  reason: ConditionReason,
+  message: string,
+  generation: number | undefined,
+): PendingCondition {
   return { type, status: ok ? 'True' : 'False', reason, message, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
 }

@@ -1,6 +1,10 @@
 import {
-  GATEWAY_API_GROUP, POLICY_GROUP,
-  type AgentgatewayPolicy, type Gateway, type HttpRoute, type PolicyTargetReference,
+  GATEWAY_API_GROUP,
+  POLICY_GROUP,
+  type AgentgatewayPolicy,
+  type Gateway,
+  type HttpRoute,
+  type PolicyTargetReference,
 } from '@agw/api';
 import { appendTo } from './append-to.js';
 import { FEATURES, type FeatureName, type FeatureTranslation, type Phase, type PolicyFeature } from './features/index.js';
@@ -42,7 +46,10 @@ function olderFirst(a: AgentgatewayPolicy, b: AgentgatewayPolicy): number {
  * policy, with every policy's ancestors status (upstream's PolicyConditionMap).
  */
 export function attachPolicies(
-  input: TranslateInput, gatewaysByKey: ReadonlyMap<string, Gateway>, parentsByRoute: ReadonlyMap<HttpRoute, string[]>, ctx: FeatureContext,
+  input: TranslateInput,
+  gatewaysByKey: ReadonlyMap<string, Gateway>,
+  parentsByRoute: ReadonlyMap<HttpRoute, string[]>,
+  ctx: FeatureContext,
 ): PolicyAttachments {
   const routesByKey = new Map(input.httpRoutes.map((r) => [keyOf(r), r]));
   const byFeature = new Map<FeatureName, Map<ObjectKey, FeatureTranslation<unknown>>>(FEATURES.map((f) => [f.name, new Map()]));
@@ -68,13 +75,21 @@ export function attachPolicies(
     }
     const notAttached: string[] = [];
     const ancestors = new Set<ObjectKey>();
-    const add = (map: Map<string, Attachment[]>, target: string, level: Level) => { if (carries.size > 0) appendTo(map, target, { policy: p, key, level, phase, carries }); };
+    const add = (map: Map<string, Attachment[]>, target: string, level: Level) => {
+      if (carries.size > 0) appendTo(map, target, { policy: p, key, level, phase, carries });
+    };
     for (const t of targetsOf(p, input)) {
       if (t.kind === 'Gateway' && t.group === GATEWAY_API_GROUP) {
         const gw = gatewaysByKey.get(`${pns}/${t.name}`);
-        if (gw === undefined) { notAttached.push(`Policy is not attached: Gateway ${pns}/${t.name} not found`); continue; }
+        if (gw === undefined) {
+          notAttached.push(`Policy is not attached: Gateway ${pns}/${t.name} not found`);
+          continue;
+        }
         if (t.sectionName !== undefined) {
-          if (!gw.spec.listeners.some((l) => l.name === t.sectionName)) { notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in Gateway ${pns}/${t.name}`); continue; }
+          if (!gw.spec.listeners.some((l) => l.name === t.sectionName)) {
+            notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in Gateway ${pns}/${t.name}`);
+            continue;
+          }
           add(toGateways, `${keyOf(gw)}/${t.sectionName}`, Level.Listener);
         } else {
           add(toGateways, keyOf(gw), Level.Gateway);
@@ -82,11 +97,19 @@ export function attachPolicies(
         ancestors.add(keyOf(gw));
       } else if (t.kind === 'HTTPRoute' && t.group === GATEWAY_API_GROUP) {
         const route = routesByKey.get(`${pns}/${t.name}`);
-        if (route === undefined) { notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} not found`); continue; }
-        if (t.sectionName !== undefined && !route.spec.rules.some((r) => r.name === t.sectionName)) {
-          notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in HTTPRoute ${pns}/${t.name}`); continue;
+        if (route === undefined) {
+          notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} not found`);
+          continue;
         }
-        add(toRoutes, t.sectionName !== undefined ? `${keyOf(route)}#${t.sectionName}` : keyOf(route), t.sectionName !== undefined ? Level.RouteRule : Level.Route);
+        if (t.sectionName !== undefined && !route.spec.rules.some((r) => r.name === t.sectionName)) {
+          notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in HTTPRoute ${pns}/${t.name}`);
+          continue;
+        }
+        add(
+          toRoutes,
+          t.sectionName !== undefined ? `${keyOf(route)}#${t.sectionName}` : keyOf(route),
+          t.sectionName !== undefined ? Level.RouteRule : Level.Route,
+        );
         const parents = parentsByRoute.get(route) ?? [];
         if (parents.length === 0) notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} is not attached to any Gateway`);
         for (const g of parents) ancestors.add(g);
@@ -131,15 +154,27 @@ function targetsOf(p: AgentgatewayPolicy, input: TranslateInput): PolicyTargetRe
 }
 
 /** Upstream's PolicyConditionMap (§2.3): Valid/Attached, PartiallyValid without Attached, StatusSummary. */
-function policyAncestors(p: AgentgatewayPolicy, gateways: string[], notAttached: string[], errors: readonly string[], notes: readonly string[], controllerName: string): PolicyAncestorOut[] {
+function policyAncestors(
+  p: AgentgatewayPolicy,
+  gateways: string[],
+  notAttached: string[],
+  errors: readonly string[],
+  notes: readonly string[],
+  controllerName: string,
+): PolicyAncestorOut[] {
   const g = p.metadata.generation;
   const accepted = notes.length === 0 ? 'Policy accepted' : `Policy accepted (${notes.join('; ')})`;
-  const conditions = errors.length === 0
-    ? [cond('Accepted', true, 'Valid', accepted, g), cond('Attached', true, 'Attached', 'Attached to all targets', g)]
-    : [cond('Accepted', true, 'PartiallyValid', errors.join('; '), g)];
+  const conditions =
+    errors.length === 0
+      ? [cond('Accepted', true, 'Valid', accepted, g), cond('Attached', true, 'Attached', 'Attached to all targets', g)]
+      : [cond('Accepted', true, 'PartiallyValid', errors.join('; '), g)];
   const out: PolicyAncestorOut[] = gateways.map((key) => {
     const [namespace, name] = key.split('/') as [string, string];
-    return { ancestorRef: { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace, name }, controllerName, conditions: conditions.map((c) => ({ ...c })) };
+    return {
+      ancestorRef: { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace, name },
+      controllerName,
+      conditions: conditions.map((c) => ({ ...c })),
+    };
   });
   if (notAttached.length > 0) {
     out.push({

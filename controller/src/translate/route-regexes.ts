@@ -19,12 +19,21 @@ export function routeRegexProblems(route: HttpRoute): RouteRegexProblem[] {
     const ruleName = rule.name === undefined ? `rule ${ri}` : `rule ${ri} (${rule.name})`;
     const check = (what: string, value: string, path: ReadonlyArray<string | number>) => {
       const re = compileRouteRegex(value);
-      if (!re.ok) out.push({ ruleIndex: ri, path: ['spec', 'rules', ri, 'matches', ...path], message: `${ruleName}: ${what} regular expression ${JSON.stringify(value)} is invalid: ${re.error}` });
+      if (!re.ok)
+        out.push({
+          ruleIndex: ri,
+          path: ['spec', 'rules', ri, 'matches', ...path],
+          message: `${ruleName}: ${what} regular expression ${JSON.stringify(value)} is invalid: ${re.error}`,
+        });
     };
     rule.matches.forEach((m, mi) => {
       if (m.path.type === 'RegularExpression') check('path', m.path.value, [mi, 'path', 'value']);
-      (m.headers ?? []).forEach((h, hi) => { if (h.type === 'RegularExpression') check(`header ${h.name}`, h.value, [mi, 'headers', hi, 'value']); });
-      (m.queryParams ?? []).forEach((q, qi) => { if (q.type === 'RegularExpression') check(`query parameter ${q.name}`, q.value, [mi, 'queryParams', qi, 'value']); });
+      (m.headers ?? []).forEach((h, hi) => {
+        if (h.type === 'RegularExpression') check(`header ${h.name}`, h.value, [mi, 'headers', hi, 'value']);
+      });
+      (m.queryParams ?? []).forEach((q, qi) => {
+        if (q.type === 'RegularExpression') check(`query parameter ${q.name}`, q.value, [mi, 'queryParams', qi, 'value']);
+      });
     });
   });
   return out;

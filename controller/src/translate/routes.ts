@@ -1,4 +1,12 @@
-import { GATEWAY_API_GROUP, parseDurationMs, type CompiledRoute, type ConditionReason, type Gateway, type HttpRoute, type Listener } from '@agw/api';
+import {
+  GATEWAY_API_GROUP,
+  parseDurationMs,
+  type CompiledRoute,
+  type ConditionReason,
+  type Gateway,
+  type HttpRoute,
+  type Listener,
+} from '@agw/api';
 import { appendTo } from './append-to.js';
 import { referenceGranted, resolveServicePort, type BackendIndex } from './backends.js';
 import { intersectHostnames } from './hostnames.js';
@@ -6,7 +14,11 @@ import { cond, keyOf, type ObjectKey, type PendingCondition, type RouteParentSta
 import { routeRegexProblems } from './route-regexes.js';
 
 /** A route accepted by a Gateway: the listeners it attaches to, each with the effective hostnames. */
-export interface RouteAttachment { readonly route: HttpRoute; readonly gateway: Gateway; readonly listeners: ReadonlyMap<string, string[]> }
+export interface RouteAttachment {
+  readonly route: HttpRoute;
+  readonly gateway: Gateway;
+  readonly listeners: ReadonlyMap<string, string[]>;
+}
 
 export interface RoutesToGateways {
   /** Our parent entries of each route. */
@@ -26,14 +38,20 @@ export const isHttpListener = (l: Listener) => l.protocol === 'HTTP';
  * HTTPRoutes → our Gateways (Gateway API attachment: parentRefs, sectionName/port, allowedRoutes,
  * hostname intersection), with each route's parent status. Routes in age order.
  */
-export function attachRoutes(httpRoutes: readonly HttpRoute[], gatewaysByKey: ReadonlyMap<string, Gateway>, idx: BackendIndex, controllerName: string): RoutesToGateways {
+export function attachRoutes(
+  httpRoutes: readonly HttpRoute[],
+  gatewaysByKey: ReadonlyMap<string, Gateway>,
+  idx: BackendIndex,
+  controllerName: string,
+): RoutesToGateways {
   const gen = (o: { metadata: { generation?: number | undefined } }) => o.metadata.generation;
   const status = new Map<ObjectKey, RouteParentStatusOut[]>();
   const invalidRules = new Map<HttpRoute, ReadonlySet<number>>();
   const attachments: RouteAttachment[] = [];
   const attachedCount = new Map<string, number>();
-  const routes = [...httpRoutes].sort((a, b) =>
-    (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || keyOf(a).localeCompare(keyOf(b)));
+  const routes = [...httpRoutes].sort(
+    (a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || keyOf(a).localeCompare(keyOf(b)),
+  );
   for (const route of routes) {
     const rns = route.metadata.namespace ?? '';
     const parents: RouteParentStatusOut[] = [];
@@ -42,15 +60,27 @@ export function attachRoutes(httpRoutes: readonly HttpRoute[], gatewaysByKey: Re
     const badRules = new Set(regexProblems.map((p) => p.ruleIndex));
     if (badRules.size > 0) invalidRules.set(route, badRules);
     // Gateway API: an unsupported value is Accepted=False UnsupportedValue; the rule alone is left out.
-    const unsupported = regexProblems.length === 0 ? undefined : `${regexProblems.map((p) => p.message).join('; ')}; ${
-      badRules.size < route.spec.rules.length ? 'the other rules are served' : 'no rule is served'}`;
+    const unsupported =
+      regexProblems.length === 0
+        ? undefined
+        : `${regexProblems.map((p) => p.message).join('; ')}; ${
+            badRules.size < route.spec.rules.length ? 'the other rules are served' : 'no rule is served'
+          }`;
     for (const ref of route.spec.parentRefs) {
       if (ref.group !== GATEWAY_API_GROUP || ref.kind !== 'Gateway') continue;
       const gwKey = `${ref.namespace ?? rns}/${ref.name}`;
       const gw = gatewaysByKey.get(gwKey);
       if (gw === undefined) continue; // not ours (or absent): another controller's business
-      const parentRef = { group: GATEWAY_API_GROUP, kind: 'Gateway', namespace: ref.namespace ?? rns, name: ref.name, ...(ref.sectionName ? { sectionName: ref.sectionName } : {}) };
-      const candidates = gw.spec.listeners.filter((l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port));
+      const parentRef = {
+        group: GATEWAY_API_GROUP,
+        kind: 'Gateway',
+        namespace: ref.namespace ?? rns,
+        name: ref.name,
+        ...(ref.sectionName ? { sectionName: ref.sectionName } : {}),
+      };
+      const candidates = gw.spec.listeners.filter(
+        (l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port),
+      );
       const allowed = candidates.filter((l) => isHttpListener(l) && allowsRoute(l, gw, rns));
       const byListener = new Map<string, string[]>();
       for (const l of allowed) {
@@ -58,9 +88,24 @@ export function attachRoutes(httpRoutes: readonly HttpRoute[], gatewaysByKey: Re
         if (hosts !== 'none') byListener.set(l.name, hosts);
       }
       let accepted: PendingCondition;
-      if (candidates.length === 0) accepted = cond('Accepted', false, 'NoMatchingParent', `no listener matches parentRef ${ref.sectionName ?? ''}${ref.port ?? ''}`.trim(), gen(route));
-      else if (allowed.length === 0) accepted = cond('Accepted', false, 'NotAllowedByListeners', 'no listener of the Gateway allows this route', gen(route));
-      else if (byListener.size === 0) accepted = cond('Accepted', false, 'NoMatchingListenerHostname', 'no hostname of the route matches a listener hostname', gen(route));
+      if (candidates.length === 0)
+        accepted = cond(
+          'Accepted',
+          false,
+          'NoMatchingParent',
+          `no listener matches parentRef ${ref.sectionName ?? ''}${ref.port ?? ''}`.trim(),
+          gen(route),
+        );
+      else if (allowed.length === 0)
+        accepted = cond('Accepted', false, 'NotAllowedByListeners', 'no listener of the Gateway allows this route', gen(route));
+      else if (byListener.size === 0)
+        accepted = cond(
+          'Accepted',
+          false,
+          'NoMatchingListenerHostname',
+          'no hostname of the route matches a listener hostname',
+          gen(route),
+        );
       else if (unsupported !== undefined) accepted = cond('Accepted', false, 'UnsupportedValue', unsupported, gen(route));
       else accepted = cond('Accepted', true, 'Accepted', 'Route accepted', gen(route));
       parents.push({ parentRef, controllerName, conditions: [accepted, resolved.condition(gen(route))] });
@@ -78,11 +123,19 @@ export function attachRoutes(httpRoutes: readonly HttpRoute[], gatewaysByKey: Re
 
 function allowsRoute(l: Listener, gw: Gateway, routeNs: string): boolean {
   const kinds = l.allowedRoutes.kinds;
-  if (kinds !== undefined && kinds.length > 0 && !kinds.some((k) => k.kind === 'HTTPRoute' && (k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP)) return false;
+  if (
+    kinds !== undefined &&
+    kinds.length > 0 &&
+    !kinds.some((k) => k.kind === 'HTTPRoute' && (k.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP)
+  )
+    return false;
   switch (l.allowedRoutes.namespaces.from) {
-    case 'All': return true;
-    case 'Same': return routeNs === (gw.metadata.namespace ?? '');
-    case 'Selector': return false; // Namespace labels are not watched: refuse rather than guess.
+    case 'All':
+      return true;
+    case 'Same':
+      return routeNs === (gw.metadata.namespace ?? '');
+    case 'Selector':
+      return false; // Namespace labels are not watched: refuse rather than guess.
   }
 }
 
@@ -91,22 +144,36 @@ function resolveRouteRefs(route: HttpRoute, idx: BackendIndex) {
   const problems: Array<{ reason: ConditionReason; message: string }> = [];
   for (const rule of route.spec.rules) {
     for (const ref of rule.backendRefs) {
-      if (!(ref.group === '' && ref.kind === 'Service')) { problems.push({ reason: 'InvalidKind', message: `backendRef kind ${ref.kind} is not supported` }); continue; }
+      if (!(ref.group === '' && ref.kind === 'Service')) {
+        problems.push({ reason: 'InvalidKind', message: `backendRef kind ${ref.kind} is not supported` });
+        continue;
+      }
       const ns = ref.namespace ?? rns;
-      if (!referenceGranted(idx, GATEWAY_API_GROUP, 'HTTPRoute', rns, ns, ref.name)) { problems.push({ reason: 'RefNotPermitted', message: `backendRef to Service ${ns}/${ref.name} not permitted by any ReferenceGrant` }); continue; }
+      if (!referenceGranted(idx, GATEWAY_API_GROUP, 'HTTPRoute', rns, ns, ref.name)) {
+        problems.push({
+          reason: 'RefNotPermitted',
+          message: `backendRef to Service ${ns}/${ref.name} not permitted by any ReferenceGrant`,
+        });
+        continue;
+      }
       const r = resolveServicePort(idx, ns, ref.name, ref.port);
       if (!r.ok) problems.push({ reason: r.reason, message: r.message });
     }
   }
   return {
-    condition: (g: number | undefined) => problems.length === 0
-      ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', g)
-      : cond('ResolvedRefs', false, (problems[0] as { reason: ConditionReason }).reason, problems.map((p) => p.message).join('; '), g),
+    condition: (g: number | undefined) =>
+      problems.length === 0
+        ? cond('ResolvedRefs', true, 'ResolvedRefs', 'All references resolved', g)
+        : cond('ResolvedRefs', false, (problems[0] as { reason: ConditionReason }).reason, problems.map((p) => p.message).join('; '), g),
   };
 }
 
 /** A rule's backends with their ready endpoints; `invalid` when every backendRef is (Gateway API: answer 500). */
-export function resolveRuleBackends(route: HttpRoute, ruleIndex: number, idx: BackendIndex): { backends: CompiledRoute['backends']; invalid?: string } {
+export function resolveRuleBackends(
+  route: HttpRoute,
+  ruleIndex: number,
+  idx: BackendIndex,
+): { backends: CompiledRoute['backends']; invalid?: string } {
   const rns = route.metadata.namespace ?? '';
   const rule = route.spec.rules[ruleIndex];
   if (rule === undefined) return { backends: [] };
@@ -114,10 +181,19 @@ export function resolveRuleBackends(route: HttpRoute, ruleIndex: number, idx: Ba
   const errors: string[] = [];
   for (const ref of rule.backendRefs) {
     const ns = ref.namespace ?? rns;
-    if (!(ref.group === '' && ref.kind === 'Service')) { errors.push(`backendRef kind ${ref.kind} is not supported`); continue; }
-    if (!referenceGranted(idx, GATEWAY_API_GROUP, 'HTTPRoute', rns, ns, ref.name)) { errors.push(`backendRef to Service ${ns}/${ref.name} not permitted`); continue; }
+    if (!(ref.group === '' && ref.kind === 'Service')) {
+      errors.push(`backendRef kind ${ref.kind} is not supported`);
+      continue;
+    }
+    if (!referenceGranted(idx, GATEWAY_API_GROUP, 'HTTPRoute', rns, ns, ref.name)) {
+      errors.push(`backendRef to Service ${ns}/${ref.name} not permitted`);
+      continue;
+    }
     const r = resolveServicePort(idx, ns, ref.name, ref.port);
-    if (!r.ok) { errors.push(r.message); continue; }
+    if (!r.ok) {
+      errors.push(r.message);
+      continue;
+    }
     backends.push({ name: `${ns}/${ref.name}:${ref.port}`, weight: ref.weight, endpoints: r.endpoints });
   }
   return backends.length === 0 && errors.length > 0 ? { backends, invalid: `invalid backend: ${errors.join('; ')}` } : { backends };
@@ -129,6 +205,8 @@ export function resolveRuleBackends(route: HttpRoute, ruleIndex: number, idx: Ba
  * means no route timeout (the proxy's default applies).
  */
 export function ruleTimeoutMs(t: { request?: string | undefined; backendRequest?: string | undefined } | undefined): number | undefined {
-  const values = [t?.request, t?.backendRequest].map((d) => (d === undefined ? undefined : parseDurationMs(d))).filter((v): v is number => v !== undefined && v > 0);
+  const values = [t?.request, t?.backendRequest]
+    .map((d) => (d === undefined ? undefined : parseDurationMs(d)))
+    .filter((v): v is number => v !== undefined && v > 0);
   return values.length === 0 ? undefined : Math.min(...values);
 }

@@ -11,30 +11,42 @@ import { translate } from './translate.js';
  * `UPDATE_GOLDEN=1 npx vitest run controller` rewrites `output`; review the diff before committing.
  */
 const dir = new URL('../../testdata/translate/', import.meta.url).pathname;
-const cases = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const cases = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 function run(file: string) {
-  const doc = parse(readFileSync(join(dir, file), 'utf8')) as { input: unknown[]; jwks?: Record<string, { keys: never[] }>; output?: unknown };
+  const doc = parse(readFileSync(join(dir, file), 'utf8')) as {
+    input: unknown[];
+    jwks?: Record<string, { keys: never[] }>;
+    output?: unknown;
+  };
   const parsed = parseObjects(doc.input);
   expect(parsed.problems).toEqual([]);
   const out = translate({ ...parsed, controllerName: 'agentgateway.dev/agentgateway', jwks: new Map(Object.entries(doc.jwks ?? {})) });
-  const actual = JSON.parse(JSON.stringify({
-    configs: Object.fromEntries(out.configs),
-    status: {
-      policies: Object.fromEntries(out.status.policies),
-      gateways: Object.fromEntries(out.status.gateways),
-      httpRoutes: Object.fromEntries(out.status.httpRoutes),
-      gatewayClasses: Object.fromEntries(out.status.gatewayClasses),
-      ...(out.status.parameters.size > 0 ? { parameters: Object.fromEntries(out.status.parameters) } : {}),
-    },
-    ...([...out.gatewayParameters.values()].some((v) => v !== undefined) ? { gatewayParameters: Object.fromEntries(out.gatewayParameters) } : {}),
-    jwksRequests: out.jwksRequests,
-  })) as unknown;
+  const actual = JSON.parse(
+    JSON.stringify({
+      configs: Object.fromEntries(out.configs),
+      status: {
+        policies: Object.fromEntries(out.status.policies),
+        gateways: Object.fromEntries(out.status.gateways),
+        httpRoutes: Object.fromEntries(out.status.httpRoutes),
+        gatewayClasses: Object.fromEntries(out.status.gatewayClasses),
+        ...(out.status.parameters.size > 0 ? { parameters: Object.fromEntries(out.status.parameters) } : {}),
+      },
+      ...([...out.gatewayParameters.values()].some((v) => v !== undefined)
+        ? { gatewayParameters: Object.fromEntries(out.gatewayParameters) }
+        : {}),
+      jwksRequests: out.jwksRequests,
+    }),
+  ) as unknown;
   return { doc, actual };
 }
 
 describe('translate (golden)', () => {
-  it('has cases', () => { expect(cases.length).toBeGreaterThan(5); });
+  it('has cases', () => {
+    expect(cases.length).toBeGreaterThan(5);
+  });
   it.each(cases)('%s', (file) => {
     const { doc, actual } = run(file);
     if (process.env['UPDATE_GOLDEN'] === '1') {
@@ -50,7 +62,12 @@ describe('translate (golden)', () => {
 describe('parseObjects memo', () => {
   it('reuses the parse of an unchanged resourceVersion, reparses a new one, forgets vanished objects', () => {
     const memo = new Map() as Parameters<typeof parseObjects>[2] & Map<string, unknown>;
-    const svc = (rv: string, port: number) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'n', resourceVersion: rv }, spec: { ports: [{ port }] } });
+    const svc = (rv: string, port: number) => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 's', namespace: 'n', resourceVersion: rv },
+      spec: { ports: [{ port }] },
+    });
     const a = parseObjects([svc('1', 80)], 'default', memo);
     const b = parseObjects([svc('1', 80)], 'default', memo);
     expect(b.services[0]).toBe(a.services[0]);

@@ -2,7 +2,15 @@ import type { ProxyConfig } from '@agw/api';
 import { indexBackends } from './backends.js';
 import { resolveClassParameters } from './class-parameters.js';
 import { gatewayConfig } from './gateways.js';
-import { cond, keyOf, type GatewayStatusOut, type JwksRequest, type ObjectKey, type TranslateInput, type TranslateOutput } from './model.js';
+import {
+  cond,
+  keyOf,
+  type GatewayStatusOut,
+  type JwksRequest,
+  type ObjectKey,
+  type TranslateInput,
+  type TranslateOutput,
+} from './model.js';
 import { attachPolicies } from './policies.js';
 import { attachRoutes, type RouteAttachment } from './routes.js';
 import { appendTo } from './append-to.js';
@@ -18,12 +26,19 @@ export function translate(input: TranslateInput): TranslateOutput {
   const ourClasses = input.gatewayClasses.filter((c) => c.spec.controllerName === input.controllerName);
   const classNames = new Set(ourClasses.map((c) => c.metadata.name));
   const params = resolveClassParameters(ourClasses, input.parameters ?? []);
-  const gatewayClassStatus = new Map(ourClasses.map((c) => {
-    const problem = params.problems.get(c.metadata.name);
-    return [c.metadata.name, [problem === undefined
-      ? cond('Accepted', true, 'Accepted', 'Accepted by agentgateway-ts', c.metadata.generation)
-      : cond('Accepted', false, 'InvalidParameters', problem, c.metadata.generation)]];
-  }));
+  const gatewayClassStatus = new Map(
+    ourClasses.map((c) => {
+      const problem = params.problems.get(c.metadata.name);
+      return [
+        c.metadata.name,
+        [
+          problem === undefined
+            ? cond('Accepted', true, 'Accepted', 'Accepted by agentgateway-ts', c.metadata.generation)
+            : cond('Accepted', false, 'InvalidParameters', problem, c.metadata.generation),
+        ],
+      ];
+    }),
+  );
   const gateways = input.gateways.filter((g) => classNames.has(g.spec.gatewayClassName)).sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   const gatewaysByKey = new Map(gateways.map((g) => [keyOf(g), g]));
   const idx = indexBackends(input.services, input.endpointSlices, input.referenceGrants);
@@ -36,14 +51,27 @@ export function translate(input: TranslateInput): TranslateOutput {
   const configs = new Map<ObjectKey, Omit<ProxyConfig, 'version'>>();
   const gatewayStatus = new Map<ObjectKey, GatewayStatusOut>();
   for (const gw of gateways) {
-    const { config, status } = gatewayConfig(gw, attachmentsByGateway.get(keyOf(gw)) ?? [], policies, idx, routes.invalidRules, routes.attachedCount);
+    const { config, status } = gatewayConfig(
+      gw,
+      attachmentsByGateway.get(keyOf(gw)) ?? [],
+      policies,
+      idx,
+      routes.invalidRules,
+      routes.attachedCount,
+    );
     configs.set(keyOf(gw), config);
     gatewayStatus.set(keyOf(gw), status);
   }
 
   return {
     configs,
-    status: { policies: policies.status, gateways: gatewayStatus, httpRoutes: routes.status, gatewayClasses: gatewayClassStatus, parameters: params.status },
+    status: {
+      policies: policies.status,
+      gateways: gatewayStatus,
+      httpRoutes: routes.status,
+      gatewayClasses: gatewayClassStatus,
+      parameters: params.status,
+    },
     gatewayParameters: new Map(gateways.map((g) => [keyOf(g), params.byClass.get(g.spec.gatewayClassName)])),
     jwksRequests: collapseRequests(policies.jwksRequests),
   };
@@ -54,10 +82,17 @@ function collapseRequests(requests: readonly JwksRequest[]): JwksRequest[] {
   const byUrl = new Map<string, JwksRequest>();
   for (const r of requests) {
     const prev = byUrl.get(r.url);
-    byUrl.set(r.url, prev === undefined ? r : {
-      url: r.url, refreshMs: Math.min(prev.refreshMs, r.refreshMs), owners: [...prev.owners, ...r.owners],
-      ...(prev.connect ?? r.connect ? { connect: (prev.connect ?? r.connect) as NonNullable<JwksRequest['connect']> } : {}),
-    });
+    byUrl.set(
+      r.url,
+      prev === undefined
+        ? r
+        : {
+            url: r.url,
+            refreshMs: Math.min(prev.refreshMs, r.refreshMs),
+            owners: [...prev.owners, ...r.owners],
+            ...((prev.connect ?? r.connect) ? { connect: (prev.connect ?? r.connect) as NonNullable<JwksRequest['connect']> } : {}),
+          },
+    );
   }
   return [...byUrl.values()].sort((a, b) => a.url.localeCompare(b.url));
 }

@@ -51,7 +51,8 @@ export const JwtFailures = {
   malformed: () => failure(JwtErrorCode.Malformed, `${PREFIX}the token header is malformed: Error(InvalidToken)`),
   missingKid: () => failure(JwtErrorCode.MissingKid, `${PREFIX}the token header does not specify a \`kid\``),
   // JSON.stringify escapes quotes and control characters, as Rust's Debug formatting does upstream.
-  unknownKid: (kid: string) => failure(JwtErrorCode.UnknownKid, `${PREFIX}token uses the unknown key ${JSON.stringify(kid.slice(0, MAX_ECHOED_KID))}`),
+  unknownKid: (kid: string) =>
+    failure(JwtErrorCode.UnknownKid, `${PREFIX}token uses the unknown key ${JSON.stringify(kid.slice(0, MAX_ECHOED_KID))}`),
   invalidAlgorithm: () => failure(JwtErrorCode.InvalidAlgorithm, invalid('InvalidAlgorithm')),
   invalidSignature: () => failure(JwtErrorCode.InvalidSignature, invalid('InvalidSignature')),
   unsupportedCrit: () => failure(JwtErrorCode.UnsupportedCrit, invalid('InvalidToken')),

@@ -20,15 +20,20 @@ export interface JwtSuccess {
   readonly claims: JWTPayload;
   readonly providerId: string;
 }
-export type JwtResult = JwtSuccess | (JwtFailure & {
-  /** For an unknown kid whose issuer has a remote key source: where a refetch could find it. */
-  readonly refetch?: { readonly remoteUrl: string; readonly kid: string };
-});
+export type JwtResult =
+  | JwtSuccess
+  | (JwtFailure & {
+      /** For an unknown kid whose issuer has a remote key source: where a refetch could find it. */
+      readonly refetch?: { readonly remoteUrl: string; readonly kid: string };
+    });
 
 /** Checks a JWS signature over `signingInput` with one key and one algorithm. */
 type SignatureCheck = (signingInput: Buffer, signature: Buffer) => boolean;
 
-interface KeyEntry { readonly provider: CompiledJwtProvider; readonly byAlg: ReadonlyMap<string, SignatureCheck> }
+interface KeyEntry {
+  readonly provider: CompiledJwtProvider;
+  readonly byAlg: ReadonlyMap<string, SignatureCheck>;
+}
 
 const HASH_OF: Record<string, string> = { 256: 'sha256', 384: 'sha384', 512: 'sha512' };
 const CURVE_OF: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
@@ -47,9 +52,12 @@ function signatureCheck(key: KeyObject, alg: string): SignatureCheck {
   const bits = alg.slice(2);
   if (alg.startsWith('RS') || alg.startsWith('PS')) {
     if (type !== 'rsa') throw new Error(`${alg} needs an RSA key, not ${String(type)}`);
-    if ((details.modulusLength ?? 0) < MIN_RSA_BITS) throw new Error(`RSA key of ${details.modulusLength ?? 0} bits is below ${MIN_RSA_BITS}`);
+    if ((details.modulusLength ?? 0) < MIN_RSA_BITS)
+      throw new Error(`RSA key of ${details.modulusLength ?? 0} bits is below ${MIN_RSA_BITS}`);
     const hash = HASH_OF[bits] as string;
-    const opts = alg.startsWith('PS') ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST } : key;
+    const opts = alg.startsWith('PS')
+      ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+      : key;
     return (data, sig) => cryptoVerify(hash, data, opts, sig);
   }
   if (alg.startsWith('ES')) {
@@ -87,13 +95,16 @@ export function algorithmsFor(jwk: Jwk): string[] | { error: string } {
     return family.includes(jwk.alg) ? [jwk.alg] : { error: `key alg ${jwk.alg} does not fit kty ${jwk.kty}` };
   }
   switch (jwk.kty) {
-    case 'RSA': return RSA_ALGS;
+    case 'RSA':
+      return RSA_ALGS;
     case 'EC': {
       const alg = EC_ALG_BY_CURVE[jwk.crv ?? ''];
       return alg === undefined ? { error: `unsupported EC curve ${String(jwk.crv)}` } : [alg];
     }
-    case 'OKP': return jwk.crv === 'Ed25519' ? ['EdDSA', 'Ed25519'] : { error: `unsupported OKP curve ${String(jwk.crv)}` };
-    default: return { error: `unsupported key type ${jwk.kty}` };
+    case 'OKP':
+      return jwk.crv === 'Ed25519' ? ['EdDSA', 'Ed25519'] : { error: `unsupported OKP curve ${String(jwk.crv)}` };
+    default:
+      return { error: `unsupported key type ${jwk.kty}` };
   }
 }
 
@@ -123,7 +134,7 @@ const TOKEN_CHARS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 function decodeJsonSegment(segment: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
@@ -174,7 +185,8 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
     keyCounts.set(provider.id, keys.size);
     for (const [kid, entry] of keys) {
       const holders = byKid.get(kid);
-      if (holders === undefined) byKid.set(kid, [entry]); else holders.push(entry);
+      if (holders === undefined) byKid.set(kid, [entry]);
+      else holders.push(entry);
     }
   }
   const cache = new VerifiedTokenCache<JwtSuccess>(cacheEntries);
@@ -191,7 +203,7 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
     if (typeof kid !== 'string') return JwtFailures.malformed();
     const holders = byKid.get(kid);
     if (holders === undefined) return unknownKid(kid, payloadPart);
-    const entry = holders.length === 1 ? holders[0] as KeyEntry : holderForIssuer(holders, payloadPart);
+    const entry = holders.length === 1 ? (holders[0] as KeyEntry) : holderForIssuer(holders, payloadPart);
     const check = entry.byAlg.get(header['alg']);
     if (check === undefined) return JwtFailures.invalidAlgorithm();
     const lastDot = token.lastIndexOf('.');
@@ -203,7 +215,11 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
     }
     if (!valid) return JwtFailures.invalidSignature();
     let claims: unknown;
-    try { claims = JSON.parse(Buffer.from(payloadPart, 'base64url').toString('utf8')); } catch { return JwtFailures.invalidClaims(); }
+    try {
+      claims = JSON.parse(Buffer.from(payloadPart, 'base64url').toString('utf8'));
+    } catch {
+      return JwtFailures.invalidClaims();
+    }
     if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return JwtFailures.invalidClaims();
     const bad = checkClaims(claims as Record<string, unknown>, entry.provider, nowSec);
     return bad ?? { ok: true, claims: claims as JWTPayload, providerId: entry.provider.id };
@@ -213,7 +229,7 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
   function holderForIssuer(holders: readonly KeyEntry[], payloadPart: string): KeyEntry {
     const iss = decodeJsonSegment(payloadPart)?.['iss'];
     const issuers = Array.isArray(iss) ? iss : [iss];
-    return holders.find((h) => issuers.includes(h.provider.issuer)) ?? holders[0] as KeyEntry;
+    return holders.find((h) => issuers.includes(h.provider.issuer)) ?? (holders[0] as KeyEntry);
   }
 
   function unknownKid(kid: string, payloadPart: string): JwtResult {
@@ -225,7 +241,10 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
   }
 
   return {
-    policy, keyCounts, warnings, cache,
+    policy,
+    keyCounts,
+    warnings,
+    cache,
     verify(token, nowSec) {
       if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return JwtFailures.tooLarge(MAX_TOKEN_BYTES);
       const cacheKey = VerifiedTokenCache.keyOf(token);

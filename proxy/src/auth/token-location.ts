@@ -31,10 +31,7 @@ export function rawHeaderSource(rawHeaders: readonly string[], url: string): Cre
   };
 }
 
-export type Extraction =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'duplicate' }
-  | { readonly kind: 'found'; readonly token: string };
+export type Extraction = { readonly kind: 'none' } | { readonly kind: 'duplicate' } | { readonly kind: 'found'; readonly token: string };
 
 /** The RFC 6750 query parameter; a token there as well as in the configured place is ambiguous. */
 const RFC6750_QUERY = 'access_token';
@@ -69,9 +66,12 @@ function tokensInHeader(values: readonly string[], prefix: string | undefined): 
 
 function tokensAt(src: CredentialSource, loc: CompiledTokenLocation): readonly string[] {
   switch (loc.kind) {
-    case 'header': return tokensInHeader(src.header(loc.name.toLowerCase()), loc.prefix);
-    case 'query': return queryValues(src.url, loc.name);
-    case 'cookie': return cookieValues(src, loc.name);
+    case 'header':
+      return tokensInHeader(src.header(loc.name.toLowerCase()), loc.prefix);
+    case 'query':
+      return queryValues(src.url, loc.name);
+    case 'cookie':
+      return cookieValues(src, loc.name);
   }
 }
 
@@ -106,15 +106,25 @@ export function extractToken(src: CredentialSource, loc: CompiledTokenLocation):
 export function urlWithoutQueryParam(url: string, name: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
-  const kept = url.slice(q + 1).split('&').filter((part) => {
-    const key = part.split('=', 1)[0] ?? '';
-    try { return decodeURIComponent(key.replace(/\+/g, ' ')) !== name; } catch { return true; }
-  });
+  const kept = url
+    .slice(q + 1)
+    .split('&')
+    .filter((part) => {
+      const key = part.split('=', 1)[0] ?? '';
+      try {
+        return decodeURIComponent(key.replace(/\+/g, ' ')) !== name;
+      } catch {
+        return true;
+      }
+    });
   return kept.length === 0 ? url.slice(0, q) : `${url.slice(0, q)}?${kept.join('&')}`;
 }
 
 /** The Cookie header value without the cookies `names`; undefined when nothing is left. */
 export function cookieHeaderWithout(lines: readonly string[], names: readonly string[]): string | undefined {
-  const kept = lines.flatMap((l) => l.split(';')).map((p) => p.trim()).filter((p) => p !== '' && !names.includes(p.slice(0, p.indexOf('=')).trim()));
+  const kept = lines
+    .flatMap((l) => l.split(';'))
+    .map((p) => p.trim())
+    .filter((p) => p !== '' && !names.includes(p.slice(0, p.indexOf('=')).trim()));
   return kept.length === 0 ? undefined : kept.join('; ');
 }

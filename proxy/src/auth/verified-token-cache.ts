@@ -61,7 +61,10 @@ export class VerifiedTokenCache<V> {
     if (e !== undefined) {
       e.value = value;
       e.validUntilSec = validUntilSec;
-      if (e !== this.newest) { this.unlink(e); this.linkNewest(e); }
+      if (e !== this.newest) {
+        this.unlink(e);
+        this.linkNewest(e);
+      }
       return;
     }
     if (this.entries.size >= this.maxEntries && this.oldest !== undefined) this.remove(this.oldest);
@@ -70,7 +73,9 @@ export class VerifiedTokenCache<V> {
     this.linkNewest(added);
   }
 
-  get size(): number { return this.entries.size; }
+  get size(): number {
+    return this.entries.size;
+  }
 
   private remove(e: Entry<V>): void {
     this.unlink(e);
@@ -78,14 +83,17 @@ export class VerifiedTokenCache<V> {
   }
 
   private unlink(e: Entry<V>): void {
-    if (e.newer === undefined) this.newest = e.older; else e.newer.older = e.older;
-    if (e.older === undefined) this.oldest = e.newer; else e.older.newer = e.newer;
+    if (e.newer === undefined) this.newest = e.older;
+    else e.newer.older = e.older;
+    if (e.older === undefined) this.oldest = e.newer;
+    else e.older.newer = e.newer;
     e.newer = e.older = undefined;
   }
 
   private linkNewest(e: Entry<V>): void {
     e.older = this.newest;
-    if (this.newest === undefined) this.oldest = e; else this.newest.newer = e;
+    if (this.newest === undefined) this.oldest = e;
+    else this.newest.newer = e;
     this.newest = e;
   }
 }

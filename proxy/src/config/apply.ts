@@ -8,8 +8,10 @@ export async function applyConfig(store: ConfigStore, input: unknown): Promise<s
     store.swap(result.runtime);
     return undefined;
   }
-  const version = typeof input === 'object' && input !== null && typeof (input as { version?: unknown }).version === 'string'
-    ? (input as { version: string }).version : undefined;
+  const version =
+    typeof input === 'object' && input !== null && typeof (input as { version?: unknown }).version === 'string'
+      ? (input as { version: string }).version
+      : undefined;
   store.reject(version, result.error);
   return result.error;
 }

@@ -1,6 +1,4 @@
-import {
-  CompiledJwtPolicy, CompiledListener, CompiledRoute, ProxyConfigFrame, type ProxyConfig, type ProxyConfigInput,
-} from '@agw/api';
+import { CompiledJwtPolicy, CompiledListener, CompiledRoute, ProxyConfigFrame, type ProxyConfig, type ProxyConfigInput } from '@agw/api';
 import { compileJwtVerifier, type JwtVerifier } from '../auth/jwt-verifier.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 
@@ -22,7 +20,10 @@ export interface RuntimeConfig {
 export type CompileResult = { readonly ok: true; readonly runtime: RuntimeConfig } | { readonly ok: false; readonly error: string };
 
 function formatIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): string {
-  return issues.slice(0, 5).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+  return issues
+    .slice(0, 5)
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
 }
 
 const idOf = (v: unknown, fallback: string): string => {
@@ -59,11 +60,18 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
   const routes: CompiledRoute[] = [];
   frame.data.routes.forEach((raw, i) => {
     const r = CompiledRoute.safeParse(raw);
-    if (!r.success) { warnings.push(`route ${idOf(raw, `#${i}`)} left out: ${formatIssues(r.error.issues)}`); return; }
+    if (!r.success) {
+      warnings.push(`route ${idOf(raw, `#${i}`)} left out: ${formatIssues(r.error.issues)}`);
+      return;
+    }
     const route = r.data;
     const known = route.listeners.filter((l) => listenerNames.has(l));
-    if (known.length < route.listeners.length) warnings.push(`route ${route.id}: unknown listener ${route.listeners.filter((l) => !listenerNames.has(l)).join(', ')} ignored`);
-    if (known.length === 0) { warnings.push(`route ${route.id} left out: no known listener`); return; }
+    if (known.length < route.listeners.length)
+      warnings.push(`route ${route.id}: unknown listener ${route.listeners.filter((l) => !listenerNames.has(l)).join(', ')} ignored`);
+    if (known.length === 0) {
+      warnings.push(`route ${route.id} left out: no known listener`);
+      return;
+    }
     routes.push(known.length === route.listeners.length ? route : { ...route, listeners: known });
   });
 
@@ -72,7 +80,10 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
   const jwtPolicies: Record<string, CompiledJwtPolicy> = {};
   for (const [key, raw] of Object.entries(frame.data.policies.jwt)) {
     const parsed = CompiledJwtPolicy.safeParse(raw);
-    if (!parsed.success) { warnings.push(`jwt policy ${key} left out (its routes answer 500): ${formatIssues(parsed.error.issues)}`); continue; }
+    if (!parsed.success) {
+      warnings.push(`jwt policy ${key} left out (its routes answer 500): ${formatIssues(parsed.error.issues)}`);
+      continue;
+    }
     const policy = parsed.data;
     const json = JSON.stringify(policy);
     // Unchanged policy (same keys, issuers, mode): keep its verifier, imported keys and token cache.

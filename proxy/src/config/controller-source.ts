@@ -1,6 +1,10 @@
 import {
-  PUSH_METHOD_PATH, PUSH_PROTOCOL_VERSION, decodeControllerMessage, encodeMessage,
-  type ControllerToProxy, type ProxyToController,
+  PUSH_METHOD_PATH,
+  PUSH_PROTOCOL_VERSION,
+  decodeControllerMessage,
+  encodeMessage,
+  type ControllerToProxy,
+  type ProxyToController,
 } from '@agw/api';
 import { Client, Metadata, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { applyConfig } from './apply.js';
@@ -44,12 +48,16 @@ export class ControllerSource {
 
   constructor(private readonly o: ControllerSourceOptions) {
     this.client = new Client(o.address, o.tlsCa === undefined ? credentials.createInsecure() : credentials.createSsl(o.tlsCa), {
-      'grpc.keepalive_time_ms': 20_000, 'grpc.keepalive_timeout_ms': 10_000, 'grpc.keepalive_permit_without_calls': 1,
+      'grpc.keepalive_time_ms': 20_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
       ...(o.tlsServerName !== undefined ? { 'grpc.ssl_target_name_override': o.tlsServerName } : {}),
     });
   }
 
-  start(): void { this.connect(); }
+  start(): void {
+    this.connect();
+  }
 
   /** Asks the controller to refetch the keys of `remoteUrl` (a token carried an unknown kid). */
   requestRefetch(remoteUrl: string, kid: string): void {
@@ -74,10 +82,13 @@ export class ControllerSource {
       this.pending = undefined;
       const error = await applyConfig(this.o.store, config);
       const warnings = error === undefined ? (this.o.store.current?.warnings ?? []).slice(0, 20).map((w) => w.slice(0, 2048)) : [];
-      stream.write(error === undefined
-        ? { type: 'ack', version: config.version, ...(warnings.length > 0 ? { warnings } : {}) }
-        : { type: 'nack', version: config.version, reason: error });
-      if (error !== undefined) this.o.log('warn', 'config rejected; the last good config keeps serving', { version: config.version, error });
+      stream.write(
+        error === undefined
+          ? { type: 'ack', version: config.version, ...(warnings.length > 0 ? { warnings } : {}) }
+          : { type: 'nack', version: config.version, reason: error },
+      );
+      if (error !== undefined)
+        this.o.log('warn', 'config rejected; the last good config keeps serving', { version: config.version, error });
     }
     this.applying = false;
   }
@@ -88,12 +99,23 @@ export class ControllerSource {
     const token = this.o.token();
     if (token !== undefined) md.set('authorization', `Bearer ${token}`);
     const stream = this.client.makeBidiStreamRequest<ProxyToController, ControllerToProxy>(
-      PUSH_METHOD_PATH, (m) => Buffer.from(encodeMessage(m)), (b) => decodeControllerMessage(b), md);
+      PUSH_METHOD_PATH,
+      (m) => Buffer.from(encodeMessage(m)),
+      (b) => decodeControllerMessage(b),
+      md,
+    );
     this.stream = stream;
     stream.write({ type: 'hello', protocolVersion: PUSH_PROTOCOL_VERSION, gateway: this.o.gateway, proxyId: this.o.proxyId });
     stream.on('data', (m: ControllerToProxy) => {
-      if (!this.connected) { this.connected = true; this.attempt = 0; this.o.log('info', 'connected to controller', { address: this.o.address }); }
-      if (m.type === 'error') { this.o.log('warn', 'controller error', { message: m.message }); return; }
+      if (!this.connected) {
+        this.connected = true;
+        this.attempt = 0;
+        this.o.log('info', 'connected to controller', { address: this.o.address });
+      }
+      if (m.type === 'error') {
+        this.o.log('warn', 'controller error', { message: m.message });
+        return;
+      }
       this.pending = m.config;
       if (!this.applying) void this.applyPending(stream);
     });

@@ -32,6 +32,8 @@ export function watchConfigFile(store: ConfigStore, path: string, debounceMs = 1
   let timer: ReturnType<typeof setTimeout> | undefined;
   return watch(path, () => {
     if (timer !== undefined) clearTimeout(timer);
-    timer = setTimeout(() => { void loadConfigFile(store, path); }, debounceMs);
+    timer = setTimeout(() => {
+      void loadConfigFile(store, path);
+    }, debounceMs);
   });
 }

@@ -15,7 +15,9 @@ export class ConfigStore {
   constructor(readonly jwtCacheEntries?: number) {}
   private readonly listeners = new Set<(e: ConfigEvent) => void>();
 
-  get current(): RuntimeConfig | undefined { return this.runtime; }
+  get current(): RuntimeConfig | undefined {
+    return this.runtime;
+  }
 
   swap(runtime: RuntimeConfig): void {
     this.runtime = runtime;
@@ -46,6 +48,9 @@ export function waitForNextConfig(store: ConfigStore, timeoutMs: number): Promis
       off();
       resolve(true);
     });
-    const timer = setTimeout(() => { off(); resolve(false); }, timeoutMs);
+    const timer = setTimeout(() => {
+      off();
+      resolve(false);
+    }, timeoutMs);
   });
 }

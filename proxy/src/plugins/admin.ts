@@ -7,7 +7,8 @@ export function redactConfig(config: unknown): unknown {
   return JSON.parse(JSON.stringify(config), (key, value: unknown) =>
     key === 'keys' && Array.isArray(value)
       ? value.map((k: Record<string, unknown>) => ({ kid: k['kid'], kty: k['kty'], alg: k['alg'], crv: k['crv'], redacted: true }))
-      : value);
+      : value,
+  );
 }
 
 export interface AdminOptions {
@@ -28,9 +29,15 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Pro
     const stores = [...opts.stores().values()];
     return stores.length === 0 || stores.some((s) => s.current === undefined) ? reply.code(503).send('no config loaded\n') : 'ready\n';
   });
-  app.get('/metrics', async (_req, reply) => reply.header('content-type', opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
+  app.get('/metrics', async (_req, reply) =>
+    reply.header('content-type', opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()),
+  );
   app.get('/config_dump', async () => ({
-    gateways: Object.fromEntries([...opts.stores()].map(([gw, s]) => [gw, s.current === undefined
-      ? { config: null } : { config: redactConfig(s.current.config), warnings: s.current.warnings }])),
+    gateways: Object.fromEntries(
+      [...opts.stores()].map(([gw, s]) => [
+        gw,
+        s.current === undefined ? { config: null } : { config: redactConfig(s.current.config), warnings: s.current.warnings },
+      ]),
+    ),
   }));
 }

@@ -1,7 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import {
-  TargetErrorCode, canonicalTarget, isValidAuthority, type PathRules, type RequestTarget,
-} from '../routing/request-target.js';
+import { TargetErrorCode, canonicalTarget, isValidAuthority, type PathRules, type RequestTarget } from '../routing/request-target.js';
 
 /** The canonical target and host of a request, decided once before routing. */
 export type CanonicalRequest =
@@ -46,7 +44,10 @@ export function canonicalUrlRewriter(rules: PathRules): (raw: IncomingMessage) =
       decided = target;
     } else {
       const host = hostOf(raw, target);
-      decided = host === undefined ? { kind: 'refused', code: TargetErrorCode.Host } : { kind: 'origin', path: target.path, query: target.query, host };
+      decided =
+        host === undefined
+          ? { kind: 'refused', code: TargetErrorCode.Host }
+          : { kind: 'origin', path: target.path, query: target.query, host };
     }
     (raw as Stashed)[CANONICAL] = decided;
     return decided.kind === 'origin' ? decided.path + decided.query : '/';

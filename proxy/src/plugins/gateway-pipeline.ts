@@ -31,70 +31,80 @@ const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
  * policy of its feature. A rejection answers here; the upstream plugin forwards what passes, with
  * the stages' edits. All decisions use the config current when the request started.
  */
-export const gatewayPipeline = fp<PipelineOptions>(async (app: FastifyInstance, opts) => {
-  app.decorateRequest('agw', null as never);
-  const stages: readonly PolicyStage[] = [jwtStage(opts)];
+export const gatewayPipeline = fp<PipelineOptions>(
+  async (app: FastifyInstance, opts) => {
+    app.decorateRequest('agw', null as never);
+    const stages: readonly PolicyStage[] = [jwtStage(opts)];
 
-  /** Runs the stages `refs` names, in order; true when one answered. Synchronous unless a stage waits. */
-  function runStages(req: FastifyRequest, reply: FastifyReply, refs: PolicyRefs | undefined): boolean | Promise<boolean> {
-    if (refs === undefined) return false;
-    for (let i = 0; i < stages.length; i++) {
-      const stage = stages[i] as PolicyStage;
-      const key = refs[stage.feature];
-      if (key === undefined) continue;
-      const answered = stage.run(req, reply, key);
-      if (answered instanceof Promise) return answered.then((a) => a || runStagesFrom(req, reply, refs, i + 1));
-      if (answered) return true;
+    /** Runs the stages `refs` names, in order; true when one answered. Synchronous unless a stage waits. */
+    function runStages(req: FastifyRequest, reply: FastifyReply, refs: PolicyRefs | undefined): boolean | Promise<boolean> {
+      if (refs === undefined) return false;
+      for (let i = 0; i < stages.length; i++) {
+        const stage = stages[i] as PolicyStage;
+        const key = refs[stage.feature];
+        if (key === undefined) continue;
+        const answered = stage.run(req, reply, key);
+        if (answered instanceof Promise) return answered.then((a) => a || runStagesFrom(req, reply, refs, i + 1));
+        if (answered) return true;
+      }
+      return false;
     }
-    return false;
-  }
-  async function runStagesFrom(req: FastifyRequest, reply: FastifyReply, refs: PolicyRefs, from: number): Promise<boolean> {
-    for (let i = from; i < stages.length; i++) {
-      const stage = stages[i] as PolicyStage;
-      const key = refs[stage.feature];
-      if (key !== undefined && await stage.run(req, reply, key)) return true;
+    async function runStagesFrom(req: FastifyRequest, reply: FastifyReply, refs: PolicyRefs, from: number): Promise<boolean> {
+      for (let i = from; i < stages.length; i++) {
+        const stage = stages[i] as PolicyStage;
+        const key = refs[stage.feature];
+        if (key !== undefined && (await stage.run(req, reply, key))) return true;
+      }
+      return false;
     }
-    return false;
-  }
 
-  app.addHook('onRequest', async (req, reply) => {
-    const canonical = canonicalRequestOf(req.raw);
-    if (canonical.kind !== 'origin') {
-      req.agw = { host: '' };
-      // `OPTIONS *` asks about the server itself: answered here, never forwarded under a route.
-      if (canonical.kind === 'asterisk') return reply.code(200).header('allow', ALLOW).send();
-      req.agw.code = canonical.code;
-      return sendError(req, reply, 400, TARGET_ERROR_BODY[canonical.code], 3);
-    }
-    const runtime = opts.store.current;
-    if (runtime === undefined) { req.agw = { host: canonical.host }; return sendProxyError(req, reply, 'PROXY_ERR_NO_CONFIG'); }
-    req.agw = { host: canonical.host, runtime };
-    const host = normalizeHost(canonical.host);
-    const listener = selectListener(runtime.table, opts.listenerPort, host);
-    if (listener === undefined) return sendProxyError(req, reply, 'PROXY_ERR_LISTENER_NOT_FOUND');
+    app.addHook('onRequest', async (req, reply) => {
+      const canonical = canonicalRequestOf(req.raw);
+      if (canonical.kind !== 'origin') {
+        req.agw = { host: '' };
+        // `OPTIONS *` asks about the server itself: answered here, never forwarded under a route.
+        if (canonical.kind === 'asterisk') return reply.code(200).header('allow', ALLOW).send();
+        req.agw.code = canonical.code;
+        return sendError(req, reply, 400, TARGET_ERROR_BODY[canonical.code], 3);
+      }
+      const runtime = opts.store.current;
+      if (runtime === undefined) {
+        req.agw = { host: canonical.host };
+        return sendProxyError(req, reply, 'PROXY_ERR_NO_CONFIG');
+      }
+      req.agw = { host: canonical.host, runtime };
+      const host = normalizeHost(canonical.host);
+      const listener = selectListener(runtime.table, opts.listenerPort, host);
+      if (listener === undefined) return sendProxyError(req, reply, 'PROXY_ERR_LISTENER_NOT_FOUND');
 
-    const pre = runStages(req, reply, listener.listener.preRouting);
-    if (pre instanceof Promise ? await pre : pre) return reply;
+      const pre = runStages(req, reply, listener.listener.preRouting);
+      if (pre instanceof Promise ? await pre : pre) return reply;
 
-    const match = matchRoute(listener, {
-      host,
-      method: req.method,
-      path: canonical.path,
-      header: (name) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; },
-      query: new URLSearchParams(canonical.query.slice(1)),
+      const match = matchRoute(listener, {
+        host,
+        method: req.method,
+        path: canonical.path,
+        header: (name) => {
+          const v = req.headers[name];
+          return Array.isArray(v) ? v[0] : v;
+        },
+        query: new URLSearchParams(canonical.query.slice(1)),
+      });
+      if (match.kind !== 'route') return sendProxyError(req, reply, 'PROXY_ERR_ROUTE_NOT_FOUND');
+      const route = match.route;
+      req.agw.route = route;
+
+      const onRoute = runStages(req, reply, route.policies);
+      if (onRoute instanceof Promise ? await onRoute : onRoute) return reply;
+
+      if (route.invalid !== undefined) return sendProxyError(req, reply, 'PROXY_ERR_INVALID_BACKEND', route.invalid);
+      const picked = pickEndpoint(route.backends, opts.random);
+      // agentgateway's words: NoValidBackends (500), NoHealthyEndpoints (503).
+      if (picked === undefined)
+        return sendProxyError(req, reply, route.backends.length === 0 ? 'PROXY_ERR_NO_VALID_BACKENDS' : 'PROXY_ERR_NO_HEALTHY_BACKENDS');
+      req.agw.endpoint = picked.endpoint;
+      return undefined;
     });
-    if (match.kind !== 'route') return sendProxyError(req, reply, 'PROXY_ERR_ROUTE_NOT_FOUND');
-    const route = match.route;
-    req.agw.route = route;
-
-    const onRoute = runStages(req, reply, route.policies);
-    if (onRoute instanceof Promise ? await onRoute : onRoute) return reply;
-
-    if (route.invalid !== undefined) return sendProxyError(req, reply, 'PROXY_ERR_INVALID_BACKEND', route.invalid);
-    const picked = pickEndpoint(route.backends, opts.random);
-    // agentgateway's words: NoValidBackends (500), NoHealthyEndpoints (503).
-    if (picked === undefined) return sendProxyError(req, reply, route.backends.length === 0 ? 'PROXY_ERR_NO_VALID_BACKENDS' : 'PROXY_ERR_NO_HEALTHY_BACKENDS');
-    req.agw.endpoint = picked.endpoint;
-    return undefined;
-  });
-}, { name: 'agw-gateway-pipeline' });
+  },
+  { name: 'agw-gateway-pipeline' },
+);

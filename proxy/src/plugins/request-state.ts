@@ -41,5 +41,7 @@ export function addEdit(state: RequestState, kind: keyof RequestEdits, name: str
 }
 
 declare module 'fastify' {
-  interface FastifyRequest { agw: RequestState }
+  interface FastifyRequest {
+    agw: RequestState;
+  }
 }

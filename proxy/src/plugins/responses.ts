@@ -11,8 +11,12 @@ const isGrpc = (req: FastifyRequest) => (req.headers['content-type'] ?? '').star
 /** A plain-text error, or its gRPC form (HTTP 200, grpc-status, percent-encoded grpc-message). */
 export function sendError(req: FastifyRequest, reply: FastifyReply, status: number, body: string, grpcStatus: number): FastifyReply {
   if (isGrpc(req)) {
-    return reply.code(200).header('content-type', 'application/grpc')
-      .header('grpc-status', String(grpcStatus)).header('grpc-message', encodeURIComponent(body)).send();
+    return reply
+      .code(200)
+      .header('content-type', 'application/grpc')
+      .header('grpc-status', String(grpcStatus))
+      .header('grpc-message', encodeURIComponent(body))
+      .send();
   }
   return reply.code(status).header('content-type', 'text/plain').send(body);
 }

@@ -23,14 +23,20 @@ export interface UpstreamOptions {
  */
 export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions): Promise<void> {
   const agent = new Agent({
-    connections: opts.connectionsPerOrigin, pipelining: 1,
-    headersTimeout: opts.upstreamTimeoutMs, bodyTimeout: opts.upstreamTimeoutMs,
+    connections: opts.connectionsPerOrigin,
+    pipelining: 1,
+    headersTimeout: opts.upstreamTimeoutMs,
+    bodyTimeout: opts.upstreamTimeoutMs,
   });
-  app.addHook('onClose', async () => { await agent.close(); });
+  app.addHook('onClose', async () => {
+    await agent.close();
+  });
 
   // Bodies are never parsed or buffered: the handler streams `req.raw` to the upstream.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_req, _payload, done) => { done(null); });
+  app.addContentTypeParser('*', (_req, _payload, done) => {
+    done(null);
+  });
 
   const origins = new WeakMap<Endpoint, string>();
   const originOf = (ep: Endpoint): string => {
@@ -55,13 +61,24 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
       clientAddress: raw.socket.remoteAddress ?? '',
       requestId: String(req.id),
       ...(edits?.removeHeaders !== undefined ? { removeHeaders: edits.removeHeaders } : {}),
-      ...(edits?.removeCookies !== undefined ? { cookie: cookieHeaderWithout(rawHeaderSource(raw.rawHeaders, '').header('cookie'), edits.removeCookies) ?? null } : {}),
+      ...(edits?.removeCookies !== undefined
+        ? { cookie: cookieHeaderWithout(rawHeaderSource(raw.rawHeaders, '').header('cookie'), edits.removeCookies) ?? null }
+        : {}),
     });
     const length = raw.headers['content-length'];
     const hasBody = (length !== undefined && length !== '0') || raw.headers['transfer-encoding'] !== undefined;
     const exchange = new UpstreamExchange(req, reply, state.route?.timeoutMs);
     try {
-      agent.dispatch({ origin: originOf(endpoint), path: forwardedPath(raw.url ?? '/', edits), method: raw.method ?? 'GET', headers, body: hasBody ? raw : null }, exchange);
+      agent.dispatch(
+        {
+          origin: originOf(endpoint),
+          path: forwardedPath(raw.url ?? '/', edits),
+          method: raw.method ?? 'GET',
+          headers,
+          body: hasBody ? raw : null,
+        },
+        exchange,
+      );
     } catch (err) {
       // undici refused the request itself (it validates headers again): answered like any failure.
       exchange.fail(err as Error);
@@ -87,12 +104,20 @@ function failureCode(err: Error & { code?: string }): ProxyErrorCode {
   // The upstream answered, but not in HTTP a client can be given (RFC 9110 §15.6.3: 502).
   if (err.name === 'HTTPParserError' || err.code === 'AGW_INVALID_RESPONSE') return 'PROXY_ERR_UPSTREAM_INVALID_RESPONSE';
   switch (err.code) {
-    case 'AGW_ROUTE_TIMEOUT': return 'PROXY_ERR_ROUTE_TIMEOUT';
-    case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT': return 'PROXY_ERR_UPSTREAM_TIMEOUT';
-    case 'ECONNREFUSED': return 'PROXY_ERR_UPSTREAM_REFUSED';
-    case 'UND_ERR_CONNECT_TIMEOUT': return 'PROXY_ERR_UPSTREAM_CONNECT_TIMEOUT';
-    case 'ECONNRESET': case 'UND_ERR_SOCKET': return 'PROXY_ERR_UPSTREAM_RESET';
-    default: return 'PROXY_ERR_UPSTREAM_FAILED';
+    case 'AGW_ROUTE_TIMEOUT':
+      return 'PROXY_ERR_ROUTE_TIMEOUT';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'PROXY_ERR_UPSTREAM_TIMEOUT';
+    case 'ECONNREFUSED':
+      return 'PROXY_ERR_UPSTREAM_REFUSED';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'PROXY_ERR_UPSTREAM_CONNECT_TIMEOUT';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'PROXY_ERR_UPSTREAM_RESET';
+    default:
+      return 'PROXY_ERR_UPSTREAM_FAILED';
   }
 }
 
@@ -109,10 +134,21 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   private readonly res: ServerResponse;
   private readonly deadline: NodeJS.Timeout | undefined;
 
-  constructor(private readonly req: FastifyRequest, private readonly reply: FastifyReply, timeoutMs: number | undefined) {
+  constructor(
+    private readonly req: FastifyRequest,
+    private readonly reply: FastifyReply,
+    timeoutMs: number | undefined,
+  ) {
     this.res = reply.raw;
-    this.deadline = timeoutMs === undefined ? undefined : setTimeout(() => { this.abort(agwError('AGW_ROUTE_TIMEOUT', 'the route\'s timeout passed')); }, timeoutMs);
-    this.res.once('close', () => { if (!this.res.writableFinished) this.abort(new Error('client closed the connection')); });
+    this.deadline =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            this.abort(agwError('AGW_ROUTE_TIMEOUT', "the route's timeout passed"));
+          }, timeoutMs);
+    this.res.once('close', () => {
+      if (!this.res.writableFinished) this.abort(new Error('client closed the connection'));
+    });
   }
 
   private abort(reason: Error): void {
@@ -125,7 +161,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.abortReason !== undefined) controller.abort(this.abortReason);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     // 1xx (100 Continue, 103 Early Hints) are informational: the final response follows.
     if (statusCode < 200) return;
     try {
@@ -140,7 +180,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (!this.res.write(chunk)) {
       controller.pause();
-      this.res.once('drain', () => { controller.resume(); });
+      this.res.once('drain', () => {
+        controller.resume();
+      });
     }
   }
 
@@ -157,10 +199,18 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   fail(err: Error & { code?: string }): void {
     if (this.deadline !== undefined) clearTimeout(this.deadline);
     this.req.agw.upstreamError = err.code ?? err.name;
-    if (this.res.headersSent) { this.res.destroy(); return; }
+    if (this.res.headersSent) {
+      this.res.destroy();
+      return;
+    }
     if (this.res.destroyed) return;
     const code = failureCode(err);
     this.req.log.warn({ err, upstream: this.req.agw.endpoint, code }, 'upstream call failed');
-    sendProxyError(this.req, this.reply, code, code === 'PROXY_ERR_UPSTREAM_FAILED' ? `upstream call failed: ${err.code ?? 'error'}` : undefined);
+    sendProxyError(
+      this.req,
+      this.reply,
+      code,
+      code === 'PROXY_ERR_UPSTREAM_FAILED' ? `upstream call failed: ${err.code ?? 'error'}` : undefined,
+    );
   }
 }

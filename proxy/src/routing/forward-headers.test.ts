@@ -5,10 +5,18 @@ const ctx = { host: 'app.example', clientAddress: '10.0.0.7', requestId: 'rid-1'
 
 describe('upstreamRequestHeaders', () => {
   it('keeps end-to-end headers, restores Host, sets X-Forwarded-* and X-Request-Id', () => {
-    const out = upstreamRequestHeaders({ host: 'ignored', accept: 'text/plain', 'x-custom': ['a', 'b'], 'x-request-id': 'client-chosen' }, ctx);
+    const out = upstreamRequestHeaders(
+      { host: 'ignored', accept: 'text/plain', 'x-custom': ['a', 'b'], 'x-request-id': 'client-chosen' },
+      ctx,
+    );
     expect(out).toEqual({
-      accept: 'text/plain', 'x-custom': ['a', 'b'], host: 'app.example',
-      'x-forwarded-for': '10.0.0.7', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'app.example', 'x-request-id': 'rid-1',
+      accept: 'text/plain',
+      'x-custom': ['a', 'b'],
+      host: 'app.example',
+      'x-forwarded-for': '10.0.0.7',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'app.example',
+      'x-request-id': 'rid-1',
       forwarded: 'for=10.0.0.7;host="app.example";proto=http',
     });
   });
@@ -16,26 +24,51 @@ describe('upstreamRequestHeaders', () => {
   it("replaces a client's Forwarded header with our own element (IPv6 quoted and bracketed)", () => {
     const forged = { forwarded: 'for=1.2.3.4;host=admin.internal;proto=https' };
     expect(upstreamRequestHeaders(forged, ctx).forwarded).toBe('for=10.0.0.7;host="app.example";proto=http');
-    expect(upstreamRequestHeaders({ forwarded: ['a', 'b'] }, { ...ctx, clientAddress: '::1', host: 'h:8080' }).forwarded).toBe('for="[::1]";host="h:8080";proto=http');
+    expect(upstreamRequestHeaders({ forwarded: ['a', 'b'] }, { ...ctx, clientAddress: '::1', host: 'h:8080' }).forwarded).toBe(
+      'for="[::1]";host="h:8080";proto=http',
+    );
   });
 
   it('drops hop-by-hop headers and every header the Connection header lists (RFC 9110 §7.6.1)', () => {
-    const out = upstreamRequestHeaders({
-      connection: 'keep-alive, X-Secret-Hop , Upgrade', 'x-secret-hop': 'v', upgrade: 'websocket', 'keep-alive': 'timeout=5',
-      'proxy-authorization': 'Basic eA==', te: 'trailers', trailer: 'x', 'transfer-encoding': 'chunked', expect: '100-continue',
-      'proxy-connection': 'keep-alive', 'x-kept': '1',
-    }, ctx);
-    expect(Object.keys(out).sort()).toEqual(['forwarded', 'host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-kept', 'x-request-id']);
+    const out = upstreamRequestHeaders(
+      {
+        connection: 'keep-alive, X-Secret-Hop , Upgrade',
+        'x-secret-hop': 'v',
+        upgrade: 'websocket',
+        'keep-alive': 'timeout=5',
+        'proxy-authorization': 'Basic eA==',
+        te: 'trailers',
+        trailer: 'x',
+        'transfer-encoding': 'chunked',
+        expect: '100-continue',
+        'proxy-connection': 'keep-alive',
+        'x-kept': '1',
+      },
+      ctx,
+    );
+    expect(Object.keys(out).sort()).toEqual([
+      'forwarded',
+      'host',
+      'x-forwarded-for',
+      'x-forwarded-host',
+      'x-forwarded-proto',
+      'x-kept',
+      'x-request-id',
+    ]);
   });
 
   it('appends the client to an existing X-Forwarded-For (string or repeated)', () => {
     expect(upstreamRequestHeaders({ 'x-forwarded-for': '1.1.1.1' }, ctx)['x-forwarded-for']).toBe('1.1.1.1, 10.0.0.7');
-    expect(upstreamRequestHeaders({ 'x-forwarded-for': ['1.1.1.1', '2.2.2.2'] }, ctx)['x-forwarded-for']).toBe('1.1.1.1, 2.2.2.2, 10.0.0.7');
+    expect(upstreamRequestHeaders({ 'x-forwarded-for': ['1.1.1.1', '2.2.2.2'] }, ctx)['x-forwarded-for']).toBe(
+      '1.1.1.1, 2.2.2.2, 10.0.0.7',
+    );
     expect(upstreamRequestHeaders({ 'x-forwarded-for': '' }, ctx)['x-forwarded-for']).toBe('10.0.0.7');
   });
 
   it('removes a verified credential: its header, or its cookie (other cookies kept)', () => {
-    expect(upstreamRequestHeaders({ authorization: 'Bearer t', 'x-other': '1' }, { ...ctx, removeHeaders: ['authorization'] })).not.toHaveProperty('authorization');
+    expect(
+      upstreamRequestHeaders({ authorization: 'Bearer t', 'x-other': '1' }, { ...ctx, removeHeaders: ['authorization'] }),
+    ).not.toHaveProperty('authorization');
     expect(upstreamRequestHeaders({ cookie: 'session=t; a=1' }, { ...ctx, cookie: 'a=1' }).cookie).toBe('a=1');
     expect(upstreamRequestHeaders({ cookie: 'session=t' }, { ...ctx, cookie: null })).not.toHaveProperty('cookie');
     expect(upstreamRequestHeaders({ cookie: 'session=t' }, ctx).cookie).toBe('session=t');
@@ -45,8 +78,13 @@ describe('upstreamRequestHeaders', () => {
 describe('downstreamResponseHeaders', () => {
   it('drops hop-by-hop and connection-listed headers, keeps repeated Set-Cookie and Content-Length', () => {
     const out = downstreamResponseHeaders({
-      connection: 'close, x-internal', 'x-internal': 'secret', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked',
-      'set-cookie': ['a=1', 'b=2'], 'content-length': '12', 'content-type': 'text/plain',
+      connection: 'close, x-internal',
+      'x-internal': 'secret',
+      'keep-alive': 'timeout=5',
+      'transfer-encoding': 'chunked',
+      'set-cookie': ['a=1', 'b=2'],
+      'content-length': '12',
+      'content-type': 'text/plain',
     });
     expect(out).toEqual({ 'set-cookie': ['a=1', 'b=2'], 'content-length': '12', 'content-type': 'text/plain' });
   });

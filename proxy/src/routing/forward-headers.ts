@@ -7,8 +7,16 @@ export type HeaderMap = Record<string, string | string[] | undefined>;
  * `100 Continue` to the client; undici refuses both as request headers) and `host` (set below).
  */
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'expect',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
 ]);
 
 /** Names listed in `Connection` (RFC 9110 §7.6.1: hop-by-hop as well), lower-case; none for the common case. */
@@ -53,14 +61,22 @@ export function upstreamRequestHeaders(incoming: Readonly<HeaderMap>, ctx: Forwa
   const listed = connectionListed(incoming.connection);
   const out: HeaderMap = {};
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'forwarded' || listed?.has(name) === true || ctx.removeHeaders?.includes(name) === true) continue;
+    if (
+      HOP_BY_HOP.has(name) ||
+      name === 'host' ||
+      name === 'forwarded' ||
+      listed?.has(name) === true ||
+      ctx.removeHeaders?.includes(name) === true
+    )
+      continue;
     if (name === 'cookie' && ctx.cookie !== undefined) continue;
     out[name] = incoming[name];
   }
   out.host = ctx.host;
   if (ctx.cookie !== undefined && ctx.cookie !== null) out.cookie = ctx.cookie;
   const prior = out['x-forwarded-for'];
-  out['x-forwarded-for'] = prior === undefined || prior === '' ? ctx.clientAddress : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ctx.clientAddress}`;
+  out['x-forwarded-for'] =
+    prior === undefined || prior === '' ? ctx.clientAddress : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ctx.clientAddress}`;
   out['x-forwarded-proto'] = 'http';
   out['x-forwarded-host'] = ctx.host;
   out['x-request-id'] = ctx.requestId;

@@ -67,7 +67,9 @@ export type RequestTarget =
 const refused = (code: TargetErrorCode): RequestTarget => ({ kind: 'refused', code });
 
 /** A path that cannot be made canonical, and why. */
-export interface PathRefusal { readonly refused: TargetErrorCode }
+export interface PathRefusal {
+  readonly refused: TargetErrorCode;
+}
 const isRefusal = (v: string | PathRefusal): v is PathRefusal => typeof v !== 'string';
 
 /**
@@ -82,8 +84,7 @@ const hexValue = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 &
 const isUnreserved = (c: number): boolean =>
   (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 95 || c === 126;
 /** RFC 3986 `pchar` besides unreserved and `%`: sub-delims (`;` handled apart), `:` and `@`. */
-const isPcharDelimiter = (c: number): boolean =>
-  c === 33 || c === 36 || (c >= 38 && c <= 44) || c === 61 || c === 58 || c === 64;
+const isPcharDelimiter = (c: number): boolean => c === 33 || c === 36 || (c >= 38 && c <= 44) || c === 61 || c === 58 || c === 64;
 
 /**
  * One segment in canonical form, or a refusal. `%XX` of an unreserved character is decoded, other
@@ -94,7 +95,8 @@ function canonicalSegment(seg: string, rules: PathRules): string | PathRefusal {
   for (let i = 0; i < seg.length; i++) {
     const c = seg.charCodeAt(i);
     if (c === 37 /* % */) {
-      const hi = hexValue(seg.charCodeAt(i + 1)), lo = hexValue(seg.charCodeAt(i + 2));
+      const hi = hexValue(seg.charCodeAt(i + 1)),
+        lo = hexValue(seg.charCodeAt(i + 2));
       if (hi < 0 || lo < 0) return { refused: TargetErrorCode.BadEscape };
       const b = hi * 16 + lo;
       if (b === 0x2f || b === 0x5c) return { refused: TargetErrorCode.EncodedSlash };
@@ -131,7 +133,7 @@ export function canonicalPath(path: string, rules: PathRules = DEFAULT_PATH_RULE
     if (isRefusal(seg)) return seg;
     const last = i === raw.length - 1;
     // A segment that is a dot segment only once its parameters are cut (`..;x`) is ambiguous.
-    const base = rules.semicolons === 'keep' ? seg.split(';', 1)[0] as string : seg;
+    const base = rules.semicolons === 'keep' ? (seg.split(';', 1)[0] as string) : seg;
     if (base !== seg && (base === '.' || base === '..')) return { refused: TargetErrorCode.PathParameter };
     if (seg === '.') {
       if (last) out.push('');
@@ -176,7 +178,8 @@ export function canonicalTarget(url: string, method: string, rules: PathRules = 
     const m = /^(https?):\/\/([^/?]*)/i.exec(url);
     if (m === null) return refused(TargetErrorCode.Form);
     authority = m[2] as string;
-    if (authority === '' || !isValidAuthority(authority)) return refused(authority.includes('@') ? TargetErrorCode.Form : TargetErrorCode.Host);
+    if (authority === '' || !isValidAuthority(authority))
+      return refused(authority.includes('@') ? TargetErrorCode.Form : TargetErrorCode.Host);
     rest = url.slice(m[0].length);
     if (rest === '' || rest.charCodeAt(0) === 63 /* ? */) rest = `/${rest}`;
   }

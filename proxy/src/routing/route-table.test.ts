@@ -10,10 +10,23 @@ const listeners: CompiledListener[] = [
 ];
 
 let order = 0;
-function route(id: string, m: Partial<CompiledRoute['match']> & { path?: CompiledRoute['match']['path'] }, extra: Partial<CompiledRoute> = {}): CompiledRoute {
+function route(
+  id: string,
+  m: Partial<CompiledRoute['match']> & { path?: CompiledRoute['match']['path'] },
+  extra: Partial<CompiledRoute> = {},
+): CompiledRoute {
   return {
-    id, listeners: ['http'], hostnames: [], order: order++, backends: [],
-    match: { path: m.path ?? { type: 'PathPrefix', value: '/' }, headers: m.headers ?? [], queryParams: m.queryParams ?? [], ...(m.method ? { method: m.method } : {}) },
+    id,
+    listeners: ['http'],
+    hostnames: [],
+    order: order++,
+    backends: [],
+    match: {
+      path: m.path ?? { type: 'PathPrefix', value: '/' },
+      headers: m.headers ?? [],
+      queryParams: m.queryParams ?? [],
+      ...(m.method ? { method: m.method } : {}),
+    },
     ...extra,
   };
 }
@@ -82,10 +95,17 @@ describe('route precedence (Gateway API)', () => {
   });
 
   it('a regular expression RE2 refuses leaves its route out (reported), never the table', () => {
-    const t = compileRouteTable(listeners, [route('bad', { path: { type: 'RegularExpression', value: '(' } }), route('good', { path: { type: 'Exact', value: '/ok' } })]);
-    expect(t.problems).toEqual([{ route: 'bad', message: expect.stringMatching(/^path regular expression "\(": error parsing regexp: missing closing \)/) }]);
+    const t = compileRouteTable(listeners, [
+      route('bad', { path: { type: 'RegularExpression', value: '(' } }),
+      route('good', { path: { type: 'Exact', value: '/ok' } }),
+    ]);
+    expect(t.problems).toEqual([
+      { route: 'bad', message: expect.stringMatching(/^path regular expression "\(": error parsing regexp: missing closing \)/) },
+    ]);
     const l = selectListener(t, 80, 'x') as ListenerRoutes;
-    expect(matchRoute(l, { host: 'x', method: 'GET', path: '/ok', header: () => undefined, query: new URLSearchParams() }).kind).toBe('route');
+    expect(matchRoute(l, { host: 'x', method: 'GET', path: '/ok', header: () => undefined, query: new URLSearchParams() }).kind).toBe(
+      'route',
+    );
   });
 
   it('regular expressions run in linear time (RE2): a catastrophic pattern on a long input answers at once', () => {
@@ -93,19 +113,30 @@ describe('route precedence (Gateway API)', () => {
     const l = selectListener(t, 80, 'x') as ListenerRoutes;
     const evil = `/${'a'.repeat(8000)}c`;
     // Backtracking engines take ~2^8000 steps here; RE2 is linear. Bounded by the test timeout, not a clock.
-    expect(matchRoute(l, { host: 'x', method: 'GET', path: evil, header: () => undefined, query: new URLSearchParams() }).kind).toBe('no-route');
+    expect(matchRoute(l, { host: 'x', method: 'GET', path: evil, header: () => undefined, query: new URLSearchParams() }).kind).toBe(
+      'no-route',
+    );
   });
 
   it('Exact and PathPrefix values are compared in canonical form', () => {
     const t = compileRouteTable(listeners, [route('tilde', { path: { type: 'PathPrefix', value: '/%7euser' } })]);
     const l = selectListener(t, 80, 'x') as ListenerRoutes;
-    expect(matchRoute(l, { host: 'x', method: 'GET', path: '/~user/a', header: () => undefined, query: new URLSearchParams() }).kind).toBe('route');
+    expect(matchRoute(l, { host: 'x', method: 'GET', path: '/~user/a', header: () => undefined, query: new URLSearchParams() }).kind).toBe(
+      'route',
+    );
   });
 });
 
 describe('pickEndpoint', () => {
   const a = { name: 'a', weight: 1, endpoints: [{ host: '127.0.0.1', port: 1 }] };
-  const b = { name: 'b', weight: 3, endpoints: [{ host: '127.0.0.1', port: 2 }, { host: '127.0.0.1', port: 3 }] };
+  const b = {
+    name: 'b',
+    weight: 3,
+    endpoints: [
+      { host: '127.0.0.1', port: 2 },
+      { host: '127.0.0.1', port: 3 },
+    ],
+  };
   it('weights split traffic', () => {
     expect(pickEndpoint([a, b], () => 0.1)?.backend.name).toBe('a');
     expect(pickEndpoint([a, b], () => 0.3)?.backend.name).toBe('b');

@@ -18,9 +18,16 @@ interface CompiledMatcher {
 }
 
 /** Routes sharing one hostname pattern ("virtual host"), most specific match first. */
-interface VirtualHost { readonly pattern: string | undefined; readonly rank: number; readonly matchers: CompiledMatcher[] }
+interface VirtualHost {
+  readonly pattern: string | undefined;
+  readonly rank: number;
+  readonly matchers: CompiledMatcher[];
+}
 
-export interface ListenerRoutes { readonly listener: CompiledListener; readonly vhosts: readonly VirtualHost[] }
+export interface ListenerRoutes {
+  readonly listener: CompiledListener;
+  readonly vhosts: readonly VirtualHost[];
+}
 
 export interface RouteTable {
   /** Listeners by port; one port may carry several listeners told apart by hostname. */
@@ -60,7 +67,8 @@ function pathTest(type: CompiledRoute['match']['path']['type'], value: string): 
       const exact = canonicalValue(value);
       return (p) => p === exact;
     }
-    case 'RegularExpression': return regexTest('path', value);
+    case 'RegularExpression':
+      return regexTest('path', value);
     case 'PathPrefix': {
       // Element-wise prefix: /abc matches /abc, /abc/ and /abc/x, never /abcd.
       const canonical = canonicalValue(value);
@@ -101,13 +109,16 @@ function compileMatcher(route: CompiledRoute): CompiledMatcher {
  */
 export function comparePrecedence(a: CompiledRoute, b: CompiledRoute): number {
   const typeRank = { Exact: 0, RegularExpression: 1, PathPrefix: 2 } as const;
-  const pa = a.match.path, pb = b.match.path;
-  return typeRank[pa.type] - typeRank[pb.type]
-    || (pa.type === pb.type && pa.type !== 'Exact' ? pb.value.length - pa.value.length : 0)
-    || Number(b.match.method !== undefined) - Number(a.match.method !== undefined)
-    || b.match.headers.length - a.match.headers.length
-    || b.match.queryParams.length - a.match.queryParams.length
-    || a.order - b.order;
+  const pa = a.match.path,
+    pb = b.match.path;
+  return (
+    typeRank[pa.type] - typeRank[pb.type] ||
+    (pa.type === pb.type && pa.type !== 'Exact' ? pb.value.length - pa.value.length : 0) ||
+    Number(b.match.method !== undefined) - Number(a.match.method !== undefined) ||
+    b.match.headers.length - a.match.headers.length ||
+    b.match.queryParams.length - a.match.queryParams.length ||
+    a.order - b.order
+  );
 }
 
 /**
@@ -163,14 +174,19 @@ export function selectListener(table: RouteTable, port: number, host: string): L
 export function matchRoute(listenerRoutes: ListenerRoutes, req: RouteRequest): RouteMatch {
   const vhost = listenerRoutes.vhosts.find((v) => hostnameMatches(v.pattern, req.host));
   const hit = vhost?.matchers.find((m) => m.test(req));
-  return hit === undefined ? { kind: 'no-route', listener: listenerRoutes.listener } : { kind: 'route', listener: listenerRoutes.listener, route: hit.route };
+  return hit === undefined
+    ? { kind: 'no-route', listener: listenerRoutes.listener }
+    : { kind: 'route', listener: listenerRoutes.listener, route: hit.route };
 }
 
 /**
  * Weighted choice among backends with endpoints, then a uniform endpoint. `random` in [0, 1) is
  * injected for tests. Undefined when no weight > 0 backend has an endpoint (the caller answers 503).
  */
-export function pickEndpoint(backends: readonly CompiledBackend[], random: () => number): { backend: CompiledBackend; endpoint: Endpoint } | undefined {
+export function pickEndpoint(
+  backends: readonly CompiledBackend[],
+  random: () => number,
+): { backend: CompiledBackend; endpoint: Endpoint } | undefined {
   const live = backends.filter((b) => b.weight > 0 && b.endpoints.length > 0);
   const total = live.reduce((s, b) => s + b.weight, 0);
   if (total === 0) return undefined;

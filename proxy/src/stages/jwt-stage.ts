@@ -26,7 +26,11 @@ export interface JwtStageOptions {
   readonly refetchIntervalMs: number;
 }
 
-interface JwtRun { readonly runtime: RuntimeConfig; readonly decision: AuthDecision; readonly verifier: JwtVerifier }
+interface JwtRun {
+  readonly runtime: RuntimeConfig;
+  readonly decision: AuthDecision;
+  readonly verifier: JwtVerifier;
+}
 
 /**
  * `jwtAuthentication`: the token checked by the policy's verifier (keys in memory, so synchronous);
@@ -45,19 +49,27 @@ export function jwtStage(o: JwtStageOptions): PolicyStage {
     const waiting = waitForNextConfig(o.store, o.refetchWaitMs);
     const entry = { waiting: waiting as Promise<boolean> | undefined, startedMs: now };
     refetches.set(remoteUrl, entry);
-    void waiting.then(() => { entry.waiting = undefined; });
+    void waiting.then(() => {
+      entry.waiting = undefined;
+    });
     o.requestRefetch?.(remoteUrl, kid);
     return waiting;
   }
 
   /** Unknown kid: asks for a refetch, waits (bounded) for new keys, and decides again with them. */
-  async function retryAfterRefetch(src: CredentialSource, policyKey: string, refetch: { remoteUrl: string; kid: string }, first: JwtRun): Promise<JwtRun> {
+  async function retryAfterRefetch(
+    src: CredentialSource,
+    policyKey: string,
+    refetch: { remoteUrl: string; kid: string },
+    first: JwtRun,
+  ): Promise<JwtRun> {
     const changed = await awaitNewKeys(refetch.remoteUrl, refetch.kid);
     const latest = o.store.current;
     const again = changed && latest !== undefined ? latest.verifiers.get(policyKey) : undefined;
-    const run = again !== undefined && latest !== undefined
-      ? { runtime: latest, verifier: again, decision: authenticate(again, src, Math.floor(o.now() / 1000)) }
-      : first;
+    const run =
+      again !== undefined && latest !== undefined
+        ? { runtime: latest, verifier: again, decision: authenticate(again, src, Math.floor(o.now() / 1000)) }
+        : first;
     o.metrics.refetch.inc({ outcome: run.decision.action === 'pass' && run.decision.result === 'valid' ? 'found' : 'not_found' });
     return run;
   }
@@ -67,10 +79,15 @@ export function jwtStage(o: JwtStageOptions): PolicyStage {
     const { decision, verifier } = run;
     req.agw.runtime = run.runtime;
     const policy = verifier.policy;
-    const provider = decision.action === 'pass' ? decision.providerId ?? '' : '';
-    const code = decision.action === 'reject' ? decision.failure.code : decision.code ?? '';
+    const provider = decision.action === 'pass' ? (decision.providerId ?? '') : '';
+    const code = decision.action === 'reject' ? decision.failure.code : (decision.code ?? '');
     o.metrics.countJwt(policy.policy, provider, decision.result, code);
-    req.agw.jwt = { policy: policy.policy, result: decision.result, ...(provider !== '' ? { provider } : {}), ...(code !== '' ? { code } : {}) };
+    req.agw.jwt = {
+      policy: policy.policy,
+      result: decision.result,
+      ...(provider !== '' ? { provider } : {}),
+      ...(code !== '' ? { code } : {}),
+    };
     if (decision.action === 'reject') {
       sendJwtFailure(req, reply, decision.failure);
       return true;
@@ -78,7 +95,11 @@ export function jwtStage(o: JwtStageOptions): PolicyStage {
     if (decision.claims !== undefined) req.agw.claims = decision.claims;
     if (decision.stripCredential) {
       const loc = policy.location;
-      addEdit(req.agw, loc.kind === 'header' ? 'removeHeaders' : loc.kind === 'cookie' ? 'removeCookies' : 'removeQueryParams', loc.kind === 'header' ? loc.name.toLowerCase() : loc.name);
+      addEdit(
+        req.agw,
+        loc.kind === 'header' ? 'removeHeaders' : loc.kind === 'cookie' ? 'removeCookies' : 'removeQueryParams',
+        loc.kind === 'header' ? loc.name.toLowerCase() : loc.name,
+      );
     }
     return false;
   }
@@ -89,11 +110,19 @@ export function jwtStage(o: JwtStageOptions): PolicyStage {
       const runtime = req.agw.runtime as RuntimeConfig;
       // A policy named by the config that did not compile (compile.ts left it out): fail closed.
       const verifier = runtime.verifiers.get(policyKey);
-      if (verifier === undefined) { sendProxyError(req, reply, 'PROXY_ERR_POLICY_UNAVAILABLE'); return true; }
+      if (verifier === undefined) {
+        sendProxyError(req, reply, 'PROXY_ERR_POLICY_UNAVAILABLE');
+        return true;
+      }
       const src = rawHeaderSource(req.raw.rawHeaders, req.raw.url ?? '/');
       const decision = authenticate(verifier, src, Math.floor(o.now() / 1000));
       const first = { runtime, decision, verifier };
-      if (decision.action === 'reject' && 'refetch' in decision.failure && decision.failure.refetch !== undefined && o.requestRefetch !== undefined) {
+      if (
+        decision.action === 'reject' &&
+        'refetch' in decision.failure &&
+        decision.failure.refetch !== undefined &&
+        o.requestRefetch !== undefined
+      ) {
         return retryAfterRefetch(src, policyKey, decision.failure.refetch, first).then((run) => apply(req, reply, run));
       }
       return apply(req, reply, first);

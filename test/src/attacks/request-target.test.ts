@@ -25,7 +25,10 @@ let servers: FastifyInstance[] = [];
 let port: number, keepPort: number;
 
 const route = (id: string, prefix: string, extra: Partial<CompiledRoute> = {}): CompiledRoute => ({
-  id, listeners: ['http'], hostnames: [HOST], order: 0,
+  id,
+  listeners: ['http'],
+  hostnames: [HOST],
+  order: 0,
   match: { path: { type: 'PathPrefix', value: prefix }, headers: [], queryParams: [] },
   backends: [{ name: 'default/echo:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstream.port }] }],
   ...extra,
@@ -33,24 +36,45 @@ const route = (id: string, prefix: string, extra: Partial<CompiledRoute> = {}): 
 
 function config(): ProxyConfigInput {
   return {
-    schemaVersion: 2, version: 'attacks', gateway: { namespace: 'default', name: 'gw' },
+    schemaVersion: 2,
+    version: 'attacks',
+    gateway: { namespace: 'default', name: 'gw' },
     listeners: [{ name: 'http', port: 80 }],
     routes: [
       route('default/secure/0/0', '/secure', { policies: { jwt: 'strict' } }),
       route('default/open/0/0', '/'),
-      route('default/evil/0/0', '/', { match: { path: { type: 'RegularExpression', value: '/evil/(a+)+b' }, headers: [], queryParams: [] } }),
-      route('default/evilheader/0/0', '/', { match: { path: { type: 'PathPrefix', value: '/hdr' }, headers: [{ type: 'RegularExpression', name: 'x-evil', value: '(a|aa)+$' }], queryParams: [] } }),
+      route('default/evil/0/0', '/', {
+        match: { path: { type: 'RegularExpression', value: '/evil/(a+)+b' }, headers: [], queryParams: [] },
+      }),
+      route('default/evilheader/0/0', '/', {
+        match: {
+          path: { type: 'PathPrefix', value: '/hdr' },
+          headers: [{ type: 'RegularExpression', name: 'x-evil', value: '(a|aa)+$' }],
+          queryParams: [],
+        },
+      }),
     ],
     policies: {
       jwt: {
-        strict: { policy: 'default/strict', mode: 'Strict', location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' }, providers: [{ id: 'p#0', issuer: ISS, keys: [key.jwk] as never }] },
+        strict: {
+          policy: 'default/strict',
+          mode: 'Strict',
+          location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' },
+          providers: [{ id: 'p#0', issuer: ISS, keys: [key.jwk] as never }],
+        },
       },
     },
   };
 }
 
 async function gateway(pathRules?: PathRules): Promise<number> {
-  const app = await buildGatewayServer({ store, metrics: new ProxyMetrics(store, { defaultMetrics: false }), logger: pino({ level: 'silent' }), listenerPort: 80, ...(pathRules ? { pathRules } : {}) });
+  const app = await buildGatewayServer({
+    store,
+    metrics: new ProxyMetrics(store, { defaultMetrics: false }),
+    logger: pino({ level: 'silent' }),
+    listenerPort: 80,
+    ...(pathRules ? { pathRules } : {}),
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   servers.push(app);
   return (app.server.address() as AddressInfo).port;
@@ -72,16 +96,27 @@ afterAll(async () => {
 
 /** Ways common upstreams read a path (nginx, Tomcat/Spring, Go's ServeMux, Flask, `new URL()`). */
 function readings(path: string): string[] {
-  const decode = (p: string) => { try { return decodeURIComponent(p); } catch { return p; } };
+  const decode = (p: string) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  };
   const resolveDots = (p: string) => {
     const out: string[] = [];
     for (const seg of p.split('/').slice(1)) {
-      if (seg === '..') out.pop(); else if (seg !== '.') out.push(seg);
+      if (seg === '..') out.pop();
+      else if (seg !== '.') out.push(seg);
     }
     return `/${out.join('/')}`;
   };
   const merge = (p: string) => p.replace(/\/{2,}/g, '/');
-  const noParams = (p: string) => p.split('/').map((s) => s.split(';', 1)[0]).join('/');
+  const noParams = (p: string) =>
+    p
+      .split('/')
+      .map((s) => s.split(';', 1)[0])
+      .join('/');
   const slashes = (p: string) => p.replace(/\\/g, '/');
   const all = new Set<string>([path]);
   for (const f of [decode, slashes, noParams, merge, resolveDots]) for (const p of [...all]) all.add(f(p));
@@ -92,16 +127,79 @@ const underSecure = (p: string) => /^\/secure(\/|$)/.test(p);
 
 /** Each request target as sent; none carries a token. */
 const HOSTILE = [
-  '/open/../secure', '/open/%2e%2e/secure', '/open/%2E%2E/secure', '/open/.%2e/secure', '/./secure', '/%2e/secure', '/%73ecure', '/secur%65/x',
-  '/open\\..\\secure', '/open/..\\secure', '//secure', '///secure/x', '/secure%2Fx', '/%2Fsecure', '/%2fsecure', '/%5Csecure', '/secure;x', '/open/..;/secure',
-  '/secure;jsessionid=abc/x', '/open/..%3B/secure', '/secure%3Bx', '/secure#frag', '/open#/../secure', '/open/%2e%2e%2fsecure', '/open/%252e%252e/secure',
-  '/SECURE', '/Secure/x', '/secure%00', '/secure%00/x', '/%00/../secure', '/open/%2e./secure', '/open/..%2f..%2fsecure', '/a/b/../../secure', '/a/./b/./../../secure',
-  '/open/./../secure/', '/secure/..', '/secure/../secure', '/..', '/../secure', '/open/../../secure', '/%2e%2e/secure', '/open/....//secure',
-  '/open/.../secure', '/open/..../secure', '/secure%09', '/secure%20', '/%20/../secure', '/open/%u002e%u002e/secure', '/open%2F..%2Fsecure',
-  '/secure?x=1', '/open?/../secure', '/open/..?/secure', '/open/..%23/secure', '/open/..%3F/secure', '/secure%23', '/open/%252f/../secure',
-  '/open/;/../secure', '/;/secure', '/.;/secure', '/secure/.;/x', '/open/%2e%2e;/secure', '/open//..//secure', '/open/.//./../secure',
-  '*', 'http://paths.example.com/secure/x', 'HTTP://PATHS.EXAMPLE.COM/secure', 'http://paths.example.com//secure', 'http://paths.example.com/open/../secure',
-  'http://evil@paths.example.com/secure', 'http://paths.example.com:80/secure', 'https://paths.example.com/secure', 'ftp://paths.example.com/secure', 'paths.example.com:80',
+  '/open/../secure',
+  '/open/%2e%2e/secure',
+  '/open/%2E%2E/secure',
+  '/open/.%2e/secure',
+  '/./secure',
+  '/%2e/secure',
+  '/%73ecure',
+  '/secur%65/x',
+  '/open\\..\\secure',
+  '/open/..\\secure',
+  '//secure',
+  '///secure/x',
+  '/secure%2Fx',
+  '/%2Fsecure',
+  '/%2fsecure',
+  '/%5Csecure',
+  '/secure;x',
+  '/open/..;/secure',
+  '/secure;jsessionid=abc/x',
+  '/open/..%3B/secure',
+  '/secure%3Bx',
+  '/secure#frag',
+  '/open#/../secure',
+  '/open/%2e%2e%2fsecure',
+  '/open/%252e%252e/secure',
+  '/SECURE',
+  '/Secure/x',
+  '/secure%00',
+  '/secure%00/x',
+  '/%00/../secure',
+  '/open/%2e./secure',
+  '/open/..%2f..%2fsecure',
+  '/a/b/../../secure',
+  '/a/./b/./../../secure',
+  '/open/./../secure/',
+  '/secure/..',
+  '/secure/../secure',
+  '/..',
+  '/../secure',
+  '/open/../../secure',
+  '/%2e%2e/secure',
+  '/open/....//secure',
+  '/open/.../secure',
+  '/open/..../secure',
+  '/secure%09',
+  '/secure%20',
+  '/%20/../secure',
+  '/open/%u002e%u002e/secure',
+  '/open%2F..%2Fsecure',
+  '/secure?x=1',
+  '/open?/../secure',
+  '/open/..?/secure',
+  '/open/..%23/secure',
+  '/open/..%3F/secure',
+  '/secure%23',
+  '/open/%252f/../secure',
+  '/open/;/../secure',
+  '/;/secure',
+  '/.;/secure',
+  '/secure/.;/x',
+  '/open/%2e%2e;/secure',
+  '/open//..//secure',
+  '/open/.//./../secure',
+  '*',
+  'http://paths.example.com/secure/x',
+  'HTTP://PATHS.EXAMPLE.COM/secure',
+  'http://paths.example.com//secure',
+  'http://paths.example.com/open/../secure',
+  'http://evil@paths.example.com/secure',
+  'http://paths.example.com:80/secure',
+  'https://paths.example.com/secure',
+  'ftp://paths.example.com/secure',
+  'paths.example.com:80',
 ];
 
 describe('hostile request targets without a token (default rules)', () => {
@@ -141,7 +239,13 @@ describe('what is refused, and how', () => {
   });
 
   it('two Host headers, or a malformed one, are refused (RFC 9112 §3.2)', async () => {
-    for (const head of [`Host: ${HOST}\r\nHost: other.example`, `Host: ${HOST}\r\nhost: ${HOST}`, 'Host: paths.example.com/secure', 'Host: a b', 'Host: user@paths.example.com']) {
+    for (const head of [
+      `Host: ${HOST}\r\nHost: other.example`,
+      `Host: ${HOST}\r\nhost: ${HOST}`,
+      'Host: paths.example.com/secure',
+      'Host: a b',
+      'Host: user@paths.example.com',
+    ]) {
       const res = await rawRequest(port, `GET /secure HTTP/1.1\r\n${head}\r\nConnection: close\r\n\r\n`);
       expect(res.status, head).toBe(400);
       expect(res.body).toBe(TARGET_ERROR_BODY.PROXY_ERR_TARGET_HOST);
@@ -155,17 +259,20 @@ describe('what is refused, and how', () => {
   });
 });
 
-describe('what passes is canonical, and its policy is the canonical path\'s', () => {
+describe("what passes is canonical, and its policy is the canonical path's", () => {
   it('with a valid token, /open/%2e%2e/secu%72e/x?q=%2F.. reaches the upstream as /secure/x?q=%2F..', async () => {
     const before = upstream.requests.length;
     const token = await mintToken(key, { claims: { iss: ISS, sub: 'u' } });
-    const res = await rawRequest(port, `GET /open/%2e%2e/secu%72e/x?q=%2F.. HTTP/1.1\r\nHost: ${HOST}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+    const res = await rawRequest(
+      port,
+      `GET /open/%2e%2e/secu%72e/x?q=%2F.. HTTP/1.1\r\nHost: ${HOST}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+    );
     expect(res.status).toBe(200);
     expect(upstream.requests.slice(before).map((r) => r.url)).toEqual(['/secure/x?q=%2F..']);
     expect(upstream.requests[upstream.requests.length - 1]?.headers['authorization']).toBeUndefined();
   });
 
-  it('absolute-form: the target\'s authority replaces Host for routing and is the Host the upstream gets', async () => {
+  it("absolute-form: the target's authority replaces Host for routing and is the Host the upstream gets", async () => {
     const noToken = await rawRequest(port, `GET http://${HOST}/secure/x HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n`);
     expect(noToken.status).toBe(401);
     const before = upstream.requests.length;
@@ -174,7 +281,9 @@ describe('what passes is canonical, and its policy is the canonical path\'s', ()
     const seen = upstream.requests.slice(before);
     expect(seen.map((r) => [r.url, r.headers.host])).toEqual([['/open/x?y=1', `${HOST}:80`]]);
     // Another authority than the route's host: not this vhost's routes, whatever Host says.
-    expect((await rawRequest(port, `GET http://other.example/secure HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`)).status).toBe(404);
+    expect((await rawRequest(port, `GET http://other.example/secure HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`)).status).toBe(
+      404,
+    );
   });
 
   it('OPTIONS * is answered by the proxy and never forwarded', async () => {
@@ -187,7 +296,10 @@ describe('what passes is canonical, and its policy is the canonical path\'s', ()
 
   it("a client's Forwarded header never reaches the upstream; ours does", async () => {
     const before = upstream.requests.length;
-    const res = await rawRequest(port, `GET /open HTTP/1.1\r\nHost: ${HOST}\r\nForwarded: for=10.0.0.1;host=admin.internal;proto=https\r\nConnection: close\r\n\r\n`);
+    const res = await rawRequest(
+      port,
+      `GET /open HTTP/1.1\r\nHost: ${HOST}\r\nForwarded: for=10.0.0.1;host=admin.internal;proto=https\r\nConnection: close\r\n\r\n`,
+    );
     expect(res.status).toBe(200);
     expect(upstream.requests.slice(before)[0]?.headers['forwarded']).toBe(`for=127.0.0.1;host="${HOST}";proto=http`);
   });

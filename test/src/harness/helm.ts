@@ -13,7 +13,12 @@ export async function helm(kubeconfig: string, args: string[]): Promise<KubectlR
   helmHome ??= mkdtempSync(join(tmpdir(), 'agw-helm-'));
   try {
     const { stdout, stderr } = await promisify(execFile)(infraBin('helm'), [...args, `--kubeconfig=${kubeconfig}`], {
-      env: { ...process.env, HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_DATA_HOME: join(helmHome, 'data') },
+      env: {
+        ...process.env,
+        HELM_CACHE_HOME: join(helmHome, 'cache'),
+        HELM_CONFIG_HOME: join(helmHome, 'config'),
+        HELM_DATA_HOME: join(helmHome, 'data'),
+      },
       maxBuffer: 64 * 1024 * 1024,
     });
     return { code: 0, stdout, stderr };

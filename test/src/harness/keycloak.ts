@@ -15,10 +15,17 @@ export interface Keycloak {
  */
 export async function startKeycloak(): Promise<Keycloak> {
   const port = await freePort();
-  const proc = startProcess('keycloak', `${keycloakDir()}/bin/kc.sh`, ['start-dev', '--http-host=127.0.0.1', `--http-port=${port}`, '--db=dev-mem', `--http-management-port=${await freePort()}`], {
-    JAVA_HOME: '/usr/lib/jvm/temurin-25-jdk-amd64', KC_BOOTSTRAP_ADMIN_USERNAME: 'admin', KC_BOOTSTRAP_ADMIN_PASSWORD: 'admin',
-    JAVA_OPTS_KC_HEAP: '-Xms64m -Xmx512m',
-  });
+  const proc = startProcess(
+    'keycloak',
+    `${keycloakDir()}/bin/kc.sh`,
+    ['start-dev', '--http-host=127.0.0.1', `--http-port=${port}`, '--db=dev-mem', `--http-management-port=${await freePort()}`],
+    {
+      JAVA_HOME: '/usr/lib/jvm/temurin-25-jdk-amd64',
+      KC_BOOTSTRAP_ADMIN_USERNAME: 'admin',
+      KC_BOOTSTRAP_ADMIN_PASSWORD: 'admin',
+      JAVA_OPTS_KC_HEAP: '-Xms64m -Xmx512m',
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitFor('Keycloak discovery', async () => (await fetch(`${url}/realms/master/.well-known/openid-configuration`)).ok, 180_000, 500);
   return { url, port, proc, stop: () => proc.stop() };
@@ -30,7 +37,8 @@ export class KeycloakAdmin {
 
   private async adminToken(): Promise<string> {
     const r = await fetch(`${this.url}/realms/master/protocol/openid-connect/token`, {
-      method: 'POST', body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: 'admin', password: 'admin' }),
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: 'admin', password: 'admin' }),
     });
     if (!r.ok) throw new Error(`admin token: ${r.status} ${await r.text()}`);
     return ((await r.json()) as { access_token: string }).access_token;
@@ -39,7 +47,11 @@ export class KeycloakAdmin {
   /** An admin API call; throws with Keycloak's answer on a non-2xx status. */
   async call<T = unknown>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
     const r = await fetch(`${this.url}${path}`, {
-      method, headers: { authorization: `Bearer ${token ?? await this.adminToken()}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      method,
+      headers: {
+        authorization: `Bearer ${token ?? (await this.adminToken())}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
@@ -53,20 +65,49 @@ export class KeycloakAdmin {
    * first/last name and a verified email (else "Account is not fully set up").
    */
   async configureGuide(clientId = 'agw-client'): Promise<{ clientId: string; clientSecret: string }> {
-    const initial = await this.call<{ token: string }>('POST', '/admin/realms/master/clients-initial-access', { count: 2, expiration: 3600 });
-    const registered = await this.call<{ id: string; secret: string }>('POST', '/realms/master/clients-registrations/default', { clientId }, initial.token);
-    await this.call('PUT', `/admin/realms/master/clients/${registered.id}`, { clientId, directAccessGrantsEnabled: true, redirectUris: ['*'] });
+    const initial = await this.call<{ token: string }>('POST', '/admin/realms/master/clients-initial-access', {
+      count: 2,
+      expiration: 3600,
+    });
+    const registered = await this.call<{ id: string; secret: string }>(
+      'POST',
+      '/realms/master/clients-registrations/default',
+      { clientId },
+      initial.token,
+    );
+    await this.call('PUT', `/admin/realms/master/clients/${registered.id}`, {
+      clientId,
+      directAccessGrantsEnabled: true,
+      redirectUris: ['*'],
+    });
     await this.call('POST', `/admin/realms/master/clients/${registered.id}/protocol-mappers/models`, {
-      name: 'group', protocol: 'openid-connect', protocolMapper: 'oidc-usermodel-attribute-mapper',
-      config: { 'claim.name': 'group', 'user.attribute': 'group', 'access.token.claim': 'true', 'id.token.claim': 'true', 'jsonType.label': 'String' },
+      name: 'group',
+      protocol: 'openid-connect',
+      protocolMapper: 'oidc-usermodel-attribute-mapper',
+      config: {
+        'claim.name': 'group',
+        'user.attribute': 'group',
+        'access.token.claim': 'true',
+        'id.token.claim': 'true',
+        'jsonType.label': 'String',
+      },
     });
     // Keycloak 26 keeps only declared user attributes unless unmanaged ones are enabled.
     const profile = await this.call<Record<string, unknown>>('GET', '/admin/realms/master/users/profile');
     await this.call('PUT', '/admin/realms/master/users/profile', { ...profile, unmanagedAttributePolicy: 'ENABLED' });
-    for (const [user, group] of [['user1', 'users'], ['user2', 'admins']] as const) {
+    for (const [user, group] of [
+      ['user1', 'users'],
+      ['user2', 'admins'],
+    ] as const) {
       await this.call('POST', '/admin/realms/master/users', {
-        username: user, email: `${user}@example.com`, firstName: 'User', lastName: user, emailVerified: true, enabled: true,
-        attributes: { group: [group] }, credentials: [{ type: 'password', value: 'password', temporary: false }],
+        username: user,
+        email: `${user}@example.com`,
+        firstName: 'User',
+        lastName: user,
+        emailVerified: true,
+        enabled: true,
+        attributes: { group: [group] },
+        credentials: [{ type: 'password', value: 'password', temporary: false }],
       });
     }
     return { clientId, clientSecret: registered.secret };
@@ -75,7 +116,14 @@ export class KeycloakAdmin {
   /** Password grant, as the guide's curl does. */
   async token(user: string, client: { clientId: string; clientSecret: string }): Promise<string> {
     const r = await fetch(`${this.url}/realms/master/protocol/openid-connect/token`, {
-      method: 'POST', body: new URLSearchParams({ grant_type: 'password', client_id: client.clientId, client_secret: client.clientSecret, username: user, password: 'password' }),
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'password',
+        client_id: client.clientId,
+        client_secret: client.clientSecret,
+        username: user,
+        password: 'password',
+      }),
     });
     if (!r.ok) throw new Error(`token for ${user}: ${r.status} ${await r.text()}`);
     return ((await r.json()) as { access_token: string }).access_token;
@@ -85,8 +133,17 @@ export class KeycloakAdmin {
   async rotateSigningKey(): Promise<void> {
     const realm = await this.call<{ id: string }>('GET', '/admin/realms/master');
     await this.call('POST', '/admin/realms/master/components', {
-      name: `rsa-rotated-${Date.now()}`, providerId: 'rsa-generated', providerType: 'org.keycloak.keys.KeyProvider', parentId: realm.id,
-      config: { priority: [String(1000 + Math.floor(Date.now() / 1000) % 1000)], keySize: ['2048'], active: ['true'], enabled: ['true'], algorithm: ['RS256'] },
+      name: `rsa-rotated-${Date.now()}`,
+      providerId: 'rsa-generated',
+      providerType: 'org.keycloak.keys.KeyProvider',
+      parentId: realm.id,
+      config: {
+        priority: [String(1000 + (Math.floor(Date.now() / 1000) % 1000))],
+        keySize: ['2048'],
+        active: ['true'],
+        enabled: ['true'],
+        algorithm: ['RS256'],
+      },
     });
   }
 }

@@ -2,8 +2,19 @@ import { stringify } from 'yaml';
 import { kubectl } from './control-plane.js';
 import { waitFor } from './process.js';
 
-export interface Cond { type: string; status: string; reason: string; message: string; lastTransitionTime: string; observedGeneration?: number }
-export interface Ancestor { ancestorRef: { group?: string; kind?: string; namespace?: string; name: string }; controllerName: string; conditions: Cond[] }
+export interface Cond {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+export interface Ancestor {
+  ancestorRef: { group?: string; kind?: string; namespace?: string; name: string };
+  controllerName: string;
+  conditions: Cond[];
+}
 
 /** kubectl apply of objects (YAML documents); throws with kubectl's stderr on failure. */
 export async function apply(kubeconfig: string, objects: unknown[]): Promise<void> {
@@ -13,7 +24,7 @@ export async function apply(kubeconfig: string, objects: unknown[]): Promise<voi
 
 export async function getJson<T>(kubeconfig: string, args: string[]): Promise<T | undefined> {
   const r = await kubectl(kubeconfig, ['get', ...args, '-o', 'json']);
-  return r.code === 0 ? JSON.parse(r.stdout) as T : undefined;
+  return r.code === 0 ? (JSON.parse(r.stdout) as T) : undefined;
 }
 
 /** The policy's ancestors, as `kubectl get agentgatewaypolicy -o json | jq .status.ancestors`. */
@@ -25,14 +36,26 @@ export async function policyAncestors(kubeconfig: string, ns: string, name: stri
 export const condOf = (a: Ancestor | undefined, type: string) => a?.conditions.find((c) => c.type === type);
 
 /** Waits until `probe` holds for the policy's ancestor on `gateway` (or StatusSummary). */
-export async function waitForAncestor(kubeconfig: string, ns: string, name: string, gateway: string, probe: (a: Ancestor) => boolean, timeoutMs = 30_000): Promise<Ancestor> {
+export async function waitForAncestor(
+  kubeconfig: string,
+  ns: string,
+  name: string,
+  gateway: string,
+  probe: (a: Ancestor) => boolean,
+  timeoutMs = 30_000,
+): Promise<Ancestor> {
   let last: Ancestor[] = [];
   try {
-    await waitFor(`status of AgentgatewayPolicy ${ns}/${name} on ${gateway}`, async () => {
-      last = await policyAncestors(kubeconfig, ns, name);
-      const a = last.find((x) => x.ancestorRef.name === gateway);
-      return a !== undefined && probe(a);
-    }, timeoutMs, 200);
+    await waitFor(
+      `status of AgentgatewayPolicy ${ns}/${name} on ${gateway}`,
+      async () => {
+        last = await policyAncestors(kubeconfig, ns, name);
+        const a = last.find((x) => x.ancestorRef.name === gateway);
+        return a !== undefined && probe(a);
+      },
+      timeoutMs,
+      200,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; last ancestors: ${JSON.stringify(last)}`);
   }

@@ -6,7 +6,11 @@ import { join } from 'node:path';
 /** Logs of every process the suites start; kept after the run for failed suites. */
 export const LOG_DIR = join(process.cwd(), '.e2e-logs');
 
-export interface Managed { readonly name: string; readonly child: ChildProcess; stop(): Promise<void> }
+export interface Managed {
+  readonly name: string;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
 
 /** Starts a process with stdout and stderr written to .e2e-logs/<name>.log. */
 export function startProcess(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Managed {
@@ -16,13 +20,21 @@ export function startProcess(name: string, cmd: string, args: string[], env: Nod
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   return {
-    name, child,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
-      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      child.once('exit', () => { clearTimeout(kill); resolve(); });
-      child.kill('SIGTERM');
-    }),
+    name,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          resolve();
+          return;
+        }
+        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
   };
 }
 

@@ -1,7 +1,13 @@
 import {
-  CACHE_DURATION_DEFAULT, DEFAULT_TOKEN_LOCATION, parseDurationMs,
-  type AgentgatewayPolicy, type CompiledJwtPolicy, type CompiledJwtProvider, type CompiledTokenLocation,
-  type JwtAuthentication, type TokenLocation,
+  CACHE_DURATION_DEFAULT,
+  DEFAULT_TOKEN_LOCATION,
+  parseDurationMs,
+  type AgentgatewayPolicy,
+  type CompiledJwtPolicy,
+  type CompiledJwtProvider,
+  type CompiledTokenLocation,
+  type JwtAuthentication,
+  type TokenLocation,
 } from '@agw/api';
 import { resolveServicePort, type BackendIndex } from '../backends.js';
 import { parseJwks } from '../jwks-keys.js';
@@ -18,7 +24,12 @@ export interface TranslatedJwt {
 }
 
 function translateLocation(loc: TokenLocation | undefined): CompiledTokenLocation {
-  if (loc?.header !== undefined) return { kind: 'header', name: loc.header.name.toLowerCase(), ...(loc.header.prefix !== undefined ? { prefix: loc.header.prefix } : {}) };
+  if (loc?.header !== undefined)
+    return {
+      kind: 'header',
+      name: loc.header.name.toLowerCase(),
+      ...(loc.header.prefix !== undefined ? { prefix: loc.header.prefix } : {}),
+    };
   if (loc?.queryParameter !== undefined) return { kind: 'query', name: loc.queryParameter.name };
   if (loc?.cookie !== undefined) return { kind: 'cookie', name: loc.cookie.name };
   return DEFAULT_TOKEN_LOCATION;
@@ -27,7 +38,11 @@ function translateLocation(loc: TokenLocation | undefined): CompiledTokenLocatio
 /** Upstream's URL checks for `jwks.remote.url` (remotehttp/resolver.go), with its messages. */
 export function validateJwksUrl(raw: string): string | undefined {
   let u: URL;
-  try { u = new URL(raw); } catch { return 'url must include a host'; }
+  try {
+    u = new URL(raw);
+  } catch {
+    return 'url must include a host';
+  }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'unsupported URL scheme';
   if (u.hostname === '') return 'url must include a host';
   if (u.username !== '' || u.password !== '') return 'url must not include userinfo';
@@ -42,7 +57,12 @@ export function validateJwksUrl(raw: string): string | undefined {
  * the policy is always emitted; a provider whose keys are unavailable or invalid is left out and
  * its error recorded (so Strict fails closed and the status says PartiallyValid).
  */
-export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication, idx: BackendIndex, jwks: ReadonlyMap<string, JwksKeys>): TranslatedJwt {
+export function translateJwtPolicy(
+  p: AgentgatewayPolicy,
+  jwt: JwtAuthentication,
+  idx: BackendIndex,
+  jwks: ReadonlyMap<string, JwksKeys>,
+): TranslatedJwt {
   const ns = p.metadata.namespace ?? '';
   const name = `${ns}/${p.metadata.name}`;
   const providers: CompiledJwtProvider[] = [];
@@ -55,7 +75,10 @@ export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication
     if (prov.jwks.inline !== undefined) {
       // The same parser as fetched key sets: only public asymmetric keys ever reach a proxy.
       const parsed = parseJwks(prov.jwks.inline);
-      if (!parsed.ok) { errors.push(`provider ${i} (issuer "${prov.issuer}"): invalid inline JWKS`); return; }
+      if (!parsed.ok) {
+        errors.push(`provider ${i} (issuer "${prov.issuer}"): invalid inline JWKS`);
+        return;
+      }
       notes.push(...parsed.notes.map((n) => `provider ${i} (issuer "${prov.issuer}"): ${n}`));
       providers.push({ ...base, keys: parsed.keys });
       return;
@@ -68,7 +91,10 @@ export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication
     let connect: JwksRequest['connect'];
     if (remote.url !== undefined) {
       const bad = validateJwksUrl(remote.url);
-      if (bad !== undefined) { errors.push(`provider ${i} (issuer "${prov.issuer}"): ${bad}`); return; }
+      if (bad !== undefined) {
+        errors.push(`provider ${i} (issuer "${prov.issuer}"): ${bad}`);
+        return;
+      }
       url = remote.url;
     } else if (remote.backendRef !== undefined) {
       const ref = remote.backendRef;
@@ -79,8 +105,11 @@ export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication
       }
       const resolved = resolveServicePort(idx, refNs, ref.name, ref.port);
       if (!resolved.ok) {
-        errors.push(resolved.reason === 'BackendNotFound' && !idx.services.has(`${refNs}/${ref.name}`)
-          ? `backend ${refNs}/${ref.name} not found, policy ${name}` : `${resolved.message}, policy ${name}`);
+        errors.push(
+          resolved.reason === 'BackendNotFound' && !idx.services.has(`${refNs}/${ref.name}`)
+            ? `backend ${refNs}/${ref.name} not found, policy ${name}`
+            : `${resolved.message}, policy ${name}`,
+        );
         return;
       }
       const path = (remote.jwksPath ?? '').replace(/^\/+/, '');
@@ -96,7 +125,8 @@ export function translateJwtPolicy(p: AgentgatewayPolicy, jwt: JwtAuthentication
       errors.push(`jwks keyset for "${url}" isn't available (not yet fetched or fetch failed)`);
       return;
     }
-    if (keys.stale !== undefined) notes.push(`jwks keyset for "${url}" is served stale: last fetched ${keys.stale.fetchedAt}, last error: ${keys.stale.lastError}`);
+    if (keys.stale !== undefined)
+      notes.push(`jwks keyset for "${url}" is served stale: last fetched ${keys.stale.fetchedAt}, last error: ${keys.stale.lastError}`);
     notes.push(...(keys.notes ?? []).map((n) => `jwks keyset for "${url}": ${n}`));
     providers.push({ ...base, keys: [...keys.keys], remoteUrl: url });
   });
