@@ -34,13 +34,15 @@ const Kind = z
   .min(1)
   .max(63)
   .regex(/^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/)
-  .describe('Kind of the target resource: Gateway, HTTPRoute or ListenerSet for traffic policies.');
+  .describe('Kind of the target resource: Gateway, HTTPRoute or ListenerSet for traffic policies; also Service for backend policies.');
 const SectionName = z
   .string()
   .min(1)
   .max(253)
   .regex(new RegExp(SECTION_NAME_PATTERN))
-  .describe('Part of the target: a listener name for a Gateway or ListenerSet, a rule name for an HTTPRoute.');
+  .describe(
+    'Part of the target: a listener name for a Gateway or ListenerSet, a rule name for an HTTPRoute, a port name or number for a Service.',
+  );
 
 export const PolicyTargetReference = z
   .strictObject({
@@ -81,6 +83,171 @@ const oneKindRule: CelRule<Targeted[]> = {
   message: 'Only one Kind of targetRef can be set on one policy',
   holds: (refs) => new Set(refs.map((r) => r.kind)).size <= 1,
 };
+
+// ---- CEL expressions and header names -----------------------------------------------------
+
+/** Upstream's bound on one CEL expression (16 KiB), the same as the CEL module's parse limit. */
+export const CEL_EXPRESSION_MAX_LENGTH = 16384;
+
+export const CelExpression = z
+  .string()
+  .min(1)
+  .max(CEL_EXPRESSION_MAX_LENGTH)
+  .describe("A CEL expression (agentgateway's variables: request, jwt, source, response, metadata, proxy).");
+
+const PSEUDO_HEADERS = [':authority', ':method', ':path', ':scheme', ':status'];
+
+/** An HTTP header name (RFC 9110 token), or one of the five pseudo-headers. */
+export const TransformHeaderName = withRules(
+  z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(new RegExp(`^:?${HEADER_NAME_PATTERN.slice(1)}`)),
+  'A header name, e.g. x-user-id; a pseudo-header (:authority, :method, :path, :scheme, :status) addresses that part of the message.',
+  [
+    {
+      rule: "!self.startsWith(':') || self in [':authority', ':method', ':path', ':scheme', ':status']",
+      message: 'pseudo-headers must be one of :authority, :method, :path, :scheme, or :status',
+      holds: (n) => !n.startsWith(':') || PSEUDO_HEADERS.includes(n),
+    },
+  ],
+);
+
+export const HeaderTransformation = z
+  .strictObject({
+    name: TransformHeaderName,
+    value: CelExpression.describe(
+      "CEL expression giving the header's value: a string (or bytes); any other result, or an error, removes the header.",
+    ),
+  })
+  .describe('A header and the CEL expression of its value.');
+export type HeaderTransformation = z.output<typeof HeaderTransformation>;
+
+const headerList = (what: string) =>
+  z
+    .array(HeaderTransformation)
+    .min(1)
+    .max(16)
+    // The API server refuses duplicate keys of a list-type map itself; local mode needs the same check.
+    .refine((list) => new Set(list.map((h) => h.name)).size === list.length, { message: 'Duplicate value: header names must be unique' })
+    .meta({ description: what, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] });
+
+export const Transform = withRules(
+  z.strictObject({
+    set: headerList('Headers to set, replacing any value already there.').optional(),
+    add: headerList('Headers to append, keeping the values already there.').optional(),
+    remove: z
+      .array(TransformHeaderName)
+      .min(1)
+      .max(16)
+      .meta({ description: 'Headers to remove.', 'x-kubernetes-list-type': 'set' })
+      .optional(),
+    body: CelExpression.describe('CEL expression giving the new body (string or bytes); an error gives an empty body.').optional(),
+    metadata: z
+      .record(z.string().min(1), CelExpression)
+      .refine((m) => Object.keys(m).length >= 1 && Object.keys(m).length <= 16, { message: 'must have 1 to 16 entries' })
+      .meta({
+        description: 'Values computed first, by name, for the other expressions (`metadata.<name>`).',
+        minProperties: 1,
+        maxProperties: 16,
+      })
+      .optional(),
+  }),
+  'Changes to one message: metadata, then add, set, remove, body.',
+  [
+    {
+      rule: 'has(self.add) || has(self.body) || has(self.metadata) || has(self.remove) || has(self.set)',
+      message: 'at least one of the fields in [add body metadata remove set] must be set',
+      holds: (t) =>
+        t.add !== undefined || t.body !== undefined || t.metadata !== undefined || t.remove !== undefined || t.set !== undefined,
+    },
+  ],
+);
+export type Transform = z.output<typeof Transform>;
+
+export const ConditionalTransformation = z
+  .strictObject({
+    condition: CelExpression.describe(
+      'CEL condition; the first entry whose condition is true applies. Unset: the fallback (last entry only).',
+    ).optional(),
+    policy: withRules(
+      z.strictObject({ request: Transform.optional(), response: Transform.optional() }),
+      'The transformation to apply when the condition holds.',
+      [
+        {
+          rule: 'has(self.request) || has(self.response)',
+          message: 'at least one of the fields in [request response] must be set',
+          holds: (p) => p.request !== undefined || p.response !== undefined,
+        },
+      ],
+    ),
+  })
+  .describe('A transformation applied when its condition is true.');
+
+export const Transformation = withRules(
+  z.strictObject({
+    request: Transform.describe('Changes to the request before it is forwarded.').optional(),
+    response: Transform.describe('Changes to the response before it is returned.').optional(),
+    conditional: withRules(
+      z.array(ConditionalTransformation).min(1).max(16),
+      'Transformations chosen by condition: the first whose condition is true applies; one entry without condition may come last, as the fallback.',
+      [
+        {
+          rule: 'self.filter(e, !has(e.condition)).size() <= 1 && (!self.exists(e, !has(e.condition)) || !has(self[size(self) - 1].condition))',
+          message: 'conditional entries without condition must be last',
+          holds: (list) => {
+            const unconditional = list.filter((e) => e.condition === undefined).length;
+            return unconditional === 0 || (unconditional === 1 && list[list.length - 1]?.condition === undefined);
+          },
+        },
+      ],
+    ).optional(),
+  }),
+  'Changes to requests and responses computed with CEL (e.g. claims to headers). The most specific policy replaces the others.',
+  [
+    {
+      rule: 'has(self.conditional) || has(self.request) || has(self.response)',
+      message: 'at least one of the fields in [conditional request response] must be set',
+      holds: (t) => t.conditional !== undefined || t.request !== undefined || t.response !== undefined,
+    },
+    {
+      rule: '!has(self.conditional) || (!has(self.request) && !has(self.response))',
+      message: 'conditional cannot be set with any other field',
+      holds: (t) => t.conditional === undefined || (t.request === undefined && t.response === undefined),
+    },
+  ],
+);
+export type Transformation = z.output<typeof Transformation>;
+
+// ---- authorization ------------------------------------------------------------------------
+
+export const AuthorizationAction = z
+  .enum(['Allow', 'Deny', 'Require'])
+  .describe(
+    'Allow (default): a request passes if any Allow rule is true. Deny: a request is refused if any Deny rule is true. ' +
+      'Require: a request is refused unless every Require rule is true.',
+  );
+export type AuthorizationAction = z.output<typeof AuthorizationAction>;
+
+export const Authorization = z
+  .strictObject({
+    action: AuthorizationAction.default('Allow'),
+    policy: z
+      .strictObject({
+        matchExpressions: z
+          .array(CelExpression)
+          .min(1)
+          .max(256)
+          .describe('CEL expressions, each its own rule; an error or a non-boolean result counts as false.'),
+      })
+      .describe('The rules.'),
+  })
+  .describe(
+    'Access control by CEL rules over the request and the verified claims. Rules of every policy at every level are merged: ' +
+      'any Deny true → 403; any Require not true → 403; any Allow true → pass; else 403 if an Allow rule exists.',
+  );
+export type Authorization = z.output<typeof Authorization>;
 
 // ---- jwtAuthentication --------------------------------------------------------------------
 
@@ -209,9 +376,12 @@ export const TokenLocation = withRules(
       })
       .describe('Read the token from a cookie (removed before forwarding).')
       .optional(),
+    expression: CelExpression.describe(
+      'A CEL expression over the request whose string result is the token (any other result: no token). Nothing is removed before forwarding.',
+    ).optional(),
   }),
   'Where to find the token. Default: the Authorization header with prefix "Bearer ".',
-  [exactlyOneOf(['header', 'queryParameter', 'cookie'], 'header queryParameter cookie expression')],
+  [exactlyOneOf(['header', 'queryParameter', 'cookie', 'expression'])],
 );
 export type TokenLocation = z.output<typeof TokenLocation>;
 
@@ -234,15 +404,80 @@ export const Traffic = z
   .strictObject({
     phase: TrafficPhase.optional(),
     jwtAuthentication: JwtAuthentication.optional(),
+    authorization: Authorization.optional(),
+    transformation: Transformation.optional(),
   })
   .describe('Policies applied to traffic through the targeted Gateway, listener or route.');
 export type Traffic = z.output<typeof Traffic>;
+
+// ---- backend.auth -------------------------------------------------------------------------
+
+export const BackendAuthLocation = withRules(
+  z.strictObject({
+    header: z
+      .strictObject({
+        name: z.string().min(1).max(256).regex(new RegExp(HEADER_NAME_PATTERN)).describe('Header name, e.g. Authorization.'),
+        prefix: z.string().min(1).max(256).describe('Written before the token, e.g. "Bearer ". Unset: the token alone.').optional(),
+      })
+      .describe('Write the credential into a request header.')
+      .optional(),
+    queryParameter: z
+      .strictObject({ name: z.string().min(1).max(256).describe('Query parameter name.') })
+      .describe('Write the credential into a query parameter.')
+      .optional(),
+    cookie: z
+      .strictObject({ name: z.string().min(1).max(256).describe('Cookie name.') })
+      .describe('Write the credential into a cookie.')
+      .optional(),
+  }),
+  'Where the credential goes on the backend request. Default: the Authorization header with prefix "Bearer ".',
+  [exactlyOneOf(['header', 'queryParameter', 'cookie'])],
+);
+export type BackendAuthLocation = z.output<typeof BackendAuthLocation>;
+
+export const BackendAuth = withRules(
+  z.strictObject({
+    passthrough: z
+      .strictObject({})
+      .describe('Send the validated JWT of the request to the backend (no validated JWT: nothing is sent).')
+      .optional(),
+    location: BackendAuthLocation.optional(),
+  }),
+  'Credentials sent to the backend. This project implements passthrough; other kinds are refused as unknown fields.',
+  [
+    // Upstream's other kinds (key, secretRef, aws, azure, gcp, …) are unknown fields here, so its
+    // "at most one of the fields in [key secretRef passthrough …] may be set" cannot fail; like
+    // upstream, `auth: {}` is accepted and sends nothing.
+    {
+      rule: '!has(self.location) || has(self.passthrough)',
+      message: 'location may only be set for key, secretRef, or passthrough auth',
+      holds: (a) => a.location === undefined || a.passthrough !== undefined,
+    },
+  ],
+);
+export type BackendAuth = z.output<typeof BackendAuth>;
+
+export const Backend = withRules(
+  z.strictObject({
+    auth: BackendAuth.optional(),
+  }),
+  'Settings for calls to the backends of the targeted Gateway, listener, route or Service.',
+  [
+    {
+      // Upstream's rule lists its every backend field; the others are unknown fields here.
+      rule: '[has(self.auth)].filter(x,x==true).size() >= 1',
+      message: 'at least one of the fields in [ai auth extAuth health http mcp tcp tls transformation tunnel] must be set',
+      holds: (b) => b.auth !== undefined,
+    },
+  ],
+);
+export type Backend = z.output<typeof Backend>;
 
 export const AgentgatewayPolicySpec = withRules(
   z.strictObject({
     targetRefs: withRules(
       z.array(PolicyTargetReference).min(1).max(16),
-      'Resources the policy applies to, in its namespace. Precedence: Gateway < Listener < Route < Route rule.',
+      'Resources the policy applies to, in its namespace. Precedence: Gateway < Listener < Route < Route rule < Service (backend policies).',
       [targetKindsRule, oneKindRule],
     ).optional(),
     targetSelectors: withRules(
@@ -251,13 +486,14 @@ export const AgentgatewayPolicySpec = withRules(
       [targetKindsRule, oneKindRule],
     ).optional(),
     traffic: Traffic.optional(),
+    backend: Backend.optional(),
   }),
   'Desired behaviour of the policy.',
   [
     {
-      rule: 'has(self.traffic)',
+      rule: 'has(self.traffic) || has(self.backend)',
       message: 'At least one of traffic, frontend, or backend must be provided.',
-      holds: (s) => s.traffic !== undefined,
+      holds: (s) => s.traffic !== undefined || s.backend !== undefined,
     },
     exactlyOneOf(['targetRefs', 'targetSelectors']),
     {

@@ -8,10 +8,14 @@ import { JwtMode } from './agentgateway-policy.js';
  */
 
 /**
+ * 3: authorization, transformation and backend auth (`policies.authorization|transformation|
+ * backendAuth`, `PolicyRefs` of the same names, `backend.policies`, token location `expression`).
+ * A proxy of version 2 would drop those fields as unknown and serve without them, so the
+ * version changes: it refuses (NACKs) a config it cannot enforce whole.
  * 2: policies per feature (`policies.<feature>` tables; routes and listeners refer to them by
  * feature). 1 had `jwtPolicies`, `route.jwtPolicy` and `listener.preRoutingJwtPolicy`.
  */
-export const PROXY_CONFIG_SCHEMA_VERSION = 2;
+export const PROXY_CONFIG_SCHEMA_VERSION = 3;
 
 /** A JSON Web Key as received; jose checks the key material when the proxy imports it. */
 export const Jwk = z.looseObject({
@@ -39,6 +43,8 @@ export const CompiledTokenLocation = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('header'), name: z.string(), prefix: z.string().optional() }),
   z.object({ kind: z.literal('query'), name: z.string() }),
   z.object({ kind: z.literal('cookie'), name: z.string() }),
+  /** A CEL expression over the request; a string result is the token. Nothing is stripped. */
+  z.object({ kind: z.literal('expression'), expression: z.string() }),
 ]);
 export type CompiledTokenLocation = z.output<typeof CompiledTokenLocation>;
 /** Upstream's default: `Authorization` with an ASCII case-insensitive `Bearer ` prefix. */
@@ -55,18 +61,90 @@ export const CompiledJwtPolicy = z.object({
 export type CompiledJwtPolicy = z.output<typeof CompiledJwtPolicy>;
 
 /**
+ * One authorization rule. `expression` is CEL source as written; a rule whose expression does not
+ * compile is kept (the controller reports it) and evaluates to false, so an Allow or Require that
+ * cannot compile denies and a Deny that cannot compile never denies (upstream).
+ */
+export const CompiledAuthorizationRule = z.object({
+  action: z.enum(['Allow', 'Deny', 'Require']),
+  expression: z.string(),
+});
+export type CompiledAuthorizationRule = z.output<typeof CompiledAuthorizationRule>;
+
+export const CompiledAuthorizationPolicy = z.object({
+  /** `<namespace>/<policy name>`: names the policy in metrics and logs. */
+  policy: z.string(),
+  rules: z.array(CompiledAuthorizationRule),
+});
+export type CompiledAuthorizationPolicy = z.output<typeof CompiledAuthorizationPolicy>;
+
+/** A header and the CEL source of its value. */
+export const CompiledHeaderValue = z.object({ name: z.string(), value: z.string() });
+export type CompiledHeaderValue = z.output<typeof CompiledHeaderValue>;
+
+/** One message's changes, applied in upstream's order: metadata → add → set → remove → body. Names lower-case. */
+export const CompiledTransform = z.object({
+  metadata: z.array(CompiledHeaderValue).default([]),
+  add: z.array(CompiledHeaderValue).default([]),
+  set: z.array(CompiledHeaderValue).default([]),
+  remove: z.array(z.string()).default([]),
+  body: z.string().optional(),
+});
+export type CompiledTransform = z.output<typeof CompiledTransform>;
+
+export const CompiledTransformationPolicy = z.object({
+  policy: z.string(),
+  /**
+   * The first entry whose condition is true (or that has none) applies. A transformation without
+   * `conditional` is one entry without condition.
+   */
+  entries: z.array(
+    z.object({
+      condition: z.string().optional(),
+      request: CompiledTransform.optional(),
+      response: CompiledTransform.optional(),
+    }),
+  ),
+});
+export type CompiledTransformationPolicy = z.output<typeof CompiledTransformationPolicy>;
+
+/** Where a backend credential is written: a header (with optional prefix), a query parameter or a cookie. */
+export const CompiledCredentialTarget = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('header'), name: z.string(), prefix: z.string().optional() }),
+  z.object({ kind: z.literal('query'), name: z.string() }),
+  z.object({ kind: z.literal('cookie'), name: z.string() }),
+]);
+export type CompiledCredentialTarget = z.output<typeof CompiledCredentialTarget>;
+
+/** `backend.auth`: today `passthrough` only (the request's validated JWT, written at `target`). */
+export const CompiledBackendAuthPolicy = z.object({
+  policy: z.string(),
+  passthrough: z.literal(true),
+  target: CompiledCredentialTarget,
+});
+export type CompiledBackendAuthPolicy = z.output<typeof CompiledBackendAuthPolicy>;
+/** Upstream's default for passthrough: `Authorization: Bearer <token>`. */
+export const DEFAULT_CREDENTIAL_TARGET: CompiledCredentialTarget = { kind: 'header', name: 'authorization', prefix: 'Bearer ' };
+
+/**
  * Which compiled policy of each feature applies, by key into `ProxyConfig.policies.<feature>`.
- * A feature whose merge rule is most-specific-replaces (JWT, transformation) names one policy; a
- * merge-all feature (authorization) will name a list. Absent: the feature does not apply.
+ * A most-specific feature (JWT, transformation, backend auth) names one policy; a merge-all
+ * feature (authorization) names every applicable policy, oldest first. Absent: does not apply.
  */
 export const PolicyRefs = z.object({
   jwt: z.string().optional(),
+  authorization: z.array(z.string()).min(1).optional(),
+  transformation: z.string().optional(),
+  backendAuth: z.string().optional(),
 });
 export type PolicyRefs = z.output<typeof PolicyRefs>;
 
 /** The compiled policies of a Gateway, per feature, by key (`<namespace>/<policy name>`). */
 export const FeaturePolicies = z.object({
   jwt: z.record(z.string(), CompiledJwtPolicy).default({}),
+  authorization: z.record(z.string(), CompiledAuthorizationPolicy).default({}),
+  transformation: z.record(z.string(), CompiledTransformationPolicy).default({}),
+  backendAuth: z.record(z.string(), CompiledBackendAuthPolicy).default({}),
 });
 export type FeaturePolicies = z.output<typeof FeaturePolicies>;
 
@@ -93,6 +171,8 @@ export const CompiledBackend = z.object({
   weight: z.number().int().min(0),
   /** Ready addresses; empty means 503 (no healthy backends). */
   endpoints: z.array(Endpoint),
+  /** Backend policies for calls to this backend (a Service-level policy replaces the route's). */
+  policies: z.object({ backendAuth: z.string().optional() }).optional(),
 });
 export type CompiledBackend = z.output<typeof CompiledBackend>;
 
@@ -148,5 +228,10 @@ export const ProxyConfigFrame = z.object({
   listeners: z.array(z.unknown()),
   routes: z.array(z.unknown()),
   /** Per feature, its compiled policies by key (each parsed on its own by the proxy). */
-  policies: z.object({ jwt: z.record(z.string(), z.unknown()).default({}) }),
+  policies: z.object({
+    jwt: z.record(z.string(), z.unknown()).default({}),
+    authorization: z.record(z.string(), z.unknown()).default({}),
+    transformation: z.record(z.string(), z.unknown()).default({}),
+    backendAuth: z.record(z.string(), z.unknown()).default({}),
+  }),
 });

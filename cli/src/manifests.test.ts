@@ -242,6 +242,66 @@ describe('validateManifests', () => {
     ]);
   });
 
+  it("a CEL expression that does not parse is a problem at its line, with the policy status's message", () => {
+    const f = file(
+      [
+        'apiVersion: agentgateway.dev/v1alpha1',
+        'kind: AgentgatewayPolicy',
+        'metadata: {name: p, namespace: t}',
+        'spec:',
+        '  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]',
+        '  traffic:',
+        '    authorization:',
+        '      policy:',
+        '        matchExpressions:',
+        "        - jwt.sub == 'alice'",
+        '        - request.path.startsWith(',
+        '    transformation:',
+        '      request:',
+        '        set:',
+        '        - name: x-user',
+        '          value: "{{ jwt.sub }}"',
+        '        metadata:',
+        '          tier: "\'open"',
+        '    jwtAuthentication:',
+        '      location: {expression: "request.headers[\'x\'"}',
+        '      providers: [{issuer: x, jwks: {inline: \'{"keys":[]}\'}}]',
+        '',
+      ].join('\n'),
+    );
+    const object = 'AgentgatewayPolicy t/p';
+    expect(validateManifests(loadManifests([f]).manifests).problems).toEqual([
+      {
+        file: f,
+        line: 20,
+        object,
+        field: 'spec.traffic.jwtAuthentication.location.expression',
+        message: "jwtAuthentication location expression is not a valid CEL expression: request.headers['x'",
+      },
+      {
+        file: f,
+        line: 11,
+        object,
+        field: 'spec.traffic.authorization.policy.matchExpressions.1',
+        message: 'authorization matchExpression is not a valid CEL expression: request.path.startsWith(',
+      },
+      {
+        file: f,
+        line: 16,
+        object,
+        field: 'spec.traffic.transformation.request.set.0.value',
+        message: 'header value is not a valid CEL expression: {{ jwt.sub }}',
+      },
+      {
+        file: f,
+        line: 18,
+        object,
+        field: 'spec.traffic.transformation.request.metadata.tier',
+        message: "metadata value is not a valid CEL expression: 'open",
+      },
+    ]);
+  });
+
   it.each([
     ['AgentGatewayPolicy', 'agentgateway.dev/v1alpha1', 'AgentgatewayPolicy'],
     ['httproute', 'gateway.networking.k8s.io/v1', 'HTTPRoute'],

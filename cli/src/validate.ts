@@ -1,4 +1,4 @@
-import { parseObjects, routeRegexProblems } from '@agw/controller';
+import { parseObjects, policyExpressionProblems, routeRegexProblems } from '@agw/controller';
 import { kindCaseHint, kindCaseMessage } from './kind-hint.js';
 import type { Manifest } from './manifests.js';
 
@@ -68,6 +68,7 @@ export function validateManifests(manifests: readonly Manifest[]): {
       }
     }
     problems.push(...routeProblems(m, parsed.httpRoutes));
+    problems.push(...policyProblems(m, parsed.policies));
   }
   return { problems, checked, ignored, warnings };
 }
@@ -83,6 +84,23 @@ export function routeProblems(m: Manifest, routes: ReturnType<typeof parseObject
       line: m.lineOf(p.path),
       object: `HTTPRoute ${route.metadata.namespace ?? 'default'}/${route.metadata.name}`,
       field: p.path.slice(1).join('.'),
+      message: p.message,
+    })),
+  );
+}
+
+/**
+ * What the API server admits but the controller reports: a CEL expression of a policy that does
+ * not parse (the policy is Accepted=True PartiallyValid with the same message, and the
+ * expression fails at every evaluation in the proxy).
+ */
+export function policyProblems(m: Manifest, policies: ReturnType<typeof parseObjects>['policies']): ValidationProblem[] {
+  return policies.flatMap((policy) =>
+    policyExpressionProblems(policy).map((p) => ({
+      file: m.file,
+      line: m.lineOf(p.path),
+      object: `AgentgatewayPolicy ${policy.metadata.namespace ?? 'default'}/${policy.metadata.name}`,
+      field: p.path.join('.'),
       message: p.message,
     })),
   );

@@ -112,7 +112,7 @@ beforeAll(async () => {
 
   store = new ConfigStore();
   const config: ProxyConfigInput = {
-    schemaVersion: 2,
+    schemaVersion: 3,
     version: 'f1',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [{ name: 'http', port: 80 }],

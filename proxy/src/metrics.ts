@@ -26,6 +26,12 @@ export class ProxyMetrics {
     labelNames: ['policy', 'provider', 'result', 'reason'] as const,
     registry: this.registry,
   });
+  readonly authorization = new TallyCounter({
+    name: 'agw_authorization_total',
+    help: 'Authorization decisions by the deciding rule\'s policy ("" when no rule decided) and result (allow|deny).',
+    labelNames: ['policy', 'result'] as const,
+    registry: this.registry,
+  });
   readonly refetch = new Counter({
     name: 'agw_jwt_refetch_on_unknown_kid_total',
     help: 'Unknown-kid refetch requests by outcome (found|not_found).',
@@ -50,6 +56,11 @@ export class ProxyMetrics {
   /** Counts one JWT check. */
   countJwt(policy: string, provider: string, result: string, reason: string): void {
     this.jwt.get(`${policy}\u0000${provider}\u0000${result}\u0000${reason}`, () => ({ policy, provider, result, reason })).n++;
+  }
+
+  /** Counts one authorization decision. */
+  countAuthorization(policy: string, result: 'allow' | 'deny'): void {
+    this.authorization.get(`${policy}\u0000${result}`, () => ({ policy, result })).n++;
   }
 
   /** @param store the config store(s) whose state the gauges report; more can be added with watch(). */

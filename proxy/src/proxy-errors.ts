@@ -13,12 +13,19 @@ export const ProxyErrors = {
   PROXY_ERR_NO_VALID_BACKENDS: { status: 500, body: 'no valid backends', grpc: 13 },
   PROXY_ERR_NO_HEALTHY_BACKENDS: { status: 503, body: 'no healthy backends', grpc: 14 },
   PROXY_ERR_POLICY_UNAVAILABLE: { status: 500, body: 'policy unavailable', grpc: 13 },
+  /** agentgateway's authorization denial (gRPC PERMISSION_DENIED). */
+  PROXY_ERR_AUTHZ_DENIED: { status: 403, body: 'authorization failed', grpc: 7 },
+  /** A request body an expression reads is larger than the buffer bound (2 MiB). */
+  PROXY_ERR_BODY_TOO_LARGE: { status: 413, body: 'request body too large', grpc: 8 },
+  PROXY_ERR_BODY_READ_FAILED: { status: 400, body: 'request body could not be read', grpc: 3 },
   PROXY_ERR_ROUTE_TIMEOUT: { status: 504, body: 'request timeout', grpc: 4 },
   PROXY_ERR_UPSTREAM_TIMEOUT: { status: 504, body: 'upstream call timeout', grpc: 4 },
   PROXY_ERR_UPSTREAM_REFUSED: { status: 503, body: 'upstream call failed: connection refused', grpc: 14 },
   PROXY_ERR_UPSTREAM_CONNECT_TIMEOUT: { status: 503, body: 'upstream call failed: connect timeout', grpc: 14 },
   PROXY_ERR_UPSTREAM_RESET: { status: 503, body: 'upstream call failed: connection reset', grpc: 14 },
   PROXY_ERR_UPSTREAM_INVALID_RESPONSE: { status: 502, body: 'upstream call failed: invalid response', grpc: 14 },
+  /** A response body a response transformation reads is larger than the buffer bound (2 MiB). */
+  PROXY_ERR_RESPONSE_BODY_TOO_LARGE: { status: 502, body: 'upstream call failed: response body too large', grpc: 14 },
   /** The body names the system or undici error code. */
   PROXY_ERR_UPSTREAM_FAILED: { status: 503, body: 'upstream call failed: <error code>', grpc: 14 },
 } as const satisfies Record<string, { status: number; body: string; grpc: number }>;

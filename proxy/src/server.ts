@@ -51,6 +51,7 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     listenerPort: o.listenerPort,
     now: o.now ?? Date.now,
     random: o.random ?? Math.random,
+    pathRules: o.pathRules ?? DEFAULT_PATH_RULES,
     refetchWaitMs: o.refetchWaitMs ?? 1000,
     refetchIntervalMs: o.refetchIntervalMs ?? 30_000,
     ...(o.requestRefetch ? { requestRefetch: o.requestRefetch } : {}),
@@ -85,10 +86,13 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
                 result: jwt.result,
                 provider: jwt.provider,
                 code: jwt.code,
-                sub: typeof req.agw.claims?.sub === 'string' ? req.agw.claims.sub : undefined,
+                sub: typeof req.agw.verified?.claims.sub === 'string' ? req.agw.verified.claims.sub : undefined,
               },
             }
           : {}),
+        // The deciding rule's policy and index, never a claim or an expression's value.
+        ...(req.agw?.authorization ? { authorization: req.agw.authorization } : {}),
+        ...(req.agw?.transformation ? { transformation: req.agw.transformation } : {}),
       },
       'access',
     );

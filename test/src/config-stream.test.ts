@@ -1,4 +1,4 @@
-import type { ProxyConfig } from '@agw/api';
+import { PROXY_CONFIG_SCHEMA_VERSION, type ProxyConfig } from '@agw/api';
 import { ConfigServer } from '@agw/controller';
 import { ConfigStore, ControllerSource } from '@agw/proxy';
 import { execFileSync } from 'node:child_process';
@@ -13,12 +13,12 @@ import { afterEach, describe, expect, it } from 'vitest';
  * certificate made by openssl.
  */
 const cfg = (version: string, extra: Partial<ProxyConfig> = {}): ProxyConfig => ({
-  schemaVersion: 2,
+  schemaVersion: PROXY_CONFIG_SCHEMA_VERSION,
   version,
   gateway: { namespace: 'd', name: 'gw' },
   listeners: [{ name: 'http', port: 80 }],
   routes: [],
-  policies: { jwt: {} },
+  policies: { jwt: {}, authorization: {}, transformation: {}, backendAuth: {} },
   ...extra,
 });
 const until = async (what: string, p: () => boolean, ms = 5000) => {

@@ -1,5 +1,5 @@
 import { request } from '@agw/test-kit';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
@@ -120,5 +120,37 @@ describe('agw local', () => {
       /^error: .*30-jwt-auth-policy\.yaml:\d+: AgentgatewayPolicy agentgateway-system\/jwt-auth-policy refused \(previous version kept\): spec\.traffic\.jwtAuthentication\.providers\.0\.jwks\.remote\.cacheDuration: cacheDuration must be at least 5m\.$/,
     );
     expect((await get()).status).toBe(200); // still Permissive: the refused Strict edit changed nothing
+  });
+  it('prints a CEL expression that does not parse with file:line and the status message (PartiallyValid, still served)', async () => {
+    const f = join(dir, '40-bad-expression.yaml');
+    writeFileSync(
+      f,
+      [
+        'apiVersion: agentgateway.dev/v1alpha1',
+        'kind: AgentgatewayPolicy',
+        'metadata: {name: bad-expression, namespace: httpbin}',
+        'spec:',
+        '  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: httpbin}]',
+        '  traffic:',
+        '    authorization:',
+        '      action: Deny',
+        '      policy:',
+        '        matchExpressions:',
+        '        - request.path.startsWith(',
+        '',
+      ].join('\n'),
+    );
+    const message = 'authorization matchExpression is not a valid CEL expression: request.path.startsWith(';
+    await eventually(async () => printed.some((l) => l.includes(message)));
+    expect(printed.find((l) => l.includes(message))).toBe(
+      `error: ${f}:11: AgentgatewayPolicy httpbin/bad-expression: spec.traffic.authorization.policy.matchExpressions.0: ${message} (policy PartiallyValid: the expression always fails)`,
+    );
+    // The status line says the same. (A Deny whose expression cannot compile never denies: traffic is unchanged.)
+    await eventually(async () =>
+      printed.some(
+        (l) => l.startsWith('AgentgatewayPolicy httpbin/bad-expression → Gateway ') && l.includes(`PartiallyValid "${message}"`),
+      ),
+    );
+    rmSync(f);
   });
 });

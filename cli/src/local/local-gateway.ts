@@ -16,7 +16,7 @@ import {
 import { ConfigStore, ListenerPorts, ProxyMetrics, applyConfig, buildAdminServer } from '@agw/proxy';
 import { kindCaseHint, kindCaseMessage } from '../kind-hint.js';
 import { formatLoadError, loadManifests, type LoadError, type Manifest } from '../manifests.js';
-import { formatProblem, routeProblems } from '../validate.js';
+import { formatProblem, policyProblems, routeProblems } from '../validate.js';
 import { statusLines } from './status-lines.js';
 
 export const CONTROLLER_NAME = 'agentgateway.dev/agentgateway';
@@ -182,7 +182,11 @@ export class LocalGateway {
       if (hint !== undefined)
         this.o.print(`warning: ${m.file}:${m.lineOf(['kind'])}: ${kindCaseMessage(String((m.object as { kind: unknown }).kind), hint)}`);
       // A rule the controller leaves out (its status says so too), named with its file and line.
-      for (const p of routeProblems(m, parseObjects([m.object]).httpRoutes)) this.o.print(`error: ${formatProblem(p)} (rule left out)`);
+      const parsed = parseObjects([m.object]);
+      for (const p of routeProblems(m, parsed.httpRoutes)) this.o.print(`error: ${formatProblem(p)} (rule left out)`);
+      // An expression that does not parse: the policy is PartiallyValid and the expression fails at every request.
+      for (const p of policyProblems(m, parsed.policies))
+        this.o.print(`error: ${formatProblem(p)} (policy PartiallyValid: the expression always fails)`);
     }
     this.manifests = [...kept, ...fresh];
   }

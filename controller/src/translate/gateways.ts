@@ -1,5 +1,7 @@
 import {
   GATEWAY_API_GROUP,
+  PROXY_CONFIG_SCHEMA_VERSION,
+  type CompiledBackend,
   type CompiledListener,
   type CompiledRoute,
   type FeaturePolicies,
@@ -9,9 +11,9 @@ import {
   type ProxyConfig,
 } from '@agw/api';
 import type { BackendIndex } from './backends.js';
-import { FEATURES, type Phase } from './features/index.js';
-import { cond, keyOf, type GatewayStatusOut } from './model.js';
-import { applicable, type Attachment, type PolicyAttachments } from './policies.js';
+import { FEATURES, type FeatureName, type Phase, type PolicyFeature } from './features/index.js';
+import { cond, keyOf, type GatewayStatusOut, type ObjectKey } from './model.js';
+import { applicable, type Attachment, type FeatureTables, type PolicyAttachments } from './policies.js';
 import { isHttpListener, resolveRuleBackends, ruleTimeoutMs, type RouteAttachment } from './routes.js';
 
 /**
@@ -28,18 +30,45 @@ export function gatewayConfig(
 ): { config: Omit<ProxyConfig, 'version'>; status: GatewayStatusOut } {
   const gen = gw.metadata.generation;
   const gwKey = keyOf(gw);
-  const featurePolicies: FeaturePolicies = { jwt: {} };
-  /** The refs of every feature at a place (attachments of all its levels), each policy used added to the config. */
+  // A new feature is a compile error here until it has its table.
+  const featurePolicies: FeaturePolicies = { jwt: {}, authorization: {}, transformation: {}, backendAuth: {} };
+  /**
+   * The refs of every feature at a place (attachments of all its levels), each policy used added
+   * to the config: a merge-all feature names every applicable policy (oldest first), a
+   * most-specific one the policy that wins.
+   */
   const refsAt = (phase: Phase, attachments: readonly Attachment[]): PolicyRefs | undefined => {
-    const refs: Record<string, string> = {};
+    const refs: PolicyRefs = {};
     for (const f of FEATURES) {
       const keys = applicable(f, phase, attachments);
-      if (keys.length === 0) continue;
-      for (const k of keys) (featurePolicies[f.name] as Record<string, unknown>)[k] = policies.byFeature.get(f.name)?.get(k)?.compiled;
-      // most-specific features name one policy (merge-all ones will name a list).
-      refs[f.name] = keys[0] as string;
+      const [first] = keys;
+      if (first === undefined) continue;
+      for (const k of keys) usePolicy(f, k, policies.byFeature, featurePolicies);
+      if (f.merge === 'merge-all') refs[f.name] = keys;
+      else refs[f.name] = first;
     }
-    return Object.keys(refs).length === 0 ? undefined : (refs as PolicyRefs);
+    return Object.keys(refs).length === 0 ? undefined : refs;
+  };
+  /**
+   * Service-level backend policies of a backend (port level over Service level); the proxy uses
+   * them instead of the route's. Memoized per Gateway: a Service is usually behind many rules.
+   */
+  const backendPolicyMemo = new Map<string, CompiledBackend['policies']>();
+  const backendPolicies = (service: ObjectKey, port: number): CompiledBackend['policies'] => {
+    const memoKey = `${service}:${port}`;
+    if (backendPolicyMemo.has(memoKey)) return backendPolicyMemo.get(memoKey);
+    const attachments = [...(policies.toServices.get(service) ?? []), ...(policies.toServices.get(memoKey) ?? [])];
+    const out: NonNullable<CompiledBackend['policies']> = {};
+    for (const f of FEATURES) {
+      if (f.scope !== 'backend') continue;
+      const [key] = applicable(f, 'Route', attachments);
+      if (key === undefined) continue;
+      usePolicy(f, key, policies.byFeature, featurePolicies);
+      out[f.name] = key;
+    }
+    const result = Object.keys(out).length === 0 ? undefined : out;
+    backendPolicyMemo.set(memoKey, result);
+    return result;
   };
   const gwLevel = policies.toGateways.get(gwKey) ?? [];
   const listeners: CompiledListener[] = gw.spec.listeners.filter(isHttpListener).map((l) => {
@@ -54,7 +83,7 @@ export function gatewayConfig(
     const leftOut = invalidRules.get(route);
     route.spec.rules.forEach((rule, ri) => {
       if (leftOut?.has(ri) === true) return;
-      const backends = resolveRuleBackends(route, ri, idx);
+      const backends = resolveRuleBackends(route, ri, idx, backendPolicies);
       const timeoutMs = ruleTimeoutMs(rule.timeouts);
       rule.matches.forEach((m, mi) => {
         const rank = order++;
@@ -85,8 +114,8 @@ export function gatewayConfig(
       });
     });
   }
-  const config = {
-    schemaVersion: 2 as const,
+  const config: Omit<ProxyConfig, 'version'> = {
+    schemaVersion: PROXY_CONFIG_SCHEMA_VERSION,
     gateway: { namespace: gw.metadata.namespace ?? '', name: gw.metadata.name },
     listeners,
     routes,
@@ -110,4 +139,10 @@ export function gatewayConfig(
     })),
   };
   return { config, status };
+}
+
+/** Adds one policy's compiled form of a feature to the config's table (generic: each table keeps its type). */
+function usePolicy<F extends FeatureName>(f: PolicyFeature<F>, key: ObjectKey, tables: FeatureTables, out: FeaturePolicies): void {
+  const t = tables[f.name].get(key);
+  if (t !== undefined) out[f.name][key] = t.compiled;
 }

@@ -2,17 +2,30 @@ import {
   GATEWAY_API_GROUP,
   POLICY_GROUP,
   type AgentgatewayPolicy,
+  type FeaturePolicies,
   type Gateway,
   type HttpRoute,
   type PolicyTargetReference,
 } from '@agw/api';
 import { appendTo } from './append-to.js';
-import { FEATURES, type FeatureName, type FeatureTranslation, type Phase, type PolicyFeature } from './features/index.js';
+import { referenceGranted, type BackendIndex } from './backends.js';
+import {
+  FEATURES,
+  type AnyPolicyFeature,
+  type FeatureName,
+  type FeatureTranslation,
+  type Phase,
+  type PolicyFeature,
+} from './features/index.js';
 import type { FeatureContext } from './features/feature.js';
 import { cond, keyOf, type JwksRequest, type ObjectKey, type PolicyAncestorOut, type TranslateInput } from './model.js';
 
-/** Attachment levels, least to most specific (upstream: Gateway < Listener < Route < Route rule). */
-export const Level = { Gateway: 0, Listener: 1, Route: 2, RouteRule: 3 } as const;
+/**
+ * Attachment levels, least to most specific (upstream: Gateway < Listener < Route < Route rule <
+ * Service). Service levels hold backend features only: `Backend` is a whole Service, `BackendPort`
+ * one port of it (targetRef sectionName = the port's name or number), more specific than the whole.
+ */
+export const Level = { Gateway: 0, Listener: 1, Route: 2, RouteRule: 3, Backend: 4, BackendPort: 5 } as const;
 export type Level = (typeof Level)[keyof typeof Level];
 
 export interface Attachment {
@@ -25,13 +38,17 @@ export interface Attachment {
   readonly carries: ReadonlySet<FeatureName>;
 }
 
+/** Per feature, the compiled part of each policy that carries it, by policy key. */
+export type FeatureTables = { readonly [F in FeatureName]: Map<ObjectKey, FeatureTranslation<FeaturePolicies[F][string]>> };
+
 export interface PolicyAttachments {
-  /** Per feature, the compiled part of each policy that carries it, by policy key. */
-  readonly byFeature: ReadonlyMap<FeatureName, ReadonlyMap<ObjectKey, FeatureTranslation<unknown>>>;
+  readonly byFeature: FeatureTables;
   /** `<gw key>` (Gateway level) or `<gw key>/<listener>` (listener level) → attachments. */
   readonly toGateways: ReadonlyMap<string, Attachment[]>;
   /** `<route key>` (route level) or `<route key>#<rule name>` (rule level) → attachments. */
   readonly toRoutes: ReadonlyMap<string, Attachment[]>;
+  /** `<svc ns>/<svc name>` (Service level) or `<svc ns>/<svc name>:<port>` (port level) → attachments. */
+  readonly toServices: ReadonlyMap<string, Attachment[]>;
   readonly status: Map<ObjectKey, PolicyAncestorOut[]>;
   readonly jwksRequests: JwksRequest[];
 }
@@ -52,9 +69,12 @@ export function attachPolicies(
   ctx: FeatureContext,
 ): PolicyAttachments {
   const routesByKey = new Map(input.httpRoutes.map((r) => [keyOf(r), r]));
-  const byFeature = new Map<FeatureName, Map<ObjectKey, FeatureTranslation<unknown>>>(FEATURES.map((f) => [f.name, new Map()]));
+  // A new feature is a compile error here until it has its table.
+  const byFeature: FeatureTables = { jwt: new Map(), authorization: new Map(), transformation: new Map(), backendAuth: new Map() };
   const toGateways = new Map<string, Attachment[]>();
   const toRoutes = new Map<string, Attachment[]>();
+  const toServices = new Map<string, Attachment[]>();
+  let servicesInUse: ReadonlyMap<string, string[]> | undefined; // built on the first Service target
   const status = new Map<ObjectKey, PolicyAncestorOut[]>();
   const jwksRequests: JwksRequest[] = [];
   for (const p of [...input.policies].sort(olderFirst)) {
@@ -65,10 +85,9 @@ export function attachPolicies(
     const carries = new Set<FeatureName>();
     const key = keyOf(p);
     for (const f of FEATURES) {
-      const t = f.translate(p, ctx);
+      const t = translateInto(f, p, ctx, byFeature, key);
       if (t === undefined) continue;
       carries.add(f.name);
-      byFeature.get(f.name)?.set(key, t);
       errors.push(...t.errors);
       notes.push(...t.notes);
       jwksRequests.push(...t.jwksRequests);
@@ -113,6 +132,34 @@ export function attachPolicies(
         const parents = parentsByRoute.get(route) ?? [];
         if (parents.length === 0) notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} is not attached to any Gateway`);
         for (const g of parents) ancestors.add(g);
+      } else if (t.kind === 'Service' && t.group === '') {
+        const svcKey = `${pns}/${t.name}`;
+        const svc = ctx.backends.services.get(svcKey);
+        if (svc === undefined) {
+          notAttached.push(`Policy is not attached: Service ${svcKey} not found`);
+          continue;
+        }
+        // Only backend features apply to a Service (the CRD refuses traffic on a Service target;
+        // were one to get through, its traffic part is simply never looked up at this level).
+        if (!FEATURES.some((f) => f.scope === 'backend' && carries.has(f.name))) {
+          notAttached.push(`Policy is not attached: only backend policies apply to Service ${svcKey}`);
+          continue;
+        }
+        let target = svcKey;
+        if (t.sectionName !== undefined) {
+          const port = svc.spec.ports.find((sp) => sp.name === t.sectionName || String(sp.port) === t.sectionName);
+          if (port === undefined) {
+            notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in Service ${svcKey}`);
+            continue;
+          }
+          target = `${svcKey}:${port.port}`;
+        }
+        add(toServices, target, t.sectionName !== undefined ? Level.BackendPort : Level.Backend);
+        servicesInUse ??= gatewaysByService(parentsByRoute, ctx.backends);
+        const gws = servicesInUse.get(target) ?? [];
+        if (gws.length === 0)
+          notAttached.push(`Policy is not attached: Service ${target} is not a backend of any route attached to a Gateway`);
+        for (const g of gws) ancestors.add(g);
       } else {
         notAttached.push(`Policy is not attached: ${t.kind} ${pns}/${t.name} is not supported by this controller`);
       }
@@ -122,16 +169,55 @@ export function attachPolicies(
     }
     status.set(key, policyAncestors(p, [...ancestors].sort(), notAttached, errors, notes, input.controllerName));
   }
-  return { byFeature, toGateways, toRoutes, status, jwksRequests };
+  return { byFeature, toGateways, toRoutes, toServices, status, jwksRequests };
+}
+
+/** One feature's translation of a policy, recorded in its table (generic, so each table keeps its type). */
+function translateInto<F extends FeatureName>(
+  f: PolicyFeature<F>,
+  p: AgentgatewayPolicy,
+  ctx: FeatureContext,
+  tables: FeatureTables,
+  key: ObjectKey,
+): FeatureTranslation<unknown> | undefined {
+  const t = f.translate(p, ctx);
+  if (t !== undefined) tables[f.name].set(key, t);
+  return t;
+}
+
+/**
+ * The Gateways each Service (`<ns>/<name>`, and `<ns>/<name>:<port>`) is a backend of, through the
+ * routes attached to them: a Service-level policy's ancestors. A backendRef a ReferenceGrant does
+ * not permit is no use of the Service (it never reaches a config).
+ */
+function gatewaysByService(parentsByRoute: ReadonlyMap<HttpRoute, string[]>, idx: BackendIndex): Map<string, string[]> {
+  const sets = new Map<string, Set<string>>();
+  for (const [route, gateways] of parentsByRoute) {
+    const rns = route.metadata.namespace ?? '';
+    for (const rule of route.spec.rules) {
+      for (const ref of rule.backendRefs) {
+        if (!(ref.group === '' && ref.kind === 'Service')) continue;
+        const ns = ref.namespace ?? rns;
+        if (!referenceGranted(idx, GATEWAY_API_GROUP, 'HTTPRoute', rns, ns, ref.name)) continue;
+        for (const k of [`${ns}/${ref.name}`, ...(ref.port !== undefined ? [`${ns}/${ref.name}:${ref.port}`] : [])]) {
+          const set = sets.get(k) ?? new Set<string>();
+          for (const g of gateways) set.add(g);
+          sets.set(k, set);
+        }
+      }
+    }
+  }
+  return new Map([...sets].map(([k, v]) => [k, [...v]]));
 }
 
 /**
  * The policies of one feature that apply at a place, from the attachments of every level there,
  * by the feature's merge rule: the most specific (then oldest) one, or all of them, oldest first.
  */
-export function applicable(feature: PolicyFeature, phase: Phase, attachments: readonly Attachment[]): ObjectKey[] {
+export function applicable(feature: AnyPolicyFeature, phase: Phase, attachments: readonly Attachment[]): ObjectKey[] {
   if (!feature.phases.has(phase)) return [];
-  const list = attachments.filter((a) => a.phase === phase && a.carries.has(feature.name));
+  // `traffic.phase` moves traffic features only: a backend feature runs after routing, whatever the policy's phase.
+  const list = attachments.filter((a) => (feature.scope === 'backend' || a.phase === phase) && a.carries.has(feature.name));
   if (list.length <= 1) return list.length === 0 ? [] : [(list[0] as Attachment).key];
   if (feature.merge === 'merge-all') return [...new Set(list.sort((a, b) => olderFirst(a.policy, b.policy)).map((a) => a.key))];
   return [(list.sort((a, b) => b.level - a.level || olderFirst(a.policy, b.policy))[0] as Attachment).key];
@@ -143,7 +229,14 @@ function targetsOf(p: AgentgatewayPolicy, input: TranslateInput): PolicyTargetRe
   const out: PolicyTargetReference[] = [];
   for (const sel of p.spec.targetSelectors ?? []) {
     const matches = (labels: Record<string, string> | undefined) => Object.entries(sel.matchLabels).every(([k, v]) => labels?.[k] === v);
-    const pool = sel.kind === 'Gateway' ? input.gateways : sel.kind === 'HTTPRoute' ? input.httpRoutes : [];
+    const pool =
+      sel.kind === 'Gateway'
+        ? input.gateways
+        : sel.kind === 'HTTPRoute'
+          ? input.httpRoutes
+          : sel.kind === 'Service' && sel.group === ''
+            ? input.services
+            : [];
     for (const o of pool) {
       if ((o.metadata.namespace ?? '') === pns && matches(o.metadata.labels)) {
         out.push({ group: sel.group, kind: sel.kind, name: o.metadata.name, ...(sel.sectionName ? { sectionName: sel.sectionName } : {}) });

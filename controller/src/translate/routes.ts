@@ -1,6 +1,7 @@
 import {
   GATEWAY_API_GROUP,
   parseDurationMs,
+  type CompiledBackend,
   type CompiledRoute,
   type ConditionReason,
   type Gateway,
@@ -168,11 +169,15 @@ function resolveRouteRefs(route: HttpRoute, idx: BackendIndex) {
   };
 }
 
-/** A rule's backends with their ready endpoints; `invalid` when every backendRef is (Gateway API: answer 500). */
+/**
+ * A rule's backends with their ready endpoints; `invalid` when every backendRef is (Gateway API:
+ * answer 500). `policiesOf` gives a backend's own (Service-level) policies, if any.
+ */
 export function resolveRuleBackends(
   route: HttpRoute,
   ruleIndex: number,
   idx: BackendIndex,
+  policiesOf: (service: ObjectKey, port: number) => CompiledBackend['policies'] = () => undefined,
 ): { backends: CompiledRoute['backends']; invalid?: string } {
   const rns = route.metadata.namespace ?? '';
   const rule = route.spec.rules[ruleIndex];
@@ -194,7 +199,9 @@ export function resolveRuleBackends(
       errors.push(r.message);
       continue;
     }
-    backends.push({ name: `${ns}/${ref.name}:${ref.port}`, weight: ref.weight, endpoints: r.endpoints });
+    // resolveServicePort refuses a ref without a port, so `ref.port` is set here.
+    const policies = ref.port === undefined ? undefined : policiesOf(`${ns}/${ref.name}`, ref.port);
+    backends.push({ name: `${ns}/${ref.name}:${ref.port}`, weight: ref.weight, endpoints: r.endpoints, ...(policies ? { policies } : {}) });
   }
   return backends.length === 0 && errors.length > 0 ? { backends, invalid: `invalid backend: ${errors.join('; ')}` } : { backends };
 }

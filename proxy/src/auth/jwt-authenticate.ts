@@ -1,7 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { JwtFailures, type JwtErrorCode } from './jwt-errors.js';
-import type { JwtResult, JwtVerifier } from './jwt-verifier.js';
-import { extractToken, type CredentialSource } from './token-location.js';
+import type { JwtResult, JwtSuccess, JwtVerifier } from './jwt-verifier.js';
+import { extractToken, extractTokenByExpression, type CredentialSource } from './token-location.js';
 
 /** Outcome label for metrics and access logs. */
 export type AuthResult = 'valid' | 'missing' | 'rejected' | 'passed_unverified';
@@ -12,6 +12,10 @@ export type AuthDecision =
       readonly result: AuthResult;
       /** Set only after a successful validation. */
       readonly claims?: JWTPayload;
+      /** The verification result (claims and their CEL form), set only after a successful validation. */
+      readonly verified?: JwtSuccess;
+      /** The raw validated token (for backend-auth passthrough), set only after a successful validation. */
+      readonly token?: string;
       readonly providerId?: string;
       /** Remove the credential before forwarding (only after a successful validation). */
       readonly stripCredential: boolean;
@@ -34,16 +38,28 @@ export type AuthDecision =
  */
 export function authenticate(verifier: JwtVerifier, src: CredentialSource, nowSec: number): AuthDecision {
   const mode = verifier.policy.mode;
-  const found = extractToken(src, verifier.policy.location);
+  const expression = verifier.locationExpression;
+  const found = expression === undefined ? extractToken(src, verifier.policy.location) : extractTokenByExpression(src, expression);
   if (found.kind === 'none') {
     return mode === 'Strict'
       ? { action: 'reject', result: 'missing', failure: JwtFailures.missing() }
       : { action: 'pass', result: 'missing', stripCredential: false };
   }
-  const result = found.kind === 'duplicate' ? JwtFailures.duplicate() : verifier.verify(found.token, nowSec);
-  if (result.ok) {
-    return { action: 'pass', result: 'valid', claims: result.claims, providerId: result.providerId, stripCredential: true };
+  const token = found.kind === 'found' ? found.token : '';
+  const result = found.kind === 'duplicate' ? JwtFailures.duplicate() : verifier.verify(token, nowSec);
+  if (!result.ok) {
+    if (mode === 'Permissive') return { action: 'pass', result: 'passed_unverified', stripCredential: false, code: result.code };
+    return { action: 'reject', result: 'rejected', failure: result };
   }
-  if (mode === 'Permissive') return { action: 'pass', result: 'passed_unverified', stripCredential: false, code: result.code };
-  return { action: 'reject', result: 'rejected', failure: result };
+  return {
+    action: 'pass',
+    result: 'valid',
+    claims: result.claims,
+    verified: result,
+    // Only a token that verified is ever kept (for backend-auth passthrough).
+    token,
+    providerId: result.providerId,
+    // An expression location strips nothing (upstream).
+    stripCredential: expression === undefined,
+  };
 }

@@ -1,4 +1,12 @@
-import type { CompiledJwtPolicy, CompiledJwtProvider, Jwk } from '@agw/api';
+import {
+  compileExpressionOrFailing,
+  toCelValue,
+  type CelValue,
+  type CompiledExpression,
+  type CompiledJwtPolicy,
+  type CompiledJwtProvider,
+  type Jwk,
+} from '@agw/api';
 import { constants, verify as cryptoVerify, KeyObject, type webcrypto } from 'node:crypto';
 import { importJWK, type JWTPayload } from 'jose';
 import { JwtFailures, type JwtFailure } from './jwt-errors.js';
@@ -19,6 +27,25 @@ export interface JwtSuccess {
   readonly ok: true;
   readonly claims: JWTPayload;
   readonly providerId: string;
+  /**
+   * The claims as CEL values (`jwt`), converted on first use and kept with the cached result, so a
+   * cache hit costs no conversion; null when the claims cannot be converted (nested too deep).
+   */
+  celClaims?: CelValue;
+}
+
+/** The claims of a verified token as CEL sees them (`jwt`), converted once per verified token; undefined if they cannot be. */
+export function celClaimsOf(s: JwtSuccess): CelValue | undefined {
+  let v = s.celClaims;
+  if (v === undefined) {
+    try {
+      v = toCelValue(s.claims);
+    } catch {
+      v = null;
+    }
+    s.celClaims = v;
+  }
+  return v === null ? undefined : v;
 }
 export type JwtResult =
   | JwtSuccess
@@ -78,6 +105,8 @@ export interface JwtVerifier {
   /** Why providers or keys were dropped, for logs and the config dump. */
   readonly warnings: readonly string[];
   readonly cache: VerifiedTokenCache<JwtSuccess>;
+  /** Location `expression`: compiled once with the policy (one that does not compile finds no token). */
+  readonly locationExpression?: CompiledExpression;
   /** Synchronous: keys are imported at compile time and signatures are checked with node:crypto. */
   verify(token: string, nowSec: number): JwtResult;
 }
@@ -240,11 +269,16 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
     return remote?.remoteUrl === undefined ? failure : { ...failure, refetch: { remoteUrl: remote.remoteUrl, kid } };
   }
 
+  const loc = policy.location;
+  const locationExpression = loc.kind === 'expression' ? compileExpressionOrFailing(loc.expression) : undefined;
+  if (locationExpression?.staticError !== undefined)
+    warnings.push(`location expression never finds a token: ${locationExpression.staticError}`);
   return {
     policy,
     keyCounts,
     warnings,
     cache,
+    ...(locationExpression !== undefined ? { locationExpression } : {}),
     verify(token, nowSec) {
       if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return JwtFailures.tooLarge(MAX_TOKEN_BYTES);
       const cacheKey = VerifiedTokenCache.keyOf(token);

@@ -1,11 +1,16 @@
-import type { CompiledTokenLocation } from '@agw/api';
+import type { CompiledExpression, CompiledTokenLocation } from '@agw/api';
 
 /** What the extractor needs of a request: every value of a header, and the URL. */
 export interface CredentialSource {
   /** All values of a header (lower-case name), duplicates kept: Node keeps only the first Authorization in `headers`. */
   readonly header: (lowerCaseName: string) => readonly string[];
-  /** Request target: path and query, as received. */
+  /** Request target: path and query, as received (or as an earlier stage edited it). */
   readonly url: string;
+  /**
+   * Location `expression`: evaluates it over the request (`request`, `source`; never `jwt`) and
+   * gives the value, undefined on an error. Absent: an expression location finds no token.
+   */
+  readonly evaluate?: (expression: CompiledExpression) => unknown;
 }
 
 /** A CredentialSource over a header map (tests and callers that already have one). */
@@ -72,7 +77,44 @@ function tokensAt(src: CredentialSource, loc: CompiledTokenLocation): readonly s
       return queryValues(src.url, loc.name);
     case 'cookie':
       return cookieValues(src, loc.name);
+    case 'expression':
+      return tokenFromExpression(src, undefined);
   }
+}
+
+/** Location `expression` (upstream): a string result is the token; anything else, or an error, means no token. */
+function tokenFromExpression(src: CredentialSource, expression: CompiledExpression | undefined): readonly string[] {
+  if (expression === undefined || src.evaluate === undefined) return [];
+  const v = src.evaluate(expression);
+  return typeof v === 'string' ? [v] : [];
+}
+
+/**
+ * The token an expression location finds: a string result, as is (even empty); anything else is
+ * none. No duplicate check (the expression decides where to look) and nothing is stripped.
+ */
+export function extractTokenByExpression(src: CredentialSource, expression: CompiledExpression): Extraction {
+  const found = tokenFromExpression(src, expression)[0];
+  return found === undefined ? { kind: 'none' } : { kind: 'found', token: found };
+}
+
+/**
+ * A CredentialSource that sees earlier stages' edits: a header in `overlay` replaces the
+ * request's (null: removed), `url` is the edited target.
+ */
+export function overlaySource(
+  base: CredentialSource,
+  overlay: ReadonlyMap<string, readonly string[] | null> | undefined,
+  url: string,
+): CredentialSource {
+  return {
+    url,
+    header: (name) => {
+      const o = overlay?.get(name);
+      return o === undefined ? base.header(name) : (o ?? []);
+    },
+    ...(base.evaluate !== undefined ? { evaluate: base.evaluate } : {}),
+  };
 }
 
 /**

@@ -1,6 +1,25 @@
-import { CompiledJwtPolicy, CompiledListener, CompiledRoute, ProxyConfigFrame, type ProxyConfig, type ProxyConfigInput } from '@agw/api';
+import {
+  CompiledAuthorizationPolicy,
+  CompiledBackendAuthPolicy,
+  CompiledJwtPolicy,
+  CompiledListener,
+  CompiledRoute,
+  CompiledTransformationPolicy,
+  ProxyConfigFrame,
+  type FeaturePolicies,
+  type PolicyRefs,
+  type ProxyConfig,
+  type ProxyConfigInput,
+} from '@agw/api';
 import { compileJwtVerifier, type JwtVerifier } from '../auth/jwt-verifier.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
+import {
+  compileAuthorization,
+  mergeAuthorization,
+  type AuthorizationSet,
+  type CompiledAuthorization,
+} from '../stages/authorization-stage.js';
+import { compileTransformation, type TransformationRuntime } from '../stages/transformation-stage.js';
 
 /** A config ready to serve: validated, routes compiled, every key imported. Immutable. */
 export interface RuntimeConfig {
@@ -11,10 +30,89 @@ export interface RuntimeConfig {
    * missing here could not be compiled: the pipeline answers its requests 500 (fails closed).
    */
   readonly verifiers: ReadonlyMap<string, JwtVerifier>;
+  /** Authorization policies, every rule's expression compiled (one that does not compile is always false). */
+  readonly authorization: ReadonlyMap<string, CompiledAuthorization>;
+  /**
+   * The merged rule set of each `authorization` list a route or listener names, keyed by that very
+   * list (the array in `config`), built once per config: a request never merges.
+   */
+  readonly authorizationSets: ReadonlyMap<readonly string[], AuthorizationSet>;
+  /** Transformation policies, every expression compiled. */
+  readonly transformations: ReadonlyMap<string, TransformationRuntime>;
+  /** Backend auth policies (passthrough: nothing to compile). */
+  readonly backendAuth: ReadonlyMap<string, CompiledBackendAuthPolicy>;
   /** Non-fatal problems (dropped providers, routes or policies left out), logged, ACKed and shown in /config_dump. */
   readonly warnings: readonly string[];
   /** JSON of each compiled JWT policy, to reuse its verifier when the next config has it unchanged. */
   readonly policyJson: ReadonlyMap<string, string>;
+  /** JSON of each compiled authorization and transformation policy (`<feature>\0<key>`), to reuse its compiled form likewise. */
+  readonly celPolicyJson: ReadonlyMap<string, string>;
+}
+
+/** What compileTable needs of a zod schema. */
+interface Schema<T> {
+  safeParse(
+    v: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
+}
+
+/** The PolicyRefs features with a policy table of their own, and how a route names them. */
+type Feature = keyof FeaturePolicies;
+
+/**
+ * Parses one feature's table entry by entry (a bad one is left out with a warning: its routes
+ * answer 500) and compiles each with `build`, reusing the previous config's compiled form when the
+ * policy's JSON is unchanged (as JWT verifiers are).
+ */
+function compileTable<T, C>(
+  feature: Feature,
+  table: Readonly<Record<string, unknown>>,
+  schema: Schema<T>,
+  build: (policy: T) => C,
+  warningsOf: (compiled: C) => readonly string[],
+  previous: { json: ReadonlyMap<string, string>; compiled: ReadonlyMap<string, C> } | undefined,
+  json: Map<string, string>,
+  warnings: string[],
+): { compiled: Map<string, C>; parsed: Record<string, T> } {
+  const compiled = new Map<string, C>();
+  const parsed: Record<string, T> = {};
+  for (const [key, raw] of Object.entries(table)) {
+    const r = schema.safeParse(raw);
+    if (!r.success) {
+      warnings.push(`${feature} policy ${key} left out (its routes answer 500): ${formatIssues(r.error.issues)}`);
+      continue;
+    }
+    const text = JSON.stringify(r.data);
+    const id = `${feature}\0${key}`;
+    let c = previous?.json.get(id) === text ? previous.compiled.get(key) : undefined;
+    if (c === undefined) {
+      try {
+        c = build(r.data);
+      } catch (err) {
+        warnings.push(`${feature} policy ${key} left out (its routes answer 500): ${(err as Error).message}`);
+        continue;
+      }
+    }
+    compiled.set(key, c);
+    parsed[key] = r.data;
+    json.set(id, text);
+    warnings.push(...warningsOf(c).map((w) => `${feature} policy ${key}: ${w}`));
+  }
+  return { compiled, parsed };
+}
+
+/** The keys `refs` names that `available` lacks, per feature (they fail closed: 500). */
+function missingPolicies(refs: PolicyRefs | undefined, available: { [F in Feature]: ReadonlyMap<string, unknown> }): string[] {
+  if (refs === undefined) return [];
+  const out: string[] = [];
+  for (const f of ['jwt', 'transformation', 'backendAuth'] as const) {
+    const key = refs[f];
+    if (key !== undefined && !available[f].has(key)) out.push(`${f === 'jwt' ? 'JWT' : f} policy ${key}`);
+  }
+  for (const key of refs.authorization ?? []) if (!available.authorization.has(key)) out.push(`authorization policy ${key}`);
+  return out;
 }
 
 export type CompileResult = { readonly ok: true; readonly runtime: RuntimeConfig } | { readonly ok: false; readonly error: string };
@@ -40,8 +138,11 @@ const idOf = (v: unknown, fallback: string): string => {
  *   refuses), is left out, its traffic falling to the other routes exactly as the controller does
  *   for an invalid rule;
  * - a route attached to an unknown listener keeps its known listeners (none left: left out);
- * - a JWT policy that does not parse or compile is left out, and every route and listener that
- *   names it answers 500 (never served without its policy).
+ * - a policy (JWT, authorization, transformation, backend auth) that does not parse or compile is
+ *   left out, and every route and listener that names it answers 500 (never served without its
+ *   policy). CEL expressions are compiled here, once per config (an expression that does not
+ *   compile is kept as one that always fails, as upstream: a warning); an unchanged policy keeps
+ *   its compiled form from the previous config.
  * Each of these is a warning (log, ACK, /config_dump).
  */
 export async function compileConfig(input: unknown, cacheEntries?: number, previous?: RuntimeConfig): Promise<CompileResult> {
@@ -101,19 +202,84 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
     policyJson.set(key, json);
     warnings.push(...v.warnings.map((w) => `jwt policy ${key}: ${w}`));
   }
+  const celJson = new Map<string, string>();
+  const authz = compileTable(
+    'authorization',
+    frame.data.policies.authorization,
+    CompiledAuthorizationPolicy,
+    compileAuthorization,
+    (c) => c.warnings,
+    previous && { json: previous.celPolicyJson, compiled: previous.authorization },
+    celJson,
+    warnings,
+  );
+  const transformations = compileTable(
+    'transformation',
+    frame.data.policies.transformation,
+    CompiledTransformationPolicy,
+    compileTransformation,
+    (c) => c.warnings,
+    previous && { json: previous.celPolicyJson, compiled: previous.transformations },
+    celJson,
+    warnings,
+  );
+  const backendAuth = compileTable(
+    'backendAuth',
+    frame.data.policies.backendAuth,
+    CompiledBackendAuthPolicy,
+    (p) => p,
+    () => [],
+    undefined,
+    new Map(),
+    warnings,
+  );
+
+  const available = {
+    jwt: verifiers,
+    authorization: authz.compiled,
+    transformation: transformations.compiled,
+    backendAuth: backendAuth.compiled,
+  };
+  const authorizationSets = new Map<readonly string[], AuthorizationSet>();
+  const addSet = (keys: readonly string[] | undefined) => {
+    if (keys !== undefined && !authorizationSets.has(keys)) authorizationSets.set(keys, mergeAuthorization(keys, authz.compiled));
+  };
   for (const route of routes) {
-    const jwt = route.policies?.jwt;
-    if (jwt !== undefined && !verifiers.has(jwt)) warnings.push(`route ${route.id} answers 500: JWT policy ${jwt} is not available`);
+    addSet(route.policies?.authorization);
+    const missing = [
+      ...missingPolicies(route.policies, available),
+      ...route.backends.flatMap((b) => missingPolicies(b.policies, available).map((m) => `${m} (backend ${b.name})`)),
+    ];
+    for (const m of missing) warnings.push(`route ${route.id} answers 500: ${m} is not available`);
   }
   for (const l of listeners) {
-    const jwt = l.preRouting?.jwt;
-    if (jwt !== undefined && !verifiers.has(jwt)) warnings.push(`listener ${l.name} answers 500: JWT policy ${jwt} is not available`);
+    addSet(l.preRouting?.authorization);
+    for (const m of missingPolicies(l.preRouting, available)) warnings.push(`listener ${l.name} answers 500: ${m} is not available`);
   }
 
   const table = compileRouteTable(listeners, routes);
   warnings.push(...table.problems.map((p) => `route ${p.route} left out: ${p.message}`));
-  const config: ProxyConfig = { ...frame.data, listeners, routes, policies: { jwt: jwtPolicies } };
-  return { ok: true, runtime: { config, table, verifiers, warnings, policyJson } };
+  const config: ProxyConfig = {
+    ...frame.data,
+    listeners,
+    routes,
+    policies: { jwt: jwtPolicies, authorization: authz.parsed, transformation: transformations.parsed, backendAuth: backendAuth.parsed },
+  };
+  return {
+    ok: true,
+    runtime: {
+      config,
+      table,
+      verifiers,
+      authorization: authz.compiled,
+      authorizationSets,
+      transformations: transformations.compiled,
+      backendAuth: backendAuth.compiled,
+      warnings,
+      policyJson,
+      celPolicyJson: celJson,
+    },
+  };
 }
 
 export type { ProxyConfigInput };

@@ -7,8 +7,12 @@ import { normalizeHost } from '../routing/hostname.js';
 import { TARGET_ERROR_BODY } from '../routing/request-target.js';
 import { matchRoute, pickEndpoint, selectListener } from '../routing/route-table.js';
 import { jwtStage, type JwtStageOptions } from '../stages/jwt-stage.js';
-import type { PolicyStage } from '../stages/stage.js';
+import { authorizationStage } from '../stages/authorization-stage.js';
+import type { PolicyStage, StageFeature } from '../stages/stage.js';
+import { transformationStage } from '../stages/transformation-stage.js';
+import { DEFAULT_PATH_RULES, type PathRules } from '../routing/request-target.js';
 import { canonicalRequestOf } from './canonical-target.js';
+import { firstHeaderValue } from './cel-activation.js';
 import './request-state.js';
 import { sendError, sendProxyError } from './responses.js';
 
@@ -18,6 +22,8 @@ export interface PipelineOptions extends Omit<JwtStageOptions, 'store' | 'metric
   /** Gateway listener port this server answers for (not necessarily the socket's port). */
   listenerPort: number;
   random: () => number;
+  /** Rules a transformation's `:path` is made canonical with (those of the request target). */
+  pathRules?: PathRules;
 }
 
 /** Methods named in the answer to `OPTIONS *` (RFC 9110 §9.3.7): what listeners forward. */
@@ -34,16 +40,26 @@ const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 export const gatewayPipeline = fp<PipelineOptions>(
   async (app: FastifyInstance, opts) => {
     app.decorateRequest('agw', null as never);
-    const stages: readonly PolicyStage[] = [jwtStage(opts)];
+    // Upstream's order (reference §1): jwt → authorization → transformation. Backend auth is not a
+    // stage: forwarding writes it (plugins/upstream.ts).
+    const stages: readonly PolicyStage[] = [
+      jwtStage(opts),
+      authorizationStage({ metrics: opts.metrics }),
+      transformationStage({ pathRules: opts.pathRules ?? DEFAULT_PATH_RULES }),
+    ] as readonly PolicyStage<StageFeature>[] as readonly PolicyStage[];
+
+    /** Runs one stage with what `refs` names for its feature. */
+    const runOne = (stage: PolicyStage, req: FastifyRequest, reply: FastifyReply, ref: NonNullable<PolicyRefs[StageFeature]>) =>
+      (stage.run as (req: FastifyRequest, reply: FastifyReply, ref: unknown) => boolean | Promise<boolean>)(req, reply, ref);
 
     /** Runs the stages `refs` names, in order; true when one answered. Synchronous unless a stage waits. */
     function runStages(req: FastifyRequest, reply: FastifyReply, refs: PolicyRefs | undefined): boolean | Promise<boolean> {
       if (refs === undefined) return false;
       for (let i = 0; i < stages.length; i++) {
         const stage = stages[i] as PolicyStage;
-        const key = refs[stage.feature];
-        if (key === undefined) continue;
-        const answered = stage.run(req, reply, key);
+        const ref = refs[stage.feature];
+        if (ref === undefined) continue;
+        const answered = runOne(stage, req, reply, ref);
         if (answered instanceof Promise) return answered.then((a) => a || runStagesFrom(req, reply, refs, i + 1));
         if (answered) return true;
       }
@@ -52,8 +68,8 @@ export const gatewayPipeline = fp<PipelineOptions>(
     async function runStagesFrom(req: FastifyRequest, reply: FastifyReply, refs: PolicyRefs, from: number): Promise<boolean> {
       for (let i = from; i < stages.length; i++) {
         const stage = stages[i] as PolicyStage;
-        const key = refs[stage.feature];
-        if (key !== undefined && (await stage.run(req, reply, key))) return true;
+        const ref = refs[stage.feature];
+        if (ref !== undefined && (await runOne(stage, req, reply, ref))) return true;
       }
       return false;
     }
@@ -77,18 +93,27 @@ export const gatewayPipeline = fp<PipelineOptions>(
       const listener = selectListener(runtime.table, opts.listenerPort, host);
       if (listener === undefined) return sendProxyError(req, reply, 'PROXY_ERR_LISTENER_NOT_FOUND');
 
+      req.agw.listener = listener.listener;
+
       const pre = runStages(req, reply, listener.listener.preRouting);
       if (pre instanceof Promise ? await pre : pre) return reply;
 
+      // The route is matched on the request as the PreRouting stages left it (reference §3:
+      // claim-based routing): their header, path, method and authority edits.
+      const edits = req.agw.edits;
+      let path = canonical.path;
+      let query = canonical.query;
+      if (edits?.path !== undefined) {
+        const q = edits.path.indexOf('?');
+        path = q < 0 ? edits.path : edits.path.slice(0, q);
+        query = q < 0 ? '' : edits.path.slice(q);
+      }
       const match = matchRoute(listener, {
-        host,
-        method: req.method,
-        path: canonical.path,
-        header: (name) => {
-          const v = req.headers[name];
-          return Array.isArray(v) ? v[0] : v;
-        },
-        query: new URLSearchParams(canonical.query.slice(1)),
+        host: edits?.authority !== undefined ? normalizeHost(edits.authority) : host,
+        method: edits?.method ?? req.method,
+        path,
+        header: (name) => firstHeaderValue(req, name),
+        query: new URLSearchParams(query.slice(1)),
       });
       if (match.kind !== 'route') return sendProxyError(req, reply, 'PROXY_ERR_ROUTE_NOT_FOUND');
       const route = match.route;
@@ -103,6 +128,13 @@ export const gatewayPipeline = fp<PipelineOptions>(
       if (picked === undefined)
         return sendProxyError(req, reply, route.backends.length === 0 ? 'PROXY_ERR_NO_VALID_BACKENDS' : 'PROXY_ERR_NO_HEALTHY_BACKENDS');
       req.agw.endpoint = picked.endpoint;
+      // Backend auth: the backend's own policy replaces the route's. Named but unavailable: fail closed.
+      const backendAuth = picked.backend.policies?.backendAuth ?? route.policies?.backendAuth;
+      if (backendAuth !== undefined) {
+        const policy = req.agw.runtime?.backendAuth.get(backendAuth);
+        if (policy === undefined) return sendProxyError(req, reply, 'PROXY_ERR_POLICY_UNAVAILABLE');
+        req.agw.backendAuth = policy;
+      }
       return undefined;
     });
   },

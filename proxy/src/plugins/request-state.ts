@@ -1,43 +1,105 @@
-import type { CompiledRoute, Endpoint } from '@agw/api';
-import type { JWTPayload } from 'jose';
+import type { CelValue, CompiledBackendAuthPolicy, CompiledListener, CompiledRoute, Endpoint } from '@agw/api';
+import { inspect } from 'node:util';
 import type { AuthResult } from '../auth/jwt-authenticate.js';
+import type { JwtSuccess } from '../auth/jwt-verifier.js';
 import type { RuntimeConfig } from '../config/compile.js';
 import type { ProxyErrorCode } from '../proxy-errors.js';
 import type { TargetErrorCode } from '../routing/request-target.js';
+import type { RequestActivation } from './cel-activation.js';
+import type { TransformationRuntime } from '../stages/transformation-stage.js';
 
 /**
  * Changes to the request the stages decided on, applied once, by forwarding (plugins/upstream.ts):
- * a stage never edits the request in place. Names are lower-case header names, cookie names and
- * query parameter names.
+ * a stage never edits the request in place. Every later reader sees the request with these edits:
+ * CEL expressions (`request.*`), the route matcher after PreRouting stages, a later JWT stage's
+ * token lookup and forwarding all read through them (plugins/cel-activation.ts `headerValues`).
+ *
+ * - `headers`: an overlay over the client's headers, lower-case name → the values that replace the
+ *   client's (`null`: removed). A transformation's `set` stores `[v]`, `add` the current values
+ *   plus `v`, `remove` and a failed expression `null`; the JWT stage removes a verified credential
+ *   the same way (a cookie credential by storing the `Cookie` header without it).
+ * - `authority`: the upstream Host (`host` / `:authority` set by a transformation).
+ * - `path`: the forwarded path and query (`:path`, or a verified `access_token`-style query
+ *   credential removed).
+ * - `method`: the forwarded method (`:method`).
+ * - `body`: the forwarded body (a transformation's `body`; empty when its expression failed).
  */
 export interface RequestEdits {
-  removeHeaders?: string[];
-  removeCookies?: string[];
-  removeQueryParams?: string[];
+  headers?: Map<string, readonly string[] | null>;
+  authority?: string;
+  path?: string;
+  method?: string;
+  body?: Uint8Array;
+}
+
+/**
+ * The raw validated token (for backend-auth passthrough): never printed, logged or serialized
+ * (`toJSON`, `toString` and `util.inspect` all give `[redacted]`); `reveal()` is the one way in.
+ */
+export class RedactedToken {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  [inspect.custom](): string {
+    return '[redacted]';
+  }
 }
 
 /** What the pipeline learned about a request, for the stages, forwarding and the access log. */
 export interface RequestState {
   /** The config this request is decided with (taken when it started; a JWT refetch may move it to a newer one). */
   runtime?: RuntimeConfig;
+  listener?: CompiledListener;
   route?: CompiledRoute;
   endpoint?: Endpoint;
-  /** Host as the client sent it (Host header, or an absolute-form target's authority); the upstream gets it unchanged. */
+  /** The backend-auth policy that applies to the chosen backend (set only when one is named). */
+  backendAuth?: CompiledBackendAuthPolicy;
+  /** Host as the client sent it (Host header, or an absolute-form target's authority); the upstream gets it unless a transformation sets another. */
   host?: string;
   /** The code of an answer the proxy made itself (not a JWT rejection: see `jwt.code`), for the access log. */
   code?: ProxyErrorCode | TargetErrorCode;
-  jwt?: { policy: string; result: AuthResult; provider?: string; code?: string };
+  jwt?: { policy: string; result: AuthResult; provider?: string | undefined; code?: string | undefined };
+  /** The last authorization decision, for the access log: the deciding rule's policy and index (in its policy's rules). */
+  authorization?: { result: 'allow' | 'deny'; policy?: string | undefined; rule?: number | undefined };
+  /** The last request transformation applied, for the access log: its entry and how many of its expressions failed. */
+  transformation?: { policy: string; entry: number; failed: number };
   /** Why the upstream exchange failed (undici or system error code), for the access log. */
   upstreamError?: string;
-  /** Verified claims, for later stages (authorization, transformation). Never the raw token. */
-  claims?: JWTPayload;
+  /** The verified token's claims (and their CEL form, converted once per cached token), for later stages. */
+  verified?: JwtSuccess;
+  /** The validated raw token (backend-auth passthrough); absent unless a JWT stage validated one. */
+  token?: RedactedToken;
+  /** The request's CEL variables, built on first use (plugins/cel-activation.ts). */
+  cel?: RequestActivation;
+  /** The buffered request body, read only when an expression that runs references `request.body`. */
+  body?: Uint8Array;
+  /** `transformation.metadata` values by name (CEL `metadata`). */
+  metadata?: Record<string, CelValue>;
+  /** Transformations (at most PreRouting's and the route's) whose response side runs on the upstream's answer. */
+  responseTransforms?: TransformationRuntime[];
   edits?: RequestEdits;
 }
 
-/** Adds an edit to the request's list (created on first use: most requests have none). */
-export function addEdit(state: RequestState, kind: keyof RequestEdits, name: string): void {
-  const edits = state.edits ?? (state.edits = {});
-  (edits[kind] ?? (edits[kind] = [])).push(name);
+/** The request's edits (created on first use: most requests have none). */
+export function editsOf(state: RequestState): RequestEdits {
+  return state.edits ?? (state.edits = {});
+}
+
+/** Replaces a header's values in the overlay (`null`: removes it), and lets CEL see the change. */
+export function setHeaderEdit(state: RequestState, name: string, values: readonly string[] | null): void {
+  const edits = editsOf(state);
+  (edits.headers ?? (edits.headers = new Map())).set(name, values);
+  state.cel?.invalidate();
 }
 
 declare module 'fastify' {

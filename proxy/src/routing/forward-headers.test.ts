@@ -65,13 +65,28 @@ describe('upstreamRequestHeaders', () => {
     expect(upstreamRequestHeaders({ 'x-forwarded-for': '' }, ctx)['x-forwarded-for']).toBe('10.0.0.7');
   });
 
-  it('removes a verified credential: its header, or its cookie (other cookies kept)', () => {
-    expect(
-      upstreamRequestHeaders({ authorization: 'Bearer t', 'x-other': '1' }, { ...ctx, removeHeaders: ['authorization'] }),
-    ).not.toHaveProperty('authorization');
-    expect(upstreamRequestHeaders({ cookie: 'session=t; a=1' }, { ...ctx, cookie: 'a=1' }).cookie).toBe('a=1');
-    expect(upstreamRequestHeaders({ cookie: 'session=t' }, { ...ctx, cookie: null })).not.toHaveProperty('cookie');
+  it("applies the stages' edits: a removed credential header or cookie, set and appended values", () => {
+    const overlay = (o: Record<string, string[] | null>) => ({ ...ctx, overlay: new Map(Object.entries(o)) });
+    expect(upstreamRequestHeaders({ authorization: 'Bearer t', 'x-other': '1' }, overlay({ authorization: null }))).not.toHaveProperty(
+      'authorization',
+    );
+    expect(upstreamRequestHeaders({ cookie: 'session=t; a=1' }, overlay({ cookie: ['a=1'] })).cookie).toBe('a=1');
+    expect(upstreamRequestHeaders({ cookie: 'session=t' }, overlay({ cookie: null }))).not.toHaveProperty('cookie');
     expect(upstreamRequestHeaders({ cookie: 'session=t' }, ctx).cookie).toBe('session=t');
+    const out = upstreamRequestHeaders(
+      { 'x-a': 'client', 'x-b': 'keep' },
+      overlay({ 'x-a': ['set'], 'x-c': ['1', '2'], connection: ['x'] }),
+    );
+    expect(out['x-a']).toBe('set');
+    expect(out['x-b']).toBe('keep');
+    expect(out['x-c']).toEqual(['1', '2']);
+    expect(out.connection).toBeUndefined();
+  });
+
+  it("a transformation's authority is the upstream Host; X-Forwarded-Host keeps the client's", () => {
+    const out = upstreamRequestHeaders({}, { ...ctx, authority: 'internal.svc' });
+    expect(out.host).toBe('internal.svc');
+    expect(out['x-forwarded-host']).toBe(ctx.host);
   });
 });
 

@@ -35,10 +35,15 @@ export interface ForwardContext {
   /** Client address, appended to X-Forwarded-For. */
   clientAddress: string;
   requestId: string;
-  /** Headers (lower-case) a stage removed, e.g. a verified credential's. */
-  removeHeaders?: readonly string[];
-  /** The Cookie header to send instead of the client's (a verified cookie credential removed); null: none. */
-  cookie?: string | null;
+  /** The upstream Host when a transformation set one (`host`/`:authority`); X-Forwarded-Host and `Forwarded` keep the client's. */
+  authority?: string | undefined;
+  /**
+   * The stages' header edits (plugins/request-state.ts `RequestEdits.headers`): lower-case name →
+   * the values sent instead of the client's (null: none), e.g. a verified credential removed, a
+   * transformation's headers. The proxy's own headers (`host`, `x-forwarded-*`, `forwarded`,
+   * `x-request-id`) are written after them, as after the client's.
+   */
+  overlay?: ReadonlyMap<string, readonly string[] | null> | undefined;
 }
 
 /**
@@ -53,27 +58,26 @@ function forwardedElement(ctx: ForwardContext): string {
 
 /**
  * Request headers for the upstream: the client's minus hop-by-hop and connection-listed ones and
- * a verified credential and a client's `Forwarded`, with X-Forwarded-For (appended), -Proto, -Host,
+ * a client's `Forwarded`, with the stages' edits (`overlay`), X-Forwarded-For (appended), -Proto, -Host,
  * X-Request-Id and our own `Forwarded` set.
  * Builds a fresh object: deleting keys would send V8 objects into slow dictionary mode.
  */
 export function upstreamRequestHeaders(incoming: Readonly<HeaderMap>, ctx: ForwardContext): HeaderMap {
   const listed = connectionListed(incoming.connection);
+  const overlay = ctx.overlay;
   const out: HeaderMap = {};
   for (const name in incoming) {
-    if (
-      HOP_BY_HOP.has(name) ||
-      name === 'host' ||
-      name === 'forwarded' ||
-      listed?.has(name) === true ||
-      ctx.removeHeaders?.includes(name) === true
-    )
+    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'forwarded' || listed?.has(name) === true || overlay?.has(name) === true)
       continue;
-    if (name === 'cookie' && ctx.cookie !== undefined) continue;
     out[name] = incoming[name];
   }
-  out.host = ctx.host;
-  if (ctx.cookie !== undefined && ctx.cookie !== null) out.cookie = ctx.cookie;
+  if (overlay !== undefined) {
+    for (const [name, values] of overlay) {
+      if (values === null || values.length === 0 || HOP_BY_HOP.has(name) || name === 'host' || name === 'forwarded') continue;
+      out[name] = values.length === 1 ? values[0] : [...values];
+    }
+  }
+  out.host = ctx.authority ?? ctx.host;
   const prior = out['x-forwarded-for'];
   out['x-forwarded-for'] =
     prior === undefined || prior === '' ? ctx.clientAddress : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ctx.clientAddress}`;

@@ -1,11 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate, type AuthDecision } from '../auth/jwt-authenticate.js';
 import type { JwtVerifier } from '../auth/jwt-verifier.js';
-import { rawHeaderSource, type CredentialSource } from '../auth/token-location.js';
+import { cookieHeaderWithout, urlWithoutQueryParam, type CredentialSource } from '../auth/token-location.js';
 import type { RuntimeConfig } from '../config/compile.js';
 import { waitForNextConfig, type ConfigStore } from '../config/store.js';
 import type { ProxyMetrics } from '../metrics.js';
-import { addEdit } from '../plugins/request-state.js';
+import { credentialSourceOf } from '../plugins/cel-activation.js';
+import { bufferRequestBody } from '../plugins/request-body.js';
+import { editsOf, RedactedToken, setHeaderEdit } from '../plugins/request-state.js';
 import { sendJwtFailure, sendProxyError } from '../plugins/responses.js';
 import type { PolicyStage } from './stage.js';
 
@@ -38,7 +40,7 @@ interface JwtRun {
  * forwarded request (an edit). Only an unknown kid from an issuer with remote keys waits, bounded,
  * for a refetch, then decides again with the newest config (which the request then keeps).
  */
-export function jwtStage(o: JwtStageOptions): PolicyStage {
+export function jwtStage(o: JwtStageOptions): PolicyStage<'jwt'> {
   /** Per JWKS URL: the wait under way (concurrent requests share it) and when the last one began. */
   const refetches = new Map<string, { waiting: Promise<boolean> | undefined; startedMs: number }>();
   function awaitNewKeys(remoteUrl: string, kid: string): Promise<boolean> {
@@ -75,33 +77,72 @@ export function jwtStage(o: JwtStageOptions): PolicyStage {
   }
 
   /** Applies a JWT decision; true when the request was answered (rejected). */
-  function apply(req: FastifyRequest, reply: FastifyReply, run: JwtRun): boolean {
+  function apply(req: FastifyRequest, reply: FastifyReply, run: JwtRun, src: CredentialSource): boolean {
     const { decision, verifier } = run;
     req.agw.runtime = run.runtime;
     const policy = verifier.policy;
     const provider = decision.action === 'pass' ? (decision.providerId ?? '') : '';
     const code = decision.action === 'reject' ? decision.failure.code : (decision.code ?? '');
     o.metrics.countJwt(policy.policy, provider, decision.result, code);
+    // No conditional spreads on this path (V8's slow path); an undefined field is left out of the log.
     req.agw.jwt = {
       policy: policy.policy,
       result: decision.result,
-      ...(provider !== '' ? { provider } : {}),
-      ...(code !== '' ? { code } : {}),
+      provider: provider !== '' ? provider : undefined,
+      code: code !== '' ? code : undefined,
     };
     if (decision.action === 'reject') {
       sendJwtFailure(req, reply, decision.failure);
       return true;
     }
-    if (decision.claims !== undefined) req.agw.claims = decision.claims;
-    if (decision.stripCredential) {
-      const loc = policy.location;
-      addEdit(
-        req.agw,
-        loc.kind === 'header' ? 'removeHeaders' : loc.kind === 'cookie' ? 'removeCookies' : 'removeQueryParams',
-        loc.kind === 'header' ? loc.name.toLowerCase() : loc.name,
-      );
+    if (decision.verified !== undefined && decision.token !== undefined) {
+      req.agw.verified = decision.verified;
+      req.agw.token = new RedactedToken(decision.token);
+      req.agw.cel?.invalidate();
     }
+    if (decision.stripCredential) stripCredential(req, policy.location, src);
     return false;
+  }
+
+  /** Removes a verified credential from the forwarded request (an edit every later reader sees). */
+  function stripCredential(req: FastifyRequest, loc: JwtVerifier['policy']['location'], src: CredentialSource): void {
+    switch (loc.kind) {
+      case 'header':
+        setHeaderEdit(req.agw, loc.name.toLowerCase(), null);
+        break;
+      case 'cookie': {
+        const rest = cookieHeaderWithout(src.header('cookie'), [loc.name]);
+        setHeaderEdit(req.agw, 'cookie', rest === undefined ? null : [rest]);
+        break;
+      }
+      case 'query':
+        editsOf(req.agw).path = urlWithoutQueryParam(src.url, loc.name);
+        req.agw.cel?.invalidate();
+        break;
+      case 'expression':
+        break; // nothing is stripped (upstream)
+    }
+  }
+
+  function decide(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    runtime: RuntimeConfig,
+    verifier: JwtVerifier,
+    policyKey: string,
+  ): boolean | Promise<boolean> {
+    const src = credentialSourceOf(req, verifier.locationExpression !== undefined);
+    const decision = authenticate(verifier, src, Math.floor(o.now() / 1000));
+    const first = { runtime, decision, verifier };
+    if (
+      decision.action === 'reject' &&
+      'refetch' in decision.failure &&
+      decision.failure.refetch !== undefined &&
+      o.requestRefetch !== undefined
+    ) {
+      return retryAfterRefetch(src, policyKey, decision.failure.refetch, first).then((run) => apply(req, reply, run, src));
+    }
+    return apply(req, reply, first, src);
   }
 
   return {
@@ -114,18 +155,12 @@ export function jwtStage(o: JwtStageOptions): PolicyStage {
         sendProxyError(req, reply, 'PROXY_ERR_POLICY_UNAVAILABLE');
         return true;
       }
-      const src = rawHeaderSource(req.raw.rawHeaders, req.raw.url ?? '/');
-      const decision = authenticate(verifier, src, Math.floor(o.now() / 1000));
-      const first = { runtime, decision, verifier };
-      if (
-        decision.action === 'reject' &&
-        'refetch' in decision.failure &&
-        decision.failure.refetch !== undefined &&
-        o.requestRefetch !== undefined
-      ) {
-        return retryAfterRefetch(src, policyKey, decision.failure.refetch, first).then((run) => apply(req, reply, run));
+      // A location expression that reads `request.body`: the body first (bounded).
+      if (verifier.locationExpression?.references.requestBody === true && req.agw.body === undefined) {
+        const read = bufferRequestBody(req, reply);
+        if (read !== false) return read.then((answered) => answered || decide(req, reply, runtime, verifier, policyKey));
       }
-      return apply(req, reply, first);
+      return decide(req, reply, runtime, verifier, policyKey);
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { CompiledRoute, ProxyConfigInput } from '@agw/api';
+import { PROXY_CONFIG_SCHEMA_VERSION, type CompiledRoute, type ProxyConfigInput } from '@agw/api';
 import { ConfigStore, ProxyMetrics, TARGET_ERROR_BODY, applyConfig, buildGatewayServer, canonicalPath, type PathRules } from '@agw/proxy';
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
@@ -36,7 +36,7 @@ const route = (id: string, prefix: string, extra: Partial<CompiledRoute> = {}): 
 
 function config(): ProxyConfigInput {
   return {
-    schemaVersion: 2,
+    schemaVersion: PROXY_CONFIG_SCHEMA_VERSION,
     version: 'attacks',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [{ name: 'http', port: 80 }],

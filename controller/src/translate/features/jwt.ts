@@ -12,7 +12,8 @@ import {
 import { resolveServicePort, type BackendIndex } from '../backends.js';
 import { parseJwks } from '../jwks-keys.js';
 import type { JwksKeys, JwksRequest } from '../model.js';
-import type { PolicyFeature } from './feature.js';
+import { celProblem } from './cel-check.js';
+import type { ExpressionProblem, PolicyFeature } from './feature.js';
 
 export interface TranslatedJwt {
   readonly policy: CompiledJwtPolicy;
@@ -32,7 +33,20 @@ function translateLocation(loc: TokenLocation | undefined): CompiledTokenLocatio
     };
   if (loc?.queryParameter !== undefined) return { kind: 'query', name: loc.queryParameter.name };
   if (loc?.cookie !== undefined) return { kind: 'cookie', name: loc.cookie.name };
+  // Pushed as written even when it does not parse: the proxy then finds no token (status: PartiallyValid).
+  if (loc?.expression !== undefined) return { kind: 'expression', expression: loc.expression };
   return DEFAULT_TOKEN_LOCATION;
+}
+
+/** `location.expression` when it does not parse, with upstream's message. */
+export function jwtExpressionProblems(policy: AgentgatewayPolicy): ExpressionProblem[] {
+  const expression = policy.spec.traffic?.jwtAuthentication?.location?.expression;
+  if (expression === undefined) return [];
+  return celProblem(
+    ['spec', 'traffic', 'jwtAuthentication', 'location', 'expression'],
+    expression,
+    'jwtAuthentication location expression is not a valid CEL expression',
+  );
 }
 
 /** Upstream's URL checks for `jwks.remote.url` (remotehttp/resolver.go), with its messages. */
@@ -69,6 +83,7 @@ export function translateJwtPolicy(
   const errors: string[] = [];
   const notes: string[] = [];
   const requests: JwksRequest[] = [];
+  errors.push(...jwtExpressionProblems(p).map((e) => e.message));
   jwt.providers.forEach((prov, i) => {
     const id = `${name}#${i}`;
     const base = { id, issuer: prov.issuer, ...(prov.audiences !== undefined ? { audiences: prov.audiences } : {}) };
@@ -144,6 +159,7 @@ export function translateJwtPolicy(
  */
 export const jwtFeature: PolicyFeature<'jwt'> = {
   name: 'jwt',
+  scope: 'traffic',
   phases: new Set(['PreRouting', 'Route']),
   merge: 'most-specific',
   translate(policy, ctx) {
@@ -152,4 +168,5 @@ export const jwtFeature: PolicyFeature<'jwt'> = {
     const t = translateJwtPolicy(policy, jwt, ctx.backends, ctx.jwks);
     return { compiled: t.policy, errors: t.errors, notes: t.notes, jwksRequests: t.requests };
   },
+  expressionProblems: jwtExpressionProblems,
 };

@@ -1,0 +1,190 @@
+import {
+  celHeaders,
+  celSourceAddress,
+  type CelActivation,
+  type CelHeaders,
+  type CelProxyInfo,
+  type CelRequest,
+  type CelResponse,
+  type CelSource,
+  type CelValue,
+  type CompiledExpression,
+} from '@agw/api';
+import type { FastifyRequest } from 'fastify';
+import { celClaimsOf } from '../auth/jwt-verifier.js';
+import { overlaySource, rawHeaderSource, type CredentialSource } from '../auth/token-location.js';
+import './request-state.js';
+
+/**
+ * The CEL variables of one request (agentgateway-cel-policies.md §5), built lazily: each root is a
+ * getter on the prototype (no closure per request), built on first read and kept, so an
+ * expression that reads only `jwt` costs no `request` object and no header map. cel-js reads
+ * roots as `activation[name]`, so a class instance works here; the values themselves are plain
+ * objects, as CEL maps must be.
+ *
+ * What the variables show: the request **as edited so far** (plugins/request-state.ts
+ * `RequestEdits`: a PreRouting transformation's headers, a stripped credential, a new path,
+ * authority or method, a replaced body); `invalidate()` drops the cached `request` when the edits
+ * change. `jwt` is the verified token's claims (absent without a valid token); `metadata` the
+ * values `transformation.metadata` stored; `response` is set only for response transformations.
+ */
+export class RequestActivation implements CelActivation {
+  #request: CelRequest | undefined;
+  #source: CelSource | undefined;
+  #proxy: CelProxyInfo | undefined;
+  #response: CelResponse | undefined;
+
+  constructor(private readonly req: FastifyRequest) {}
+
+  get request(): CelRequest {
+    return (this.#request ??= requestView(this.req));
+  }
+
+  // An undefined root is absent for CEL (`unknown_variable`): the types say CelValue, as CelActivation's optional roots.
+  get jwt(): CelValue {
+    const verified = this.req.agw.verified;
+    return (verified === undefined ? undefined : celClaimsOf(verified)) as CelValue;
+  }
+
+  /** Only while a response transformation runs (forwarding sets it); absent otherwise. */
+  get response(): CelResponse {
+    return this.#response as CelResponse;
+  }
+
+  setResponse(response: CelResponse | undefined): void {
+    this.#response = response;
+  }
+
+  get source(): CelSource {
+    if (this.#source === undefined) {
+      const socket = this.req.raw.socket;
+      this.#source = { address: celSourceAddress(socket.remoteAddress ?? ''), port: BigInt(socket.remotePort ?? 0) };
+    }
+    return this.#source;
+  }
+
+  get metadata(): Readonly<Record<string, CelValue>> {
+    return this.req.agw.metadata ?? EMPTY;
+  }
+
+  get proxy(): CelProxyInfo {
+    if (this.#proxy === undefined) {
+      const state = this.req.agw;
+      const gw = state.runtime?.config.gateway;
+      const route = state.route?.id.split('/', 2).join('/');
+      this.#proxy = {
+        ...(gw !== undefined ? { gateway: `${gw.namespace}/${gw.name}` } : {}),
+        ...(state.listener !== undefined ? { listener: state.listener.name } : {}),
+        ...(route !== undefined ? { route } : {}),
+      };
+    }
+    return this.#proxy;
+  }
+
+  /** The request's edits changed: the next read of `request` sees them (and the route, once chosen). */
+  invalidate(): void {
+    this.#request = undefined;
+    this.#proxy = undefined;
+  }
+}
+
+const EMPTY: Readonly<Record<string, CelValue>> = Object.freeze(Object.create(null) as Record<string, CelValue>);
+
+/** The request's activation, created on first use. */
+export function activationOf(req: FastifyRequest): RequestActivation {
+  return req.agw.cel ?? (req.agw.cel = new RequestActivation(req));
+}
+
+/** Only `request` and `source` (a token location expression runs before any token is known). */
+export function locationActivation(req: FastifyRequest, expression: CompiledExpression): CelActivation {
+  const a = activationOf(req);
+  const refs = expression.references;
+  return { ...(refs.request ? { request: a.request } : {}), ...(refs.source ? { source: a.source } : {}) };
+}
+
+function requestView(req: FastifyRequest): CelRequest {
+  const state = req.agw;
+  const edits = state.edits;
+  const raw = req.raw;
+  const pathAndQuery = edits?.path ?? raw.url ?? '/';
+  const q = pathAndQuery.indexOf('?');
+  const host = edits?.authority ?? state.host ?? '';
+  let headers: CelHeaders | undefined;
+  return {
+    method: edits?.method ?? raw.method ?? 'GET',
+    uri: `http://${host}${pathAndQuery}`,
+    host,
+    scheme: 'http',
+    path: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q),
+    pathAndQuery,
+    version: `HTTP/${raw.httpVersion}`,
+    get headers(): CelHeaders {
+      return (headers ??= effectiveCelHeaders(req));
+    },
+    // Undefined (absent in CEL) unless buffered: only when an expression reads it.
+    body: edits?.body ?? state.body,
+  } as CelRequest;
+}
+
+/** The request's headers in CEL's shape, with the edits applied (and `host` the edited authority). */
+function effectiveCelHeaders(req: FastifyRequest): Record<string, string | readonly string[]> {
+  const out = celHeaders(req.raw.headersDistinct);
+  const edits = req.agw.edits;
+  if (edits === undefined) return out;
+  if (edits.headers !== undefined) {
+    for (const [name, values] of edits.headers) {
+      if (values === null || values.length === 0) delete out[name];
+      else define(out, name, values.length === 1 ? (values[0] as string) : values);
+    }
+  }
+  if (edits.authority !== undefined) define(out, 'host', edits.authority);
+  return out;
+}
+
+function define(o: Record<string, unknown>, name: string, value: unknown): void {
+  // defineProperty: a header named `__proto__` is an ordinary key.
+  Object.defineProperty(o, name, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** Every value of a request header (lower-case name) as edited so far. */
+export function headerValues(req: FastifyRequest, name: string): readonly string[] {
+  const o = req.agw.edits?.headers?.get(name);
+  if (o !== undefined) return o ?? [];
+  return req.raw.headersDistinct[name] ?? [];
+}
+
+/** The first value of a header as edited so far (the route matcher's view). */
+export function firstHeaderValue(req: FastifyRequest, name: string): string | undefined {
+  const o = req.agw.edits?.headers?.get(name);
+  if (o !== undefined) return o?.[0];
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * The JWT stage's view of the request: raw headers (every duplicate), with the edits so far; with
+ * `withExpression`, able to evaluate a location expression.
+ */
+export function credentialSourceOf(req: FastifyRequest, withExpression: boolean): CredentialSource {
+  const raw = req.raw;
+  const edits = req.agw.edits;
+  let src = rawHeaderSource(raw.rawHeaders, raw.url ?? '/');
+  if (withExpression) {
+    const base = src;
+    src = {
+      url: base.url,
+      header: base.header,
+      evaluate: (expression) => {
+        const r = expression.evaluate(locationActivation(req, expression));
+        return r.ok ? r.value : undefined;
+      },
+    };
+  }
+  return edits === undefined ? src : overlaySource(src, edits.headers, edits.path ?? src.url);
+}
+
+/** True only when the expression evaluates to `true`; an error or any other value is false (upstream). */
+export function evaluatesTrue(expression: CompiledExpression, activation: CelActivation): boolean {
+  const r = expression.evaluate(activation);
+  return r.ok && r.value === true;
+}
