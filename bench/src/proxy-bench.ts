@@ -179,20 +179,39 @@ async function main(): Promise<void> {
     location: { kind: 'header', name: 'authorization', prefix: 'Bearer ' },
     providers: [{ id, issuer: 'https://bench', keys: jwks(k).keys }],
   });
-  const route = (host: string, jwt?: string) => ({
+  const route = (host: string, jwt?: string, more: Record<string, unknown> = {}, listener = 'http') => ({
     id: `bench/${host}/0/0`,
-    listeners: ['http'],
+    listeners: [listener],
     hostnames: [host],
     order: 0,
     match: { path: { type: 'PathPrefix', value: '/' }, headers: [], queryParams: [] },
     backends: [{ name: 'bench/upstream:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: upstreamPort }] }],
-    ...(jwt ? { policies: { jwt } } : {}),
+    ...(jwt ? { policies: { jwt, ...more } } : {}),
   });
+  const setHeaders = (policy: string, set: Array<{ name: string; value: string }>) => ({
+    policy,
+    entries: [{ request: { metadata: [], add: [], set, remove: [] } }],
+  });
+  // Ten rules, all evaluated on the allowed path: 3 Deny (false), 3 Require (true), 4 Allow (the last one true).
+  const tenRules = [
+    ...[1, 2, 3].map((i) => ({ action: 'Deny', expression: `jwt.sub == 'blocked-${i}'` })),
+    ...['has(jwt.sub)', "jwt.iss == 'https://bench'", "request.method != 'TRACE'"].map((expression) => ({ action: 'Require', expression })),
+    ...[1, 2, 3].map((i) => ({ action: 'Allow', expression: `jwt.sub == 'other-${i}'` })),
+    { action: 'Allow', expression: "jwt.sub == 'bench'" },
+  ];
+  // PreRouting: a header set from the request before route selection, and a route matched on it.
+  const preRoute = {
+    ...route('pre.bench', undefined, {}, 'pre'),
+    match: { path: { type: 'PathPrefix', value: '/' }, headers: [{ type: 'Exact', name: 'x-tier', value: 'premium' }], queryParams: [] },
+  };
   const config = {
     schemaVersion: PROXY_CONFIG_SCHEMA_VERSION,
     version: 'bench',
     gateway: { namespace: 'bench', name: 'gw' },
-    listeners: [{ name: 'http', port: 80 }],
+    listeners: [
+      { name: 'http', port: 80 },
+      { name: 'pre', port: 81, preRouting: { transformation: 'pre' } },
+    ],
     // rsfull: the rs key under a policy of its own, so that its cache (filled to the bound) is not the RS256 row's.
     routes: [
       route('open.bench'),
@@ -200,31 +219,52 @@ async function main(): Promise<void> {
       route('es.bench', 'es'),
       route('ed.bench', 'ed'),
       route('rsfull.bench', 'rsfull'),
+      route('claims.bench', 'rs', { transformation: 'claims' }),
+      route('allow1.bench', 'rs', { authorization: ['allow1'] }),
+      route('rules10.bench', 'rs', { authorization: ['rules10'] }),
+      preRoute,
     ],
     policies: {
       jwt: { rs: policy('rs', rs), es: policy('es', es), ed: policy('ed', ed), rsfull: { ...policy('rs', rs), policy: 'bench/rsfull' } },
+      transformation: {
+        claims: setHeaders('bench/claims', [
+          { name: 'x-user-id', value: 'jwt.sub' },
+          { name: 'x-auth-issuer', value: 'jwt.iss' },
+          { name: 'x-user-role', value: "default(jwt.role, 'user')" },
+        ]),
+        pre: setHeaders('bench/pre', [{ name: 'x-tier', value: "default(request.headers['x-plan'], 'free')" }]),
+      },
+      authorization: {
+        allow1: { policy: 'bench/allow1', rules: [{ action: 'Allow', expression: "jwt.sub == 'bench'" }] },
+        rules10: { policy: 'bench/rules10', rules: tenRules },
+      },
+      backendAuth: {},
     },
   };
   const dir = mkdtempSync(join(tmpdir(), 'agw-bench-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const start = async (cacheEntries: number, workers = 1) => {
-    const [port, admin] = [await freePort(), await freePort()];
+    const [port, prePort, admin] = [await freePort(), await freePort(), await freePort()];
     const p = child([
       join(root, 'proxy/dist/main.js'),
       `--config=${join(dir, 'config.json')}`,
       '--host=127.0.0.1',
       `--port-map=80=${port}`,
+      `--port-map=81=${prePort}`,
       `--admin-port=${admin}`,
       '--log-level=warn',
       `--jwt-cache-entries=${cacheEntries}`,
       `--workers=${workers}`,
     ]);
     await until(`http://127.0.0.1:${admin}/readyz`);
-    return { port, admin, pid: p.pid as number };
+    return { port, prePort, admin, pid: p.pid as number };
   };
   const proxy = await start(10_000);
   const missing = await start(MISS_CACHE_ENTRIES);
   const twoWorkers = await start(10_000, 2);
+  // The cache-full row on a process of its own: a proxy that has just verified 10,000 tokens (its
+  // heap and JIT state) must not be the one the no-policy and cache-hit rows measure.
+  const full = await start(10_000);
   await until(`http://127.0.0.1:${upstreamPort}/`);
   const claims = { iss: 'https://bench', sub: 'bench' };
   const tokens = { rs: await mintToken(rs, { claims }), es: await mintToken(es, { claims }), ed: await mintToken(ed, { claims }) };
@@ -232,11 +272,6 @@ async function main(): Promise<void> {
   const distinct = (key: typeof rs) =>
     Promise.all(Array.from({ length: MISS_TOKENS }, (_, i) => mintToken(key, { claims: { ...claims, jti: `bench-${i}` } })));
   const missTokens = { rs: await distinct(rs), es: await distinct(es) };
-  // Synchronous node:crypto signatures: ~1 ms each for RS256, several times faster than jose's.
-  const nowSec = Math.floor(Date.now() / 1000);
-  const fillTokens = Array.from({ length: FULL_TOKENS }, (_, i) =>
-    signRaw(rs, { alg: 'RS256', kid: rs.kid, typ: 'JWT' }, { ...claims, jti: `fill-${i}`, iat: nowSec, exp: nowSec + 3600 }),
-  );
   const fullHotToken = await mintToken(rs, { claims: { ...claims, jti: 'full-hot' } });
 
   // Warm-up (JIT, keep-alive pools), not reported.
@@ -249,18 +284,28 @@ async function main(): Promise<void> {
   await autocannon(
     load({ name: 'warm-up', port: missing.port, host: 'rs.bench', headers: {}, tokens: missTokens.rs, pid: missing.pid }, 2),
   );
-  // Fill the rsfull policy's cache to its bound: each token once, then the hot token (its first request, a miss, evicts one).
-  const fill = await autocannon({
-    ...load({ name: 'fill', port: proxy.port, host: 'rsfull.bench', headers: {}, tokens: fillTokens, pid: proxy.pid }, 1),
-    amount: FULL_TOKENS,
-  });
+  // Fill the rsfull policy's cache to its bound: each token once, then the hot token (its first
+  // request, a miss, evicts one). The tokens (~5 MB) are made and dropped inside, so the load
+  // generator's heap in the rounds is what it was before this row existed.
+  const fillCache = async () => {
+    // Synchronous node:crypto signatures: ~1 ms each for RS256, several times faster than jose's.
+    const nowSec = Math.floor(Date.now() / 1000);
+    const fillTokens = Array.from({ length: FULL_TOKENS }, (_, i) =>
+      signRaw(rs, { alg: 'RS256', kid: rs.kid, typ: 'JWT' }, { ...claims, jti: `fill-${i}`, iat: nowSec, exp: nowSec + 3600 }),
+    );
+    return autocannon({
+      ...load({ name: 'fill', port: full.port, host: 'rsfull.bench', headers: {}, tokens: fillTokens, pid: full.pid }, 1),
+      amount: FULL_TOKENS,
+    });
+  };
+  const fill = await fillCache();
   await autocannon({
-    url: `http://127.0.0.1:${proxy.port}/headers`,
+    url: `http://127.0.0.1:${full.port}/headers`,
     connections: CONNECTIONS,
     duration: 2,
     headers: { host: 'rsfull.bench', ...bearer(fullHotToken) },
   });
-  const fullBefore = await cacheSize(proxy.admin, 'bench/rsfull');
+  const fullBefore = await cacheSize(full.admin, 'bench/rsfull');
   if (fill.non2xx > 0 || fullBefore < FULL_TOKENS)
     throw new Error(`cache fill: ${fill.non2xx} non-2xx, ${fullBefore} entries, expected ${FULL_TOKENS}`);
   const lookupsBefore = await cacheLookups(missing.admin);
@@ -281,10 +326,10 @@ async function main(): Promise<void> {
     { name: 'proxy + JWT EdDSA, cache hit', port: proxy.port, host: 'ed.bench', headers: bearer(tokens.ed), pid: proxy.pid },
     {
       name: `proxy + JWT RS256, cache hit, cache full (${FULL_TOKENS.toLocaleString('en')} entries)`,
-      port: proxy.port,
+      port: full.port,
       host: 'rsfull.bench',
       headers: bearer(fullHotToken),
-      pid: proxy.pid,
+      pid: full.pid,
     },
     {
       name: 'proxy + JWT RS256, cache miss (a new token each request)',
@@ -302,6 +347,34 @@ async function main(): Promise<void> {
       tokens: missTokens.es,
       pid: missing.pid,
     },
+    {
+      name: 'proxy + JWT RS256, cache hit + 3 header sets from claims (transformation)',
+      port: proxy.port,
+      host: 'claims.bench',
+      headers: bearer(tokens.rs),
+      pid: proxy.pid,
+    },
+    {
+      name: 'proxy + JWT RS256, cache hit + 1 Allow rule on a claim (authorization)',
+      port: proxy.port,
+      host: 'allow1.bench',
+      headers: bearer(tokens.rs),
+      pid: proxy.pid,
+    },
+    {
+      name: 'proxy + JWT RS256, cache hit + 10 authorization rules',
+      port: proxy.port,
+      host: 'rules10.bench',
+      headers: bearer(tokens.rs),
+      pid: proxy.pid,
+    },
+    {
+      name: 'proxy, PreRouting transformation + header-matched route',
+      port: proxy.prePort,
+      host: 'pre.bench',
+      headers: { 'x-plan': 'premium' },
+      pid: proxy.pid,
+    },
     { name: 'proxy --workers 2, no policy', port: twoWorkers.port, host: 'open.bench', headers: {}, pid: twoWorkers.pid },
     {
       name: 'proxy --workers 2 + JWT RS256, cache hit',
@@ -312,7 +385,7 @@ async function main(): Promise<void> {
     },
   ]);
   const lookupsAfter = await cacheLookups(missing.admin);
-  const fullAfter = await cacheSize(proxy.admin, 'bench/rsfull');
+  const fullAfter = await cacheSize(full.admin, 'bench/rsfull');
   const missHits = lookupsAfter.hit - lookupsBefore.hit,
     missMisses = lookupsAfter.miss - lookupsBefore.miss;
   const at1000 = (port: number, host: string, headers: Record<string, string> = {}, headersFor?: (i: number) => Record<string, string>) =>
@@ -321,7 +394,7 @@ async function main(): Promise<void> {
     { name: 'upstream direct', ...(await at1000(upstreamPort, 'open.bench')) },
     { name: 'proxy, no policy', ...(await at1000(proxy.port, 'open.bench')) },
     { name: 'proxy + JWT RS256, cache hit', ...(await at1000(proxy.port, 'rs.bench', bearer(tokens.rs))) },
-    { name: 'proxy + JWT RS256, cache hit, cache full', ...(await at1000(proxy.port, 'rsfull.bench', bearer(fullHotToken))) },
+    { name: 'proxy + JWT RS256, cache hit, cache full', ...(await at1000(full.port, 'rsfull.bench', bearer(fullHotToken))) },
     { name: 'proxy + JWT RS256, cache miss', ...(await at1000(missing.port, 'rs.bench', {}, () => bearer(nextToken(missTokens.rs)))) },
   ];
   const direct = fixed[0] as LatencyResult;

@@ -117,6 +117,32 @@ async function manifests(): Promise<unknown[]> {
       { providers: [{ issuer: ISS, jwks: { inline: '{"keys":[{"kty":"RSB","kid":"x"}]}' } }] },
     ),
     policy('missing-target', { kind: 'Gateway', name: 'fake-gw' }, { providers: [{ issuer: ISS, jwks: { inline: '{"keys":[]}' } }] }),
+    // Policies after the signature check: a valid one of each kind, and CEL that does not parse.
+    {
+      apiVersion: 'agentgateway.dev/v1alpha1',
+      kind: 'AgentgatewayPolicy',
+      metadata: { name: 'claims-rbac-passthrough', namespace: NS },
+      spec: {
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'route-ok' }],
+        traffic: {
+          authorization: { action: 'Require', policy: { matchExpressions: ["has(jwt.sub) && jwt.sub != ''"] } },
+          transformation: { request: { set: [{ name: 'x-user-id', value: 'jwt.sub' }] } },
+        },
+        backend: { auth: { passthrough: {} } },
+      },
+    },
+    {
+      apiVersion: 'agentgateway.dev/v1alpha1',
+      kind: 'AgentgatewayPolicy',
+      metadata: { name: 'invalid-cel', namespace: NS },
+      spec: {
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: GW }],
+        traffic: {
+          authorization: { policy: { matchExpressions: ['jwt.sub =='] } },
+          transformation: { request: { set: [{ name: 'x-a', value: "'unclosed" }], add: [{ name: 'x-b', value: '1 +' }] } },
+        },
+      },
+    },
   ];
 }
 
@@ -343,7 +369,18 @@ describe('agw local and the cluster controller give the same statuses', () => {
       status: 'False',
       reason: 'Pending',
     });
-    expect(localSt.size).toBe(2 + 1 + 3 + 4); // class, gateway, its listener, 3 routes, 4 policies
+    expect(cond(`AgentgatewayPolicy ${NS}/claims-rbac-passthrough → Gateway ${NS}/${GW}`, 'Accepted')).toMatchObject({
+      status: 'True',
+      reason: 'Valid',
+    });
+    expect(cond(`AgentgatewayPolicy ${NS}/invalid-cel → Gateway ${NS}/${GW}`, 'Accepted')).toMatchObject({
+      status: 'True',
+      reason: 'PartiallyValid',
+    });
+    expect(cond(`AgentgatewayPolicy ${NS}/invalid-cel → Gateway ${NS}/${GW}`, 'Accepted')?.message).toContain(
+      'authorization matchExpression is not a valid CEL expression: jwt.sub ==',
+    );
+    expect(localSt.size).toBe(2 + 1 + 3 + 6); // class, gateway, its listener, 3 routes, 6 policies
     // Every line local mode serves on /status is covered by the comparison (listeners ride on the Gateway's).
     expect(Object.keys(lines).sort()).toEqual([...localSt.keys()].filter((k) => !k.includes(' listener ')).sort());
   });

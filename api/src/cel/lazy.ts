@@ -63,7 +63,7 @@ function lenientTypeCheck(checker: CelChecker, m: LazyArgs, ctx: CelContext): Ce
 const UNRESOLVED = Symbol('unresolved');
 const MISSING = Symbol('missing');
 
-interface SelectPath {
+export interface SelectPath {
   readonly root: string;
   readonly keys: readonly string[];
 }
@@ -71,7 +71,7 @@ interface SelectPath {
 /** Names the environment defines as constants (namespaces): never a variable of the activation. */
 const CONSTANT_ROOTS = new Set(['cel', 'google', 'base64', 'url', 'sha256', 'math']);
 
-function selectPath(node: CelAstNode): SelectPath | undefined {
+export function selectPath(node: CelAstNode): SelectPath | undefined {
   const keys: string[] = [];
   let n = node;
   for (;;) {

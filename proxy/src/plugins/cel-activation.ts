@@ -1,8 +1,6 @@
 import {
-  celHeaders,
   celSourceAddress,
   type CelActivation,
-  type CelHeaders,
   type CelProxyInfo,
   type CelRequest,
   type CelResponse,
@@ -102,6 +100,12 @@ export function locationActivation(req: FastifyRequest, expression: CompiledExpr
   return { ...(refs.request ? { request: a.request } : {}), ...(refs.source ? { source: a.source } : {}) };
 }
 
+/**
+ * `request` as a plain object of data properties (the shape the interpreter and the fast path
+ * read directly; an accessor literal per request cost ~5 µs under load), with the headers as a
+ * Map built from `rawHeaders` (~1 µs for ten headers; `headersDistinct` plus an object with a
+ * property defined per header cost ~7 µs).
+ */
 function requestView(req: FastifyRequest): CelRequest {
   const state = req.agw;
   const edits = state.edits;
@@ -109,41 +113,44 @@ function requestView(req: FastifyRequest): CelRequest {
   const pathAndQuery = edits?.path ?? raw.url ?? '/';
   const q = pathAndQuery.indexOf('?');
   const host = edits?.authority ?? state.host ?? '';
-  let headers: CelHeaders | undefined;
-  return {
+  const body = edits?.body ?? state.body;
+  const view: CelRequest = {
     method: edits?.method ?? raw.method ?? 'GET',
     uri: `http://${host}${pathAndQuery}`,
     host,
     scheme: 'http',
     path: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q),
     pathAndQuery,
-    version: `HTTP/${raw.httpVersion}`,
-    get headers(): CelHeaders {
-      return (headers ??= effectiveCelHeaders(req));
-    },
-    // Undefined (absent in CEL) unless buffered: only when an expression reads it.
-    body: edits?.body ?? state.body,
-  } as CelRequest;
+    version: raw.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${raw.httpVersion}`,
+    headers: effectiveCelHeaders(req),
+  };
+  // Absent in CEL (not an empty value) unless buffered: only when an expression reads it.
+  return body === undefined ? view : { ...view, body };
 }
 
-/** The request's headers in CEL's shape, with the edits applied (and `host` the edited authority). */
-function effectiveCelHeaders(req: FastifyRequest): Record<string, string | readonly string[]> {
-  const out = celHeaders(req.raw.headersDistinct);
+/**
+ * The request's headers in CEL's shape (lower-case name → one value, or the list of several), in
+ * arrival order, with the edits applied (and `host` the edited authority).
+ */
+function effectiveCelHeaders(req: FastifyRequest): Map<string, string | readonly string[]> {
+  const out = new Map<string, string | readonly string[]>();
+  const rawHeaders = req.raw.rawHeaders;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
+    const value = rawHeaders[i + 1] as string;
+    const prev = out.get(name);
+    out.set(name, prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value]);
+  }
   const edits = req.agw.edits;
   if (edits === undefined) return out;
   if (edits.headers !== undefined) {
     for (const [name, values] of edits.headers) {
-      if (values === null || values.length === 0) delete out[name];
-      else define(out, name, values.length === 1 ? (values[0] as string) : values);
+      if (values === null || values.length === 0) out.delete(name);
+      else out.set(name, values.length === 1 ? (values[0] as string) : values);
     }
   }
-  if (edits.authority !== undefined) define(out, 'host', edits.authority);
+  if (edits.authority !== undefined) out.set('host', edits.authority);
   return out;
-}
-
-function define(o: Record<string, unknown>, name: string, value: unknown): void {
-  // defineProperty: a header named `__proto__` is an ordinary key.
-  Object.defineProperty(o, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Every value of a request header (lower-case name) as edited so far. */
