@@ -8,6 +8,7 @@ import { adminRoutes } from './plugins/admin.js';
 import { gatewayPipeline } from './plugins/gateway-pipeline.js';
 import './plugins/request-state.js';
 import { upstreamPlugin } from './plugins/upstream.js';
+import { dispatchUpgrades } from './plugins/upgrade.js';
 import { canonicalUrlRewriter } from './plugins/canonical-target.js';
 import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
 
@@ -57,6 +58,8 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     ...(o.requestRefetch ? { requestRefetch: o.requestRefetch } : {}),
   });
   await app.register(upstreamPlugin, { upstreamTimeoutMs: o.upstreamTimeoutMs ?? 30_000, connectionsPerOrigin: 128 });
+  // `Connection: upgrade` requests (WebSocket) through the same lifecycle (plugins/upgrade.ts).
+  dispatchUpgrades(app);
   const port = String(o.listenerPort);
   // The access log object is only built when info is logged (the level is fixed at start).
   const accessLog = (o.logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') ?? true;

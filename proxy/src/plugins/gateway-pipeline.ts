@@ -14,7 +14,9 @@ import { DEFAULT_PATH_RULES, type PathRules } from '../routing/request-target.js
 import { canonicalRequestOf } from './canonical-target.js';
 import { firstHeaderValue } from './cel-activation.js';
 import './request-state.js';
+import { requestHasBody } from './request-body.js';
 import { sendError, sendProxyError } from './responses.js';
+import { upgradeOf } from './upgrade.js';
 
 export interface PipelineOptions extends Omit<JwtStageOptions, 'store' | 'metrics'> {
   store: ConfigStore;
@@ -82,6 +84,11 @@ export const gatewayPipeline = fp<PipelineOptions>(
         if (canonical.kind === 'asterisk') return reply.code(200).header('allow', ALLOW).send();
         req.agw.code = canonical.code;
         return sendError(req, reply, 400, TARGET_ERROR_BODY[canonical.code], 3);
+      }
+      // An upgrade request's body would follow on a socket Node's parser has left (plugins/upgrade.ts).
+      if (upgradeOf(req.raw) !== undefined && requestHasBody(req)) {
+        req.agw = { host: canonical.host };
+        return sendProxyError(req, reply, 'PROXY_ERR_UPGRADE_WITH_BODY');
       }
       const runtime = opts.store.current;
       if (runtime === undefined) {

@@ -9,6 +9,10 @@ import { downstreamResponseHeaders, upstreamRequestHeaders, type HeaderMap } fro
 import { applyResponseTransforms, type TransformationRuntime } from '../stages/transformation-stage.js';
 import { MAX_BUFFERED_BODY, requestHasBody } from './request-body.js';
 import { sendProxyError } from './responses.js';
+import { isWebSocketUpgrade, tunnelUpgrade, upgradeOf } from './upgrade.js';
+
+/** Longest wait for a TCP connection to an upstream, ms (undici's default, which the dispatcher keeps). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface UpstreamOptions {
   /** Longest wait for upstream response headers, and between body chunks, ms (default 30 000). */
@@ -41,10 +45,11 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
   });
 
   const origins = new WeakMap<Endpoint, string>();
+  const hostOf = (ep: Endpoint): string => loopbackAddressOf(ep.host) ?? ep.host;
   const originOf = (ep: Endpoint): string => {
     let origin = origins.get(ep);
     if (origin === undefined) {
-      const host = loopbackAddressOf(ep.host) ?? ep.host;
+      const host = hostOf(ep);
       origin = `http://${host.includes(':') ? `[${host}]` : host}:${ep.port}`;
       origins.set(ep, origin);
     }
@@ -73,6 +78,23 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
       path = writeCredential(headers, path, state.backendAuth.target, token.reveal());
     // The body: a transformation's, else the buffered one (an expression read it), else streamed as received.
     const hasBody = requestHasBody(req);
+    // An upgrade request (it never has a body: the pipeline refused those). WebSocket is
+    // tunnelled; another protocol is declined and the request forwarded below without `Upgrade`.
+    if (upgradeOf(raw) !== undefined && isWebSocketUpgrade(raw)) {
+      tunnelUpgrade(
+        req,
+        reply,
+        { host: hostOf(endpoint), port: endpoint.port, method: edits?.method ?? raw.method ?? 'GET', path, headers },
+        {
+          connectTimeoutMs: CONNECT_TIMEOUT_MS,
+          headersTimeoutMs: opts.upstreamTimeoutMs,
+          routeTimeoutMs: state.route?.timeoutMs,
+          transforms: state.responseTransforms,
+          fail: (err) => answerFailure(req, reply, err),
+        },
+      );
+      return;
+    }
     const buffered = edits?.body ?? (state.body !== undefined && hasBody ? state.body : undefined);
     if (buffered !== undefined) headers['content-length'] = String(buffered.byteLength);
     const exchange = new UpstreamExchange(req, reply, state.route?.timeoutMs, state.responseTransforms);
@@ -288,19 +310,20 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** Ends the exchange on a failure: an answer if none has started, else a cut connection. */
   fail(err: Error & { code?: string }): void {
     if (this.deadline !== undefined) clearTimeout(this.deadline);
-    this.req.agw.upstreamError = err.code ?? err.name;
-    if (this.res.headersSent) {
-      this.res.destroy();
-      return;
-    }
-    if (this.res.destroyed) return;
-    const code = failureCode(err);
-    this.req.log.warn({ err, upstream: this.req.agw.endpoint, code }, 'upstream call failed');
-    sendProxyError(
-      this.req,
-      this.reply,
-      code,
-      code === 'PROXY_ERR_UPSTREAM_FAILED' ? `upstream call failed: ${err.code ?? 'error'}` : undefined,
-    );
+    answerFailure(this.req, this.reply, err);
   }
+}
+
+/** A failed upstream exchange: the proxy's answer if no response has started, else a cut connection. */
+function answerFailure(req: FastifyRequest, reply: FastifyReply, err: Error & { code?: string }): void {
+  req.agw.upstreamError = err.code ?? err.name;
+  const res = reply.raw;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (res.destroyed) return;
+  const code = failureCode(err);
+  req.log.warn({ err, upstream: req.agw.endpoint, code }, 'upstream call failed');
+  sendProxyError(req, reply, code, code === 'PROXY_ERR_UPSTREAM_FAILED' ? `upstream call failed: ${err.code ?? 'error'}` : undefined);
 }
