@@ -85,6 +85,21 @@ export const ChartValues = z.object({
     nodeSelector: z.record(z.string(), z.string()),
     tolerations: z.array(z.record(z.string(), z.unknown())),
     podDisruptionBudget: z.object({ enabled: z.boolean(), maxUnavailable: z.number().int().min(0) }),
+    xdsTls: z
+      .object({
+        enabled: z
+          .boolean()
+          .describe(
+            'Serve the config stream over TLS (default true); deployed proxies verify it against the CA. Off: HTTPS listeners are not sent (their private keys never go over a plaintext stream).',
+          ),
+        secretName: z
+          .string()
+          .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$/)
+          .describe(
+            'An existing kubernetes.io/tls Secret in the release namespace with tls.crt, tls.key and ca.crt (e.g. from cert-manager), valid for <release>.<namespace>.svc. Empty: the chart generates a self-signed CA and certificate, kept across upgrades (lookup; not with helm template).',
+          ),
+      })
+      .describe('TLS of the config stream, which carries the private keys of HTTPS listeners to the proxies.'),
   }),
   proxy: z
     .object({

@@ -23,11 +23,36 @@ export type GatewayClass = z.output<typeof GatewayClass>;
 
 export const RouteNamespacesFrom = z.enum(['All', 'Same', 'Selector']);
 
+/** A listener's reference to its certificate: a `kubernetes.io/tls` Secret (Gateway API SecretObjectReference). */
+export const SecretObjectReference = z.looseObject({
+  group: z.string().default('').describe('API group of the referent; "" (core) is the only one supported.'),
+  kind: z.string().default('Secret').describe('Kind of the referent; Secret is the only one supported.'),
+  name: z.string().min(1).describe('Name of the Secret.'),
+  namespace: z
+    .string()
+    .optional()
+    .describe("Namespace of the Secret (default: the Gateway's); another namespace needs a ReferenceGrant there."),
+});
+export type SecretObjectReference = z.output<typeof SecretObjectReference>;
+
+/**
+ * Gateway API ListenerTLSConfig (standard channel v1.4). `mode` defaults to Terminate; Passthrough
+ * is for protocol TLS (TLSRoute), which this project does not serve. `options` are
+ * implementation-specific and not read.
+ */
+export const ListenerTls = z.looseObject({
+  mode: z.enum(['Terminate', 'Passthrough']).default('Terminate').describe('Terminate (default): the proxy ends TLS with certificateRefs.'),
+  certificateRefs: z.array(SecretObjectReference).default([]).describe('Certificates (kubernetes.io/tls Secrets); SNI picks one.'),
+  options: z.record(z.string(), z.string()).optional().describe('Implementation-specific TLS options (none read).'),
+});
+export type ListenerTls = z.output<typeof ListenerTls>;
+
 export const Listener = z.looseObject({
   name: z.string().min(1),
   hostname: z.string().optional(),
   port: z.number().int().min(1).max(65535),
   protocol: z.string(),
+  tls: ListenerTls.optional(),
   allowedRoutes: z
     .looseObject({
       namespaces: z
@@ -172,3 +197,39 @@ export type EndpointSlice = z.output<typeof EndpointSlice>;
 
 /** Label linking an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/** The Secret type whose `tls.crt` and `tls.key` hold a certificate chain and its private key. */
+export const SECRET_TYPE_TLS = 'kubernetes.io/tls';
+
+/**
+ * A core Secret. The controller watches only `type: kubernetes.io/tls` ones (field selector) and
+ * keeps those a Gateway listener refers to. `data` values are base64 (as the API server serves
+ * them); `stringData` (plain text, files in local mode) wins over `data` per key, as on write.
+ * Key material: never logged, never in a status message.
+ */
+export const Secret = z.looseObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('Secret'),
+  metadata: ObjectMeta,
+  type: z.string().default('Opaque'),
+  data: z
+    .record(z.string(), z.string())
+    .nullish()
+    .transform((v) => v ?? {}),
+  stringData: z.record(z.string(), z.string()).optional(),
+});
+export type Secret = z.output<typeof Secret>;
+
+/**
+ * Gateway API listener and Gateway condition types and reasons used for HTTPS listeners, beyond
+ * those of condition.ts (Gateway API spelling).
+ */
+export const ListenerConditionType = { Conflicted: 'Conflicted' } as const;
+export type ListenerConditionType = (typeof ListenerConditionType)[keyof typeof ListenerConditionType];
+export const ListenerReason = {
+  InvalidCertificateRef: 'InvalidCertificateRef',
+  ProtocolConflict: 'ProtocolConflict',
+  /** Gateway Accepted: one or more listeners cannot be served. */
+  ListenersNotValid: 'ListenersNotValid',
+} as const;
+export type ListenerReason = (typeof ListenerReason)[keyof typeof ListenerReason];

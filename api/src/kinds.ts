@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { AgentgatewayParameters, PARAMETERS_KIND } from './agentgateway-parameters.js';
 import { AgentgatewayPolicy, POLICY_GROUP } from './agentgateway-policy.js';
-import { EndpointSlice, Gateway, GatewayClass, HttpRoute, ReferenceGrant, Service } from './gateway-api.js';
+import { EndpointSlice, Gateway, GatewayClass, HttpRoute, ReferenceGrant, SECRET_TYPE_TLS, Secret, Service } from './gateway-api.js';
 
 /** One kind the controller reads: where it lives in the API and how it is parsed at the boundary. */
 export interface WatchedKind {
@@ -15,6 +15,11 @@ export interface WatchedKind {
   readonly schema: z.ZodType;
   /** This controller writes the status of objects of this kind. */
   readonly statusWritten: boolean;
+  /**
+   * List and watch only objects matching this field selector: the API server filters, so the
+   * others never reach the controller's memory. Files (local mode) are read whole.
+   */
+  readonly fieldSelector?: string;
 }
 
 /**
@@ -85,6 +90,17 @@ export const WATCHED_KINDS = {
     namespaced: true,
     schema: EndpointSlice,
     statusWritten: false,
+  },
+  /** HTTPS listeners' certificateRefs: only kubernetes.io/tls Secrets are listed and watched. */
+  secrets: {
+    group: '',
+    version: 'v1',
+    kind: 'Secret',
+    plural: 'secrets',
+    namespaced: true,
+    schema: Secret,
+    statusWritten: false,
+    fieldSelector: `type=${SECRET_TYPE_TLS}`,
   },
 } as const satisfies Record<string, WatchedKind>;
 export type WatchedName = keyof typeof WATCHED_KINDS;

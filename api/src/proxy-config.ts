@@ -9,7 +9,8 @@ import { JwtMode } from './agentgateway-policy.js';
 
 /**
  * 3: authorization, transformation and backend auth (`policies.authorization|transformation|
- * backendAuth`, `PolicyRefs` of the same names, `backend.policies`, token location `expression`).
+ * backendAuth`, `PolicyRefs` of the same names, `backend.policies`, token location `expression`),
+ * and HTTPS listeners (`listener.protocol`, `listener.tls`).
  * A proxy of version 2 would drop those fields as unknown and serve without them, so the
  * version changes: it refuses (NACKs) a config it cannot enforce whole.
  * 2: policies per feature (`policies.<feature>` tables; routes and listeners refer to them by
@@ -196,10 +197,28 @@ export const CompiledRoute = z.object({
 });
 export type CompiledRoute = z.output<typeof CompiledRoute>;
 
+/** A certificate and its key, from a `kubernetes.io/tls` Secret, for an HTTPS listener. */
+export const CompiledCertificate = z.object({
+  /** `<namespace>/<secret name>`, for logs, metrics and status. */
+  name: z.string(),
+  /** PEM of the certificate chain (the Secret's `tls.crt`), leaf first. */
+  certChainPem: z.string().min(1),
+  /**
+   * PEM of the private key (the Secret's `tls.key`). Key material: sent only over a TLS-protected
+   * config stream (or in-process in local mode), never logged, `[redacted]` in /config_dump.
+   */
+  privateKeyPem: z.string().min(1),
+});
+export type CompiledCertificate = z.output<typeof CompiledCertificate>;
+
 export const CompiledListener = z.object({
   name: z.string(),
   port: z.number().int().min(1).max(65535),
   hostname: z.string().optional(),
+  /** HTTPS: TLS terminated by the proxy with `tls.certificates` (SNI picks among listeners of one port by hostname). */
+  protocol: z.enum(['HTTP', 'HTTPS']).default('HTTP'),
+  /** Set for HTTPS listeners: the certificates of the listener's `certificateRefs` that resolved (at least one). */
+  tls: z.object({ certificates: z.array(CompiledCertificate).min(1) }).optional(),
   /** PreRouting policies, per feature (keys into `policies`): run before route selection. */
   preRouting: PolicyRefs.optional(),
 });

@@ -34,6 +34,8 @@ export interface ControllerOptions {
   readonly deployer?: ProxyDeploymentParams;
   /** Least time between forced JWKS refetches of one URL (unknown kid), ms; default 30 000. */
   readonly jwksRefetchMinIntervalMs?: number;
+  /** Push HTTPS listeners' private keys over a plaintext config stream (development only; default false). */
+  readonly allowPlaintextKeyPush?: boolean;
 }
 
 /**
@@ -108,12 +110,16 @@ export class Controller {
       },
       ...(o.jwksRefetchMinIntervalMs !== undefined ? { refetchMinIntervalMs: o.jwksRefetchMinIntervalMs } : {}),
     });
-    this.configServer = new ConfigServer(o.authenticate, {
-      onProgrammingChange: () => this.schedule(),
-      onRefetch: (url, kid) => this.keys.refetch(url, kid),
-      onPushed: () => this.metrics.pushes.inc(),
-      log,
-    });
+    this.configServer = new ConfigServer(
+      o.authenticate,
+      {
+        onProgrammingChange: () => this.schedule(),
+        onRefetch: (url, kid) => this.keys.refetch(url, kid),
+        onPushed: () => this.metrics.pushes.inc(),
+        log,
+      },
+      { allowPlaintextKeyPush: o.allowPlaintextKeyPush === true },
+    );
     const cached = (ref: ObjectRef) => this.informers.get(ref.resource, ref.namespace, ref.name) as StatusObject | undefined;
     this.statuses = new StatusWriter({
       rest: o.rest,
@@ -124,6 +130,7 @@ export class Controller {
       isLeader: () => this.isLeader,
       cached,
       programmed: (gw, generation) => programmedCondition(gw, this.configServer.programming(gw), generation),
+      withheldListeners: (gw) => this.configServer.programming(gw).withheld,
       onWritten: (ref, before, status) => {
         const kind = WATCHED[ref.resource];
         for (const e of transitionEvents(kind.kind, before.status, status, o.controllerName)) {

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     leaderElection: s.leaderElection,
     now: Date.now,
     jwksRefetchMinIntervalMs: s.jwksRefetchMinIntervalMs,
+    allowPlaintextKeyPush: s.allowPlaintextKeyPush,
     ...(s.proxyImage !== undefined
       ? {
           deployer: {
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
             serviceType: s.proxyServiceType,
             resources: s.proxyResources,
             adminPort: 15000,
+            ...(s.proxyControllerCaFile !== undefined ? { controllerCaFile: s.proxyControllerCaFile } : {}),
           },
         }
       : {}),
@@ -55,12 +57,18 @@ async function main(): Promise<void> {
     {
       xdsPort,
       xdsTls: tls !== undefined,
+      allowPlaintextKeyPush: s.allowPlaintextKeyPush,
       adminPort: (admin.address() as { port: number }).port,
       namespace: s.namespace,
       controllerName: s.controllerName,
     },
     'controller listening',
   );
+  if (s.allowPlaintextKeyPush && tls === undefined)
+    logger.warn(
+      {},
+      "HTTPS listeners' private keys are pushed over a plaintext config stream (--allow-plaintext-key-push): development only",
+    );
   await controller.start();
   const stop = async (signal: string) => {
     logger.info({ signal }, 'stopping');

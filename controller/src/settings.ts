@@ -24,6 +24,12 @@ export interface ControllerSettings {
   readonly proxyImage?: string;
   /** Config stream address proxies dial (default agentgateway.<namespace>.svc:<xds port>). */
   readonly proxyControllerAddress: string;
+  /**
+   * PEM file of the CA of the config stream's certificate: the deployer copies it into each
+   * Gateway's namespace and its proxies dial the stream over TLS, verifying the host part of
+   * `proxyControllerAddress`. Unset: deployed proxies dial plaintext.
+   */
+  readonly proxyControllerCaFile?: string;
   readonly proxyServiceType: 'LoadBalancer' | 'NodePort' | 'ClusterIP';
   /** JSON of the proxy container's resources (AGW_PROXY_RESOURCES). */
   readonly proxyResources: { requests?: Record<string, string>; limits?: Record<string, string> };
@@ -32,6 +38,11 @@ export interface ControllerSettings {
   /** PEM certificate chain and key files: serve the config stream over TLS (both, or neither). */
   readonly xdsTlsCertFile?: string;
   readonly xdsTlsKeyFile?: string;
+  /**
+   * Push HTTPS listeners' private keys over a plaintext config stream (no --xds-tls-cert/key).
+   * Default false: such listeners are not sent and the Gateway's status says why. Development only.
+   */
+  readonly allowPlaintextKeyPush: boolean;
 }
 
 /** `--help`: every flag (each also read from its env variable: docs/operations.md). */
@@ -45,13 +56,20 @@ Gateway's config to its proxies, writes statuses. Every flag also has an env var
   --controller-name <name>            GatewayClass controllerName served (default agentgateway.dev/agentgateway)
   --class-name <name>                 GatewayClass created at start (default agentgateway)
   --xds-host <host> --xds-port <port> gRPC config stream (default 0.0.0.0:9978)
-  --xds-tls-cert <pem> --xds-tls-key <pem>   serve the config stream over TLS
+  --xds-tls-cert <pem> --xds-tls-key <pem>   serve the config stream over TLS (needed to push HTTPS
+                                      listeners' private keys to proxies)
+  --allow-plaintext-key-push          development only: push private keys over a plaintext config
+                                      stream (AGW_ALLOW_PLAINTEXT_KEY_PUSH=true; default: HTTPS
+                                      listeners are not sent and the Gateway's status says why)
   --admin-host <host> --admin-port <port>    /healthz, /readyz, /metrics (default 0.0.0.0:9092)
   --proxy-auth tokenreview|none       how proxies are authenticated (default tokenreview)
   --leader-elect true|false           Lease-based leader election (default true)
   --identity <id>                     this replica's identity in the Lease (default: host name)
   --proxy-image <image>               deploy each Gateway's proxy with this image (default: no deployer)
   --proxy-controller-address <addr>   what proxy pods dial (default agentgateway.<ns>.svc:<xds port>)
+  --proxy-controller-ca-file <pem>    CA of the config stream's certificate, copied to each Gateway's
+                                      namespace: deployed proxies dial over TLS, checking the host of
+                                      --proxy-controller-address (default: they dial plaintext)
   --proxy-service-type <type>         Service type per Gateway (default LoadBalancer)
   --jwks-refetch-min-interval-ms <ms> least time between forced refetches of one JWKS URL (default 30000)
   --log-level <level>                 pino level (default info)
@@ -78,7 +96,9 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
       'jwks-refetch-min-interval-ms': { type: 'string' },
       'xds-tls-cert': { type: 'string' },
       'xds-tls-key': { type: 'string' },
+      'allow-plaintext-key-push': { type: 'boolean' },
       'proxy-controller-address': { type: 'string' },
+      'proxy-controller-ca-file': { type: 'string' },
       'proxy-service-type': { type: 'string' },
     },
   });
@@ -91,12 +111,14 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
   if (!['LoadBalancer', 'NodePort', 'ClusterIP'].includes(serviceType))
     throw new Error(`--proxy-service-type ${serviceType}: expected LoadBalancer, NodePort or ClusterIP`);
   const proxyImage = values['proxy-image'] ?? env['AGW_PROXY_IMAGE'];
+  const proxyCaFile = values['proxy-controller-ca-file'] ?? env['AGW_PROXY_CONTROLLER_CA_FILE'];
   const tlsCert = values['xds-tls-cert'] ?? env['AGW_XDS_TLS_CERT'];
   const tlsKey = values['xds-tls-key'] ?? env['AGW_XDS_TLS_KEY'];
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new Error('--xds-tls-cert and --xds-tls-key go together');
   return {
     ...(tlsCert !== undefined && tlsKey !== undefined ? { xdsTlsCertFile: tlsCert, xdsTlsKeyFile: tlsKey } : {}),
     ...(proxyImage ? { proxyImage } : {}),
+    ...(proxyCaFile ? { proxyControllerCaFile: proxyCaFile } : {}),
     proxyControllerAddress:
       values['proxy-controller-address'] ?? env['AGW_PROXY_CONTROLLER_ADDRESS'] ?? `agentgateway.${namespace}.svc:${xdsPort}`,
     proxyServiceType: serviceType as ControllerSettings['proxyServiceType'],
@@ -113,6 +135,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
     leaderElection: (values['leader-elect'] ?? env['AGW_LEADER_ELECT'] ?? 'true') !== 'false',
     identity: values.identity ?? env['POD_NAME'] ?? hostname(),
     logLevel: values['log-level'] ?? env['AGW_LOG_LEVEL'] ?? 'info',
+    allowPlaintextKeyPush: values['allow-plaintext-key-push'] ?? env['AGW_ALLOW_PLAINTEXT_KEY_PUSH'] === 'true',
     jwksRefetchMinIntervalMs: Number(values['jwks-refetch-min-interval-ms'] ?? env['AGW_JWKS_REFETCH_MIN_INTERVAL_MS'] ?? 30_000),
   };
 }

@@ -404,6 +404,9 @@ describe("the image's runtime tree (Dockerfile recipe, production dependencies o
       '1.34.4',
       '--show-only',
       'templates/deployment.yaml',
+      // The stream's certificate is a mounted Secret in a pod; here the process has no such files.
+      '--set',
+      'controller.xdsTls.enabled=false',
     ]);
     expect(rendered.code, rendered.stderr).toBe(0);
     type Container = { args: string[]; env: Array<{ name: string; value?: string }> };

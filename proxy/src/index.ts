@@ -7,7 +7,7 @@ export { ProxyMetrics } from './metrics.js';
 export { JwtErrorCode } from './auth/jwt-errors.js';
 export { redactConfig } from './plugins/admin.js';
 export { VerifiedTokenCache } from './auth/verified-token-cache.js';
-export { ControllerSource, type ControllerSourceOptions } from './config/controller-source.js';
+export { ControllerSource, PLAINTEXT_KEY_REFUSAL, keyMaterialRefusal, type ControllerSourceOptions } from './config/controller-source.js';
 export { ListenerPorts, type ListenerPortsOptions } from './listeners.js';
 export { authenticate } from './auth/jwt-authenticate.js';
 export { compileJwtVerifier } from './auth/jwt-verifier.js';

@@ -3,6 +3,7 @@ import type { ConfigStore } from './config/store.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { PathRules } from './routing/request-target.js';
 import { buildGatewayServer } from './server.js';
+import { PortTlsHolder } from './tls-server.js';
 
 export interface ListenerPortsOptions {
   readonly store: ConfigStore;
@@ -21,12 +22,25 @@ export interface ListenerPortsOptions {
   readonly pathRules?: PathRules;
 }
 
+/** One open port: its server, and for an HTTPS port the holder its SNI reads. */
+interface OpenPort {
+  readonly app: FastifyInstance;
+  readonly tls: PortTlsHolder | undefined;
+}
+
 /**
- * Keeps one HTTP server per listener port of the current config: opens ports that appear, closes
- * ports that go (Fastify routes are never added after start; each server reads the swappable table).
+ * Keeps one server per listener port of the current config: opens ports that appear, closes ports
+ * that go (Fastify routes are never added after start; each server reads the swappable table). A
+ * port whose listeners are HTTPS is served by a TLS server (HTTP/2 and HTTP/1.1, tls-server.ts),
+ * one whose listeners are HTTP by a plain HTTP/1.1 server. A config change swaps an HTTPS port's
+ * certificates in place: new connections get the new ones, open connections and requests in flight
+ * keep going. A port that changes between HTTP and HTTPS gets a new server: the old one stops
+ * accepting at once and drains (its requests in flight finish) while the new one takes the port.
  */
 export class ListenerPorts {
-  private readonly servers = new Map<number, FastifyInstance>();
+  private readonly servers = new Map<number, OpenPort>();
+  /** Servers being drained after a port changed between HTTP and HTTPS. */
+  private readonly draining = new Set<Promise<void>>();
   private syncing: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ListenerPortsOptions) {}
@@ -38,38 +52,59 @@ export class ListenerPorts {
   }
 
   bound(): Map<number, number> {
-    return new Map([...this.servers].map(([p, s]) => [p, (s.server.address() as { port: number }).port]));
+    return new Map([...this.servers].map(([p, s]) => [p, (s.app.server.address() as { port: number }).port]));
   }
 
   async close(): Promise<void> {
     await this.syncing;
-    await Promise.all([...this.servers.values()].map((s) => s.close()));
+    await Promise.all([...this.servers.values()].map((s) => s.app.close()));
     this.servers.clear();
+    await Promise.all([...this.draining]);
   }
 
   private async doSync(): Promise<void> {
-    const wanted = new Set(this.o.store.current?.config.listeners.map((l) => l.port) ?? []);
-    for (const [port, server] of this.servers) {
+    const runtime = this.o.store.current;
+    const wanted = new Set(runtime?.config.listeners.map((l) => l.port) ?? []);
+    for (const [port, open] of this.servers) {
       if (!wanted.has(port)) {
-        await server.close();
+        await open.app.close();
         this.servers.delete(port);
       }
     }
     for (const port of wanted) {
-      if (this.servers.has(port)) continue;
+      const tls = runtime?.tls.get(port);
+      const open = this.servers.get(port);
+      if (open !== undefined) {
+        if (tls !== undefined && open.tls !== undefined) open.tls.swap(tls);
+        if ((tls === undefined) === (open.tls === undefined)) continue;
+        // HTTP ↔ HTTPS: a new server. The old one stops listening now (server.close() unbinds at
+        // once) and finishes its requests in the background.
+        this.servers.delete(port);
+        const closing = open.app.close().catch((err: unknown) => this.o.logger.warn({ err, listenerPort: port }, 'close failed'));
+        this.draining.add(closing);
+        void closing.finally(() => this.draining.delete(closing));
+        await untilUnbound(open.app);
+      }
+      const holder = tls === undefined ? undefined : new PortTlsHolder(tls);
       const app = await buildGatewayServer({
         store: this.o.store,
         metrics: this.o.metrics,
         logger: this.o.logger,
         listenerPort: port,
+        ...(holder !== undefined ? { tls: holder } : {}),
         ...(this.o.requestRefetch ? { requestRefetch: this.o.requestRefetch } : {}),
         ...(this.o.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: this.o.upstreamTimeoutMs } : {}),
         ...(this.o.refetchIntervalMs !== undefined ? { refetchIntervalMs: this.o.refetchIntervalMs } : {}),
         ...(this.o.pathRules !== undefined ? { pathRules: this.o.pathRules } : {}),
       });
       await app.listen({ port: this.o.portMap.get(port) ?? port, host: this.o.host });
-      this.servers.set(port, app);
+      this.servers.set(port, { app, tls: holder });
       this.o.onListen?.(port, (app.server.address() as { port: number }).port);
     }
   }
+}
+
+/** Resolves once the server no longer holds its port (Fastify closes it after its preClose hooks). */
+async function untilUnbound(app: FastifyInstance): Promise<void> {
+  for (let i = 0; i < 1000 && app.server.listening; i++) await new Promise((r) => setTimeout(r, 1));
 }

@@ -72,7 +72,10 @@ async function runProxy(s: ProxySettings, logger: Logger, worker: number | undef
       retryDelayMs: (a) => Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(a, 10)) * (0.5 + Math.random() / 2),
       ...(s.controllerCaFile !== undefined ? { tlsCa: readFileSync(s.controllerCaFile) } : {}),
       ...(s.controllerServerName !== undefined ? { tlsServerName: s.controllerServerName } : {}),
+      allowPlaintextKeyPush: s.allowPlaintextKeyPush,
     });
+    if (s.controllerCaFile === undefined && s.allowPlaintextKeyPush)
+      logger.warn('--allow-plaintext-key-push: private keys of HTTPS listeners are accepted over a plaintext stream (development only)');
     source.start();
   }
   const admin =
@@ -160,6 +163,16 @@ async function main(): Promise<void> {
   const worker = cluster.isWorker ? s.workerIndex : undefined;
   const logger = pino({
     level: s.logLevel,
+    // No config is logged whole; should one ever be, its private keys are not (compile-tls.ts keeps none in the served config).
+    redact: {
+      paths: [
+        'privateKeyPem',
+        '*.privateKeyPem',
+        'config.listeners[*].tls.certificates[*].privateKeyPem',
+        'tls.certificates[*].privateKeyPem',
+      ],
+      censor: '[redacted]',
+    },
     base: { component: 'proxy', gateway: `${s.gateway.namespace}/${s.gateway.name}`, ...(worker !== undefined ? { worker } : {}) },
   });
   if (cluster.isPrimary && s.workers > 1) await runPrimary(s, logger);

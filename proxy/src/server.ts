@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ConfigStore } from './config/store.js';
 import type { ProxyMetrics } from './metrics.js';
@@ -11,6 +12,7 @@ import { upstreamPlugin } from './plugins/upstream.js';
 import { dispatchUpgrades } from './plugins/upgrade.js';
 import { canonicalUrlRewriter } from './plugins/canonical-target.js';
 import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
+import { trackTlsConnections, type PortTlsHolder } from './tls-server.js';
 
 export interface GatewayServerOptions {
   store: ConfigStore;
@@ -26,26 +28,55 @@ export interface GatewayServerOptions {
   upstreamTimeoutMs?: number;
   /** Request-target rules that may be relaxed (default: the strict ones, DEFAULT_PATH_RULES). */
   pathRules?: PathRules;
+  /**
+   * HTTPS listener port: TLS with the holder's certificates (SNI), ALPN h2 and http/1.1
+   * (tls-server.ts). Unset: plain HTTP/1.1.
+   */
+  tls?: PortTlsHolder;
 }
+
+/** Idle HTTP/1.1 keep-alive connections close after this long, ms (Fastify's default, as on plain ports). */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 /**
  * Builds the proxy for one listener port. Never listens: tests use `inject()` or `listen({port: 0})`,
  * main.ts decides ports. The access log has no token and no query string.
+ *
+ * With `tls`, the server is Node's HTTP/2 secure server with HTTP/1.1 allowed: `req.raw` is then an
+ * `Http2ServerRequest` for h2 requests (pseudo-headers in `headers`/`rawHeaders`, no
+ * `headersDistinct`, `httpVersionMajor` 2). Every reader of `req.raw` handles both (h2 notes in
+ * canonical-target.ts, request-body.ts, cel-activation.ts, forward-headers.ts, upstream.ts); the
+ * plugins are typed with Node's HTTP/1 types, hence the cast.
  */
 export async function buildGatewayServer(o: GatewayServerOptions): Promise<FastifyInstance> {
+  const tlsOptions = o.tls === undefined ? {} : { http2: true as const, https: o.tls.serverOptions() };
   const app = Fastify({
+    ...(tlsOptions as object),
     loggerInstance: o.logger,
     // Our own access log (onResponse) replaces Fastify's request logging.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
-    forceCloseConnections: 'idle',
+    // HTTP/2 secure servers have no closeIdleConnections: they drain by trackTlsConnections below
+    // (Fastify's `true` would destroy busy HTTP/1.1 sockets).
+    forceCloseConnections: o.tls === undefined ? 'idle' : false,
     // The canonical request target, decided before Fastify's router (canonical-target.ts).
     rewriteUrl: canonicalUrlRewriter(o.pathRules ?? DEFAULT_PATH_RULES),
     // Requests Node's parser refuses get a plain-text answer too, not Fastify's JSON.
     clientErrorHandler: answerClientError,
-  });
+  }) as unknown as FastifyInstance;
+  if (o.tls !== undefined) {
+    const server = app.server as unknown as Http2SecureServer & { keepAliveTimeout: number };
+    o.tls.attach(server);
+    // Read by Node's HTTP/1.1 side of the server (unset there: an idle connection would stay forever).
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    const tracker = trackTlsConnections(server);
+    app.addHook('preClose', (done) => {
+      tracker.drain();
+      done();
+    });
+  }
   await app.register(gatewayPipeline, {
     store: o.store,
     metrics: o.metrics,
@@ -57,7 +88,11 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     refetchIntervalMs: o.refetchIntervalMs ?? 30_000,
     ...(o.requestRefetch ? { requestRefetch: o.requestRefetch } : {}),
   });
-  await app.register(upstreamPlugin, { upstreamTimeoutMs: o.upstreamTimeoutMs ?? 30_000, connectionsPerOrigin: 128 });
+  await app.register(upstreamPlugin, {
+    upstreamTimeoutMs: o.upstreamTimeoutMs ?? 30_000,
+    connectionsPerOrigin: 128,
+    scheme: o.tls === undefined ? 'http' : 'https',
+  });
   // `Connection: upgrade` requests (WebSocket) through the same lifecycle (plugins/upgrade.ts).
   dispatchUpgrades(app);
   const port = String(o.listenerPort);

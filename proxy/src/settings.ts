@@ -34,6 +34,11 @@ export interface ProxySettings {
   readonly controllerCaFile?: string;
   /** Name expected in the controller's certificate, if not the address host. */
   readonly controllerServerName?: string;
+  /**
+   * Development only: accept private keys (HTTPS listeners) over a plaintext config stream (no
+   * --controller-ca). Default false: such a snapshot is NACKed.
+   */
+  readonly allowPlaintextKeyPush: boolean;
   /** Request-target rules (docs/security.md); the defaults are the strict ones. */
   readonly pathRules: PathRules;
 }
@@ -63,6 +68,8 @@ also has an env variable (docs/operations.md).
   --controller <host:port>            the controller's config stream
   --gateway <ns>/<name>               the Gateway to serve (with --controller)
   --controller-ca <pem> --controller-server-name <name>   reach the controller over TLS
+  --allow-plaintext-key-push          development only: accept HTTPS listeners' private keys over a
+                                      plaintext stream (without --controller-ca they are NACKed)
   --token-file <file>                 bearer token for the stream (default /var/run/secrets/tokens/agentgateway)
   --proxy-id <id>                     this proxy's id (default: POD_NAME or the host name)
   --host <addr>                       listen address (default 0.0.0.0)
@@ -99,6 +106,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
       'refetch-interval-ms': { type: 'string' },
       'controller-ca': { type: 'string' },
       'controller-server-name': { type: 'string' },
+      'allow-plaintext-key-push': { type: 'boolean' },
       'path-merge-slashes': { type: 'string' },
       'path-semicolons': { type: 'string' },
     },
@@ -132,6 +140,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     upstreamTimeoutMs: Number(values['upstream-timeout-ms'] ?? env['AGW_UPSTREAM_TIMEOUT_MS'] ?? 30_000),
     refetchIntervalMs: Number(values['refetch-interval-ms'] ?? env['AGW_REFETCH_INTERVAL_MS'] ?? 30_000),
     workerIndex: Number(env['AGW_WORKER_INDEX'] ?? 0),
+    allowPlaintextKeyPush: values['allow-plaintext-key-push'] ?? env['AGW_ALLOW_PLAINTEXT_KEY_PUSH'] === 'true',
     pathRules: readPathRules(
       values['path-merge-slashes'] ?? env['AGW_PATH_MERGE_SLASHES'],
       values['path-semicolons'] ?? env['AGW_PATH_SEMICOLONS'],

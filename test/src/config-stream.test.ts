@@ -16,7 +16,7 @@ const cfg = (version: string, extra: Partial<ProxyConfig> = {}): ProxyConfig => 
   schemaVersion: PROXY_CONFIG_SCHEMA_VERSION,
   version,
   gateway: { namespace: 'd', name: 'gw' },
-  listeners: [{ name: 'http', port: 80 }],
+  listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }],
   routes: [],
   policies: { jwt: {}, authorization: {}, transformation: {}, backendAuth: {} },
   ...extra,

@@ -1,6 +1,6 @@
 import { Gateway } from '@agw/api';
 import { describe, expect, it } from 'vitest';
-import { applyPath, gatewayResources } from './gateway-resources.js';
+import { applyPath, fieldManagerOf, gatewayResources, hostOf } from './gateway-resources.js';
 
 const gw = Gateway.parse({
   apiVersion: 'gateway.networking.k8s.io/v1',
@@ -110,5 +110,88 @@ describe('gatewayResources', () => {
     expect(applyPath(svc as Record<string, unknown>)).toBe(
       '/api/v1/namespaces/agentgateway-system/services/agentgateway-proxy?fieldManager=agentgateway-ts&force=true',
     );
+  });
+
+  describe('with the CA of a TLS config stream', () => {
+    const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    type CaPod = {
+      metadata: { annotations?: Record<string, string> };
+      spec: {
+        containers: Array<{ args: string[]; volumeMounts: unknown[] }>;
+        volumes: unknown[];
+      };
+    };
+    const objs = gatewayResources(gw, params, undefined, CA);
+    const cm = objs[0] as { kind: string; metadata: Record<string, unknown>; data: Record<string, string> };
+    const pod = (objs[2] as unknown as { spec: { template: CaPod } }).spec.template;
+
+    it('first a ConfigMap agentgateway-controller-ca in the Gateway namespace, with ca.crt, co-owned by the Gateway', () => {
+      expect(objs.map((o) => o['kind'])).toEqual(['ConfigMap', 'ServiceAccount', 'Deployment', 'Service']);
+      expect(cm.metadata).toEqual({
+        name: 'agentgateway-controller-ca',
+        namespace: 'agentgateway-system',
+        labels: { 'app.kubernetes.io/name': 'agentgateway-proxy', 'app.kubernetes.io/managed-by': 'agentgateway-ts' },
+        ownerReferences: [
+          {
+            apiVersion: 'gateway.networking.k8s.io/v1',
+            kind: 'Gateway',
+            name: 'agentgateway-proxy',
+            uid: 'u-1',
+            controller: false,
+            blockOwnerDeletion: true,
+          },
+        ],
+      });
+      expect(cm.data).toEqual({ 'ca.crt': CA });
+    });
+
+    it('the proxy mounts it and dials the stream over TLS, checking the host of the controller address', () => {
+      expect(pod.spec.containers[0]?.args.slice(-2)).toEqual([
+        '--controller-ca=/etc/agentgateway/xds-ca/ca.crt',
+        '--controller-server-name=agentgateway.agentgateway-system.svc',
+      ]);
+      expect(pod.spec.containers[0]?.volumeMounts).toContainEqual({
+        name: 'agentgateway-controller-ca',
+        mountPath: '/etc/agentgateway/xds-ca',
+        readOnly: true,
+      });
+      expect(pod.spec.volumes).toContainEqual({
+        name: 'agentgateway-controller-ca',
+        configMap: { name: 'agentgateway-controller-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+      });
+    });
+
+    it('a new CA changes the pod template (the proxies read it at start, so they roll)', () => {
+      const hash = (ca: string) =>
+        (gatewayResources(gw, params, undefined, ca)[2] as unknown as { spec: { template: CaPod } }).spec.template.metadata.annotations?.[
+          'agentgateway.dev/xds-ca-sha256'
+        ];
+      expect(hash(CA)).toMatch(/^[0-9a-f]{64}$/);
+      expect(hash(CA)).toBe(hash(CA));
+      expect(hash(`${CA}\n`)).not.toBe(hash(CA));
+    });
+
+    it('without a CA: no ConfigMap, no mount, no TLS flag, no annotation', () => {
+      const plain = gatewayResources(gw, params);
+      expect(plain.map((o) => o['kind'])).toEqual(['ServiceAccount', 'Deployment', 'Service']);
+      expect(JSON.stringify(plain)).not.toMatch(/controller-ca|xds-ca/);
+    });
+
+    it('each Gateway applies the shared ConfigMap with a field manager of its own (its ownerReference survives the others)', () => {
+      expect(fieldManagerOf(cm)).toBe('agentgateway-ts/u-1');
+      expect(applyPath(cm)).toBe(
+        '/api/v1/namespaces/agentgateway-system/configmaps/agentgateway-controller-ca?fieldManager=agentgateway-ts%2Fu-1&force=true',
+      );
+      expect(fieldManagerOf(objs[2] as Record<string, unknown>)).toBe('agentgateway-ts');
+    });
+  });
+
+  it.each([
+    ['agentgateway.agentgateway-system.svc:9978', 'agentgateway.agentgateway-system.svc'],
+    ['controller.example', 'controller.example'],
+    ['[fd00::1]:9978', 'fd00::1'],
+    ['fd00::1', 'fd00::1'],
+  ])('hostOf(%s) = %s', (address, host) => {
+    expect(hostOf(address)).toBe(host);
   });
 });

@@ -1,4 +1,4 @@
-import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { retryDelayMs } from '../backoff.js';
 import type { KubeRest } from './kube-rest.js';
 import { WATCHED, type WatchedName, type WatchedResource } from './resources.js';
@@ -20,7 +20,7 @@ type Cached = KubernetesObject & Record<string, unknown>;
  * meanwhile, so a flapping API server never empties the controller's view.
  */
 export class InformerSet {
-  private readonly informers = new Map<WatchedName, ReturnType<typeof makeInformer<Cached>>>();
+  private readonly informers = new Map<WatchedName, ListWatch<Cached>>();
   private readonly listed = new Set<WatchedName>();
   private readonly attempts = new Map<WatchedName, number>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
@@ -36,7 +36,9 @@ export class InformerSet {
     for (const name of Object.keys(WATCHED) as WatchedName[]) {
       const res: WatchedResource = WATCHED[name];
       const list = async (): Promise<KubernetesListObject<Cached>> => {
-        const r = await this.rest.get<KubernetesListObject<Cached>>(res.path);
+        // The watch gets the same field selector (ListWatch passes it): list and watch see the same set.
+        const query = res.fieldSelector === undefined ? '' : `?fieldSelector=${encodeURIComponent(res.fieldSelector)}`;
+        const r = await this.rest.get<KubernetesListObject<Cached>>(`${res.path}${query}`);
         // Lists carry no kind/apiVersion per item; restore them so the boundary parser can tell kinds apart.
         r.body.items = r.body.items.map((i) => ({ ...i, kind: res.kind, apiVersion: res.apiVersion }));
         this.listed.add(name);
@@ -44,7 +46,8 @@ export class InformerSet {
         if (this.listed.size === this.informers.size) this.events.onSynced();
         return r.body;
       };
-      const inf = makeInformer<Cached>(this.kc, res.path, list);
+      // makeInformer takes no field selector; ListWatch does (not started here: start() below).
+      const inf = new ListWatch<Cached>(res.path, new Watch(this.kc), list, false, undefined, res.fieldSelector);
       for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => this.events.onChange(name));
       inf.on('error', (err: unknown) => this.restart(name, err));
       this.informers.set(name, inf);

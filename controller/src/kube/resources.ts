@@ -10,6 +10,8 @@ export interface WatchedResource {
   readonly path: string;
   /** Path of one object's status subresource, for the kinds whose status we write. */
   readonly statusPath?: (ns: string, name: string) => string;
+  /** List/watch field selector (the API server filters: other objects never reach the controller). */
+  readonly fieldSelector?: string;
 }
 
 function resourceOf(k: WatchedKind): WatchedResource {
@@ -19,7 +21,13 @@ function resourceOf(k: WatchedKind): WatchedResource {
     : k.namespaced
       ? (ns: string, name: string) => `${base}/namespaces/${ns}/${k.plural}/${name}/status`
       : (_ns: string, name: string) => `${base}/${k.plural}/${name}/status`;
-  return { kind: k.kind, apiVersion: apiVersionOf(k), path: `${base}/${k.plural}`, ...(statusPath ? { statusPath } : {}) };
+  return {
+    kind: k.kind,
+    apiVersion: apiVersionOf(k),
+    path: `${base}/${k.plural}`,
+    ...(statusPath ? { statusPath } : {}),
+    ...(k.fieldSelector !== undefined ? { fieldSelector: k.fieldSelector } : {}),
+  };
 }
 
 /** Every watched kind's API paths, derived from api's registry (WATCHED_KINDS). */

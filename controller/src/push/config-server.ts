@@ -8,6 +8,7 @@ import {
 } from '@agw/api';
 import { Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
 import type { GatewayProgramming } from '../status/programmed.js';
+import { withVersion } from './config-version.js';
 
 export type { GatewayProgramming };
 
@@ -32,6 +33,19 @@ interface Conn {
   /** What the proxy left out of the version it ACKed. */
   ackWarnings?: readonly string[];
   nack?: { version: string; reason: string };
+}
+
+/** Why an HTTPS listener was not pushed (the Gateway's and the listener's Programmed message). */
+export const plaintextWithheldMessage = (listener: string): string =>
+  `HTTPS listener ${listener} not sent: the config stream is not TLS-protected (set --xds-tls-cert and --xds-tls-key; --allow-plaintext-key-push is for development only)`;
+
+export interface ConfigServerOptions {
+  /**
+   * Push private keys (HTTPS listeners' certificates) over a plaintext stream. Default false: over
+   * plaintext, HTTPS listeners (and routes attached only to them) are left out of what is sent,
+   * and the Gateway's status says so. Development only.
+   */
+  readonly allowPlaintextKeyPush?: boolean;
 }
 
 export interface ConfigServerEvents {
@@ -68,13 +82,19 @@ export class ConfigServer {
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
+  /** What is sent per Gateway: the config, less its HTTPS listeners when key material may not go. */
   private readonly configs = new Map<string, ProxyConfig>();
+  /** HTTPS listeners left out of what is sent, per Gateway (plaintext stream). */
+  private readonly withheld = new Map<string, readonly string[]>();
   private readonly conns = new Map<string, Conn>();
   private nextId = 0;
+  /** Set by listen() with TLS credentials; until then (and without them) the stream is plaintext. */
+  private tlsProtected = false;
 
   constructor(
     private readonly authenticate: Authenticate,
     private readonly events: ConfigServerEvents,
+    private readonly options: ConfigServerOptions = {},
   ) {
     this.server.addService(service, {
       Stream: (s: ServerDuplexStream<ProxyToController, ControllerToProxy>) => {
@@ -88,6 +108,7 @@ export class ConfigServer {
    * chain and key) the stream is TLS-only; without it, plaintext (inside the cluster network).
    */
   listen(host: string, port: number, tls?: { certChain: Buffer; privateKey: Buffer }): Promise<number> {
+    this.tlsProtected = tls !== undefined;
     const creds =
       tls === undefined
         ? ServerCredentials.createInsecure()
@@ -100,10 +121,38 @@ export class ConfigServer {
   /** Replaces the configs; pushes each changed one to its proxies. Gateways absent are forgotten. */
   update(configs: ReadonlyMap<string, ProxyConfig>): void {
     for (const gw of [...this.configs.keys()]) if (!configs.has(gw)) this.configs.delete(gw);
+    for (const gw of [...this.withheld.keys()]) if (!configs.has(gw)) this.withheld.delete(gw);
     for (const [gw, cfg] of configs) {
-      this.configs.set(gw, cfg);
+      const { sent, withheld } = this.sendable(cfg);
+      if (withheld.length > 0) {
+        if (this.withheld.get(gw)?.join() !== withheld.join())
+          this.events.log('warn', 'HTTPS listeners not sent: the config stream is not TLS-protected', { gateway: gw, listeners: withheld });
+        this.withheld.set(gw, withheld);
+      } else this.withheld.delete(gw);
+      this.configs.set(gw, sent);
       for (const c of this.conns.values()) if (c.gateway === gw) this.send(c);
     }
+  }
+
+  /**
+   * Private keys go only over a TLS-protected stream (or with allowPlaintextKeyPush): otherwise
+   * listeners carrying certificates are left out, with the routes attached only to them, and the
+   * rest is versioned anew (its content differs).
+   */
+  private sendable(cfg: ProxyConfig): { sent: ProxyConfig; withheld: string[] } {
+    if (this.tlsProtected || this.options.allowPlaintextKeyPush === true) return { sent: cfg, withheld: [] };
+    // A config the proxy will refuse anyway (malformed lists) is sent as it is, for the proxy's NACK.
+    if (!Array.isArray(cfg.listeners) || !Array.isArray(cfg.routes)) return { sent: cfg, withheld: [] };
+    const withheld = cfg.listeners.filter((l) => l.tls !== undefined).map((l) => l.name);
+    if (withheld.length === 0) return { sent: cfg, withheld };
+    const left = new Set(withheld);
+    const { version: _full, ...rest } = cfg;
+    const sent = withVersion({
+      ...rest,
+      listeners: cfg.listeners.filter((l) => !left.has(l.name)),
+      routes: cfg.routes.map((r) => ({ ...r, listeners: r.listeners.filter((n) => !left.has(n)) })).filter((r) => r.listeners.length > 0),
+    });
+    return { sent, withheld };
   }
 
   programming(gateway: string): GatewayProgramming {
@@ -119,6 +168,9 @@ export class ConfigServer {
       warnings: conns
         .filter((c) => version !== undefined && c.ackedVersion === version)
         .flatMap((c) => (c.ackWarnings ?? []).map((warning) => ({ proxy: c.id, warning }))),
+      ...(this.withheld.has(gateway)
+        ? { withheld: (this.withheld.get(gateway) ?? []).map((listener) => ({ listener, message: plaintextWithheldMessage(listener) })) }
+        : {}),
     };
   }
 

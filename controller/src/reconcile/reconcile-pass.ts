@@ -1,6 +1,7 @@
 import type { GatewayClass, ProxyConfig } from '@agw/api';
 import { withVersion } from '../push/config-version.js';
 import { parseObjects, type ParseMemo, type ParsedObjects } from '../resources/parse-objects.js';
+import { referencedTlsSecrets } from '../resources/tls-secrets.js';
 import { invalidPolicyStatus } from '../status/invalid-policies.js';
 import type { JwksKeys, TranslateOutput } from '../translate/model.js';
 import { translate } from '../translate/translate.js';
@@ -24,12 +25,20 @@ export interface ReconcilePass {
 
 /**
  * One reconcile, as the cluster controller and `agw local` both run it: parse at the boundary,
- * translate, add the status of policies that do not parse, version each config. No I/O: the
+ * check the certificate Secrets Gateways refer to, translate, add the status of policies that do
+ * not parse, version each config. No I/O: the
  * callers read objects and keys before, and push configs and write statuses after.
  */
 export function reconcilePass(input: ReconcilePassInput): ReconcilePass {
   const parsed = parseObjects(input.objects, 'default', input.memo);
-  const translated = translate({ ...parsed, controllerName: input.controllerName, jwks: input.jwks });
+  // Secrets are not passed through: only the referenced kubernetes.io/tls ones, checked.
+  const { secrets, ...resources } = parsed;
+  const translated = translate({
+    ...resources,
+    controllerName: input.controllerName,
+    jwks: input.jwks,
+    tlsSecrets: referencedTlsSecrets(parsed.gateways, secrets),
+  });
   const policies = new Map([...translated.status.policies, ...invalidPolicyStatus(parsed.problems, input.controllerName)]);
   const out: TranslateOutput = { ...translated, status: { ...translated.status, policies } };
   const configs = new Map([...out.configs].map(([gw, cfg]) => [gw, withVersion(cfg)]));

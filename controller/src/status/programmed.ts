@@ -10,6 +10,8 @@ export interface GatewayProgramming {
   readonly nacks: ReadonlyArray<{ proxy: string; reason: string }>;
   /** What proxies that applied the current version left out of it (routes or policies they could not compile), by proxy id. */
   readonly warnings: ReadonlyArray<{ proxy: string; warning: string }>;
+  /** Listeners of the config not sent to the proxies, and why (HTTPS over a plaintext config stream). */
+  readonly withheld?: ReadonlyArray<{ listener: string; message: string }>;
 }
 
 /**
@@ -25,5 +27,26 @@ export function programmedCondition(gateway: string, p: GatewayProgramming, gene
   const applied = `config ${p.version ?? ''} applied by ${p.proxies} ${p.proxies === 1 ? 'proxy' : 'proxies'}`;
   // Parts a proxy could not compile are left out there and said here (the controller validates first, so this is rare).
   const leftOut = [...new Set(p.warnings.map((w) => w.warning))];
-  return cond('Programmed', true, 'Programmed', leftOut.length === 0 ? applied : `${applied}; left out: ${leftOut.join('; ')}`, generation);
+  const notSent = (p.withheld ?? []).map((w) => `; ${w.message}`).join('');
+  return cond(
+    'Programmed',
+    true,
+    'Programmed',
+    `${leftOut.length === 0 ? applied : `${applied}; left out: ${leftOut.join('; ')}`}${notSent}`,
+    generation,
+  );
+}
+
+/**
+ * A listener's Programmed: its own when translate set one (a listener that cannot be served),
+ * False Invalid when it was not sent to the proxies, else the Gateway's.
+ */
+export function listenerProgrammed(
+  listener: { name: string; conditions: readonly PendingCondition[] },
+  gatewayProgrammed: PendingCondition,
+  withheld: GatewayProgramming['withheld'],
+): PendingCondition[] {
+  if (listener.conditions.some((c) => c.type === 'Programmed')) return [];
+  const w = withheld?.find((x) => x.listener === listener.name);
+  return [w === undefined ? gatewayProgrammed : cond('Programmed', false, 'Invalid', w.message, gatewayProgrammed.observedGeneration)];
 }

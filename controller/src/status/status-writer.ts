@@ -7,6 +7,7 @@ import type { ControllerMetrics } from '../metrics.js';
 import { WorkQueue } from '../queue/work-queue.js';
 import type { PendingCondition, PolicyAncestorOut, TranslateOutput } from '../translate/model.js';
 import { ownedStatusPatch, policyStatusPatch, routeStatusPatch, type StatusPatch } from './desired-status.js';
+import { listenerProgrammed, type GatewayProgramming } from './programmed.js';
 
 export type StatusObject = {
   metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number; uid?: string };
@@ -25,6 +26,8 @@ export interface StatusWriterDeps {
   readonly isLeader: () => boolean;
   /** The Gateway's Programmed condition, for the Gateway, its listeners, and the policies it is an ancestor of. */
   readonly programmed: (gatewayKey: string, generation: number | undefined) => PendingCondition;
+  /** Listeners of a Gateway not sent to its proxies, and why (their Programmed is False). */
+  readonly withheldListeners?: (gatewayKey: string) => GatewayProgramming['withheld'];
   /** The Gateway's status addresses (its proxy Service), when the controller deploys proxies. */
   readonly gatewayAddresses?: (gatewayKey: string) => Array<{ type: string; value: string }>;
   readonly log: (level: 'warn', msg: string, fields: Record<string, unknown>) => void;
@@ -112,7 +115,10 @@ export class StatusWriter {
           cur,
           [...st.conditions, programmed],
           now,
-          st.listeners.map((l) => ({ ...l, conditions: [...l.conditions, programmed] })),
+          st.listeners.map((l) => ({
+            ...l,
+            conditions: [...l.conditions, ...listenerProgrammed(l, programmed, this.d.withheldListeners?.(key))],
+          })),
           this.d.gatewayAddresses?.(key),
         );
       }

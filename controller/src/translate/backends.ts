@@ -27,21 +27,25 @@ export type ResolvedService =
   | { readonly ok: true; readonly endpoints: Endpoint[] }
   | { readonly ok: false; readonly reason: 'BackendNotFound' | 'RefNotPermitted' | 'InvalidKind'; readonly message: string };
 
-/** True when a ReferenceGrant in `toNs` lets `fromKind` objects of `fromNs` refer to Service `name`. */
+/**
+ * True when a ReferenceGrant in `toNs` lets `fromKind` objects of `fromNs` refer to core-group
+ * `toKind` (Service by default, Secret for certificateRefs) `name`.
+ */
 export function referenceGranted(
-  idx: BackendIndex,
+  idx: Pick<BackendIndex, 'grants'>,
   fromGroup: string,
   fromKind: string,
   fromNs: string,
   toNs: string,
   name: string,
+  toKind = 'Service',
 ): boolean {
   if (fromNs === toNs) return true;
   return idx.grants.some(
     (g) =>
       (g.metadata.namespace ?? '') === toNs &&
       g.spec.from.some((f) => f.group === fromGroup && f.kind === fromKind && f.namespace === fromNs) &&
-      g.spec.to.some((t) => t.group === '' && t.kind === 'Service' && (t.name === undefined || t.name === '' || t.name === name)),
+      g.spec.to.some((t) => t.group === '' && t.kind === toKind && (t.name === undefined || t.name === '' || t.name === name)),
   );
 }
 

@@ -12,13 +12,16 @@ import {
 } from '@agw/api';
 import type { BackendIndex } from './backends.js';
 import { FEATURES, type FeatureName, type Phase, type PolicyFeature } from './features/index.js';
-import { cond, keyOf, type GatewayStatusOut, type ObjectKey } from './model.js';
+import { cond, keyOf, type GatewayStatusOut, type ObjectKey, type TlsSecretCheck } from './model.js';
+import { isRouteListener, validateListeners } from './listener-tls.js';
 import { applicable, type Attachment, type FeatureTables, type PolicyAttachments } from './policies.js';
-import { isHttpListener, resolveRuleBackends, ruleTimeoutMs, type RouteAttachment } from './routes.js';
+import { resolveRuleBackends, ruleTimeoutMs, type RouteAttachment } from './routes.js';
 
 /**
  * One Gateway's proxy config (listeners, routes in match order, and per feature the policies they
- * refer to) and its status (listeners with attached route counts).
+ * refer to) and its status (listeners with attached route counts). Listeners that cannot be served
+ * (listener-tls.ts) are left out with the routes attached only to them; routes still count as
+ * attached (Gateway API: attachment depends on allowedRoutes and parentRefs only).
  */
 export function gatewayConfig(
   gw: Gateway,
@@ -27,6 +30,7 @@ export function gatewayConfig(
   idx: BackendIndex,
   invalidRules: ReadonlyMap<HttpRoute, ReadonlySet<number>>,
   attachedCount: ReadonlyMap<string, number>,
+  tlsSecrets: ReadonlyMap<ObjectKey, TlsSecretCheck> = new Map(),
 ): { config: Omit<ProxyConfig, 'version'>; status: GatewayStatusOut } {
   const gen = gw.metadata.generation;
   const gwKey = keyOf(gw);
@@ -71,10 +75,21 @@ export function gatewayConfig(
     return result;
   };
   const gwLevel = policies.toGateways.get(gwKey) ?? [];
-  const listeners: CompiledListener[] = gw.spec.listeners.filter(isHttpListener).map((l) => {
+  const verdicts = validateListeners(gw, tlsSecrets, idx.grants);
+  const listeners: CompiledListener[] = [];
+  for (const { listener: l, served } of verdicts) {
+    if (served === undefined) continue;
     const pre = refsAt('PreRouting', [...gwLevel, ...(policies.toGateways.get(`${gwKey}/${l.name}`) ?? [])]);
-    return { name: l.name, port: l.port, ...(l.hostname ? { hostname: l.hostname } : {}), ...(pre ? { preRouting: pre } : {}) };
-  });
+    listeners.push({
+      name: l.name,
+      port: l.port,
+      ...(l.hostname ? { hostname: l.hostname } : {}),
+      protocol: served.protocol,
+      ...(served.certificates !== undefined ? { tls: { certificates: served.certificates } } : {}),
+      ...(pre ? { preRouting: pre } : {}),
+    });
+  }
+  const servedNames = new Set(listeners.map((l) => l.name));
   const routes: CompiledRoute[] = [];
   let order = 0;
   for (const att of attached) {
@@ -88,6 +103,7 @@ export function gatewayConfig(
       rule.matches.forEach((m, mi) => {
         const rank = order++;
         for (const [listener, hostnames] of [...att.listeners.entries()].sort()) {
+          if (!servedNames.has(listener)) continue;
           const refs = refsAt('Route', [
             ...gwLevel,
             ...(policies.toGateways.get(`${gwKey}/${listener}`) ?? []),
@@ -121,21 +137,28 @@ export function gatewayConfig(
     routes,
     policies: featurePolicies,
   };
+  // Gateway API: ListenersNotValid when one or more listeners cannot be served; Accepted stays
+  // True while one can (the others are served), False when none can.
+  const invalid = verdicts.filter((v) => v.served === undefined);
   const status: GatewayStatusOut = {
-    conditions: [cond('Accepted', true, 'Accepted', 'Gateway accepted', gen)],
-    listeners: gw.spec.listeners.map((l) => ({
+    conditions: [
+      invalid.length === 0
+        ? cond('Accepted', true, 'Accepted', 'Gateway accepted', gen)
+        : cond(
+            'Accepted',
+            listeners.length > 0,
+            'ListenersNotValid',
+            `listeners not served: ${invalid.map((v) => `${v.listener.name} (${v.problem ?? 'not valid'})`).join(', ')}; ${
+              listeners.length > 0 ? 'the other listeners are served' : 'no listener is served'
+            }`,
+            gen,
+          ),
+    ],
+    listeners: verdicts.map(({ listener: l, conditions }) => ({
       name: l.name,
       attachedRoutes: attachedCount.get(`${gwKey}/${l.name}`) ?? 0,
-      supportedKinds: isHttpListener(l) ? [{ group: GATEWAY_API_GROUP, kind: 'HTTPRoute' }] : [],
-      conditions: isHttpListener(l)
-        ? [
-            cond('Accepted', true, 'Accepted', 'Listener accepted', gen),
-            cond('ResolvedRefs', true, 'ResolvedRefs', 'References resolved', gen),
-          ]
-        : [
-            cond('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not supported (HTTP only)`, gen),
-            cond('ResolvedRefs', true, 'ResolvedRefs', 'References resolved', gen),
-          ],
+      supportedKinds: isRouteListener(l) ? [{ group: GATEWAY_API_GROUP, kind: 'HTTPRoute' }] : [],
+      conditions,
     })),
   };
   return { config, status };

@@ -9,6 +9,8 @@ import type {
   GatewayClass,
   HttpRoute,
   Jwk,
+  ListenerConditionType,
+  ListenerReason,
   ProxyConfig,
   ReferenceGrant,
   Service,
@@ -30,7 +32,20 @@ export interface TranslateInput {
   readonly jwks: ReadonlyMap<string, JwksKeys>;
   /** Objects that failed to parse at the boundary: `<kind> <ns>/<name>` → message. */
   readonly invalidObjects?: ReadonlyMap<string, string>;
+  /**
+   * The `kubernetes.io/tls` Secrets some Gateway listener refers to, by `<ns>/<name>`, checked at
+   * the edge (resources/tls-secrets.ts: PEM parsed, key matched with node:crypto). A Secret absent
+   * here is "not found": an HTTPS listener fails closed. Absent: none.
+   */
+  readonly tlsSecrets?: ReadonlyMap<ObjectKey, TlsSecretCheck>;
 }
+
+/**
+ * A certificate Secret as checked at the edge: its PEM (certificate chain, private key), or what is
+ * wrong with it. `problem` names the Secret and the fault, never key material.
+ */
+export type TlsSecretCheck =
+  { readonly ok: true; readonly certChainPem: string; readonly privateKeyPem: string } | { readonly ok: false; readonly problem: string };
 
 export interface JwksKeys {
   readonly keys: readonly Jwk[];
@@ -107,9 +122,9 @@ export const keyOf = (o: { metadata: { name: string; namespace?: string | undefi
 
 /** A condition of one of our types and reasons (api's ConditionType and ConditionReason: no free strings). */
 export function cond(
-  type: ConditionType,
+  type: ConditionType | ListenerConditionType,
   ok: boolean,
-  reason: ConditionReason,
+  reason: ConditionReason | ListenerReason,
   message: string,
   generation: number | undefined,
 ): PendingCondition {

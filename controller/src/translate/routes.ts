@@ -12,6 +12,7 @@ import { appendTo } from './append-to.js';
 import { referenceGranted, resolveServicePort, type BackendIndex } from './backends.js';
 import { intersectHostnames } from './hostnames.js';
 import { cond, keyOf, type ObjectKey, type PendingCondition, type RouteParentStatusOut } from './model.js';
+import { isRouteListener } from './listener-tls.js';
 import { routeRegexProblems } from './route-regexes.js';
 
 /** A route accepted by a Gateway: the listeners it attaches to, each with the effective hostnames. */
@@ -32,8 +33,6 @@ export interface RoutesToGateways {
   /** Gateways each route is attached to (policy ancestors). */
   readonly parentsByRoute: Map<HttpRoute, string[]>;
 }
-
-export const isHttpListener = (l: Listener) => l.protocol === 'HTTP';
 
 /**
  * HTTPRoutes → our Gateways (Gateway API attachment: parentRefs, sectionName/port, allowedRoutes,
@@ -82,7 +81,7 @@ export function attachRoutes(
       const candidates = gw.spec.listeners.filter(
         (l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port),
       );
-      const allowed = candidates.filter((l) => isHttpListener(l) && allowsRoute(l, gw, rns));
+      const allowed = candidates.filter((l) => isRouteListener(l) && allowsRoute(l, gw, rns));
       const byListener = new Map<string, string[]>();
       for (const l of allowed) {
         const hosts = intersectHostnames(l.hostname, route.spec.hostnames);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { parseObjects } from '../resources/parse-objects.js';
+import { referencedTlsSecrets } from '../resources/tls-secrets.js';
 import { translate } from './translate.js';
 
 /**
@@ -23,7 +24,12 @@ function run(file: string) {
   };
   const parsed = parseObjects(doc.input);
   expect(parsed.problems).toEqual([]);
-  const out = translate({ ...parsed, controllerName: 'agentgateway.dev/agentgateway', jwks: new Map(Object.entries(doc.jwks ?? {})) });
+  const out = translate({
+    ...parsed,
+    controllerName: 'agentgateway.dev/agentgateway',
+    jwks: new Map(Object.entries(doc.jwks ?? {})),
+    tlsSecrets: referencedTlsSecrets(parsed.gateways, parsed.secrets),
+  });
   const actual = JSON.parse(
     JSON.stringify({
       configs: Object.fromEntries(out.configs),

@@ -58,6 +58,7 @@ export function translate(input: TranslateInput): TranslateOutput {
       idx,
       routes.invalidRules,
       routes.attachedCount,
+      input.tlsSecrets,
     );
     configs.set(keyOf(gw), config);
     gatewayStatus.set(keyOf(gw), status);

@@ -11,7 +11,9 @@ import {
   type ProxyConfig,
   type ProxyConfigInput,
 } from '@agw/api';
+import type { SecureContext } from 'node:tls';
 import { compileJwtVerifier, type JwtVerifier } from '../auth/jwt-verifier.js';
+import { compileTls, type PortTls } from './compile-tls.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 import {
   compileAuthorization,
@@ -47,6 +49,10 @@ export interface RuntimeConfig {
   readonly policyJson: ReadonlyMap<string, string>;
   /** JSON of each compiled authorization and transformation policy (`<feature>\0<key>`), to reuse its compiled form likewise. */
   readonly celPolicyJson: ReadonlyMap<string, string>;
+  /** Ports whose listeners are HTTPS, with their certificates' SecureContexts (compile-tls.ts). */
+  readonly tls: ReadonlyMap<number, PortTls>;
+  /** Every SecureContext of this config by content key, reused by the next config when unchanged. */
+  readonly tlsContexts: ReadonlyMap<string, SecureContext>;
 }
 
 /** What compileTable needs of a zod schema. */
@@ -134,6 +140,8 @@ const idOf = (v: unknown, fallback: string): string => {
  * (schema version, version, gateway, the lists themselves) rejects the whole config (the caller
  * NACKs and keeps serving the last good one). Anything smaller is isolated, so that one tenant's
  * route or policy never freezes everyone's config:
+ * - an HTTPS listener's certificate that does not parse or whose key does not match is left out,
+ *   and the listener too when none is left (compile-tls.ts; the served config keeps no key);
  * - a listener or route that does not parse, or a route match that does not compile (a regex RE2
  *   refuses), is left out, its traffic falling to the other routes exactly as the controller does
  *   for an invalid rule;
@@ -150,12 +158,15 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
   if (!frame.success) return { ok: false, error: `invalid config: ${formatIssues(frame.error.issues)}` };
   const warnings: string[] = [];
 
-  const listeners: CompiledListener[] = [];
+  const parsedListeners: CompiledListener[] = [];
   frame.data.listeners.forEach((raw, i) => {
     const l = CompiledListener.safeParse(raw);
-    if (l.success) listeners.push(l.data);
+    if (l.success) parsedListeners.push(l.data);
     else warnings.push(`listener ${idOf(raw, `#${i}`)} left out: ${formatIssues(l.error.issues)}`);
   });
+  // HTTPS listeners: certificates checked and built into contexts; the kept listeners carry no key.
+  const tls = compileTls(parsedListeners, previous?.tlsContexts, warnings);
+  const listeners = tls.listeners;
   const listenerNames = new Set(listeners.map((l) => l.name));
 
   const routes: CompiledRoute[] = [];
@@ -278,6 +289,8 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
       warnings,
       policyJson,
       celPolicyJson: celJson,
+      tls: tls.ports,
+      tlsContexts: tls.contexts,
     },
   };
 }

@@ -8,6 +8,7 @@ import {
 } from '@agw/api';
 import { Client, Metadata, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { applyConfig } from './apply.js';
+import { carriesKeyMaterial } from './compile-tls.js';
 import type { ConfigStore } from './store.js';
 
 /** A snapshot's config as received: only its version is known before compileConfig validates it. */
@@ -28,6 +29,24 @@ export interface ControllerSourceOptions {
   readonly tlsCa?: Buffer;
   /** Name checked in the controller's certificate, when it differs from the address host. */
   readonly tlsServerName?: string;
+  /** Development only: accept private keys (HTTPS listeners) over a plaintext stream (`--allow-plaintext-key-push`). */
+  readonly allowPlaintextKeyPush?: boolean;
+}
+
+/** The NACK reason for key material over a plaintext stream. */
+export const PLAINTEXT_KEY_REFUSAL =
+  'refusing key material over a plaintext config stream; use --controller-ca <pem> (TLS to the controller) or --allow-plaintext-key-push for development';
+
+/**
+ * Whether a snapshot must be refused for how it came: private keys (HTTPS listeners' certificates)
+ * over a stream that is not TLS-protected, unless the development flag allows it. A key seen in
+ * clear text on the wire is compromised whatever the proxy does next, but refusing it makes the
+ * misconfiguration loud (NACK → the Gateway's Programmed=False) instead of quietly serving.
+ * Config files and local mode are not streams and never ask. Returns the NACK reason, if any.
+ */
+export function keyMaterialRefusal(config: unknown, stream: { tls: boolean; allowPlaintextKeyPush: boolean }): string | undefined {
+  if (stream.tls || stream.allowPlaintextKeyPush) return undefined;
+  return carriesKeyMaterial(config) ? PLAINTEXT_KEY_REFUSAL : undefined;
 }
 
 /**
@@ -80,7 +99,12 @@ export class ControllerSource {
     while (this.pending !== undefined) {
       const config = this.pending;
       this.pending = undefined;
-      const error = await applyConfig(this.o.store, config);
+      const refused = keyMaterialRefusal(config, {
+        tls: this.o.tlsCa !== undefined,
+        allowPlaintextKeyPush: this.o.allowPlaintextKeyPush === true,
+      });
+      if (refused !== undefined) this.o.store.reject(config.version, refused);
+      const error = refused ?? (await applyConfig(this.o.store, config));
       const warnings = error === undefined ? (this.o.store.current?.warnings ?? []).slice(0, 20).map((w) => w.slice(0, 2048)) : [];
       stream.write(
         error === undefined

@@ -1,14 +1,23 @@
 import type { FastifyInstance } from 'fastify';
+import { REDACTED, describeCertificate } from '../config/compile-tls.js';
 import type { ConfigStore } from '../config/store.js';
 import type { ProxyMetrics } from '../metrics.js';
 
-/** Redacts key material from a config dump: key ids and types stay, the numbers go. */
+/**
+ * Redacts key material from a config dump: JWKS key ids and types stay, the numbers go; a
+ * listener certificate shows its name and the leaf's subject, SANs, expiry and fingerprint, with
+ * `privateKeyPem: "[redacted]"` (compile-tls.ts already keeps no key in the served config; this
+ * holds for any config given here). Any other `privateKeyPem` is redacted too.
+ */
 export function redactConfig(config: unknown): unknown {
-  return JSON.parse(JSON.stringify(config), (key, value: unknown) =>
-    key === 'keys' && Array.isArray(value)
-      ? value.map((k: Record<string, unknown>) => ({ kid: k['kid'], kty: k['kty'], alg: k['alg'], crv: k['crv'], redacted: true }))
-      : value,
-  );
+  return JSON.parse(JSON.stringify(config), (key, value: unknown) => {
+    if (key === 'keys' && Array.isArray(value))
+      return value.map((k: Record<string, unknown>) => ({ kid: k['kid'], kty: k['kty'], alg: k['alg'], crv: k['crv'], redacted: true }));
+    if (key === 'certificates' && Array.isArray(value))
+      return value.map((c: unknown) => (typeof c === 'object' && c !== null ? describeCertificate(c) : REDACTED));
+    if (key === 'privateKeyPem') return REDACTED;
+    return value;
+  });
 }
 
 export interface AdminOptions {

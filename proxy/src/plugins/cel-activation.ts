@@ -9,6 +9,7 @@ import {
   type CompiledExpression,
 } from '@agw/api';
 import type { FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { celClaimsOf } from '../auth/jwt-verifier.js';
 import { overlaySource, rawHeaderSource, type CredentialSource } from '../auth/token-location.js';
 import './request-state.js';
@@ -114,11 +115,13 @@ function requestView(req: FastifyRequest): CelRequest {
   const q = pathAndQuery.indexOf('?');
   const host = edits?.authority ?? state.host ?? '';
   const body = edits?.body ?? state.body;
+  // The TLS socket (HTTP/1.1 over TLS, or the HTTP/2 session's, which the compat request proxies).
+  const scheme = (raw.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
   const view: CelRequest = {
     method: edits?.method ?? raw.method ?? 'GET',
-    uri: `http://${host}${pathAndQuery}`,
+    uri: `${scheme}://${host}${pathAndQuery}`,
     host,
-    scheme: 'http',
+    scheme,
     path: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q),
     pathAndQuery,
     version: raw.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${raw.httpVersion}`,
@@ -130,13 +133,18 @@ function requestView(req: FastifyRequest): CelRequest {
 
 /**
  * The request's headers in CEL's shape (lower-case name → one value, or the list of several), in
- * arrival order, with the edits applied (and `host` the edited authority).
+ * arrival order, with the edits applied (and `host` the edited authority). HTTP/2: the same view
+ * as HTTP/1.1, pseudo-headers left out and `:authority` shown as `host` (policies behave alike on both).
  */
 function effectiveCelHeaders(req: FastifyRequest): Map<string, string | readonly string[]> {
   const out = new Map<string, string | readonly string[]>();
   const rawHeaders = req.raw.rawHeaders;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = (rawHeaders[i] as string).toLowerCase();
+    let name = (rawHeaders[i] as string).toLowerCase();
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      if (name !== ':authority' || req.raw.headers.host !== undefined) continue;
+      name = 'host';
+    }
     const value = rawHeaders[i + 1] as string;
     const prev = out.get(name);
     out.set(name, prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value]);
@@ -157,7 +165,14 @@ function effectiveCelHeaders(req: FastifyRequest): Map<string, string | readonly
 export function headerValues(req: FastifyRequest, name: string): readonly string[] {
   const o = req.agw.edits?.headers?.get(name);
   if (o !== undefined) return o ?? [];
-  return req.raw.headersDistinct[name] ?? [];
+  const distinct = req.raw.headersDistinct as IncomingMessage['headersDistinct'] | undefined;
+  if (distinct !== undefined) return distinct[name] ?? [];
+  // An Http2ServerRequest has no headersDistinct: its raw headers, every value of the name.
+  const rawHeaders = req.raw.rawHeaders;
+  const values: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2)
+    if ((rawHeaders[i] as string).toLowerCase() === name) values.push(rawHeaders[i + 1] as string);
+  return values;
 }
 
 /** The first value of a header as edited so far (the route matcher's view). */

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Http2ServerRequest } from 'node:http2';
 import './request-state.js';
 import { sendProxyError } from './responses.js';
 
@@ -7,11 +8,22 @@ export const MAX_BUFFERED_BODY = 2 * 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
 
-/** Whether the request has a body to read (Content-Length other than 0, or Transfer-Encoding). */
+/**
+ * Whether the request has a body to read: HTTP/1.1, Content-Length other than 0 or
+ * Transfer-Encoding; HTTP/2 (RFC 9113 §8.1), DATA frames may follow without Content-Length (gRPC
+ * sends none): a body unless the HEADERS frame ended the stream or Content-Length is 0.
+ */
 export function requestHasBody(req: FastifyRequest): boolean {
-  const h = req.raw.headers;
+  const raw = req.raw;
+  const h = raw.headers;
   const length = h['content-length'];
+  if (raw.httpVersionMajor === 2) return length !== '0' && (raw as unknown as Http2ServerRequest).stream.endAfterHeaders !== true;
   return (length !== undefined && length !== '0') || h['transfer-encoding'] !== undefined;
+}
+
+/** After a refused body: close an HTTP/1.1 connection (its unread body would be read as the next request); an HTTP/2 stream just ends. */
+function closeAfterAnswer(req: FastifyRequest, reply: FastifyReply): void {
+  if (req.raw.httpVersionMajor !== 2) reply.header('connection', 'close');
 }
 
 /**
@@ -31,7 +43,7 @@ export function bufferRequestBody(req: FastifyRequest, reply: FastifyReply): fal
   const raw = req.raw;
   const declared = Number(raw.headers['content-length'] ?? 0);
   if (declared > MAX_BUFFERED_BODY) {
-    reply.header('connection', 'close');
+    closeAfterAnswer(req, reply);
     sendProxyError(req, reply, 'PROXY_ERR_BODY_TOO_LARGE');
     return Promise.resolve(true);
   }
@@ -50,7 +62,7 @@ export function bufferRequestBody(req: FastifyRequest, reply: FastifyReply): fal
         resolve(false);
         return;
       }
-      reply.header('connection', 'close');
+      closeAfterAnswer(req, reply);
       sendProxyError(req, reply, answer);
       resolve(true);
     };

@@ -25,8 +25,11 @@ import './request-state.js';
  *
  * An upgrade to another protocol (`h2c`, …) is declined (RFC 9110 §7.8 lets a server ignore it):
  * the request is forwarded as an ordinary one, without `Upgrade`, and the connection closed after
- * the response (Node's parser has left the socket). HTTP/2's extended CONNECT (RFC 8441) is not
- * supported: the listeners speak HTTP/1.1 only.
+ * the response (Node's parser has left the socket). WebSocket is HTTP/1.1 only: on an HTTPS
+ * listener a client that wants it negotiates `http/1.1` by ALPN (and the TLS server emits the same
+ * `'upgrade'` event). HTTP/2's extended CONNECT (RFC 8441) is not offered (the server does not send
+ * SETTINGS_ENABLE_CONNECT_PROTOCOL), and an h2 request with `Connection`/`Upgrade` is malformed
+ * (RFC 9113 §8.2.2) and reset by Node before it reaches us.
  */
 
 const UPGRADE = Symbol('agw.upgrade');

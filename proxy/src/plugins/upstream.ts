@@ -19,6 +19,8 @@ export interface UpstreamOptions {
   upstreamTimeoutMs: number;
   /** Keep-alive connections per upstream origin (default 128). */
   connectionsPerOrigin: number;
+  /** Scheme clients use on this port (`https` on an HTTPS listener): X-Forwarded-Proto and `Forwarded`. */
+  scheme?: 'http' | 'https';
 }
 
 /**
@@ -68,6 +70,7 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
       host: state.host ?? '',
       clientAddress: raw.socket.remoteAddress ?? '',
       requestId: String(req.id),
+      proto: opts.scheme,
       authority: edits?.authority,
       overlay: edits?.headers,
     });
@@ -322,7 +325,8 @@ function answerFailure(req: FastifyRequest, reply: FastifyReply, err: Error & { 
     res.destroy();
     return;
   }
-  if (res.destroyed) return;
+  // An Http2ServerResponse has no `destroyed`: its stream does.
+  if (res.destroyed || (res as { stream?: { destroyed: boolean } }).stream?.destroyed === true) return;
   const code = failureCode(err);
   req.log.warn({ err, upstream: req.agw.endpoint, code }, 'upstream call failed');
   sendProxyError(req, reply, code, code === 'PROXY_ERR_UPSTREAM_FAILED' ? `upstream call failed: ${err.code ?? 'error'}` : undefined);

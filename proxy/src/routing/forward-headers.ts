@@ -35,6 +35,8 @@ export interface ForwardContext {
   /** Client address, appended to X-Forwarded-For. */
   clientAddress: string;
   requestId: string;
+  /** Scheme the client used: `https` on an HTTPS listener (X-Forwarded-Proto, `Forwarded` proto); default `http`. */
+  proto?: 'http' | 'https' | undefined;
   /** The upstream Host when a transformation set one (`host`/`:authority`); X-Forwarded-Host and `Forwarded` keep the client's. */
   authority?: string | undefined;
   /**
@@ -53,12 +55,16 @@ export interface ForwardContext {
  */
 function forwardedElement(ctx: ForwardContext): string {
   const forClient = ctx.clientAddress.includes(':') ? `"[${ctx.clientAddress}]"` : ctx.clientAddress || 'unknown';
-  return `for=${forClient};host=${JSON.stringify(ctx.host)};proto=http`;
+  return `for=${forClient};host=${JSON.stringify(ctx.host)};proto=${ctx.proto ?? 'http'}`;
 }
 
+/** An HTTP/2 pseudo-header (`:method`, `:path`, `:authority`, `:scheme`, `:protocol`): never a field upstream. */
+const isPseudo = (name: string): boolean => name.charCodeAt(0) === 58; /* ':' */
+
 /**
- * Request headers for the upstream: the client's minus hop-by-hop and connection-listed ones and
- * a client's `Forwarded`, with the stages' edits (`overlay`), X-Forwarded-For (appended), -Proto, -Host,
+ * Request headers for the upstream (always HTTP/1.1): the client's minus hop-by-hop and
+ * connection-listed ones, HTTP/2 pseudo-headers (the method, path and host travel in the request
+ * line and `host`) and a client's `Forwarded`, with the stages' edits (`overlay`), X-Forwarded-For (appended), -Proto, -Host,
  * X-Request-Id and our own `Forwarded` set.
  * Builds a fresh object: deleting keys would send V8 objects into slow dictionary mode.
  */
@@ -67,13 +73,21 @@ export function upstreamRequestHeaders(incoming: Readonly<HeaderMap>, ctx: Forwa
   const overlay = ctx.overlay;
   const out: HeaderMap = {};
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'forwarded' || listed?.has(name) === true || overlay?.has(name) === true)
+    if (
+      HOP_BY_HOP.has(name) ||
+      name === 'host' ||
+      name === 'forwarded' ||
+      isPseudo(name) ||
+      listed?.has(name) === true ||
+      overlay?.has(name) === true
+    )
       continue;
     out[name] = incoming[name];
   }
   if (overlay !== undefined) {
     for (const [name, values] of overlay) {
-      if (values === null || values.length === 0 || HOP_BY_HOP.has(name) || name === 'host' || name === 'forwarded') continue;
+      if (values === null || values.length === 0 || HOP_BY_HOP.has(name) || name === 'host' || name === 'forwarded' || isPseudo(name))
+        continue;
       out[name] = values.length === 1 ? values[0] : [...values];
     }
   }
@@ -81,14 +95,18 @@ export function upstreamRequestHeaders(incoming: Readonly<HeaderMap>, ctx: Forwa
   const prior = out['x-forwarded-for'];
   out['x-forwarded-for'] =
     prior === undefined || prior === '' ? ctx.clientAddress : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ctx.clientAddress}`;
-  out['x-forwarded-proto'] = 'http';
+  out['x-forwarded-proto'] = ctx.proto ?? 'http';
   out['x-forwarded-host'] = ctx.host;
   out['x-request-id'] = ctx.requestId;
   out.forwarded = forwardedElement(ctx);
   return out;
 }
 
-/** Response headers for the client: the upstream's minus hop-by-hop and connection-listed ones. */
+/**
+ * Response headers for the client: the upstream's minus hop-by-hop and connection-listed ones.
+ * What is left is valid on HTTP/2 too: `connection`, `keep-alive`, `proxy-connection`,
+ * `transfer-encoding`, `upgrade` and `te`, which HTTP/2 forbids (RFC 9113 §8.2.2), are all hop-by-hop.
+ */
 export function downstreamResponseHeaders(upstream: Readonly<HeaderMap>): HeaderMap {
   const listed = connectionListed(upstream.connection);
   const out: HeaderMap = {};

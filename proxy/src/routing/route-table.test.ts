@@ -4,9 +4,9 @@ import { normalizeHost } from './hostname.js';
 import { compileRouteTable, matchRoute, pickEndpoint, selectListener, type ListenerRoutes } from './route-table.js';
 
 const listeners: CompiledListener[] = [
-  { name: 'http', port: 80 },
-  { name: 'api', port: 80, hostname: 'api.example.com' },
-  { name: 'other', port: 8080 },
+  { name: 'http', port: 80, protocol: 'HTTP' },
+  { name: 'api', port: 80, hostname: 'api.example.com', protocol: 'HTTP' },
+  { name: 'other', port: 8080, protocol: 'HTTP' },
 ];
 
 let order = 0;

@@ -1,0 +1,246 @@
+import {
+  apply,
+  freePort,
+  generateSigningKey,
+  jwks,
+  kubectl,
+  mintToken,
+  startController,
+  startEchoUpstream,
+  startProxy,
+  waitFor,
+  type EchoUpstream,
+  type RunningController,
+  type RunningProxy,
+  type SigningKey,
+} from '@agw/test-kit';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { connect } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+/**
+ * An HTTPS listener on the real API server: a `kubernetes.io/tls` Secret referenced by the
+ * Gateway, the key pushed to the proxy over the TLS-protected config stream, and curl (HTTP/1.1
+ * and HTTP/2, `--cacert`) through it with the JWT guide's answers; certificate rotation by
+ * updating the Secret; listener conditions for a bad reference.
+ */
+const admin = () => inject('kubeconfig');
+const NS = 'https';
+const GW = 'https-gw';
+const HOST = 'secure.example.com';
+const dir = mkdtempSync(join(tmpdir(), 'agw-https-e2e-'));
+let upstream: EchoUpstream;
+let controller: RunningController;
+let proxy: RunningProxy;
+let key: SigningKey;
+let port = 0;
+
+/** A self-signed certificate and key (PEM) for `names`, made by openssl. */
+function certificate(file: string, cn: string, names: string[]): { cert: string; key: string } {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=${names.join(',')}`,
+      '-keyout',
+      join(dir, `${file}.key`),
+      '-out',
+      join(dir, `${file}.crt`),
+      '-days',
+      '1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert: readFileSync(join(dir, `${file}.crt`), 'utf8'), key: readFileSync(join(dir, `${file}.key`), 'utf8') };
+}
+const tlsSecret = (name: string, c: { cert: string; key: string }) => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace: NS },
+  type: 'kubernetes.io/tls',
+  stringData: { 'tls.crt': c.cert, 'tls.key': c.key },
+});
+
+/** curl as a user runs it: `--cacert`, the name resolved to the proxy's port on 127.0.0.1. */
+async function curl(args: string[], caFile = join(dir, 'first.crt')): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('curl', [
+      '-sS',
+      '--cacert',
+      caFile,
+      '--resolve',
+      `${HOST}:${port}:127.0.0.1`,
+      ...args,
+      `https://${HOST}:${port}/headers`,
+    ]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+/** The subject CN of the certificate a new TLS connection is served. */
+function servedCommonName(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, servername: HOST, rejectUnauthorized: false }, () => {
+      const cn = s.getPeerCertificate().subject?.CN;
+      s.end();
+      resolve(String(cn));
+    });
+    s.on('error', reject);
+  });
+}
+const listenerCondition = async (type: string) => {
+  const r = await kubectl(admin(), ['get', 'gateway', GW, '-n', NS, '-o', 'json']);
+  const gw = JSON.parse(r.stdout) as {
+    status?: { listeners?: Array<{ name: string; conditions: Array<{ type: string; status: string; reason: string; message: string }> }> };
+  };
+  return (name: string) => gw.status?.listeners?.find((l) => l.name === name)?.conditions.find((c) => c.type === type);
+};
+
+beforeAll(async () => {
+  const first = certificate('first', 'first', [`DNS:${HOST}`]);
+  // The config stream's own certificate (the proxy checks it with --controller-ca).
+  certificate('xds', 'agentgateway', ['DNS:agentgateway.agentgateway-system.svc', 'IP:127.0.0.1']);
+  [upstream, key] = await Promise.all([startEchoUpstream('secure-backend'), generateSigningKey('RS256', 'https-key')]);
+  port = await freePort();
+  expect((await kubectl(admin(), ['create', 'namespace', NS])).code).toBe(0);
+  await apply(admin(), [
+    tlsSecret('first-cert', first),
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'backend', namespace: NS }, spec: { ports: [{ name: 'http', port: 80 }] } },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'backend-1', namespace: NS, labels: { 'kubernetes.io/service-name': 'backend' } },
+      addressType: 'FQDN',
+      endpoints: [{ addresses: ['backend.localhost'] }],
+      ports: [{ name: 'http', port: upstream.port }],
+    },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: GW, namespace: NS },
+      spec: {
+        gatewayClassName: 'agentgateway',
+        listeners: [
+          {
+            name: 'https',
+            protocol: 'HTTPS',
+            port: 443,
+            hostname: HOST,
+            tls: { mode: 'Terminate', certificateRefs: [{ kind: 'Secret', name: 'first-cert' }] },
+          },
+          // Another tenant's listener referring to a Secret in another namespace, without a ReferenceGrant.
+          {
+            name: 'other',
+            protocol: 'HTTPS',
+            port: 443,
+            hostname: 'other.example.com',
+            tls: { certificateRefs: [{ kind: 'Secret', name: 'elsewhere', namespace: 'default' }] },
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'app', namespace: NS },
+      spec: { parentRefs: [{ name: GW }], hostnames: [HOST], rules: [{ backendRefs: [{ name: 'backend', port: 80 }] }] },
+    },
+    {
+      apiVersion: 'agentgateway.dev/v1alpha1',
+      kind: 'AgentgatewayPolicy',
+      metadata: { name: 'jwt', namespace: NS },
+      spec: {
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: GW }],
+        traffic: { jwtAuthentication: { providers: [{ issuer: 'https://issuer.example', jwks: { inline: JSON.stringify(jwks(key)) } }] } },
+      },
+    },
+  ]);
+  controller = await startController({
+    kubeconfig: inject('controllerKubeconfig'),
+    name: 'https-controller',
+    extraArgs: [`--xds-tls-cert=${join(dir, 'xds.crt')}`, `--xds-tls-key=${join(dir, 'xds.key')}`],
+  });
+  proxy = await startProxy({
+    adminKubeconfig: admin(),
+    xdsPort: controller.xdsPort,
+    gateway: `${NS}/${GW}`,
+    name: 'https-proxy',
+    listenerPort: 443,
+    port,
+    extraArgs: [`--controller-ca=${join(dir, 'xds.crt')}`, '--controller-server-name=agentgateway.agentgateway-system.svc'],
+  });
+  await waitFor('HTTPS listener served', async () => (await curl(['-o', '/dev/null', '-w', '%{http_code}'])).stdout === '401', 60_000, 200);
+}, 180_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  await controller?.stop();
+  await upstream?.close();
+});
+
+describe('an HTTPS listener with a kubernetes.io/tls Secret', () => {
+  it('curl --cacert over HTTP/1.1: 401 "authentication failure: no bearer token found" without a token, 200 with one', async () => {
+    const denied = await curl(['--http1.1', '-w', '\n%{http_code} %{http_version}']);
+    expect(denied.stdout).toBe('authentication failure: no bearer token found\n401 1.1');
+    const token = await mintToken(key, { claims: { iss: 'https://issuer.example', sub: 'alice' } });
+    const ok = await curl(['--http1.1', '-H', `Authorization: Bearer ${token}`, '-w', '\n%{http_code}']);
+    expect(ok.stdout.endsWith('\n200')).toBe(true);
+    expect(upstream.requests.at(-1)?.headers['x-forwarded-proto']).toBe('https');
+  });
+
+  it('curl --http2: ALPN h2, the same answers', async () => {
+    const denied = await curl(['--http2', '-w', '\n%{http_code} %{http_version}']);
+    expect(denied.stdout).toBe('authentication failure: no bearer token found\n401 2');
+    const token = await mintToken(key, { claims: { iss: 'https://issuer.example', sub: 'alice' } });
+    const ok = await curl(['--http2', '-H', `Authorization: Bearer ${token}`, '-w', '\n%{http_code} %{http_version}']);
+    expect(ok.stdout.endsWith('\n200 2')).toBe(true);
+  });
+
+  it('plain HTTP on the HTTPS port is refused (no token ever travels in clear)', async () => {
+    const r = await promisify(execFile)('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/headers`]).catch(
+      (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }),
+    );
+    expect(r.stdout).not.toBe('200');
+    expect(r.stdout).not.toBe('401');
+  });
+
+  it("the listener's conditions: Programmed; another listener's cross-namespace Secret without ReferenceGrant is RefNotPermitted", async () => {
+    let cond: Awaited<ReturnType<typeof listenerCondition>> | undefined;
+    await waitFor(
+      'listener conditions',
+      async () => {
+        cond = await listenerCondition('ResolvedRefs');
+        return cond('other')?.status === 'False';
+      },
+      30_000,
+      200,
+    );
+    expect(cond?.('https')).toMatchObject({ status: 'True', reason: 'ResolvedRefs' });
+    expect(cond?.('other')).toMatchObject({ status: 'False', reason: 'RefNotPermitted' });
+  });
+
+  it('the Secret is updated with a new certificate: new connections get it, without a restart', async () => {
+    expect(await servedCommonName()).toBe('first');
+    const second = certificate('second', 'second', [`DNS:${HOST}`]);
+    await apply(admin(), [tlsSecret('first-cert', second)]);
+    await waitFor('new certificate served', async () => (await servedCommonName()) === 'second', 30_000, 100);
+    const token = await mintToken(key, { claims: { iss: 'https://issuer.example', sub: 'alice' } });
+    const ok = await curl(['-H', `Authorization: Bearer ${token}`, '-w', '\n%{http_code}'], join(dir, 'second.crt'));
+    expect(ok.stdout.endsWith('\n200')).toBe(true);
+  });
+});
