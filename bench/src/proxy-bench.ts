@@ -14,8 +14,8 @@
 import { PROXY_CONFIG_SCHEMA_VERSION } from '@agw/api';
 import { generateSigningKey, jwks, mintToken, signRaw } from '@agw/test-kit';
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -101,6 +101,8 @@ interface Scenario {
   pid: number;
   /** Sent in turn as `Authorization: Bearer …`, one per request across all connections. */
   tokens?: readonly string[];
+  /** HTTPS (HTTP/1.1 over TLS, keep-alive; SNI = host). */
+  tls?: boolean;
 }
 
 /** Where each token list's cycle stands, across rounds: a round must not restart at tokens still in the cache. */
@@ -108,7 +110,13 @@ const tokenCursor = new WeakMap<readonly string[], number>();
 
 /** autocannon options for a scenario: fixed headers, or a new token on every request. */
 function load(s: Scenario, duration: number): autocannon.Options {
-  const base = { url: `http://127.0.0.1:${s.port}/headers`, connections: CONNECTIONS, duration, headers: { host: s.host, ...s.headers } };
+  const base = {
+    url: `${s.tls === true ? 'https' : 'http'}://127.0.0.1:${s.port}/headers`,
+    connections: CONNECTIONS,
+    duration,
+    headers: { host: s.host, ...s.headers },
+    ...(s.tls === true ? { servername: s.host } : {}),
+  };
   const tokens = s.tokens;
   if (tokens === undefined) return base;
   return {
@@ -204,6 +212,36 @@ async function main(): Promise<void> {
     ...route('pre.bench', undefined, {}, 'pre'),
     match: { path: { type: 'PathPrefix', value: '/' }, headers: [{ type: 'Exact', name: 'x-tier', value: 'premium' }], queryParams: [] },
   };
+  // An HTTPS listener (TLS 1.3, P-256 certificate made here) with the same two routes as plain HTTP.
+  const dir = mkdtempSync(join(tmpdir(), 'agw-bench-'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=bench',
+      '-addext',
+      'subjectAltName=DNS:tls.bench,DNS:tlsjwt.bench',
+      '-keyout',
+      join(dir, 'tls.key'),
+      '-out',
+      join(dir, 'tls.crt'),
+      '-days',
+      '1',
+    ],
+    { stdio: 'ignore' },
+  );
+  const certificate = {
+    name: 'bench/tls',
+    certChainPem: readFileSync(join(dir, 'tls.crt'), 'utf8'),
+    privateKeyPem: readFileSync(join(dir, 'tls.key'), 'utf8'),
+  };
   const config = {
     schemaVersion: PROXY_CONFIG_SCHEMA_VERSION,
     version: 'bench',
@@ -211,6 +249,7 @@ async function main(): Promise<void> {
     listeners: [
       { name: 'http', port: 80 },
       { name: 'pre', port: 81, preRouting: { transformation: 'pre' } },
+      { name: 'tls', port: 443, protocol: 'HTTPS', tls: { certificates: [certificate] } },
     ],
     // rsfull: the rs key under a policy of its own, so that its cache (filled to the bound) is not the RS256 row's.
     routes: [
@@ -223,6 +262,8 @@ async function main(): Promise<void> {
       route('allow1.bench', 'rs', { authorization: ['allow1'] }),
       route('rules10.bench', 'rs', { authorization: ['rules10'] }),
       preRoute,
+      route('tls.bench', undefined, {}, 'tls'),
+      route('tlsjwt.bench', 'rs', {}, 'tls'),
     ],
     policies: {
       jwt: { rs: policy('rs', rs), es: policy('es', es), ed: policy('ed', ed), rsfull: { ...policy('rs', rs), policy: 'bench/rsfull' } },
@@ -241,23 +282,23 @@ async function main(): Promise<void> {
       backendAuth: {},
     },
   };
-  const dir = mkdtempSync(join(tmpdir(), 'agw-bench-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const start = async (cacheEntries: number, workers = 1) => {
-    const [port, prePort, admin] = [await freePort(), await freePort(), await freePort()];
+    const [port, prePort, tlsPort, admin] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const p = child([
       join(root, 'proxy/dist/main.js'),
       `--config=${join(dir, 'config.json')}`,
       '--host=127.0.0.1',
       `--port-map=80=${port}`,
       `--port-map=81=${prePort}`,
+      `--port-map=443=${tlsPort}`,
       `--admin-port=${admin}`,
       '--log-level=warn',
       `--jwt-cache-entries=${cacheEntries}`,
       `--workers=${workers}`,
     ]);
     await until(`http://127.0.0.1:${admin}/readyz`);
-    return { port, prePort, admin, pid: p.pid as number };
+    return { port, prePort, tlsPort, admin, pid: p.pid as number };
   };
   const proxy = await start(10_000);
   const missing = await start(MISS_CACHE_ENTRIES);
@@ -374,6 +415,22 @@ async function main(): Promise<void> {
       host: 'pre.bench',
       headers: { 'x-plan': 'premium' },
       pid: proxy.pid,
+    },
+    {
+      name: 'proxy HTTPS (HTTP/1.1, keep-alive), no policy',
+      port: proxy.tlsPort,
+      host: 'tls.bench',
+      headers: {},
+      pid: proxy.pid,
+      tls: true,
+    },
+    {
+      name: 'proxy HTTPS (HTTP/1.1, keep-alive) + JWT RS256, cache hit',
+      port: proxy.tlsPort,
+      host: 'tlsjwt.bench',
+      headers: bearer(tokens.rs),
+      pid: proxy.pid,
+      tls: true,
     },
     { name: 'proxy --workers 2, no policy', port: twoWorkers.port, host: 'open.bench', headers: {}, pid: twoWorkers.pid },
     {
