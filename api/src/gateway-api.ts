@@ -233,3 +233,55 @@ export const ListenerReason = {
   ListenersNotValid: 'ListenersNotValid',
 } as const;
 export type ListenerReason = (typeof ListenerReason)[keyof typeof ListenerReason];
+
+/**
+ * A core ConfigMap. The controller lists and watches them to read the CA bundles (`ca.crt`) that
+ * BackendTLSPolicies name; only those referenced reach translate. Key sets it persists live in
+ * ConfigMaps of its own namespace too (read and written by jwks/persistence.ts, not from here).
+ */
+export const ConfigMap = z.looseObject({
+  apiVersion: z.literal('v1'),
+  kind: z.literal('ConfigMap'),
+  metadata: ObjectMeta,
+  data: z
+    .record(z.string(), z.string())
+    .nullish()
+    .transform((v) => v ?? {}),
+});
+export type ConfigMap = z.output<typeof ConfigMap>;
+
+/** The ConfigMap key holding a PEM CA bundle (Gateway API BackendTLSPolicy, Core support). */
+export const CA_CERTIFICATE_KEY = 'ca.crt';
+
+/**
+ * Gateway API BackendTLSPolicy (gateway.networking.k8s.io/v1, standard channel v1.4): how a
+ * gateway connects to a Service over TLS. This controller applies it to the JWKS fetches of
+ * `jwks.remote.backendRef` Services: SNI and the verified name are `validation.hostname`, the
+ * trust anchors the `ca.crt` of the referenced ConfigMaps or the system store.
+ */
+export const BackendTlsPolicy = z.looseObject({
+  apiVersion: z.string(),
+  kind: z.literal('BackendTLSPolicy'),
+  metadata: ObjectMeta,
+  spec: z.looseObject({
+    targetRefs: z.array(
+      z.looseObject({ group: z.string().default(''), kind: z.string(), name: z.string(), sectionName: z.string().optional() }),
+    ),
+    validation: z.looseObject({
+      caCertificateRefs: z.array(z.looseObject({ group: z.string().default(''), kind: z.string(), name: z.string() })).optional(),
+      wellKnownCACertificates: z.string().optional(),
+      hostname: z.string(),
+      subjectAltNames: z.array(z.looseObject({ type: z.string(), hostname: z.string().optional(), uri: z.string().optional() })).optional(),
+    }),
+  }),
+  status: z.looseObject({ ancestors: z.array(z.unknown()).optional() }).optional(),
+});
+export type BackendTlsPolicy = z.output<typeof BackendTlsPolicy>;
+
+/** BackendTLSPolicy condition reasons beyond condition.ts (Gateway API v1.4 spelling). */
+export const BackendTlsPolicyReason = {
+  InvalidCACertificateRef: 'InvalidCACertificateRef',
+  NoValidCACertificate: 'NoValidCACertificate',
+  Conflicted: 'Conflicted',
+} as const;
+export type BackendTlsPolicyReason = (typeof BackendTlsPolicyReason)[keyof typeof BackendTlsPolicyReason];

@@ -1,7 +1,18 @@
 import type { z } from 'zod';
 import { AgentgatewayParameters, PARAMETERS_KIND } from './agentgateway-parameters.js';
 import { AgentgatewayPolicy, POLICY_GROUP } from './agentgateway-policy.js';
-import { EndpointSlice, Gateway, GatewayClass, HttpRoute, ReferenceGrant, SECRET_TYPE_TLS, Secret, Service } from './gateway-api.js';
+import {
+  BackendTlsPolicy,
+  ConfigMap,
+  EndpointSlice,
+  Gateway,
+  GatewayClass,
+  HttpRoute,
+  ReferenceGrant,
+  SECRET_TYPE_TLS,
+  Secret,
+  Service,
+} from './gateway-api.js';
 
 /** One kind the controller reads: where it lives in the API and how it is parsed at the boundary. */
 export interface WatchedKind {
@@ -101,6 +112,29 @@ export const WATCHED_KINDS = {
     schema: Secret,
     statusWritten: false,
     fieldSelector: `type=${SECRET_TYPE_TLS}`,
+  },
+  /** TLS to backends (today: JWKS fetches from `jwks.remote.backendRef` Services). */
+  backendTlsPolicies: {
+    group: 'gateway.networking.k8s.io',
+    version: 'v1',
+    kind: 'BackendTLSPolicy',
+    plural: 'backendtlspolicies',
+    namespaced: true,
+    schema: BackendTlsPolicy,
+    statusWritten: true,
+  },
+  /**
+   * BackendTLSPolicies' caCertificateRefs (`ca.crt`). Neither a field nor a label selects them, so
+   * all are listed and watched; only the referenced ones reach translate (resources/ca-bundles.ts).
+   */
+  configMaps: {
+    group: '',
+    version: 'v1',
+    kind: 'ConfigMap',
+    plural: 'configmaps',
+    namespaced: true,
+    schema: ConfigMap,
+    statusWritten: false,
   },
 } as const satisfies Record<string, WatchedKind>;
 export type WatchedName = keyof typeof WATCHED_KINDS;

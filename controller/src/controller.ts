@@ -233,6 +233,7 @@ export class Controller {
       objects,
       controllerName: this.o.controllerName,
       jwks: this.keys.keys(),
+      jwksErrors: this.keys.errors(),
       memo: this.parseMemo,
     });
     this.logNewProblems(parsed.problems);

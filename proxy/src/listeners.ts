@@ -47,7 +47,8 @@ export class ListenerPorts {
 
   /** Aligns the open ports with the store's current config (serialized). */
   sync(): Promise<void> {
-    this.syncing = this.syncing.then(() => this.doSync());
+    // A failed sync (a port that would not open) must not block the next one.
+    this.syncing = this.syncing.catch(() => undefined).then(() => this.doSync());
     return this.syncing;
   }
 
@@ -56,7 +57,7 @@ export class ListenerPorts {
   }
 
   async close(): Promise<void> {
-    await this.syncing;
+    await this.syncing.catch(() => undefined);
     await Promise.all([...this.servers.values()].map((s) => s.app.close()));
     this.servers.clear();
     await Promise.all([...this.draining]);
@@ -97,7 +98,19 @@ export class ListenerPorts {
         ...(this.o.refetchIntervalMs !== undefined ? { refetchIntervalMs: this.o.refetchIntervalMs } : {}),
         ...(this.o.pathRules !== undefined ? { pathRules: this.o.pathRules } : {}),
       });
-      await app.listen({ port: this.o.portMap.get(port) ?? port, host: this.o.host });
+      try {
+        await app.listen({ port: this.o.portMap.get(port) ?? port, host: this.o.host });
+      } catch (err) {
+        // EADDRINUSE and the like: nothing is kept for this port, so the next sync tries it again.
+        await app.close();
+        // The message names the Gateway listener port; code and port (the local one) stay for callers (agw local's hint).
+        const e = err as Error & { code?: string; port?: number };
+        throw Object.assign(new Error(`listener port ${port} could not be opened: ${e.message}`), {
+          cause: err,
+          code: e.code,
+          port: e.port,
+        });
+      }
       this.servers.set(port, { app, tls: holder });
       this.o.onListen?.(port, (app.server.address() as { port: number }).port);
     }

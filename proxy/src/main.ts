@@ -47,13 +47,32 @@ async function runProxy(s: ProxySettings, logger: Logger, worker: number | undef
     requestRefetch: (url, kid) => source?.requestRefetch(url, kid),
     onListen: (port, bound) => logger.info({ listenerPort: port, boundPort: bound }, 'listening'),
   });
+  /**
+   * A listener port that could not be opened (in use, no permission): /readyz says so (503) and the
+   * ports are tried again every second, so the process is never "ready" while not serving a listener.
+   */
+  let listenerError: string | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const syncPorts = (): void => {
+    if (retry !== undefined) clearTimeout(retry);
+    retry = undefined;
+    ports
+      .sync()
+      .then(() => {
+        listenerError = undefined;
+        process.send?.({ type: 'agw-ready', ready: true } satisfies WorkerMessage);
+      })
+      .catch((err: unknown) => {
+        listenerError = (err as Error).message;
+        logger.error({ error: listenerError }, 'cannot open listener; not ready, retrying in 1 s');
+        retry = setTimeout(syncPorts, 1000);
+        retry.unref();
+      });
+  };
   store.onChange((e) => {
     if (e.type === 'applied') {
       logger.info({ version: e.version, warnings: e.warnings }, 'config applied');
-      void ports
-        .sync()
-        .then(() => process.send?.({ type: 'agw-ready', ready: true } satisfies WorkerMessage))
-        .catch((err: unknown) => logger.error({ error: (err as Error).message }, 'cannot open listener'));
+      syncPorts();
     } else {
       logger.warn({ version: e.version, error: e.error }, 'config rejected; the last good config keeps serving');
     }
@@ -85,6 +104,7 @@ async function runProxy(s: ProxySettings, logger: Logger, worker: number | undef
           metrics,
           logger,
           draining: () => draining,
+          notServing: () => listenerError,
         })
       : undefined;
   await admin?.listen({ port: s.adminPort, host: s.host });

@@ -168,8 +168,14 @@ export async function buildAdminServer(o: {
   metrics: ProxyMetrics;
   logger: FastifyBaseLogger;
   draining?: () => boolean;
+  notServing?: () => string | undefined;
 }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: o.logger, logController: new LogController({ disableRequestLogging: true }) });
-  await app.register(adminRoutes, { stores: o.stores, metrics: o.metrics, draining: o.draining ?? (() => false) });
+  await app.register(adminRoutes, {
+    stores: o.stores,
+    metrics: o.metrics,
+    draining: o.draining ?? (() => false),
+    ...(o.notServing !== undefined ? { notServing: o.notServing } : {}),
+  });
   return app;
 }

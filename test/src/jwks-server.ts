@@ -1,10 +1,11 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { JWK } from 'jose';
 
 export interface JwksServer {
   readonly port: number;
-  /** `http://127.0.0.1:<port>/keys`. */
+  /** `http://127.0.0.1:<port>/keys` (`https://` when served over TLS). */
   readonly url: string;
   /** Requests served so far, per path. */
   readonly hits: Map<string, number>;
@@ -16,13 +17,18 @@ export interface JwksServer {
   close(): Promise<void>;
 }
 
+export interface JwksServerOptions {
+  /** Serve HTTPS with this certificate chain and key (PEM), e.g. signed by a test's private CA. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
 /** A real JWKS endpoint on 127.0.0.1:0 whose keys, failures and body the test controls. */
-export async function startJwksServer(initial: JWK[] = []): Promise<JwksServer> {
+export async function startJwksServer(initial: JWK[] = [], options: JwksServerOptions = {}): Promise<JwksServer> {
   let keys = initial;
   let failure: number | undefined;
   let raw: string | undefined;
   const hits = new Map<string, number>();
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     hits.set(path, (hits.get(path) ?? 0) + 1);
     if (failure !== undefined) {
@@ -32,12 +38,13 @@ export async function startJwksServer(initial: JWK[] = []): Promise<JwksServer> 
     }
     res.setHeader('content-type', 'application/json');
     res.end(raw ?? JSON.stringify({ keys }));
-  });
+  };
+  const server = options.tls === undefined ? createServer(handler) : createHttpsServer({ ...options.tls }, handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
     port,
-    url: `http://127.0.0.1:${port}/keys`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}/keys`,
     hits,
     setKeys: (k) => {
       keys = k;

@@ -3,6 +3,7 @@ import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
+import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import { parseJwksDocument, type JwksParse } from './jwks-document.js';
 import { addressRefusal } from './ssrf-guard.js';
 
@@ -21,6 +22,18 @@ export interface FetchTarget {
   readonly url: string;
   /** Connect here instead of resolving the URL's host (a Service's ready endpoint). */
   readonly connect?: { readonly host: string; readonly port: number };
+  /** TLS of an https URL (a BackendTLSPolicy); absent: Node's defaults (system store, SNI and name = the URL's host). */
+  readonly tls?: FetchTls;
+}
+
+/** How an https fetch trusts its server (Gateway API BackendTLSPolicy validation). */
+export interface FetchTls {
+  /** SNI, and the name the certificate must match unless `subjectAltNames` is set. */
+  readonly servername: string;
+  /** PEM trust anchors, replacing the system store; absent: the system store (Node's bundled roots). */
+  readonly caPem?: string;
+  /** The certificate must carry one of these (DNS names, wildcards as RFC 6125; exact URIs) instead of `servername`. */
+  readonly subjectAltNames?: { readonly hostnames: readonly string[]; readonly uris: readonly string[] };
 }
 
 /**
@@ -57,7 +70,8 @@ export function fetchJwks(target: FetchTarget, limits: FetchLimits = DEFAULT_FET
       agent: false,
       timeout: limits.connectTimeoutMs,
       lookup: guardedLookup(),
-      ...(https ? { servername: url.hostname } : {}),
+      ...(https ? { servername: target.tls?.servername ?? url.hostname } : {}),
+      ...(https && target.tls !== undefined ? tlsOptions(target.tls) : {}),
     };
     // Node dials an IP literal without calling lookup: the literal is checked here, as Node reads it.
     const refused = addressRefusal(host, 'literal');
@@ -93,9 +107,50 @@ export function fetchJwks(target: FetchTarget, limits: FetchLimits = DEFAULT_FET
       res.on('error', (err) => done({ ok: false, error: `reading jwks from ${target.url}: ${err.message}` }));
     });
     req.on('timeout', () => req.destroy(new Error(`connect timed out after ${limits.connectTimeoutMs} ms`)));
-    req.on('error', (err) => done({ ok: false, error: `fetching jwks from ${target.url}: ${err.message}` }));
+    req.on('error', (err) => done({ ok: false, error: `fetching jwks from ${target.url}: ${describeError(err)}` }));
     req.end();
   });
+}
+
+/**
+ * Node's message, with its code when the message does not already say it: TLS failures read as
+ * `unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE)`, and the code is what
+ * a user searches for.
+ */
+function describeError(err: NodeJS.ErrnoException): string {
+  const code = typeof err.code === 'string' ? err.code : undefined;
+  return code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+}
+
+/** The https options of a BackendTLSPolicy: trust anchors, and the names the certificate must match. Always verified. */
+function tlsOptions(tls: FetchTls): Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized' | 'checkServerIdentity'> {
+  const sans = tls.subjectAltNames;
+  return {
+    rejectUnauthorized: true,
+    ...(tls.caPem !== undefined ? { ca: tls.caPem } : {}),
+    ...(sans !== undefined && sans.hostnames.length + sans.uris.length > 0
+      ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkSubjectAltNames(sans, cert) }
+      : {}),
+  };
+}
+
+/**
+ * Gateway API subjectAltNames: the certificate must carry one of the DNS names (checked as Node
+ * checks a host name, wildcards included) or one of the URIs (exact); the hostname is not used.
+ */
+export function checkSubjectAltNames(sans: NonNullable<FetchTls['subjectAltNames']>, cert: PeerCertificate): Error | undefined {
+  for (const h of sans.hostnames) if (checkServerIdentity(h, cert) === undefined) return undefined;
+  const uris = (cert.subjectaltname ?? '')
+    .split(', ')
+    .filter((s) => s.startsWith('URI:'))
+    .map((s) => s.slice(4));
+  if (sans.uris.some((u) => uris.includes(u))) return undefined;
+  return Object.assign(
+    new Error(
+      `certificate's altnames (${cert.subjectaltname ?? 'none'}) match none of the subjectAltNames: ${[...sans.hostnames, ...sans.uris].join(', ')}`,
+    ),
+    { code: 'ERR_TLS_CERT_ALTNAME_INVALID' },
+  );
 }
 
 /** Resolves every address of a name (`dns.lookup` with `all: true`). */

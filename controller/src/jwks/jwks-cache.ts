@@ -102,9 +102,15 @@ export class JwksCache {
       }
       const seeded = e.seeded;
       const periodChanged = e.request.refreshMs !== r.refreshMs;
+      // New trust settings (another CA bundle, SNI, names): fetched now, so a wrong CA is said at
+      // once; the last good keys keep serving meanwhile, as for any failing fetch.
+      const tlsChanged = !seeded && JSON.stringify(e.request.tls ?? null) !== JSON.stringify(r.tls ?? null);
       e.request = r;
       e.seeded = false;
-      if (seeded || periodChanged) {
+      if (tlsChanged) {
+        e.failures = 0;
+        this.schedule(r.url, 0);
+      } else if (seeded || periodChanged) {
         // A persisted copy younger than the period delays the first fetch (upstream's startup rule).
         const age = e.fetchedAtMs === undefined ? Number.POSITIVE_INFINITY : this.deps.now() - e.fetchedAtMs;
         this.schedule(r.url, e.lastError !== undefined ? e.failures : Math.max(0, r.refreshMs - age));
@@ -123,6 +129,13 @@ export class JwksCache {
           : {};
       out.set(url, { keys: e.keys, ...stale, ...(e.notes !== undefined && e.notes.length > 0 ? { notes: e.notes } : {}) });
     }
+    return out;
+  }
+
+  /** The last error of each URL that has no usable keys (never fetched successfully), for the policy status. */
+  errors(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [url, e] of this.entries) if (e.keys === undefined && e.lastError !== undefined) out.set(url, e.lastError);
     return out;
   }
 
@@ -180,32 +193,34 @@ export class JwksCache {
     if (e === undefined) return Promise.resolve();
     if (e.inflight !== undefined) return e.inflight;
     const started = this.deps.now();
-    e.inflight = this.deps.fetch({ url, ...(e.request.connect ? { connect: e.request.connect } : {}) }).then((r) => {
-      e.inflight = undefined;
-      this.deps.onFetch?.(url, r.ok, this.deps.now() - started, r.ok ? undefined : r.error);
-      if (this.entries.get(url) !== e) return; // dropped meanwhile
-      const hadError = e.lastError !== undefined;
-      if (r.ok) {
-        const fp = keySetFingerprint(r.keys);
-        const changed = fp !== e.fingerprint;
-        const notesChanged = JSON.stringify(r.notes) !== JSON.stringify(e.notes ?? []);
-        e.keys = r.keys;
-        e.notes = r.notes;
-        e.fingerprint = fp;
-        e.fetchedAtMs = this.deps.now();
-        e.failures = 0;
-        delete e.lastError;
-        if (changed) e.unknownKids.clear();
-        this.schedule(url, e.request.refreshMs);
-        if (changed || hadError || notesChanged) this.deps.onChange(url);
-      } else {
-        const first = e.lastError === undefined;
-        e.lastError = r.error;
-        this.schedule(url, retryDelayMs(e.failures, this.deps.random));
-        e.failures++;
-        if (first) this.deps.onChange(url);
-      }
-    });
+    e.inflight = this.deps
+      .fetch({ url, ...(e.request.connect ? { connect: e.request.connect } : {}), ...(e.request.tls ? { tls: e.request.tls } : {}) })
+      .then((r) => {
+        e.inflight = undefined;
+        this.deps.onFetch?.(url, r.ok, this.deps.now() - started, r.ok ? undefined : r.error);
+        if (this.entries.get(url) !== e) return; // dropped meanwhile
+        const hadError = e.lastError !== undefined;
+        if (r.ok) {
+          const fp = keySetFingerprint(r.keys);
+          const changed = fp !== e.fingerprint;
+          const notesChanged = JSON.stringify(r.notes) !== JSON.stringify(e.notes ?? []);
+          e.keys = r.keys;
+          e.notes = r.notes;
+          e.fingerprint = fp;
+          e.fetchedAtMs = this.deps.now();
+          e.failures = 0;
+          delete e.lastError;
+          if (changed) e.unknownKids.clear();
+          this.schedule(url, e.request.refreshMs);
+          if (changed || hadError || notesChanged) this.deps.onChange(url);
+        } else {
+          const first = e.lastError === undefined;
+          e.lastError = r.error;
+          this.schedule(url, retryDelayMs(e.failures, this.deps.random));
+          e.failures++;
+          if (first) this.deps.onChange(url);
+        }
+      });
     return e.inflight;
   }
 }

@@ -72,6 +72,11 @@ export class KeyStore {
     return this.cache.keys();
   }
 
+  /** Last fetch errors of URLs without usable keys, for translate() (the policy status). */
+  errors(): Map<string, string> {
+    return this.cache.errors();
+  }
+
   /** What translate() asks to keep fresh. */
   sync(requests: readonly JwksRequest[]): void {
     this.cache.sync(requests);

@@ -1,6 +1,7 @@
 import type { GatewayClass, ProxyConfig } from '@agw/api';
 import { withVersion } from '../push/config-version.js';
 import { parseObjects, type ParseMemo, type ParsedObjects } from '../resources/parse-objects.js';
+import { referencedCaBundles } from '../resources/ca-bundles.js';
 import { referencedTlsSecrets } from '../resources/tls-secrets.js';
 import { invalidPolicyStatus } from '../status/invalid-policies.js';
 import type { JwksKeys, TranslateOutput } from '../translate/model.js';
@@ -11,6 +12,8 @@ export interface ReconcilePassInput {
   readonly objects: readonly unknown[];
   readonly controllerName: string;
   readonly jwks: ReadonlyMap<string, JwksKeys>;
+  /** Last fetch errors of JWKS URLs without usable keys (the key store's), for the policy status. */
+  readonly jwksErrors?: ReadonlyMap<string, string>;
   /** Parses of unchanged objects (by resourceVersion), reused across passes. */
   readonly memo?: ParseMemo;
 }
@@ -31,13 +34,15 @@ export interface ReconcilePass {
  */
 export function reconcilePass(input: ReconcilePassInput): ReconcilePass {
   const parsed = parseObjects(input.objects, 'default', input.memo);
-  // Secrets are not passed through: only the referenced kubernetes.io/tls ones, checked.
-  const { secrets, ...resources } = parsed;
+  // Secrets and ConfigMaps are not passed through: only the referenced ones, checked.
+  const { secrets, configMaps, ...resources } = parsed;
   const translated = translate({
     ...resources,
     controllerName: input.controllerName,
     jwks: input.jwks,
     tlsSecrets: referencedTlsSecrets(parsed.gateways, secrets),
+    caBundles: referencedCaBundles(parsed.backendTlsPolicies ?? [], configMaps),
+    ...(input.jwksErrors !== undefined ? { jwksErrors: input.jwksErrors } : {}),
   });
   const policies = new Map([...translated.status.policies, ...invalidPolicyStatus(parsed.problems, input.controllerName)]);
   const out: TranslateOutput = { ...translated, status: { ...translated.status, policies } };

@@ -1,4 +1,4 @@
-import { WATCHED_KINDS, type Secret, type WatchedKind, type WatchedName } from '@agw/api';
+import { WATCHED_KINDS, type ConfigMap, type Secret, type WatchedKind, type WatchedName } from '@agw/api';
 import type { z } from 'zod';
 import type { TranslateInput } from '../translate/model.js';
 
@@ -31,9 +31,11 @@ export function formatIssue(i: ObjectIssue): string {
 /** Every issue of a problem, `; `-separated (logs, status messages). */
 export const formatIssues = (p: ObjectProblem): string => p.issues.map(formatIssue).join('; ');
 
-export type ParsedObjects = Omit<TranslateInput, 'controllerName' | 'jwks' | 'tlsSecrets'> & {
+export type ParsedObjects = Omit<TranslateInput, 'controllerName' | 'jwks' | 'tlsSecrets' | 'caBundles' | 'jwksErrors'> & {
   /** Every Secret read (the cluster lists kubernetes.io/tls ones only); translate gets the referenced ones, checked (tls-secrets.ts). */
   readonly secrets: readonly Secret[];
+  /** Every ConfigMap read; translate gets the CA bundles BackendTLSPolicies refer to, checked (ca-bundles.ts). */
+  readonly configMaps: readonly ConfigMap[];
   readonly problems: ObjectProblem[];
   readonly ignored: string[];
 };

@@ -42,6 +42,7 @@ const WRITTEN: ReadonlyArray<{ resource: WatchedName; keys: (out: TranslateOutpu
   { resource: 'httpRoutes', keys: (o) => o.status.httpRoutes.keys() },
   { resource: 'policies', keys: (o) => o.status.policies.keys() },
   { resource: 'parameters', keys: (o) => o.status.parameters.keys() },
+  { resource: 'backendTlsPolicies', keys: (o) => o.status.backendTlsPolicies.keys() },
 ];
 
 /**
@@ -143,6 +144,9 @@ export class StatusWriter {
         );
         return policyStatusPatch(cur, ancestors, this.d.controllerName, now);
       }
+      case 'backendTlsPolicies':
+        // Ancestors as for AgentgatewayPolicy: ours replaced, other controllers' kept.
+        return policyStatusPatch(cur, out.status.backendTlsPolicies.get(key) ?? [], this.d.controllerName, now);
       default:
         return undefined;
     }

@@ -1,4 +1,6 @@
 import type {
+  BackendTlsPolicy,
+  BackendTlsPolicyReason,
   ConditionReason,
   ConditionType,
   AgentgatewayParameters,
@@ -38,6 +40,28 @@ export interface TranslateInput {
    * here is "not found": an HTTPS listener fails closed. Absent: none.
    */
   readonly tlsSecrets?: ReadonlyMap<ObjectKey, TlsSecretCheck>;
+  /** Gateway API BackendTLSPolicies (TLS of JWKS fetches from backendRef Services). Absent: none. */
+  readonly backendTlsPolicies?: readonly BackendTlsPolicy[];
+  /**
+   * The CA bundles (`ca.crt` of ConfigMaps) some BackendTLSPolicy refers to, by `<ns>/<name>`,
+   * checked at the edge (resources/ca-bundles.ts). A ConfigMap absent here is "not found".
+   */
+  readonly caBundles?: ReadonlyMap<ObjectKey, CaBundleCheck>;
+  /** The last fetch error of JWKS URLs that have no usable keys yet (shown in the policy status). */
+  readonly jwksErrors?: ReadonlyMap<string, string>;
+}
+
+/** A ConfigMap's `ca.crt` as checked at the edge: its PEM certificates, or what is wrong with it. */
+export type CaBundleCheck = { readonly ok: true; readonly pem: string } | { readonly ok: false; readonly problem: string };
+
+/** TLS of one JWKS fetch, from the BackendTLSPolicy of its backendRef Service. */
+export interface JwksTls {
+  /** SNI, and the name the certificate must match unless `subjectAltNames` is set (validation.hostname). */
+  readonly servername: string;
+  /** PEM trust anchors (the policy's CA bundles); absent: the system store (wellKnownCACertificates: System). */
+  readonly caPem?: string;
+  /** validation.subjectAltNames: the certificate must carry one of these instead of `servername`. */
+  readonly subjectAltNames?: { readonly hostnames: readonly string[]; readonly uris: readonly string[] };
 }
 
 /**
@@ -70,6 +94,8 @@ export interface JwksRequest {
   readonly url: string;
   /** Where to connect instead (a ready endpoint of the Service), keeping `url`'s path and Host. */
   readonly connect?: { readonly host: string; readonly port: number };
+  /** TLS settings (https URLs of backendRef Services with a BackendTLSPolicy); absent: Node's defaults. */
+  readonly tls?: JwksTls;
   /** Refresh period, ms: the lowest cacheDuration of the providers sharing the URL. */
   readonly refreshMs: number;
   /** `AgentgatewayPolicy/<ns>/<name>#spec.traffic.jwtAuthentication.providers[<i>].jwks.remote`. */
@@ -89,6 +115,8 @@ export interface TranslateOutput {
     readonly gatewayClasses: ReadonlyMap<string, PendingCondition[]>;
     /** Parameters objects referenced by one of our GatewayClasses (`<ns>/<name>`). */
     readonly parameters: ReadonlyMap<ObjectKey, PendingCondition[]>;
+    /** Our ancestors (Gateways) of each BackendTLSPolicy: every one, an empty list when none uses it. */
+    readonly backendTlsPolicies: ReadonlyMap<ObjectKey, readonly PolicyAncestorOut[]>;
   };
   /** Deployment settings per Gateway, from its class's parametersRef (undefined: the defaults). */
   readonly gatewayParameters: ReadonlyMap<ObjectKey, AgentgatewayParametersSpec | undefined>;
@@ -124,7 +152,7 @@ export const keyOf = (o: { metadata: { name: string; namespace?: string | undefi
 export function cond(
   type: ConditionType | ListenerConditionType,
   ok: boolean,
-  reason: ConditionReason | ListenerReason,
+  reason: ConditionReason | ListenerReason | BackendTlsPolicyReason,
   message: string,
   generation: number | undefined,
 ): PendingCondition {

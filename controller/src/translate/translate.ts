@@ -1,4 +1,5 @@
 import type { ProxyConfig } from '@agw/api';
+import { indexBackendTls } from './backend-tls.js';
 import { indexBackends } from './backends.js';
 import { resolveClassParameters } from './class-parameters.js';
 import { gatewayConfig } from './gateways.js';
@@ -44,7 +45,13 @@ export function translate(input: TranslateInput): TranslateOutput {
   const idx = indexBackends(input.services, input.endpointSlices, input.referenceGrants);
 
   const routes = attachRoutes(input.httpRoutes, gatewaysByKey, idx, input.controllerName);
-  const policies = attachPolicies(input, gatewaysByKey, routes.parentsByRoute, { backends: idx, jwks: input.jwks });
+  const backendTls = indexBackendTls(input.backendTlsPolicies ?? [], input.caBundles ?? new Map());
+  const policies = attachPolicies(input, gatewaysByKey, routes.parentsByRoute, {
+    backends: idx,
+    jwks: input.jwks,
+    backendTls,
+    ...(input.jwksErrors !== undefined ? { jwksErrors: input.jwksErrors } : {}),
+  });
 
   const attachmentsByGateway = new Map<string, RouteAttachment[]>();
   for (const a of routes.attachments) appendTo(attachmentsByGateway, keyOf(a.gateway), a);
@@ -72,13 +79,17 @@ export function translate(input: TranslateInput): TranslateOutput {
       httpRoutes: routes.status,
       gatewayClasses: gatewayClassStatus,
       parameters: params.status,
+      backendTlsPolicies: backendTls.status(policies.status, input.controllerName),
     },
     gatewayParameters: new Map(gateways.map((g) => [keyOf(g), params.byClass.get(g.spec.gatewayClassName)])),
     jwksRequests: collapseRequests(policies.jwksRequests),
   };
 }
 
-/** One request per URL: owners merged, the lowest refresh period and the first resolved endpoint kept. */
+/**
+ * One request per URL: owners merged, the lowest refresh period, and the first resolved endpoint
+ * kept with its TLS settings (where to connect and how to trust it travel together).
+ */
 function collapseRequests(requests: readonly JwksRequest[]): JwksRequest[] {
   const byUrl = new Map<string, JwksRequest>();
   for (const r of requests) {
@@ -91,9 +102,14 @@ function collapseRequests(requests: readonly JwksRequest[]): JwksRequest[] {
             url: r.url,
             refreshMs: Math.min(prev.refreshMs, r.refreshMs),
             owners: [...prev.owners, ...r.owners],
-            ...((prev.connect ?? r.connect) ? { connect: (prev.connect ?? r.connect) as NonNullable<JwksRequest['connect']> } : {}),
+            ...endpointOf(prev.connect !== undefined ? prev : r.connect !== undefined ? r : prev),
           },
     );
   }
   return [...byUrl.values()].sort((a, b) => a.url.localeCompare(b.url));
 }
+
+const endpointOf = (r: JwksRequest): Pick<JwksRequest, 'connect' | 'tls'> => ({
+  ...(r.connect !== undefined ? { connect: r.connect } : {}),
+  ...(r.tls !== undefined ? { tls: r.tls } : {}),
+});

@@ -25,16 +25,20 @@ export interface AdminOptions {
   stores: () => ReadonlyMap<string, ConfigStore>;
   metrics: ProxyMetrics;
   draining: () => boolean;
+  /** Why the process cannot serve although it has a config (a listener port it could not open), else undefined. */
+  notServing?: () => string | undefined;
 }
 
 /**
  * Admin endpoints, on their own port: /healthz (process alive), /readyz (every Gateway has a
- * config, not draining), /metrics (Prometheus text), /config_dump (redacted, per Gateway).
+ * config, every listener port is open, not draining), /metrics (Prometheus text), /config_dump (redacted, per Gateway).
  */
 export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Promise<void> {
   app.get('/healthz', async () => 'ok\n');
   app.get('/readyz', async (_req, reply) => {
     if (opts.draining()) return reply.code(503).send('draining\n');
+    const notServing = opts.notServing?.();
+    if (notServing !== undefined) return reply.code(503).send(`${notServing}\n`);
     const stores = [...opts.stores().values()];
     return stores.length === 0 || stores.some((s) => s.current === undefined) ? reply.code(503).send('no config loaded\n') : 'ready\n';
   });

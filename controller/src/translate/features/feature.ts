@@ -1,4 +1,5 @@
 import type { AgentgatewayPolicy, CompiledBackend, FeaturePolicies, PolicyRefs } from '@agw/api';
+import type { BackendTlsIndex } from '../backend-tls.js';
 import type { BackendIndex } from '../backends.js';
 import type { JwksKeys, JwksRequest } from '../model.js';
 
@@ -42,6 +43,10 @@ export type ScopeOf<F extends FeatureName> = F extends BackendFeatureName ? 'bac
 export interface FeatureContext {
   readonly backends: BackendIndex;
   readonly jwks: ReadonlyMap<string, JwksKeys>;
+  /** BackendTLSPolicies by target Service (TLS of JWKS fetches); absent: none. */
+  readonly backendTls?: BackendTlsIndex;
+  /** Last fetch errors of JWKS URLs without usable keys; absent: none known. */
+  readonly jwksErrors?: ReadonlyMap<string, string>;
 }
 
 /** One policy's part of a feature, compiled, with what the policy status says about it. */

@@ -13,7 +13,7 @@ import { resolveServicePort, type BackendIndex } from '../backends.js';
 import { parseJwks } from '../jwks-keys.js';
 import type { JwksKeys, JwksRequest } from '../model.js';
 import { celProblem } from './cel-check.js';
-import type { ExpressionProblem, PolicyFeature } from './feature.js';
+import type { ExpressionProblem, FeatureContext, PolicyFeature } from './feature.js';
 
 export interface TranslatedJwt {
   readonly policy: CompiledJwtPolicy;
@@ -76,6 +76,7 @@ export function translateJwtPolicy(
   jwt: JwtAuthentication,
   idx: BackendIndex,
   jwks: ReadonlyMap<string, JwksKeys>,
+  extra: Pick<FeatureContext, 'backendTls' | 'jwksErrors'> = {},
 ): TranslatedJwt {
   const ns = p.metadata.namespace ?? '';
   const name = `${ns}/${p.metadata.name}`;
@@ -104,6 +105,7 @@ export function translateJwtPolicy(
     const owner = `AgentgatewayPolicy/${name}#spec.traffic.jwtAuthentication.providers[${i}].jwks.remote`;
     let url: string;
     let connect: JwksRequest['connect'];
+    let tls: JwksRequest['tls'];
     if (remote.url !== undefined) {
       const bad = validateJwksUrl(remote.url);
       if (bad !== undefined) {
@@ -128,16 +130,33 @@ export function translateJwtPolicy(
         return;
       }
       const path = (remote.jwksPath ?? '').replace(/^\/+/, '');
-      url = `http://${ref.name}.${refNs}.svc.cluster.local:${ref.port}/${path}`;
+      // A BackendTLSPolicy on the Service (its port, or the whole Service): https to its
+      // validation.hostname (the SNI and the name verified), still connecting to the endpoint.
+      const portName = idx.services.get(`${refNs}/${ref.name}`)?.spec.ports.find((sp) => sp.port === ref.port)?.name;
+      const backendTls = extra.backendTls?.resolve(refNs, ref.name, portName, name);
+      if (backendTls !== undefined && !backendTls.ok) {
+        errors.push(`${backendTls.problem}, policy ${name}`);
+        return;
+      }
+      tls = backendTls?.tls;
+      url =
+        tls === undefined
+          ? `http://${ref.name}.${refNs}.svc.cluster.local:${ref.port}/${path}`
+          : `https://${tls.servername}:${ref.port}/${path}`;
       const first = resolved.endpoints[0];
       if (first !== undefined) connect = first;
     } else {
       return;
     }
-    requests.push({ url, refreshMs, owners: [owner], ...(connect ? { connect } : {}) });
+    requests.push({ url, refreshMs, owners: [owner], ...(connect ? { connect } : {}), ...(tls ? { tls } : {}) });
     const keys = jwks.get(url);
     if (keys === undefined) {
-      errors.push(`jwks keyset for "${url}" isn't available (not yet fetched or fetch failed)`);
+      // Upstream's words, then (ours) the last fetch error when one is known: an unknown CA or a
+      // name mismatch is said where the user looks.
+      const lastError = extra.jwksErrors?.get(url);
+      errors.push(
+        `jwks keyset for "${url}" isn't available (not yet fetched or fetch failed)${lastError !== undefined ? `: last error: ${lastError}` : ''}`,
+      );
       return;
     }
     if (keys.stale !== undefined)
@@ -165,7 +184,7 @@ export const jwtFeature: PolicyFeature<'jwt'> = {
   translate(policy, ctx) {
     const jwt = policy.spec.traffic?.jwtAuthentication;
     if (jwt === undefined) return undefined;
-    const t = translateJwtPolicy(policy, jwt, ctx.backends, ctx.jwks);
+    const t = translateJwtPolicy(policy, jwt, ctx.backends, ctx.jwks, ctx);
     return { compiled: t.policy, errors: t.errors, notes: t.notes, jwksRequests: t.requests };
   },
   expressionProblems: jwtExpressionProblems,
