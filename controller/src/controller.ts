@@ -1,20 +1,19 @@
-import type { AgentgatewayParametersSpec, Gateway } from '@agw/api';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ProxyDeployer } from './deployer/proxy-deployer.js';
 import type { ProxyDeploymentParams } from './deployer/gateway-resources.js';
 import { EventRecorder } from './events/event-recorder.js';
-import { transitionEvents } from './events/transitions.js';
+import { ControllerEvents } from './events/controller-events.js';
 import { KeyStore } from './jwks/key-store.js';
 import { InformerSet } from './kube/informers.js';
 import { KubeError, type KubeRest } from './kube/kube-rest.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { refOf, type ObjectRef } from './kube/object-ref.js';
-import { WATCHED, type WatchedName } from './kube/resources.js';
+import { WATCHED } from './kube/resources.js';
 import { ControllerMetrics } from './metrics.js';
 import { ConfigServer, type Authenticate } from './push/config-server.js';
-import { defaultGatewayClass, reconcilePass } from './reconcile/reconcile-pass.js';
-import { formatIssue, formatIssues, type ObjectProblem, type ParseMemo } from './resources/parse-objects.js';
+import { defaultGatewayClass } from './reconcile/reconcile-pass.js';
+import { ReconcileLoop } from './reconcile/reconcile-loop.js';
 import { gatewayAddresses } from './status/gateway-addresses.js';
 import { programmedCondition } from './status/programmed.js';
 import { StatusWriter, type StatusObject } from './status/status-writer.js';
@@ -39,10 +38,11 @@ export interface ControllerOptions {
 }
 
 /**
- * The controller's composition: informers → coalesced, level-based reconcile (reconcilePass, the
- * same as `agw local`) → configs pushed to proxies; statuses written by the status writer and
- * proxies deployed by the deployer, on the leader only; keys kept fresh by the JWKS cache and
- * persisted in ConfigMaps. Every event only schedules a reconcile.
+ * The controller's composition: informers → the reconcile loop (reconcile/reconcile-loop.ts,
+ * coalesced, level-based, the same pass as `agw local`) → configs pushed to proxies; statuses
+ * written by the status writer and proxies deployed by the deployer, on the leader only; keys kept
+ * fresh by the key store and persisted in ConfigMaps; Events by controller-events.ts. Every
+ * event only schedules a pass.
  */
 export class Controller {
   readonly metrics: ControllerMetrics;
@@ -52,17 +52,12 @@ export class Controller {
   private readonly leader: LeaderElector | undefined;
   private readonly statuses: StatusWriter;
   private readonly deployer: ProxyDeployer | undefined;
-  /** The last translation's Gateways (parsed) and their class parameters, by `<ns>/<name>`, for the deployer. */
-  private gateways: ReadonlyMap<string, { gateway: Gateway; parameters: AgentgatewayParametersSpec | undefined }> = new Map();
-  private scheduled = false;
-  private running: Promise<void> = Promise.resolve();
-  private readonly parseMemo: ParseMemo = new Map();
-  /** Unparseable objects already logged (logged once, not at every reconcile). */
-  private readonly reportedProblems = new Set<string>();
+  private readonly loop: ReconcileLoop;
   private started = false;
 
   constructor(private readonly o: ControllerOptions) {
     const log = (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => o.logger[level](fields ?? {}, msg);
+    const schedule = () => this.loop.schedule();
     this.metrics = new ControllerMetrics({
       queueDepth: () => this.statuses.depth + (this.deployer?.depth ?? 0),
       connectedProxies: () => this.configServer.connectedProxies,
@@ -71,56 +66,38 @@ export class Controller {
       now: o.now,
     });
     this.informers = new InformerSet(o.kc, o.rest, {
-      onChange: () => this.schedule(),
-      onSynced: () => this.schedule(),
+      onChange: schedule,
+      onSynced: schedule,
       onError: (res, err, retryInMs) =>
         log('warn', 'watch failed; restarting', { resource: res, error: (err as Error)?.message ?? String(err), retryInMs }),
     });
-    const events = new EventRecorder({ rest: o.rest, controller: o.controllerName, instance: o.identity, now: o.now, log });
+    const cached = (ref: ObjectRef) => this.informers.get(ref.resource, ref.namespace, ref.name) as StatusObject | undefined;
+    const events = new ControllerEvents({
+      recorder: new EventRecorder({ rest: o.rest, controller: o.controllerName, instance: o.identity, now: o.now, log }),
+      controllerName: o.controllerName,
+      isLeader: () => this.isLeader,
+      policy: (namespace, name) => cached(refOf('policies', `${namespace}/${name}`)),
+    });
     this.keys = new KeyStore({
       rest: o.rest,
       namespace: o.namespace,
       metrics: this.metrics,
       now: o.now,
       log,
-      onChange: () => this.schedule(),
-      // Each policy using a JWKS URL hears when its fetches start failing and when they recover (the leader reports).
-      onFetchTransition: (url, ok, owners, error) => {
-        if (!this.isLeader) return;
-        for (const owner of new Set(owners.map((w) => w.split('#', 1)[0] as string))) {
-          const [, ns = '', name = ''] = owner.split('/');
-          const policy = this.informers.get('policies', ns, name) as StatusObject | undefined;
-          events.record(
-            {
-              apiVersion: WATCHED.policies.apiVersion,
-              kind: 'AgentgatewayPolicy',
-              namespace: ns,
-              name,
-              ...(policy?.metadata.uid ? { uid: policy.metadata.uid } : {}),
-            },
-            ok
-              ? { type: 'Normal', reason: 'JwksFetchRecovered', note: `jwks keyset for "${url}" fetched again` }
-              : {
-                  type: 'Warning',
-                  reason: 'JwksFetchFailed',
-                  note: `jwks keyset for "${url}" could not be fetched (last known good keys, if any, keep serving): ${error ?? 'unknown error'}`,
-                },
-          );
-        }
-      },
+      onChange: schedule,
+      onFetchTransition: (url, ok, owners, error) => events.jwksFetchTransition(url, ok, owners, error),
       ...(o.jwksRefetchMinIntervalMs !== undefined ? { refetchMinIntervalMs: o.jwksRefetchMinIntervalMs } : {}),
     });
     this.configServer = new ConfigServer(
       o.authenticate,
       {
-        onProgrammingChange: () => this.schedule(),
+        onProgrammingChange: schedule,
         onRefetch: (url, kid) => this.keys.refetch(url, kid),
         onPushed: () => this.metrics.pushes.inc(),
         log,
       },
       { allowPlaintextKeyPush: o.allowPlaintextKeyPush === true },
     );
-    const cached = (ref: ObjectRef) => this.informers.get(ref.resource, ref.namespace, ref.name) as StatusObject | undefined;
     this.statuses = new StatusWriter({
       rest: o.rest,
       metrics: this.metrics,
@@ -131,28 +108,24 @@ export class Controller {
       cached,
       programmed: (gw, generation) => programmedCondition(gw, this.configServer.programming(gw), generation),
       withheldListeners: (gw) => this.configServer.programming(gw).withheld,
-      onWritten: (ref, before, status) => {
-        const kind = WATCHED[ref.resource];
-        for (const e of transitionEvents(kind.kind, before.status, status, o.controllerName)) {
-          events.record(
-            {
-              apiVersion: kind.apiVersion,
-              kind: kind.kind,
-              namespace: ref.namespace,
-              name: ref.name,
-              ...(before.metadata.uid ? { uid: before.metadata.uid } : {}),
-            },
-            e,
-          );
-        }
-      },
-      // The deployer names each Gateway's Service after the Gateway: its addresses are the Gateway's.
+      onWritten: (ref, before, status) => events.statusWritten(ref, before, status),
       ...(o.deployer !== undefined ? { gatewayAddresses: (gw: string) => gatewayAddresses(cached(refOf('services', gw))) } : {}),
     });
     this.deployer =
       o.deployer === undefined
         ? undefined
-        : new ProxyDeployer({ rest: o.rest, params: o.deployer, log, gateway: (key) => this.gateways.get(key) });
+        : new ProxyDeployer({ rest: o.rest, params: o.deployer, log, gateway: (key) => this.loop.gateway(key) });
+    this.loop = new ReconcileLoop({
+      informers: this.informers,
+      keys: this.keys,
+      configServer: this.configServer,
+      statuses: this.statuses,
+      deployer: this.deployer,
+      metrics: this.metrics,
+      logger: o.logger,
+      controllerName: o.controllerName,
+      isLeader: () => this.isLeader,
+    });
     this.leader = o.leaderElection
       ? new LeaderElector(o.rest, {
           namespace: o.namespace,
@@ -163,10 +136,9 @@ export class Controller {
           now: o.now,
           log,
           onChange: (leader) => {
-            if (leader) {
-              void this.ensureGatewayClass();
-              this.schedule();
-            }
+            if (!leader) return;
+            void this.ensureGatewayClass();
+            schedule();
           },
         })
       : undefined;
@@ -186,7 +158,7 @@ export class Controller {
     else void this.ensureGatewayClass();
     await this.informers.start();
     this.started = true;
-    this.schedule();
+    this.loop.schedule();
   }
 
   async stop(): Promise<void> {
@@ -195,24 +167,8 @@ export class Controller {
     this.statuses.stop();
     this.deployer?.stop();
     await this.informers.stop();
-    await this.running;
+    await this.loop.settled();
     await this.configServer.close();
-  }
-
-  /** Coalesces events: one reconcile runs at a time, and at most one more is queued behind it. */
-  schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    this.running = this.running
-      .then(() => new Promise<void>((r) => setImmediate(r)))
-      .then(() => {
-        this.scheduled = false;
-        return this.reconcile();
-      })
-      .catch((err: unknown) => {
-        this.metrics.reconciles.inc({ result: 'error' });
-        this.o.logger.error({ error: (err as Error).message }, 'reconcile failed');
-      });
   }
 
   private async ensureGatewayClass(): Promise<void> {
@@ -223,53 +179,5 @@ export class Controller {
       if (!(err instanceof KubeError && err.status === 409))
         this.o.logger.warn({ error: (err as Error).message }, 'could not create GatewayClass');
     }
-  }
-
-  private async reconcile(): Promise<void> {
-    if (!this.informers.synced) return;
-    const end = this.metrics.reconcileDuration.startTimer();
-    const objects = (Object.keys(WATCHED) as WatchedName[]).flatMap((k) => this.informers.list(k));
-    const { parsed, out, configs } = reconcilePass({
-      objects,
-      controllerName: this.o.controllerName,
-      jwks: this.keys.keys(),
-      jwksErrors: this.keys.errors(),
-      memo: this.parseMemo,
-    });
-    this.logNewProblems(parsed.problems);
-    this.keys.sync(out.jwksRequests);
-    this.configServer.update(configs);
-    this.gateways = new Map(
-      parsed.gateways.map((g) => {
-        const key = `${g.metadata.namespace ?? ''}/${g.metadata.name}`;
-        return [key, { gateway: g, parameters: out.gatewayParameters.get(key) }];
-      }),
-    );
-    if (this.isLeader) {
-      this.statuses.update(out, this.routesWithOurEntries());
-      this.deployer?.update(out.status.gateways.keys());
-      await this.keys.persist();
-    }
-    end();
-    this.metrics.reconciles.inc({ result: 'ok' });
-  }
-
-  /** Routes whose status holds an entry of ours (so one we no longer parent gets it removed). */
-  private *routesWithOurEntries(): Iterable<string> {
-    for (const r of this.informers.list('httpRoutes') as StatusObject[]) {
-      const parents = (r.status?.['parents'] as Array<{ controllerName: string }> | undefined) ?? [];
-      if (parents.some((p) => p.controllerName === this.o.controllerName)) yield `${r.metadata.namespace ?? ''}/${r.metadata.name}`;
-    }
-  }
-
-  /** Logs each unparseable object once (not at every reconcile), and forgets fixed ones. */
-  private logNewProblems(problems: readonly ObjectProblem[]): void {
-    const current = new Set(problems.map((p) => `${p.ref}: ${formatIssues(p)}`));
-    for (const p of problems) {
-      if (!this.reportedProblems.has(`${p.ref}: ${formatIssues(p)}`))
-        this.o.logger.warn({ object: p.ref, issues: p.issues.map(formatIssue) }, 'object does not parse; ignored');
-    }
-    this.reportedProblems.clear();
-    for (const k of current) this.reportedProblems.add(k);
   }
 }
