@@ -11,7 +11,11 @@ function gatedWorker() {
       gates.push({ key, release: (err) => (err ? reject(err) : resolve()) });
     });
   const settle = () => new Promise((r) => setImmediate(r));
-  return { calls, gates, worker, settle };
+  /** Waits until the worker has been called `n` times (a retry runs from a timer: its turn is not a fixed number of ticks). */
+  const calledTimes = async (n: number) => {
+    for (let i = 0; i < 1000 && calls.length < n; i++) await new Promise((r) => setTimeout(r, 1));
+  };
+  return { calls, gates, worker, settle, calledTimes };
 }
 
 describe('WorkQueue (controller-runtime semantics)', () => {
@@ -73,12 +77,11 @@ describe('WorkQueue (controller-runtime semantics)', () => {
     });
     q.add('a');
     w.gates[0]?.release(new Error('conflict'));
-    await new Promise((r) => setTimeout(r, 0));
-    await w.settle();
+    await w.calledTimes(2);
     expect(w.calls).toEqual(['a', 'a']);
     w.gates[1]?.release(new Error('conflict'));
-    await new Promise((r) => setTimeout(r, 0));
-    await w.settle();
+    await w.calledTimes(3);
+    expect(w.calls).toEqual(['a', 'a', 'a']);
     w.gates[2]?.release();
     await q.idle();
     expect(errors).toEqual([
