@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeError } from '@agw/controller';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRD_MISSING, kubeFailure } from './status.js';
+import { CRD_MISSING, kubeFailure, loadKubeConfig, SERVICE_ACCOUNT_TOKEN } from './status.js';
 
 /** The built `agw` binary and `npm start`, as a user runs them. */
 const root = resolve(import.meta.dirname, '../..');
@@ -296,16 +296,21 @@ describe('agw status: the common failures, readable (exit 1)', () => {
     });
   });
 
-  // In a Pod, client-node would use the service account: there is a kubeconfig of sorts.
-  it.skipIf(existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token'))(
-    'no kubeconfig at all (no KUBECONFIG, no ~/.kube/config)',
-    async () => {
-      const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir };
-      delete env.KUBECONFIG;
-      const r = await run('cli/dist/main.js', ['status'], { env });
-      expect(r).toMatchObject({ code: 1, stderr: 'agw: no kubeconfig: set KUBECONFIG or pass --kubeconfig\n' });
-    },
-  );
+  // The search itself, with the Pod's token path given (on a machine that is a Pod, the real one
+  // exists and client-node would use it): runs everywhere.
+  it('no kubeconfig at all (no KUBECONFIG, no ~/.kube/config, no service account token)', () => {
+    expect(() => loadKubeConfig(undefined, { env: { HOME: dir }, serviceAccountToken: join(dir, 'no-token') })).toThrow(
+      'no kubeconfig: set KUBECONFIG or pass --kubeconfig',
+    );
+  });
+
+  it('no kubeconfig: agw status says so in one line (exit 1), when this machine is not a Pod', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir };
+    delete env.KUBECONFIG;
+    const r = await run('cli/dist/main.js', ['status'], { env });
+    if (existsSync(SERVICE_ACCOUNT_TOKEN)) expect(r.stderr).not.toContain('no kubeconfig');
+    else expect(r).toMatchObject({ code: 1, stderr: 'agw: no kubeconfig: set KUBECONFIG or pass --kubeconfig\n' });
+  });
 
   it('cluster unreachable: names the server URL', async () => {
     const server = `https://127.0.0.1:${await freePort()}`;

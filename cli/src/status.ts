@@ -75,7 +75,13 @@ export async function fetchPolicies(rest: KubeRest, namespace: string | undefine
 }
 
 /** Where client-node finds credentials inside a Pod (its in-cluster fallback). */
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** Where a kubeconfig is looked for when `--kubeconfig` is not given: the environment, the home and the Pod's token (tests pass their own). */
+export interface KubeConfigSearch {
+  readonly env: NodeJS.ProcessEnv;
+  readonly serviceAccountToken: string;
+}
 
 /** Why a kubeconfig could not be read, without the syscall noise (`ENOENT: …, open 'f'`). */
 const readFailure = (err: unknown) => {
@@ -89,7 +95,10 @@ const readFailure = (err: unknown) => {
  * none: client-node would otherwise fall back to http://localhost:8080 and fail with "HTTP
  * protocol is not allowed when skipTLSVerify is not set or false".
  */
-export function loadKubeConfig(file: string | undefined): { kc: KubeConfig; server: string } {
+export function loadKubeConfig(
+  file: string | undefined,
+  search: KubeConfigSearch = { env: process.env, serviceAccountToken: SERVICE_ACCOUNT_TOKEN },
+): { kc: KubeConfig; server: string } {
   const kc = new KubeConfig();
   let source: string;
   if (file !== undefined) {
@@ -100,10 +109,10 @@ export function loadKubeConfig(file: string | undefined): { kc: KubeConfig; serv
       throw new Error(`cannot read kubeconfig ${file}: ${readFailure(err)}`);
     }
   } else {
-    const home = join(process.env.HOME ?? homedir(), '.kube', 'config');
-    if (process.env.KUBECONFIG) source = `KUBECONFIG=${process.env.KUBECONFIG}`;
+    const home = join(search.env.HOME ?? homedir(), '.kube', 'config');
+    if (search.env.KUBECONFIG) source = `KUBECONFIG=${search.env.KUBECONFIG}`;
     else if (existsSync(home)) source = home;
-    else if (existsSync(SERVICE_ACCOUNT_TOKEN)) source = 'the in-cluster service account';
+    else if (existsSync(search.serviceAccountToken)) source = 'the in-cluster service account';
     else throw new Error('no kubeconfig: set KUBECONFIG or pass --kubeconfig');
     try {
       kc.loadFromDefault();
