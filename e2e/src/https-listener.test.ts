@@ -13,11 +13,10 @@ import {
   type RunningController,
   type RunningProxy,
   type SigningKey,
+  TestCertificates,
 } from '@agw/test-kit';
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { connect } from 'node:tls';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -32,40 +31,16 @@ const admin = () => inject('kubeconfig');
 const NS = 'https';
 const GW = 'https-gw';
 const HOST = 'secure.example.com';
-const dir = mkdtempSync(join(tmpdir(), 'agw-https-e2e-'));
 let upstream: EchoUpstream;
 let controller: RunningController;
 let proxy: RunningProxy;
 let key: SigningKey;
 let port = 0;
 
-/** A self-signed certificate and key (PEM) for `names`, made by openssl. */
-function certificate(file: string, cn: string, names: string[]): { cert: string; key: string } {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      `/CN=${cn}`,
-      '-addext',
-      `subjectAltName=${names.join(',')}`,
-      '-keyout',
-      join(dir, `${file}.key`),
-      '-out',
-      join(dir, `${file}.crt`),
-      '-days',
-      '1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert: readFileSync(join(dir, `${file}.crt`), 'utf8'), key: readFileSync(join(dir, `${file}.key`), 'utf8') };
-}
+const certs = new TestCertificates();
+const dir = certs.dir;
+/** A self-signed certificate (its own CA for curl --cacert) for `names`, as `<dir>/<file>.crt`. */
+const certificate = (file: string, cn: string, names: string[]) => certs.selfSigned(file, cn, names);
 const tlsSecret = (name: string, c: { cert: string; key: string }) => ({
   apiVersion: 'v1',
   kind: 'Secret',

@@ -18,11 +18,9 @@ import {
   type RunningController,
   type RunningProxy,
   type SigningKey,
+  TestCertificates,
+  type PemPair,
 } from '@agw/test-kit';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
@@ -37,38 +35,15 @@ const GW = 'jwks-tls-gw';
 const HOST = 'idp.private.test';
 const ISS = 'https://idp.private.test/realms/e2e';
 const JWKS_URL = `https://${HOST}:8443/realms/e2e/certs`;
-const dir = mkdtempSync(join(tmpdir(), 'agw-jwks-tls-e2e-'));
-const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-const pem = (f: string) => readFileSync(join(dir, f), 'utf8');
+const certs = new TestCertificates();
+let ca: PemPair;
+let wrongCa: PemPair;
 let upstream: EchoUpstream;
 let idp: JwksServer;
 let key: SigningKey;
 let controller: RunningController;
 let proxy: RunningProxy;
 
-/** A private CA (CA:TRUE) named `name`. */
-const makeCa = (name: string) =>
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    `/CN=${name}`,
-    '-days',
-    '1',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.crt`,
-  );
 const caConfigMap = (crt: string) => ({
   apiVersion: 'v1',
   kind: 'ConfigMap',
@@ -83,42 +58,11 @@ async function backendTlsAncestors(): Promise<Ancestor[]> {
 }
 
 beforeAll(async () => {
-  makeCa('ca');
-  makeCa('wrong-ca');
-  writeFileSync(join(dir, 'san.ext'), `subjectAltName=DNS:${HOST}\n`);
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    `/CN=${HOST}`,
-    '-keyout',
-    'idp.key',
-    '-out',
-    'idp.csr',
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'idp.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-    '-out',
-    'idp.crt',
-  );
+  ca = certs.ca('ca');
+  wrongCa = certs.ca('wrong-ca');
+  const leaf = certs.leaf('idp', 'ca', HOST, [`DNS:${HOST}`]);
   [upstream, key] = await Promise.all([startEchoUpstream('jwks-tls-backend'), generateSigningKey('ES256', 'tls-k1')]);
-  idp = await startJwksServer([key.jwk], { tls: { cert: pem('idp.crt'), key: pem('idp.key') } });
+  idp = await startJwksServer([key.jwk], { tls: { cert: leaf.cert, key: leaf.key } });
   expect((await kubectl(admin(), ['create', 'namespace', NS])).code).toBe(0);
   await apply(admin(), [
     {
@@ -152,7 +96,7 @@ beforeAll(async () => {
       endpoints: [{ addresses: ['idp.localhost'] }],
       ports: [{ name: 'https', port: idp.port }],
     },
-    caConfigMap(pem('ca.crt')),
+    caConfigMap(ca.cert),
     {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'BackendTLSPolicy',
@@ -210,7 +154,7 @@ describe('JWKS over HTTPS from an IdP behind a private CA (BackendTLSPolicy)', (
   });
 
   it('the ConfigMap gets a CA that did not sign the IdP: refetched at once, the policy says why; ResolvedRefs stays True (the CA parses)', async () => {
-    await apply(admin(), [caConfigMap(pem('wrong-ca.crt'))]);
+    await apply(admin(), [caConfigMap(wrongCa.cert)]);
     const a = await waitForAncestor(admin(), NS, 'jwt', GW, (x) =>
       /UNABLE_TO_VERIFY_LEAF_SIGNATURE/.test(condOf(x, 'Accepted')?.message ?? ''),
     );

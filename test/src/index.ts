@@ -9,3 +9,4 @@ export * from './harness/helm.js';
 export * from './harness/agw-processes.js';
 export * from './harness/keycloak.js';
 export * from './harness/kube-objects.js';
+export * from './certificates.js';

@@ -1,9 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { TestCertificates } from '@agw/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchJwks, type FetchTarget, type FetchTls } from './fetch-jwks.js';
 import { JwksCache } from './jwks-cache.js';
@@ -21,78 +19,19 @@ const JWK = {
   x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
   y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
 };
-const dir = mkdtempSync(join(tmpdir(), 'agw-jwks-tls-'));
-const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+const certs = new TestCertificates();
 let server: Server;
 let port = 0;
 let ca = '';
 let otherCa = '';
 let sni: string | undefined;
 
-/** A self-signed CA (CA:TRUE, keyCertSign). */
-const makeCa = (name: string) =>
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    `/CN=${name}`,
-    '-days',
-    '1',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.crt`,
-  );
-
 beforeAll(async () => {
-  makeCa('ca');
-  makeCa('other-ca');
+  ca = certs.ca('ca').cert;
+  otherCa = certs.ca('other-ca').cert;
   // A leaf for HOST (and a SPIFFE URI), signed by `ca`.
-  writeFileSync(join(dir, 'san.ext'), `subjectAltName=DNS:${HOST},URI:spiffe://private.test/idp\n`);
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    `/CN=${HOST}`,
-    '-keyout',
-    'leaf.key',
-    '-out',
-    'leaf.csr',
-  );
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'leaf.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-    '-out',
-    'leaf.crt',
-  );
-  ca = read('ca.crt');
-  otherCa = read('other-ca.crt');
-  server = createServer({ cert: read('leaf.crt'), key: read('leaf.key') }, (req, res) => {
+  const leaf = certs.leaf('leaf', 'ca', HOST, [`DNS:${HOST}`, 'URI:spiffe://private.test/idp']);
+  server = createServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
     sni = (req.socket as { servername?: string }).servername;
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ keys: [JWK] }));
@@ -103,7 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(certs.dir, { recursive: true, force: true });
 });
 
 const fetchWith = (tls: FetchTls, host = HOST) => fetchJwks({ url: `https://${host}:443/keys`, connect: { host: '127.0.0.1', port }, tls });
