@@ -582,7 +582,14 @@ describe('agw status against the cluster', () => {
           res({ code: err ? 1 : 0, stdout }),
         );
       });
-    const text = await run(['-n', NS]);
+    // The test before this one changed the config: Programmed is Pending until the proxy applies it.
+    let text = { code: 1, stdout: '' };
+    await waitFor(
+      'route-policy Programmed in agw status',
+      async () => /route-policy .*True\/Programmed$/m.test((text = await run(['-n', NS])).stdout),
+      20_000,
+      200,
+    );
     expect(text.code).toBe(0);
     const lines = text.stdout.split('\n');
     expect(lines[0]).toMatch(/^NAMESPACE\s+POLICY\s+ANCESTOR\s+ACCEPTED\s+ATTACHED\s+PROGRAMMED\s+MESSAGE$/);
