@@ -1,8 +1,7 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startControlPlane, kubectl, type ControlPlane, helm, gatewayApiCrdDir, LOG_DIR } from '@agw/test-kit';
+import { startControlPlane, installAgentgateway, type ControlPlane, LOG_DIR } from '@agw/test-kit';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,7 +18,7 @@ let cp: ControlPlane | undefined;
 
 /**
  * One real control plane for the whole e2e run: etcd + kube-apiserver, then the Gateway API
- * standard CRDs and our CRD installed with the real kubectl. AGW_E2E_INFRA=local (CI) or auto
+ * standard CRDs, our CRD and the chart (installAgentgateway). AGW_E2E_INFRA=local (CI) or auto
  * uses the binaries of scripts/infra; a missing binary fails the run (never a skip).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -27,31 +26,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (mode === 'containers') throw new Error('AGW_E2E_INFRA=containers needs a Docker engine; this machine has none. Use local.');
   rmSync(LOG_DIR, { recursive: true, force: true }); // logs of this run only
   cp = await startControlPlane();
-  const gw = gatewayApiCrdDir();
-  const files = readdirSync(gw)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => join(gw, f));
-  const ours = resolve(process.cwd(), 'crds');
-  for (const args of [
-    ['apply', '--server-side', ...files.flatMap((f) => ['-f', f])],
-    ['apply', '--server-side', '-f', ours],
-  ]) {
-    const r = await kubectl(cp.kubeconfig, args);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
-  }
-  const established = await kubectl(cp.kubeconfig, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
-  if (established.code !== 0) throw new Error(`CRDs not established: ${established.stderr}`);
-  // The chart, as users install it (no --wait: there is no kubelet to start its pods).
-  const install = await helm(cp.kubeconfig, [
-    'install',
-    'agentgateway',
-    resolve(process.cwd(), 'charts/agentgateway'),
-    '-n',
-    'agentgateway-system',
-    '--create-namespace',
-  ]);
-  if (install.code !== 0) throw new Error(`helm install failed: ${install.stderr}`);
-  project.provide('helmInstallOutput', install.stdout);
+  project.provide('helmInstallOutput', await installAgentgateway(cp.kubeconfig));
   // The control plane lives in this process; tests ask for a kube-apiserver restart over loopback.
   const control = createServer((req, res) => {
     if (req.method === 'POST' && req.url === '/restart-apiserver') {

@@ -6,6 +6,7 @@ export * from './harness/infra.js';
 export * from './harness/process.js';
 export * from './harness/control-plane.js';
 export * from './harness/helm.js';
+export * from './harness/cluster-setup.js';
 export * from './harness/agw-processes.js';
 export * from './harness/keycloak.js';
 export * from './harness/kube-objects.js';

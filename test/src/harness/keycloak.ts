@@ -10,15 +10,19 @@ export interface Keycloak {
 }
 
 /**
- * Real Keycloak (Quarkus distribution from Maven Central) in dev mode with an in-memory database,
- * on loopback (INFRA.md §4). Ready when the master realm's discovery document answers 200.
+ * Real Keycloak (Quarkus distribution from Maven Central) in dev mode on loopback (INFRA.md §4).
+ * Ready when the master realm's discovery document answers 200. By default its database is in
+ * memory; with `dataDir` it is an H2 file there, so a Keycloak started again with the same
+ * `dataDir` and `port` is the same IdP (same realm, clients, users and signing keys, same issuer).
  */
-export async function startKeycloak(): Promise<Keycloak> {
-  const port = await freePort();
+export async function startKeycloak(o: { port?: number; dataDir?: string; name?: string } = {}): Promise<Keycloak> {
+  const port = o.port ?? (await freePort());
+  const db =
+    o.dataDir === undefined ? ['--db=dev-mem'] : ['--db=dev-file', `--db-url=jdbc:h2:file:${o.dataDir}/keycloakdb;NON_KEYWORDS=VALUE`];
   const proc = startProcess(
-    'keycloak',
+    o.name ?? 'keycloak',
     `${keycloakDir()}/bin/kc.sh`,
-    ['start-dev', '--http-host=127.0.0.1', `--http-port=${port}`, '--db=dev-mem', `--http-management-port=${await freePort()}`],
+    ['start-dev', '--http-host=127.0.0.1', `--http-port=${port}`, ...db, `--http-management-port=${await freePort()}`],
     {
       JAVA_HOME: '/usr/lib/jvm/temurin-25-jdk-amd64',
       KC_BOOTSTRAP_ADMIN_USERNAME: 'admin',
@@ -127,6 +131,62 @@ export class KeycloakAdmin {
     });
     if (!r.ok) throw new Error(`token for ${user}: ${r.status} ${await r.text()}`);
     return ((await r.json()) as { access_token: string }).access_token;
+  }
+
+  /** Access tokens of the master realm live this long (Keycloak's default is 60 s). */
+  async setAccessTokenLifespan(seconds: number): Promise<void> {
+    await this.call('PUT', '/admin/realms/master', { accessTokenLifespan: seconds });
+  }
+
+  /**
+   * A confidential client with direct access grants and the given secret; `audience` adds an
+   * audience mapper (the token's `aud` then holds it); `lifespanSeconds` overrides the realm's
+   * access-token lifespan for this client.
+   */
+  async createClient(o: {
+    clientId: string;
+    secret: string;
+    audience?: string;
+    lifespanSeconds?: number;
+  }): Promise<{ clientId: string; clientSecret: string }> {
+    await this.call('POST', '/admin/realms/master/clients', {
+      clientId: o.clientId,
+      secret: o.secret,
+      publicClient: false,
+      directAccessGrantsEnabled: true,
+      ...(o.lifespanSeconds !== undefined ? { attributes: { 'access.token.lifespan': String(o.lifespanSeconds) } } : {}),
+      ...(o.audience !== undefined
+        ? {
+            protocolMappers: [
+              {
+                name: 'audience',
+                protocol: 'openid-connect',
+                protocolMapper: 'oidc-audience-mapper',
+                config: { 'included.custom.audience': o.audience, 'access.token.claim': 'true', 'id.token.claim': 'false' },
+              },
+            ],
+          }
+        : {}),
+    });
+    return { clientId: o.clientId, clientSecret: o.secret };
+  }
+
+  /** The realm's RSA signing key providers (component ids and names), highest priority first. */
+  async signingKeyProviders(): Promise<Array<{ id: string; name: string; priority: number }>> {
+    const realm = await this.call<{ id: string }>('GET', '/admin/realms/master');
+    const all = await this.call<Array<{ id: string; name: string; providerId: string; config?: { priority?: string[] } }>>(
+      'GET',
+      `/admin/realms/master/components?parent=${realm.id}&type=org.keycloak.keys.KeyProvider`,
+    );
+    return all
+      .filter((c) => c.providerId === 'rsa-generated')
+      .map((c) => ({ id: c.id, name: c.name, priority: Number(c.config?.priority?.[0] ?? 0) }))
+      .sort((a, b) => b.priority - a.priority);
+  }
+
+  /** Removes a key provider: its key leaves the realm's JWKS. */
+  async removeKeyProvider(id: string): Promise<void> {
+    await this.call('DELETE', `/admin/realms/master/components/${id}`);
   }
 
   /** Rotates the realm's signing key: a new rsa-generated provider with a higher priority signs from now on. */
