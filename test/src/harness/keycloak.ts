@@ -5,6 +5,8 @@ export interface Keycloak {
   /** http://127.0.0.1:<port>: one host string everywhere, since it becomes the token's `iss`. */
   readonly url: string;
   readonly port: number;
+  /** The TLS port, when started with `https`. */
+  readonly httpsPort?: number;
   readonly proc: Managed;
   stop(): Promise<void>;
 }
@@ -15,14 +17,22 @@ export interface Keycloak {
  * memory; with `dataDir` it is an H2 file there, so a Keycloak started again with the same
  * `dataDir` and `port` is the same IdP (same realm, clients, users and signing keys, same issuer).
  */
-export async function startKeycloak(o: { port?: number; dataDir?: string; name?: string } = {}): Promise<Keycloak> {
+export async function startKeycloak(
+  o: { port?: number; dataDir?: string; name?: string; https?: { certFile: string; keyFile: string; port?: number } } = {},
+): Promise<Keycloak> {
   const port = o.port ?? (await freePort());
+  const httpsPort = o.https === undefined ? undefined : (o.https.port ?? (await freePort()));
+  // With `https`, Keycloak also serves TLS with that certificate (the admin calls stay on http).
+  const https =
+    o.https === undefined
+      ? []
+      : [`--https-port=${httpsPort}`, `--https-certificate-file=${o.https.certFile}`, `--https-certificate-key-file=${o.https.keyFile}`];
   const db =
     o.dataDir === undefined ? ['--db=dev-mem'] : ['--db=dev-file', `--db-url=jdbc:h2:file:${o.dataDir}/keycloakdb;NON_KEYWORDS=VALUE`];
   const proc = startProcess(
     o.name ?? 'keycloak',
     `${keycloakDir()}/bin/kc.sh`,
-    ['start-dev', '--http-host=127.0.0.1', `--http-port=${port}`, ...db, `--http-management-port=${await freePort()}`],
+    ['start-dev', '--http-host=127.0.0.1', `--http-port=${port}`, ...db, ...https, `--http-management-port=${await freePort()}`],
     {
       JAVA_HOME: '/usr/lib/jvm/temurin-25-jdk-amd64',
       KC_BOOTSTRAP_ADMIN_USERNAME: 'admin',
@@ -32,7 +42,7 @@ export async function startKeycloak(o: { port?: number; dataDir?: string; name?:
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor('Keycloak discovery', async () => (await fetch(`${url}/realms/master/.well-known/openid-configuration`)).ok, 180_000, 500);
-  return { url, port, proc, stop: () => proc.stop() };
+  return { url, port, ...(httpsPort !== undefined ? { httpsPort } : {}), proc, stop: () => proc.stop() };
 }
 
 /** The admin REST calls of the agentgateway JWT guide, against a real Keycloak. */
