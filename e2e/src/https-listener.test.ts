@@ -16,7 +16,9 @@ import {
   TestCertificates,
 } from '@agw/test-kit';
 import { execFile } from 'node:child_process';
-import { connect } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect, type TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -209,12 +211,59 @@ describe('an HTTPS listener with a kubernetes.io/tls Secret', () => {
     expect(cond?.('other')).toMatchObject({ status: 'False', reason: 'RefNotPermitted' });
   });
 
-  it('the Secret is updated with a new certificate: new connections get it, without a restart', async () => {
+  it('the Secret is updated with a new certificate under load: new connections get it, no request fails, no restart', async () => {
     expect(await servedCommonName()).toBe('first');
     const second = certificate('second', 'second', [`DNS:${HOST}`]);
+    const token = await mintToken(key, { claims: { iss: 'https://issuer.example', sub: 'alice' } });
+    const ca = [readFileSync(join(dir, 'first.crt'), 'utf8'), second.cert];
+    // Four clients trusting both certificates: two open a connection per request, two keep theirs alive.
+    const load = { ok: 0, failures: [] as string[], servedBy: new Map<string, number>(), afterSwitch: 0, switched: false };
+    let stop = false;
+    const client = async (keepAlive: boolean) => {
+      const agent = new HttpsAgent({ keepAlive, maxSockets: 1, ca });
+      while (!stop) {
+        try {
+          const { status, cn } = await new Promise<{ status: number; cn: string }>((resolve, reject) => {
+            const req = httpsRequest(
+              {
+                host: '127.0.0.1',
+                port,
+                servername: HOST,
+                agent,
+                path: '/headers',
+                headers: { host: HOST, authorization: `Bearer ${token}` },
+              },
+              (res) => {
+                const cn = String((res.socket as TLSSocket).getPeerCertificate().subject?.CN);
+                res.resume();
+                res.on('end', () => resolve({ status: res.statusCode ?? 0, cn }));
+              },
+            );
+            req.on('error', reject);
+            req.end();
+          });
+          if (status !== 200) load.failures.push(`status ${status}`);
+          else load.ok++;
+          load.servedBy.set(cn, (load.servedBy.get(cn) ?? 0) + 1);
+          if (load.switched) load.afterSwitch++;
+        } catch (err) {
+          load.failures.push((err as Error).message);
+        }
+      }
+      agent.destroy();
+    };
+    const clients = [client(false), client(false), client(true), client(true)];
+    await waitFor('load running', async () => load.ok >= 20, 30_000, 50);
     await apply(admin(), [tlsSecret('first-cert', second)]);
     await waitFor('new certificate served', async () => (await servedCommonName()) === 'second', 30_000, 100);
-    const token = await mintToken(key, { claims: { iss: 'https://issuer.example', sub: 'alice' } });
+    load.switched = true;
+    await waitFor('requests after the switch', async () => load.afterSwitch >= 100, 30_000, 50);
+    stop = true;
+    await Promise.all(clients);
+    expect(load.failures).toEqual([]);
+    // Connections opened before the update finished on the first certificate; new ones got the second.
+    expect(load.servedBy.get('first')).toBeGreaterThan(0);
+    expect(load.servedBy.get('second')).toBeGreaterThan(0);
     const ok = await curl(['-H', `Authorization: Bearer ${token}`, '-w', '\n%{http_code}'], join(dir, 'second.crt'));
     expect(ok.stdout.endsWith('\n200')).toBe(true);
   });
