@@ -153,6 +153,8 @@ export const ServicePort = z.looseObject({
   port: z.number().int(),
   targetPort: z.union([z.number().int(), z.string()]).optional(),
   protocol: z.string().default('TCP'),
+  /** The port's application protocol (Gateway API reads `kubernetes.io/h2c`, `kubernetes.io/ws`, `http`). */
+  appProtocol: z.string().nullish(),
 });
 export const Service = z.looseObject({
   apiVersion: z.literal('v1'),

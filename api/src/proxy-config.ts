@@ -166,12 +166,25 @@ export type CompiledRouteMatch = z.output<typeof CompiledRouteMatch>;
 export const Endpoint = z.object({ host: z.string(), port: z.number().int().min(1).max(65535) });
 export type Endpoint = z.output<typeof Endpoint>;
 
+/**
+ * How the proxy speaks to a backend's endpoints, from the Service port's `appProtocol` (Gateway
+ * API): `h2c` for `kubernetes.io/h2c` (HTTP/2 with prior knowledge, no TLS: gRPC), `http1` for
+ * anything else (`kubernetes.io/ws`, `http`, none).
+ */
+export const BackendProtocol = z.enum(['http1', 'h2c']);
+export type BackendProtocol = z.output<typeof BackendProtocol>;
+
 export const CompiledBackend = z.object({
   /** `<namespace>/<service>:<port>` for logs and metrics. */
   name: z.string(),
   weight: z.number().int().min(0),
   /** Ready addresses; empty means 503 (no healthy backends). */
   endpoints: z.array(Endpoint),
+  /**
+   * The protocol to the endpoints; unset means `http1` (the controller writes only `h2c`, so a
+   * config without it, or from before it, means what it always did).
+   */
+  protocol: BackendProtocol.optional(),
   /** Backend policies for calls to this backend (a Service-level policy replaces the route's). */
   policies: z.object({ backendAuth: z.string().optional() }).optional(),
 });

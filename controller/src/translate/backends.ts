@@ -1,5 +1,5 @@
 import { SERVICE_NAME_LABEL, type EndpointSlice, type ReferenceGrant, type Service } from '@agw/api';
-import type { Endpoint } from '@agw/api';
+import type { BackendProtocol, Endpoint } from '@agw/api';
 import { appendTo } from './append-to.js';
 
 export interface BackendIndex {
@@ -24,7 +24,7 @@ export function indexBackends(
 }
 
 export type ResolvedService =
-  | { readonly ok: true; readonly endpoints: Endpoint[] }
+  | { readonly ok: true; readonly endpoints: Endpoint[]; readonly protocol: BackendProtocol }
   | { readonly ok: false; readonly reason: 'BackendNotFound' | 'RefNotPermitted' | 'InvalidKind'; readonly message: string };
 
 /**
@@ -50,8 +50,17 @@ export function referenceGranted(
 }
 
 /**
+ * The protocol to a Service port's endpoints by its `appProtocol` (Gateway API, GEP-1911):
+ * `kubernetes.io/h2c` is HTTP/2 with prior knowledge; `kubernetes.io/ws`, `http`, none or any
+ * other value is HTTP/1.1 (WebSocket upgrades are HTTP/1.1 requests).
+ */
+export function backendProtocolOf(appProtocol: string | null | undefined): BackendProtocol {
+  return appProtocol === 'kubernetes.io/h2c' ? 'h2c' : 'http1';
+}
+
+/**
  * Ready endpoint addresses of Service `ns/name` on `port` (the Service port; the EndpointSlice port
- * of the same name carries the target port). Not-ready endpoints are left out.
+ * of the same name carries the target port), and the port's protocol. Not-ready endpoints are left out.
  */
 export function resolveServicePort(idx: BackendIndex, ns: string, name: string, port: number | undefined): ResolvedService {
   const svc = idx.services.get(`${ns}/${name}`);
@@ -70,5 +79,5 @@ export function resolveServicePort(idx: BackendIndex, ns: string, name: string, 
       for (const address of ep.addresses) endpoints.push({ host: address, port: target });
     }
   }
-  return { ok: true, endpoints };
+  return { ok: true, endpoints, protocol: backendProtocolOf(svcPort.appProtocol) };
 }

@@ -200,7 +200,14 @@ export function resolveRuleBackends(
     }
     // resolveServicePort refuses a ref without a port, so `ref.port` is set here.
     const policies = ref.port === undefined ? undefined : policiesOf(`${ns}/${ref.name}`, ref.port);
-    backends.push({ name: `${ns}/${ref.name}:${ref.port}`, weight: ref.weight, endpoints: r.endpoints, ...(policies ? { policies } : {}) });
+    backends.push({
+      name: `${ns}/${ref.name}:${ref.port}`,
+      weight: ref.weight,
+      endpoints: r.endpoints,
+      // Only h2c is written: unset is HTTP/1.1, so configs of HTTP/1.1 backends are unchanged.
+      ...(r.protocol === 'h2c' ? { protocol: r.protocol } : {}),
+      ...(policies ? { policies } : {}),
+    });
   }
   return backends.length === 0 && errors.length > 0 ? { backends, invalid: `invalid backend: ${errors.join('; ')}` } : { backends };
 }

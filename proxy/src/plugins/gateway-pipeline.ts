@@ -135,6 +135,7 @@ export const gatewayPipeline = fp<PipelineOptions>(
       if (picked === undefined)
         return sendProxyError(req, reply, route.backends.length === 0 ? 'PROXY_ERR_NO_VALID_BACKENDS' : 'PROXY_ERR_NO_HEALTHY_BACKENDS');
       req.agw.endpoint = picked.endpoint;
+      if (picked.backend.protocol === 'h2c') req.agw.upstreamProtocol = 'h2c';
       // Backend auth: the backend's own policy replaces the route's. Named but unavailable: fail closed.
       const backendAuth = picked.backend.policies?.backendAuth ?? route.policies?.backendAuth;
       if (backendAuth !== undefined) {

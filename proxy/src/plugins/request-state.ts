@@ -1,4 +1,4 @@
-import type { CelValue, CompiledBackendAuthPolicy, CompiledListener, CompiledRoute, Endpoint } from '@agw/api';
+import type { BackendProtocol, CelValue, CompiledBackendAuthPolicy, CompiledListener, CompiledRoute, Endpoint } from '@agw/api';
 import { inspect } from 'node:util';
 import type { AuthResult } from '../auth/jwt-authenticate.js';
 import type { JwtSuccess } from '../auth/jwt-verifier.js';
@@ -62,6 +62,8 @@ export interface RequestState {
   listener?: CompiledListener;
   route?: CompiledRoute;
   endpoint?: Endpoint;
+  /** The chosen backend's protocol (config `backend.protocol`); set only for `h2c`, unset is HTTP/1.1. */
+  upstreamProtocol?: BackendProtocol;
   /** The backend-auth policy that applies to the chosen backend (set only when one is named). */
   backendAuth?: CompiledBackendAuthPolicy;
   /** Host as the client sent it (Host header, or an absolute-form target's authority); the upstream gets it unless a transformation sets another. */

@@ -8,15 +8,37 @@ export const REALM = 'agentgateway';
 
 const isGrpc = (req: FastifyRequest) => (req.headers['content-type'] ?? '').startsWith('application/grpc');
 
-/** A plain-text error, or its gRPC form (HTTP 200, grpc-status, percent-encoded grpc-message). */
+/** ASCII bytes `grpc-message` percent-encodes besides controls: space " # % < > ` ? { } (tonic's set). */
+const GRPC_MESSAGE_ESCAPED = new Set([...' "#%<>`?{}'].map((c) => c.charCodeAt(0)));
+
+/**
+ * `grpc-message` text (gRPC over HTTP/2: percent-encoded UTF-8): bytes outside printable ASCII and
+ * GRPC_MESSAGE_ESCAPED as `%XX`, the rest as they are. Not encodeURIComponent: grpc-js decodes
+ * with decodeURI, which leaves its `%3A` (`:`) and the like encoded.
+ */
+export function encodeGrpcMessage(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out +=
+      byte > 0x20 && byte < 0x7f && !GRPC_MESSAGE_ESCAPED.has(byte)
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * A plain-text error, or its gRPC form (HTTP 200, grpc-status, percent-encoded grpc-message). Over
+ * HTTP/2 the two are also sent as trailers: a gRPC client takes the status from the trailers, or
+ * from the headers only when they end the stream (Trailers-Only), and Node's HTTP/2 compatibility
+ * API, which Fastify answers through, always ends a response with a DATA or trailers frame.
+ * Headers alone read as "call ended without gRPC status" (grpc-js: INTERNAL).
+ */
 export function sendError(req: FastifyRequest, reply: FastifyReply, status: number, body: string, grpcStatus: number): FastifyReply {
   if (isGrpc(req)) {
-    return reply
-      .code(200)
-      .header('content-type', 'application/grpc')
-      .header('grpc-status', String(grpcStatus))
-      .header('grpc-message', encodeURIComponent(body))
-      .send();
+    const grpc = { 'grpc-status': String(grpcStatus), 'grpc-message': encodeGrpcMessage(body) };
+    if (req.raw.httpVersionMajor === 2) reply.raw.addTrailers(grpc);
+    return reply.code(200).header('content-type', 'application/grpc').headers(grpc).send();
   }
   return reply.code(status).header('content-type', 'text/plain').send(body);
 }

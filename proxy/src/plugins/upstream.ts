@@ -1,7 +1,7 @@
 import { loopbackAddressOf, type Endpoint } from '@agw/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
-import { Agent, type Dispatcher } from 'undici';
+import { validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
+import { Agent, type Dispatcher, type buildConnector } from 'undici';
 import type { CompiledCredentialTarget } from '@agw/api';
 import { cookieHeaderWithout, urlWithoutQueryParam } from '../auth/token-location.js';
 import type { ProxyErrorCode } from '../proxy-errors.js';
@@ -13,6 +13,21 @@ import { isWebSocketUpgrade, tunnelUpgrade, upgradeOf } from './upgrade.js';
 
 /** Longest wait for a TCP connection to an upstream, ms (undici's default, which the dispatcher keeps). */
 const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Streams in flight on one HTTP/2 connection to an h2c upstream (undici's default
+ * `maxConcurrentStreams`; the upstream's SETTINGS may lower it). undici multiplexes only requests
+ * without a streamed body that are idempotent: a POST or a streamed body (every gRPC call) has its
+ * connection to itself, so concurrent calls use up to `connectionsPerOrigin` connections (ADR 0005).
+ */
+const H2C_STREAMS_PER_CONNECTION = 100;
+
+/**
+ * undici's switch to HTTP/2 with prior knowledge on `http:` origins (undici 7 `useH2c`, missing
+ * from its connector's types). It must be in `connect`: a Pool builds the connector from `connect`
+ * and does not pass `useH2c` from its own options.
+ */
+const H2C_CONNECT: buildConnector.BuildOptions & { useH2c: true } = { useH2c: true };
 
 export interface UpstreamOptions {
   /** Longest wait for upstream response headers, and between body chunks, ms (default 30 000). */
@@ -36,8 +51,18 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     headersTimeout: opts.upstreamTimeoutMs,
     bodyTimeout: opts.upstreamTimeoutMs,
   });
+  // Backends whose Service port says `appProtocol: kubernetes.io/h2c` (config `protocol: h2c`).
+  const h2cAgent = new Agent({
+    connections: opts.connectionsPerOrigin,
+    pipelining: H2C_STREAMS_PER_CONNECTION,
+    maxConcurrentStreams: H2C_STREAMS_PER_CONNECTION,
+    allowH2: true,
+    connect: H2C_CONNECT,
+    headersTimeout: opts.upstreamTimeoutMs,
+    bodyTimeout: opts.upstreamTimeoutMs,
+  });
   app.addHook('onClose', async () => {
-    await agent.close();
+    await Promise.all([agent.close(), h2cAgent.close()]);
   });
 
   // Bodies are never parsed or buffered: the handler streams `req.raw` to the upstream.
@@ -82,7 +107,8 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     // The body: a transformation's, else the buffered one (an expression read it), else streamed as received.
     const hasBody = requestHasBody(req);
     // An upgrade request (it never has a body: the pipeline refused those). WebSocket is
-    // tunnelled; another protocol is declined and the request forwarded below without `Upgrade`.
+    // tunnelled, over HTTP/1.1 whatever the backend's protocol (an upgrade is an HTTP/1.1
+    // request); another protocol is declined and the request forwarded below without `Upgrade`.
     if (upgradeOf(raw) !== undefined && isWebSocketUpgrade(raw)) {
       tunnelUpgrade(
         req,
@@ -100,9 +126,12 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     }
     const buffered = edits?.body ?? (state.body !== undefined && hasBody ? state.body : undefined);
     if (buffered !== undefined) headers['content-length'] = String(buffered.byteLength);
+    const h2c = state.upstreamProtocol === 'h2c';
+    // HTTP/2 allows `TE: trailers` (RFC 9113 §8.2.2), and gRPC servers expect it: kept when the client sent it.
+    if (h2c && acceptsTrailers(raw.headers.te)) headers.te = 'trailers';
     const exchange = new UpstreamExchange(req, reply, state.route?.timeoutMs, state.responseTransforms);
     try {
-      agent.dispatch(
+      (h2c ? h2cAgent : agent).dispatch(
         {
           origin: originOf(endpoint),
           path,
@@ -144,6 +173,25 @@ function writeCredential(headers: HeaderMap, path: string, target: CompiledCrede
   }
 }
 
+/** Whether a TE header lists `trailers` (RFC 9110 §10.1.4). */
+function acceptsTrailers(te: string | string[] | undefined): boolean {
+  if (te === undefined) return false;
+  return (Array.isArray(te) ? te.join(',') : te).split(',').some((t) => t.split(';')[0]?.trim().toLowerCase() === 'trailers');
+}
+
+/**
+ * The upstream's response trailers, none when empty. undici 7.30 hands `onResponseEnd` HTTP/2
+ * trailers as an empty object (it parses them as HTTP/1.1's flat name/value list, but HTTP/2's are
+ * an object) and keeps them whole in `controller.rawTrailers`: read there when the parsed ones are
+ * empty. HTTP/1.1 trailers (chunked) arrive parsed.
+ */
+function upstreamTrailers(controller: Dispatcher.DispatchController, parsed: HeaderMap | undefined): HeaderMap | undefined {
+  if (parsed !== undefined && Object.keys(parsed).length > 0) return parsed;
+  const raw = controller.rawTrailers;
+  if (raw === null || raw === undefined || Array.isArray(raw) || Object.keys(raw).length === 0) return undefined;
+  return raw as HeaderMap;
+}
+
 /** Whether a response to `method` with `status` can carry a body (RFC 9110 §6.4.1). */
 function mayHaveBody(method: string, status: number): boolean {
   return method !== 'HEAD' && status !== 204 && status !== 304;
@@ -160,8 +208,10 @@ function agwError(
 
 /** The proxy error code for a failed upstream exchange (proxy-errors.ts has status and body). */
 function failureCode(err: Error & { code?: string }): ProxyErrorCode {
-  // The upstream answered, but not in HTTP a client can be given (RFC 9110 §15.6.3: 502).
-  if (err.name === 'HTTPParserError' || err.code === 'AGW_INVALID_RESPONSE') return 'PROXY_ERR_UPSTREAM_INVALID_RESPONSE';
+  // The upstream answered, but not in HTTP a client can be given (RFC 9110 §15.6.3: 502); for an
+  // h2c backend, not in HTTP/2 (nghttp2's protocol error, e.g. an HTTP/1.1-only server).
+  if (err.name === 'HTTPParserError' || err.code === 'AGW_INVALID_RESPONSE' || err.code === 'ERR_HTTP2_ERROR')
+    return 'PROXY_ERR_UPSTREAM_INVALID_RESPONSE';
   switch (err.code) {
     case 'AGW_RESPONSE_TOO_LARGE':
       return 'PROXY_ERR_RESPONSE_BODY_TOO_LARGE';
@@ -174,8 +224,11 @@ function failureCode(err: Error & { code?: string }): ProxyErrorCode {
       return 'PROXY_ERR_UPSTREAM_REFUSED';
     case 'UND_ERR_CONNECT_TIMEOUT':
       return 'PROXY_ERR_UPSTREAM_CONNECT_TIMEOUT';
+    // HTTP/2 too: the upstream reset the stream (RST_STREAM) or the connection (GOAWAY with an error).
     case 'ECONNRESET':
     case 'UND_ERR_SOCKET':
+    case 'ERR_HTTP2_STREAM_ERROR':
+    case 'ERR_HTTP2_SESSION_ERROR':
       return 'PROXY_ERR_UPSTREAM_RESET';
     default:
       return 'PROXY_ERR_UPSTREAM_FAILED';
@@ -277,8 +330,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(controller: Dispatcher.DispatchController, parsedTrailers: HeaderMap): void {
     if (this.deadline !== undefined) clearTimeout(this.deadline);
+    const trailers = upstreamTrailers(controller, parsedTrailers);
+    if (trailers !== undefined) this.addTrailers(trailers);
     const held = this.held;
     if (held !== undefined) {
       this.held = undefined;
@@ -304,6 +359,33 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.res.end();
+  }
+
+  /**
+   * The upstream's trailers (gRPC: `grpc-status`, `grpc-message`), sent after the body: minus
+   * hop-by-hop fields, as headers are; a field Node refuses (pseudo-header, invalid name or value)
+   * is left out. HTTP/2 clients always get them; over HTTP/1.1 Node sends them only with a chunked
+   * body (with a Content-Length there is nowhere to put them).
+   */
+  private addTrailers(trailers: HeaderMap): void {
+    const out = downstreamResponseHeaders(trailers);
+    const valid: Record<string, string | string[]> = {};
+    for (const name in out) {
+      let value = out[name];
+      if (value === undefined) continue;
+      // One line per field (Set-Cookie aside): Node's HTTP/2 checks repeated single-value fields
+      // (`content-type`, …) only when it sends the trailers, where a throw is uncaught.
+      if (Array.isArray(value) && name !== 'set-cookie') value = value.join(', ');
+      try {
+        validateHeaderName(name); // a pseudo-header (`:`) fails here too
+        for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, v);
+      } catch {
+        continue;
+      }
+      valid[name] = value;
+    }
+    // One call: HTTP/1.1's addTrailers replaces what an earlier call added.
+    this.res.addTrailers(valid);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {

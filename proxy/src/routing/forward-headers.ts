@@ -4,7 +4,9 @@ export type HeaderMap = Record<string, string | string[] | undefined>;
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1) that never cross the proxy in either direction, plus the
  * ones the upstream connection manages itself: `transfer-encoding` and `expect` (Node answers
- * `100 Continue` to the client; undici refuses both as request headers) and `host` (set below).
+ * `100 Continue` to the client; undici refuses both as request headers), `http2-settings` (HTTP/1.1's
+ * upgrade to h2c, connection-specific: Node's HTTP/2 throws on it, to an h2c upstream outside any
+ * try) and `host` (set below).
  */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -17,6 +19,7 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'expect',
+  'http2-settings',
 ]);
 
 /** Names listed in `Connection` (RFC 9110 §7.6.1: hop-by-hop as well), lower-case; none for the common case. */
@@ -62,7 +65,8 @@ function forwardedElement(ctx: ForwardContext): string {
 const isPseudo = (name: string): boolean => name.charCodeAt(0) === 58; /* ':' */
 
 /**
- * Request headers for the upstream (always HTTP/1.1): the client's minus hop-by-hop and
+ * Request headers for the upstream (HTTP/1.1, or HTTP/2 for an h2c backend, where forwarding
+ * adds back `TE: trailers`): the client's minus hop-by-hop and
  * connection-listed ones, HTTP/2 pseudo-headers (the method, path and host travel in the request
  * line and `host`) and a client's `Forwarded`, with the stages' edits (`overlay`), X-Forwarded-For (appended), -Proto, -Host,
  * X-Request-Id and our own `Forwarded` set.
@@ -105,7 +109,7 @@ export function upstreamRequestHeaders(incoming: Readonly<HeaderMap>, ctx: Forwa
 /**
  * Response headers for the client: the upstream's minus hop-by-hop and connection-listed ones.
  * What is left is valid on HTTP/2 too: `connection`, `keep-alive`, `proxy-connection`,
- * `transfer-encoding`, `upgrade` and `te`, which HTTP/2 forbids (RFC 9113 §8.2.2), are all hop-by-hop.
+ * `transfer-encoding`, `upgrade`, `te` and `http2-settings`, which HTTP/2 forbids (RFC 9113 §8.2.2), are all hop-by-hop.
  */
 export function downstreamResponseHeaders(upstream: Readonly<HeaderMap>): HeaderMap {
   const listed = connectionListed(upstream.connection);
