@@ -25,6 +25,16 @@ describe('AgentgatewayPolicy schema', () => {
     expect(r.error?.issues.map((i) => i.message)).toContain(err);
   });
 
+  it('backend.tls: at most one CA reference, an RFC 1123 SNI, and no mTLS / ALPN fields (not implemented: unknown)', () => {
+    const tls = (t: unknown) =>
+      AgentgatewayPolicy.safeParse(wrap({ targetRefs: [{ group: '', kind: 'Service', name: 'idp' }], backend: { tls: t } }));
+    expect(tls({ caCertificateRefs: [{ name: 'a' }] }).success).toBe(true);
+    expect(tls({ caCertificateRefs: [{ name: 'a' }, { name: 'b' }] }).success).toBe(false);
+    expect(tls({ sni: 'Keycloak_Example' }).success).toBe(false);
+    expect(tls({ mtlsCertificateRef: [{ name: 'client' }] }).error?.issues[0]?.code).toBe('unrecognized_keys');
+    expect(tls({ alpnProtocols: ['h2'] }).error?.issues[0]?.code).toBe('unrecognized_keys');
+  });
+
   it('defaults mode to Strict and cacheDuration to 5m', () => {
     const p = AgentgatewayPolicy.parse(
       wrap({

@@ -457,17 +457,71 @@ export const BackendAuth = withRules(
 );
 export type BackendAuth = z.output<typeof BackendAuth>;
 
+// ---- backend.tls --------------------------------------------------------------------------
+
+/** Upstream's SNI type: a lower-case DNS name (RFC 1123 subdomain), 1..253 characters. */
+const SNI_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
+export const BackendTls = withRules(
+  z.strictObject({
+    caCertificateRefs: z
+      .array(z.strictObject({ name: z.string().min(1).max(253).describe('Name of a ConfigMap in the policy namespace with key ca.crt.') }))
+      .max(1)
+      .describe("The CA ConfigMap (key ca.crt) that verifies the backend's certificate. Unset: the system's trusted CAs.")
+      .optional(),
+    insecureSkipVerify: z
+      .enum(['All', 'Hostname'])
+      .describe('INSECURE. All: no verification at all. Hostname: the chain is verified, the name is not. Prefer verifySubjectAltNames.')
+      .optional(),
+    sni: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(new RegExp(SNI_PATTERN))
+      .describe(
+        "Server Name Indication sent in the handshake. Unset: the destination's host name (for a Service, <name>.<namespace>.svc.cluster.local).",
+      )
+      .optional(),
+    verifySubjectAltNames: z
+      .array(z.string().max(256))
+      .min(1)
+      .max(16)
+      .describe("Names the backend's certificate must carry (one of them) instead of the destination's host name.")
+      .optional(),
+  }),
+  'TLS from the proxy (and the controller, for key sets) to the targeted backends. mtlsCertificateRef, alpnProtocols and keyExchangeGroups are not implemented (unknown fields).',
+  [
+    {
+      rule: '[has(self.verifySubjectAltNames),has(self.insecureSkipVerify)].filter(x,x==true).size() <= 1',
+      message: 'at most one of the fields in [verifySubjectAltNames insecureSkipVerify] may be set',
+      holds: (t) => t.verifySubjectAltNames === undefined || t.insecureSkipVerify === undefined,
+    },
+    {
+      rule: "has(self.insecureSkipVerify) && self.insecureSkipVerify == 'All' ? !has(self.caCertificateRefs) : true",
+      message: 'insecureSkipVerify All and caCertificateRefs may not be set together',
+      holds: (t) => t.insecureSkipVerify !== 'All' || t.caCertificateRefs === undefined,
+    },
+    {
+      rule: 'has(self.insecureSkipVerify) ? !has(self.verifySubjectAltNames) : true',
+      message: 'insecureSkipVerify and verifySubjectAltNames may not be set together',
+      holds: (t) => t.insecureSkipVerify === undefined || t.verifySubjectAltNames === undefined,
+    },
+  ],
+);
+export type BackendTls = z.output<typeof BackendTls>;
+
 export const Backend = withRules(
   z.strictObject({
     auth: BackendAuth.optional(),
+    tls: BackendTls.optional(),
   }),
   'Settings for calls to the backends of the targeted Gateway, listener, route or Service.',
   [
     {
       // Upstream's rule lists its every backend field; the others are unknown fields here.
-      rule: '[has(self.auth)].filter(x,x==true).size() >= 1',
+      rule: '[has(self.auth),has(self.tls)].filter(x,x==true).size() >= 1',
       message: 'at least one of the fields in [ai auth extAuth health http mcp tcp tls transformation tunnel] must be set',
-      holds: (b) => b.auth !== undefined,
+      holds: (b) => b.auth !== undefined || b.tls !== undefined,
     },
   ],
 );
