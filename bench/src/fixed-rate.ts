@@ -6,6 +6,8 @@ export interface LatencyResult {
   readonly p50Ms: number;
   readonly p90Ms: number;
   readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
 }
 
 /**
@@ -61,5 +63,5 @@ export async function fixedRate(o: {
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const q = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0) * 1000) / 1000;
-  return { sent: total, ok, p50Ms: q(0.5), p90Ms: q(0.9), p99Ms: q(0.99) };
+  return { sent: total, ok, p50Ms: q(0.5), p90Ms: q(0.9), p99Ms: q(0.99), p999Ms: q(0.999), maxMs: q(1) };
 }
