@@ -13,6 +13,7 @@ import { dispatchUpgrades } from './plugins/upgrade.js';
 import { canonicalUrlRewriter } from './plugins/canonical-target.js';
 import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
 import { trackTlsConnections, type PortTlsHolder } from './tls-server.js';
+import { lazyChildLoggerFactory } from './lazy-child-logger.js';
 
 export interface GatewayServerOptions {
   store: ConfigStore;
@@ -57,6 +58,7 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    childLoggerFactory: lazyChildLoggerFactory,
     return503OnClosing: true,
     // HTTP/2 secure servers have no closeIdleConnections: they drain by trackTlsConnections below
     // (Fastify's `true` would destroy busy HTTP/1.1 sockets).
@@ -107,8 +109,10 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
       return;
     }
     const jwt = req.agw?.jwt;
-    req.log.info(
+    // The parent logger with the request id as a field: the same line as req.log's, no child per request.
+    app.log.info(
       {
+        reqId: req.id,
         method: req.method,
         host: req.agw?.host,
         path: (req.raw.url ?? '').split('?', 1)[0],
