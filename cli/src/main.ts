@@ -36,6 +36,13 @@ function port(value: string): number {
   return n;
 }
 
+/** `--workers`: 1 to 64 processes (the proxy binary's range; more than the machine's CPUs only adds switching). */
+function workers(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 64) throw new InvalidArgumentError('expected a number of worker processes from 1 to 64');
+  return n;
+}
+
 /** A usage mistake found after parsing (e.g. a malformed --port-map): same output as commander's, exit 2. */
 function usage(cmd: Command, message: string): never {
   cmd.error(message, { exitCode: EXIT.usage, code: 'agw.usage' });
@@ -98,6 +105,12 @@ Run 'agw <command> --help' for a command's options and examples.`,
         .default('warn'),
     )
     .option('--no-watch', 'load the files once; do not watch them for changes')
+    .option(
+      '--workers <n>',
+      'processes serving the listener ports (they share them, as the proxy binary with --workers); this process keeps translating and fetching keys',
+      workers,
+      1,
+    )
     .addHelpText(
       'after',
       `
@@ -105,6 +118,7 @@ Examples:
   agw local -f examples/quickstart --port-map 80=8080 --demo     # what \`npm start\` runs
   agw local -f gateway.yaml -f policies/ --port-map 80=8080      # your own manifests
   agw local -f examples/quickstart --port-map 80=0 --admin-port 0   # any free ports (printed)
+  agw local -f examples/quickstart --port-map 80=8080 --demo --workers 2   # two processes serve port 8080
 ${EXIT_LINE}`,
     )
     .action(async (o: LocalOptions, cmd: Command) => (await import('./commands/local.js')).runLocal(o, (m) => usage(cmd, m)));

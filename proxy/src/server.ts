@@ -5,6 +5,7 @@ import type { Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ConfigStore } from './config/store.js';
 import type { ProxyMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 import { adminRoutes } from './plugins/admin.js';
 import { gatewayPipeline } from './plugins/gateway-pipeline.js';
 import './plugins/request-state.js';
@@ -169,7 +170,7 @@ function answerClientError(err: Error & { code?: string }, socket: Socket): void
 /** The admin server; `stores` maps Gateway (`<ns>/<name>`) to its config store. */
 export async function buildAdminServer(o: {
   stores: () => ReadonlyMap<string, ConfigStore>;
-  metrics: ProxyMetrics;
+  metrics: { readonly registry: Registry };
   logger: FastifyBaseLogger;
   draining?: () => boolean;
   notServing?: () => string | undefined;

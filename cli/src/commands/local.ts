@@ -1,9 +1,11 @@
+import cluster from 'node:cluster';
 import { parsePortMap } from '@agw/proxy';
 import { destination, pino } from 'pino';
 import { startDemoIdp } from '../demo/demo-idp.js';
 import { startHttpbin } from '../demo/httpbin.js';
 import { EXIT, isListenError, listenFailure } from '../errors.js';
 import { LocalGateway } from '../local/local-gateway.js';
+import { runLocalWorker } from '../local/worker-data-plane.js';
 
 /** The options of `agw local`, as commander parses them (see main.ts for help and defaults). */
 export interface LocalOptions {
@@ -18,6 +20,8 @@ export interface LocalOptions {
   logLevel: string;
   /** false with --no-watch. */
   watch: boolean;
+  /** Processes serving the listener ports (1: this one). */
+  workers: number;
 }
 
 /**
@@ -32,6 +36,15 @@ export async function runLocal(o: LocalOptions, usage: (message: string) => neve
     portMap = parsePortMap(o.portMap ?? []);
   } catch (err) {
     usage((err as Error).message);
+  }
+  // A worker of `--workers N` (forked with the same arguments): it serves the ports, nothing else.
+  if (cluster.isWorker && process.env['AGW_LOCAL_WORKER'] !== undefined) {
+    runLocalWorker({
+      host: o.host,
+      portMap,
+      logger: pino({ level: o.logLevel, base: { worker: Number(process.env['AGW_LOCAL_WORKER']) } }, destination(2)),
+    });
+    return;
   }
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const closers: Array<() => Promise<void>> = [];
@@ -73,6 +86,7 @@ export async function runLocal(o: LocalOptions, usage: (message: string) => neve
     logger: pino({ level: o.logLevel }, destination(2)),
     print,
     watch: o.watch,
+    workers: o.workers,
   });
   try {
     await gw.start();

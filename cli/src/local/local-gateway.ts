@@ -13,11 +13,13 @@ import {
   type GatewayProgramming,
   type TranslateOutput,
 } from '@agw/controller';
-import { ConfigStore, ListenerPorts, ProxyMetrics, applyConfig, buildAdminServer } from '@agw/proxy';
+import { buildAdminServer } from '@agw/proxy';
 import { kindCaseHint, kindCaseMessage } from '../kind-hint.js';
 import { formatLoadError, loadManifests, type LoadError, type Manifest } from '../manifests.js';
 import { formatProblem, policyProblems, routeProblems } from '../validate.js';
+import { InProcessDataPlane, type DataPlane } from './data-plane.js';
 import { statusLines } from './status-lines.js';
+import { WorkerDataPlane } from './worker-data-plane.js';
 
 export const CONTROLLER_NAME = 'agentgateway.dev/agentgateway';
 export const CLASS_NAME = 'agentgateway';
@@ -35,21 +37,18 @@ export interface LocalOptions {
   readonly watch: boolean;
   /** Quiet time after the last file event before a reload, ms (default 150: editors write in bursts). */
   readonly reloadDebounceMs?: number;
-}
-
-interface GatewayRuntime {
-  readonly store: ConfigStore;
-  readonly ports: ListenerPorts;
+  /** Processes serving the listener ports (`--workers`); 1 (default): this process. */
+  readonly workers?: number;
 }
 
 /**
  * Local mode: manifests from files instead of a cluster, the controller's translate() and JWKS
- * cache, and the proxy, all in one process. Files are watched; each change is applied live.
- * Like the API server, an invalid object is refused and its last valid version is kept.
+ * cache, and the proxy, in one process (or the proxy in `--workers` processes: data-plane.ts).
+ * Files are watched; each change is applied live. Like the API server, an invalid object is
+ * refused and its last valid version is kept.
  */
 export class LocalGateway {
-  private readonly metrics = new ProxyMetrics(undefined);
-  private readonly gateways = new Map<string, GatewayRuntime>();
+  private readonly plane: DataPlane;
   /** What the in-process proxy of each Gateway did with its config, as the config server would report it. */
   private readonly programming = new Map<string, GatewayProgramming>();
   private readonly lastGood = new Map<string, unknown>();
@@ -74,13 +73,19 @@ export class LocalGateway {
       clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
       onChange: () => this.schedule(),
     });
+    const planeOptions = {
+      host: o.host,
+      portMap: o.portMap,
+      logger: o.logger,
+      print: o.print,
+      requestRefetch: (url: string, kid: string) => void this.jwks.refetch(url, kid),
+    };
+    this.plane = (o.workers ?? 1) > 1 ? new WorkerDataPlane(planeOptions, o.workers as number) : new InProcessDataPlane(planeOptions);
   }
 
   /** Local ports actually bound, by `<gateway>:<listener port>`. */
   boundPorts(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const [gw, rt] of this.gateways) for (const [p, bound] of rt.ports.bound()) out.set(`${gw}:${p}`, bound);
-    return out;
+    return this.plane.bound();
   }
 
   get adminPort(): number | undefined {
@@ -91,8 +96,8 @@ export class LocalGateway {
     this.reload(); // never throws on bad input: load errors are printed, the rest is served
     if (this.o.adminPort !== undefined) {
       this.admin = await buildAdminServer({
-        stores: () => new Map([...this.gateways].map(([k, v]) => [k, v.store])),
-        metrics: this.metrics,
+        stores: () => this.plane.stores(),
+        metrics: { registry: this.plane.registry },
         logger: this.o.logger,
       });
       this.admin.get('/status', async () => Object.fromEntries(this.printed));
@@ -153,7 +158,7 @@ export class LocalGateway {
     clearTimeout(this.reloadTimer);
     this.jwks.stop();
     await this.chain;
-    await Promise.all([...this.gateways.values()].map((g) => g.ports.close()));
+    await this.plane.close();
     await this.admin?.close();
   }
 
@@ -243,10 +248,9 @@ export class LocalGateway {
     });
     this.jwks.sync(out.jwksRequests);
     for (const [gwKey, cfg] of configs) await this.program(gwKey, cfg);
-    for (const [gwKey, rt] of this.gateways) {
+    for (const gwKey of this.plane.stores().keys()) {
       if (configs.has(gwKey)) continue;
-      await rt.ports.close();
-      this.gateways.delete(gwKey);
+      await this.plane.remove(gwKey);
       this.programming.delete(gwKey);
     }
     this.last = out;
@@ -255,38 +259,16 @@ export class LocalGateway {
   }
 
   private async program(gwKey: string, cfg: ProxyConfig): Promise<void> {
-    let rt = this.gateways.get(gwKey);
-    if (rt === undefined) {
-      const store = new ConfigStore();
-      this.metrics.watch(store);
-      rt = {
-        store,
-        ports: new ListenerPorts({
-          store,
-          metrics: this.metrics,
-          logger: this.o.logger,
-          host: this.o.host,
-          portMap: this.o.portMap,
-          requestRefetch: (url, kid) => {
-            void this.jwks.refetch(url, kid);
-          },
-          onListen: (port, bound) => this.o.print(`Gateway ${gwKey} listener port ${port} → http://${this.o.host}:${bound}`),
-        }),
-      };
-      this.gateways.set(gwKey, rt);
-    }
-    if (rt.store.current?.config.version !== cfg.version) {
-      const error = await applyConfig(rt.store, cfg);
-      const warnings = error === undefined ? (rt.store.current?.warnings ?? []).map((warning) => ({ proxy: 'local', warning })) : [];
-      this.programming.set(gwKey, {
-        proxies: 1,
-        version: cfg.version,
-        acked: error === undefined ? 1 : 0,
-        warnings,
-        nacks: error === undefined ? [] : [{ proxy: 'local', reason: error }],
-      });
-    }
-    await rt.ports.sync();
+    const applied = await this.plane.apply(gwKey, cfg);
+    if (!applied.changed) return;
+    const proxies = this.plane.replicas;
+    this.programming.set(gwKey, {
+      proxies,
+      version: cfg.version,
+      acked: applied.error === undefined ? proxies : 0,
+      warnings: applied.warnings.map((warning) => ({ proxy: 'local', warning })),
+      nacks: applied.error === undefined ? [] : [{ proxy: 'local', reason: applied.error }],
+    });
   }
 
   private printChanges(out: TranslateOutput): void {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { REDACTED, describeCertificate } from '../config/compile-tls.js';
 import type { ConfigStore } from '../config/store.js';
-import type { ProxyMetrics } from '../metrics.js';
+import type { Registry } from 'prom-client';
 
 /**
  * Redacts key material from a config dump: JWKS key ids and types stay, the numbers go; a
@@ -23,7 +23,8 @@ export function redactConfig(config: unknown): unknown {
 export interface AdminOptions {
   /** Config stores served by this process, by Gateway (`<ns>/<name>`). */
   stores: () => ReadonlyMap<string, ConfigStore>;
-  metrics: ProxyMetrics;
+  /** What /metrics exposes: the process's registry (or, in a cluster primary, one that aggregates its workers'). */
+  metrics: { readonly registry: Registry };
   draining: () => boolean;
   /** Why the process cannot serve although it has a config (a listener port it could not open), else undefined. */
   notServing?: () => string | undefined;
