@@ -8,15 +8,17 @@ import { JwtMode } from './agentgateway-policy.js';
  */
 
 /**
+ * 4: TLS to backends (`policies.backendTls`, `PolicyRefs.backendTls`, `backend.policies.backendTls`,
+ * `backend.hostname`) and h2c backends (`backend.protocol`). A proxy of version 3 would drop those
+ * fields as unknown and connect in plaintext (or over HTTP/1.1), so the version changes: a proxy
+ * refuses (NACKs) a config it cannot enforce whole, and keeps serving its last one.
  * 3: authorization, transformation and backend auth (`policies.authorization|transformation|
  * backendAuth`, `PolicyRefs` of the same names, `backend.policies`, token location `expression`),
  * and HTTPS listeners (`listener.protocol`, `listener.tls`).
- * A proxy of version 2 would drop those fields as unknown and serve without them, so the
- * version changes: it refuses (NACKs) a config it cannot enforce whole.
  * 2: policies per feature (`policies.<feature>` tables; routes and listeners refer to them by
  * feature). 1 had `jwtPolicies`, `route.jwtPolicy` and `listener.preRoutingJwtPolicy`.
  */
-export const PROXY_CONFIG_SCHEMA_VERSION = 3;
+export const PROXY_CONFIG_SCHEMA_VERSION = 4;
 
 /** A JSON Web Key as received; jose checks the key material when the proxy imports it. */
 export const Jwk = z.looseObject({
@@ -128,6 +130,38 @@ export type CompiledBackendAuthPolicy = z.output<typeof CompiledBackendAuthPolic
 export const DEFAULT_CREDENTIAL_TARGET: CompiledCredentialTarget = { kind: 'header', name: 'authorization', prefix: 'Bearer ' };
 
 /**
+ * TLS from the proxy to a backend (`backend.tls` of an AgentgatewayPolicy, or a Gateway API
+ * BackendTLSPolicy on the Service). The proxy opens TLS (ALPN `http/1.1`: TLS backends speak
+ * HTTP/1.1) to every endpoint of a backend it applies to, never plaintext.
+ */
+export const CompiledBackendTlsPolicy = z.object({
+  /** `<namespace>/<policy name>` of an AgentgatewayPolicy, or `BackendTLSPolicy/<namespace>/<name>`: names it in logs. */
+  policy: z.string(),
+  /**
+   * Server Name Indication, and the name the certificate must carry (unless `subjectAltNames` or
+   * `insecureSkipVerify` say otherwise). Unset: the backend's `hostname` (for a Service,
+   * `<name>.<namespace>.svc.cluster.local`).
+   */
+  sni: z.string().optional(),
+  /** PEM trust anchors (a CA ConfigMap's `ca.crt`), replacing the system's. Unset: the system's trusted CAs. */
+  caPem: z.string().optional(),
+  /** INSECURE. `All`: nothing verified. `Hostname`: the chain is verified, the name is not. Unset: both verified. */
+  insecureSkipVerify: z.enum(['All', 'Hostname']).optional(),
+  /**
+   * The certificate must carry one of these instead of the SNI name: DNS names (or IP addresses),
+   * matched as a host name is (wildcards as RFC 6125), and URIs, matched exactly.
+   */
+  subjectAltNames: z.object({ hostnames: z.array(z.string()), uris: z.array(z.string()) }).optional(),
+  /**
+   * Set when the settings cannot be used (a CA ConfigMap missing or invalid): every call to a
+   * backend under this policy fails (500 `PROXY_ERR_BACKEND_TLS_INVALID`), never plaintext and
+   * never unverified. The text is the controller's, for the proxy's log.
+   */
+  invalid: z.string().optional(),
+});
+export type CompiledBackendTlsPolicy = z.output<typeof CompiledBackendTlsPolicy>;
+
+/**
  * Which compiled policy of each feature applies, by key into `ProxyConfig.policies.<feature>`.
  * A most-specific feature (JWT, transformation, backend auth) names one policy; a merge-all
  * feature (authorization) names every applicable policy, oldest first. Absent: does not apply.
@@ -137,6 +171,7 @@ export const PolicyRefs = z.object({
   authorization: z.array(z.string()).min(1).optional(),
   transformation: z.string().optional(),
   backendAuth: z.string().optional(),
+  backendTls: z.string().optional(),
 });
 export type PolicyRefs = z.output<typeof PolicyRefs>;
 
@@ -146,6 +181,7 @@ export const FeaturePolicies = z.object({
   authorization: z.record(z.string(), CompiledAuthorizationPolicy).default({}),
   transformation: z.record(z.string(), CompiledTransformationPolicy).default({}),
   backendAuth: z.record(z.string(), CompiledBackendAuthPolicy).default({}),
+  backendTls: z.record(z.string(), CompiledBackendTlsPolicy).default({}),
 });
 export type FeaturePolicies = z.output<typeof FeaturePolicies>;
 
@@ -185,8 +221,13 @@ export const CompiledBackend = z.object({
    * config without it, or from before it, means what it always did).
    */
   protocol: BackendProtocol.optional(),
-  /** Backend policies for calls to this backend (a Service-level policy replaces the route's). */
-  policies: z.object({ backendAuth: z.string().optional() }).optional(),
+  /**
+   * The backend's DNS name (`<service>.<namespace>.svc.cluster.local`): the SNI and verified name
+   * of TLS to it when its TLS policy sets no `sni`. Written where a TLS policy may apply.
+   */
+  hostname: z.string().optional(),
+  /** Backend policies for calls to this backend (a Service-level policy replaces the route's, per feature). */
+  policies: z.object({ backendAuth: z.string().optional(), backendTls: z.string().optional() }).optional(),
 });
 export type CompiledBackend = z.output<typeof CompiledBackend>;
 
@@ -265,5 +306,6 @@ export const ProxyConfigFrame = z.object({
     authorization: z.record(z.string(), z.unknown()).default({}),
     transformation: z.record(z.string(), z.unknown()).default({}),
     backendAuth: z.record(z.string(), z.unknown()).default({}),
+    backendTls: z.record(z.string(), z.unknown()).default({}),
   }),
 });

@@ -112,7 +112,7 @@ beforeAll(async () => {
 
   store = new ConfigStore();
   const config: ProxyConfigInput = {
-    schemaVersion: 3,
+    schemaVersion: 4,
     version: 'f1',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [{ name: 'http', port: 80 }],

@@ -202,7 +202,7 @@ beforeAll(async () => {
     portMap: new Map([[443, 0]]),
   });
   const config: ProxyConfigInput = {
-    schemaVersion: 3,
+    schemaVersion: 4,
     version: 'v1',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [

@@ -62,7 +62,7 @@ const r = (host: string, extra: Partial<CompiledRoute> = {}): CompiledRoute => (
 
 function config(): ProxyConfigInput {
   return {
-    schemaVersion: 3,
+    schemaVersion: 4,
     version: 'p1',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [

@@ -13,6 +13,8 @@ export const ProxyErrors = {
   PROXY_ERR_NO_VALID_BACKENDS: { status: 500, body: 'no valid backends', grpc: 13 },
   PROXY_ERR_NO_HEALTHY_BACKENDS: { status: 503, body: 'no healthy backends', grpc: 14 },
   PROXY_ERR_POLICY_UNAVAILABLE: { status: 500, body: 'policy unavailable', grpc: 13 },
+  /** The backend's TLS settings could not be resolved by the controller (a CA ConfigMap missing or invalid): fail closed. */
+  PROXY_ERR_BACKEND_TLS_INVALID: { status: 500, body: 'invalid backend TLS settings', grpc: 13 },
   /** agentgateway's authorization denial (gRPC PERMISSION_DENIED). */
   PROXY_ERR_AUTHZ_DENIED: { status: 403, body: 'authorization failed', grpc: 7 },
   /** A request body an expression reads is larger than the buffer bound (2 MiB). */
@@ -25,6 +27,8 @@ export const ProxyErrors = {
   PROXY_ERR_UPSTREAM_REFUSED: { status: 503, body: 'upstream call failed: connection refused', grpc: 14 },
   PROXY_ERR_UPSTREAM_CONNECT_TIMEOUT: { status: 503, body: 'upstream call failed: connect timeout', grpc: 14 },
   PROXY_ERR_UPSTREAM_RESET: { status: 503, body: 'upstream call failed: connection reset', grpc: 14 },
+  /** The TLS handshake with a TLS backend failed: certificate not trusted, wrong name, or no TLS spoken. */
+  PROXY_ERR_UPSTREAM_TLS: { status: 503, body: 'upstream call failed: TLS handshake failed', grpc: 14 },
   PROXY_ERR_UPSTREAM_INVALID_RESPONSE: { status: 502, body: 'upstream call failed: invalid response', grpc: 14 },
   /** A response body a response transformation reads is larger than the buffer bound (2 MiB). */
   PROXY_ERR_RESPONSE_BODY_TOO_LARGE: { status: 502, body: 'upstream call failed: response body too large', grpc: 14 },

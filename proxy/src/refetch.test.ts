@@ -23,7 +23,7 @@ const asked: string[] = [];
 let publish: (() => Promise<void>) | undefined;
 
 const config = (version: string, keys: SigningKey[]): ProxyConfigInput => ({
-  schemaVersion: 3,
+  schemaVersion: 4,
   version,
   gateway: { namespace: 'd', name: 'gw' },
   listeners: [{ name: 'http', port: 80 }],

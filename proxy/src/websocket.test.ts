@@ -272,7 +272,7 @@ function config(): ProxyConfigInput {
     target: { kind: 'header', name: 'authorization', prefix: 'Bearer ' },
   };
   return {
-    schemaVersion: 3,
+    schemaVersion: 4,
     version: 'ws1',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [

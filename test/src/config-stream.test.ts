@@ -18,7 +18,7 @@ const cfg = (version: string, extra: Partial<ProxyConfig> = {}): ProxyConfig => 
   gateway: { namespace: 'd', name: 'gw' },
   listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }],
   routes: [],
-  policies: { jwt: {}, authorization: {}, transformation: {}, backendAuth: {} },
+  policies: { jwt: {}, authorization: {}, transformation: {}, backendAuth: {}, backendTls: {} },
   ...extra,
 });
 const until = async (what: string, p: () => boolean, ms = 5000) => {

@@ -1,5 +1,7 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 export interface EchoRequest {
   method: string;
@@ -14,14 +16,23 @@ export interface EchoUpstream {
   close(): Promise<void>;
 }
 
+export interface EchoUpstreamOptions {
+  /**
+   * Serve HTTPS (HTTP/1.1) with this certificate chain and key (PEM), e.g. signed by a test's
+   * private CA; every answer then says the SNI it was reached with in `x-tls-servername`.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
 /**
  * A real HTTP upstream on 127.0.0.1:0 that answers like httpbin: `/headers` gives
  * `{"headers": {...}}` (names in canonical case, as httpbin), anything else echoes the request.
  * `/status/<code>` answers that code; `/delay/<ms>` answers after that long; `name` tags answers.
  */
-export async function startEchoUpstream(name = 'echo'): Promise<EchoUpstream> {
+export async function startEchoUpstream(name = 'echo', options: EchoUpstreamOptions = {}): Promise<EchoUpstream> {
   const requests: EchoRequest[] = [];
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (options.tls !== undefined) res.setHeader('x-tls-servername', String((req.socket as TLSSocket).servername || '-'));
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -59,7 +70,8 @@ export async function startEchoUpstream(name = 'echo'): Promise<EchoUpstream> {
       }
       res.end(JSON.stringify({ upstream: name, ...r }));
     });
-  });
+  };
+  const server: Server = options.tls === undefined ? createServer(handler) : createHttpsServer({ ...options.tls }, handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,

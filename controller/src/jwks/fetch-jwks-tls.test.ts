@@ -95,6 +95,20 @@ describe('fetchJwks over TLS with a private CA', () => {
     expect((await fetchWith({ servername: 'sni-only.private.test', caPem: ca, subjectAltNames }, 'sni-only.private.test')).ok).toBe(true);
   });
 
+  it('insecureSkipVerify Hostname (backend.tls): a name mismatch passes, an unknown CA does not', async () => {
+    const mismatch = await fetchWith({ servername: 'other.private.test', caPem: ca, insecureSkipVerify: 'Hostname' }, 'other.private.test');
+    expect(mismatch).toMatchObject({ ok: true, keys: [{ kid: 'k1' }] });
+    const unknownCa = await fetchWith({ servername: HOST, caPem: otherCa, insecureSkipVerify: 'Hostname' });
+    expect(unknownCa.ok).toBe(false);
+    expect((unknownCa as { error: string }).error).toMatch(/\(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)$/);
+  });
+
+  it('insecureSkipVerify All (backend.tls): neither the CA nor the name is verified', async () => {
+    const r = await fetchWith({ servername: 'other.private.test', insecureSkipVerify: 'All' }, 'other.private.test');
+    expect(r).toMatchObject({ ok: true, keys: [{ kid: 'k1' }] });
+    expect(sni).toBe('other.private.test');
+  });
+
   it('the SSRF guard still applies to the endpoint dialed', async () => {
     const r = await fetchJwks({
       url: `https://${HOST}/keys`,

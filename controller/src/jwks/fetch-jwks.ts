@@ -22,11 +22,11 @@ export interface FetchTarget {
   readonly url: string;
   /** Connect here instead of resolving the URL's host (a Service's ready endpoint). */
   readonly connect?: { readonly host: string; readonly port: number };
-  /** TLS of an https URL (a BackendTLSPolicy); absent: Node's defaults (system store, SNI and name = the URL's host). */
+  /** TLS of an https URL (an AgentgatewayPolicy backend.tls or a BackendTLSPolicy); absent: Node's defaults (system store, SNI and name = the URL's host). */
   readonly tls?: FetchTls;
 }
 
-/** How an https fetch trusts its server (Gateway API BackendTLSPolicy validation). */
+/** How an https fetch trusts its server (AgentgatewayPolicy backend.tls, Gateway API BackendTLSPolicy validation). */
 export interface FetchTls {
   /** SNI, and the name the certificate must match unless `subjectAltNames` is set. */
   readonly servername: string;
@@ -34,6 +34,8 @@ export interface FetchTls {
   readonly caPem?: string;
   /** The certificate must carry one of these (DNS names, wildcards as RFC 6125; exact URIs) instead of `servername`. */
   readonly subjectAltNames?: { readonly hostnames: readonly string[]; readonly uris: readonly string[] };
+  /** backend.tls `insecureSkipVerify`: `All` verifies nothing, `Hostname` the chain but not the name. Absent: both. */
+  readonly insecureSkipVerify?: 'All' | 'Hostname';
 }
 
 /**
@@ -122,9 +124,15 @@ function describeError(err: NodeJS.ErrnoException): string {
   return code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
 }
 
-/** The https options of a BackendTLSPolicy: trust anchors, and the names the certificate must match. Always verified. */
+/**
+ * The https options of a TLS setting: trust anchors, and the names the certificate must match.
+ * Verified unless `insecureSkipVerify` says otherwise (`Hostname`: the chain only; `All`: nothing).
+ */
 function tlsOptions(tls: FetchTls): Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized' | 'checkServerIdentity'> {
   const sans = tls.subjectAltNames;
+  if (tls.insecureSkipVerify === 'All') return { rejectUnauthorized: false, checkServerIdentity: () => undefined };
+  if (tls.insecureSkipVerify === 'Hostname')
+    return { rejectUnauthorized: true, ...(tls.caPem !== undefined ? { ca: tls.caPem } : {}), checkServerIdentity: () => undefined };
   return {
     rejectUnauthorized: true,
     ...(tls.caPem !== undefined ? { ca: tls.caPem } : {}),

@@ -44,7 +44,7 @@ const cfg: ProxyConfig = {
     match: { path: { type: 'PathPrefix' as const, value: '/' }, headers: [], queryParams: [] },
     backends: [],
   })),
-  policies: { jwt: {}, authorization: {}, transformation: {}, backendAuth: {} },
+  policies: { jwt: {}, authorization: {}, transformation: {}, backendAuth: {}, backendTls: {} },
 };
 
 const cleanups: Array<() => Promise<void> | void> = [];

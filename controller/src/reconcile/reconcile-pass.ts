@@ -41,7 +41,7 @@ export function reconcilePass(input: ReconcilePassInput): ReconcilePass {
     controllerName: input.controllerName,
     jwks: input.jwks,
     tlsSecrets: referencedTlsSecrets(parsed.gateways, secrets),
-    caBundles: referencedCaBundles(parsed.backendTlsPolicies ?? [], configMaps),
+    caBundles: referencedCaBundles(parsed.backendTlsPolicies ?? [], configMaps, parsed.policies),
     ...(input.jwksErrors !== undefined ? { jwksErrors: input.jwksErrors } : {}),
   });
   const policies = new Map([...translated.status.policies, ...invalidPolicyStatus(parsed.problems, input.controllerName)]);

@@ -1,21 +1,25 @@
-import { CA_CERTIFICATE_KEY, boundedMemo, type BackendTlsPolicy, type ConfigMap } from '@agw/api';
+import { CA_CERTIFICATE_KEY, boundedMemo, type AgentgatewayPolicy, type BackendTlsPolicy, type ConfigMap } from '@agw/api';
 import { X509Certificate } from 'node:crypto';
 import type { CaBundleCheck, ObjectKey } from '../translate/model.js';
 
 /**
  * The CA bundles translate gets: the `ca.crt` of the ConfigMaps some BackendTLSPolicy's
- * `validation.caCertificateRefs` names (core ConfigMap refs, the policy's namespace), each checked
- * here, at the edge, with node:crypto (translate imports no `node:*`). Every other ConfigMap the
- * informer holds (the controller's persisted key sets among them) is left out.
+ * `validation.caCertificateRefs` or some AgentgatewayPolicy's `backend.tls.caCertificateRefs`
+ * names (ConfigMaps in the policy's namespace), each checked here, at the edge, with node:crypto
+ * (translate imports no `node:*`). Every other ConfigMap the informer holds (the controller's
+ * persisted key sets among them) is left out.
  */
 export function referencedCaBundles(
   policies: readonly BackendTlsPolicy[],
   configMaps: readonly ConfigMap[],
+  agentgatewayPolicies: readonly AgentgatewayPolicy[] = [],
 ): Map<ObjectKey, CaBundleCheck> {
   const wanted = new Set<ObjectKey>();
   for (const p of policies)
     for (const ref of p.spec.validation.caCertificateRefs ?? [])
       if (ref.group === '' && ref.kind === 'ConfigMap') wanted.add(`${p.metadata.namespace ?? ''}/${ref.name}`);
+  for (const p of agentgatewayPolicies)
+    for (const ref of p.spec.backend?.tls?.caCertificateRefs ?? []) wanted.add(`${p.metadata.namespace ?? ''}/${ref.name}`);
   const out = new Map<ObjectKey, CaBundleCheck>();
   if (wanted.size === 0) return out;
   for (const cm of configMaps) {

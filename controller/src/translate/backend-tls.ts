@@ -1,4 +1,4 @@
-import { GATEWAY_API_GROUP, type BackendTlsPolicy } from '@agw/api';
+import { GATEWAY_API_GROUP, type BackendTlsPolicy, type CompiledBackendTlsPolicy } from '@agw/api';
 import { appendTo } from './append-to.js';
 import { cond, keyOf, type CaBundleCheck, type JwksTls, type ObjectKey, type PendingCondition, type PolicyAncestorOut } from './model.js';
 
@@ -27,7 +27,15 @@ export interface BackendTlsIndex {
    * AgentgatewayPolicy key) is recorded: its Gateways become the policies' ancestors.
    */
   resolve(ns: string, name: string, portName: string | undefined, user: ObjectKey): ResolvedBackendTls | undefined;
-  /** Every BackendTLSPolicy's ancestors, given the ancestors of the AgentgatewayPolicies that used them. */
+  /**
+   * The same for a backend of a route served by Gateway `gateway` (`<ns>/<name>`): the Gateway
+   * becomes an ancestor of the policy that applies.
+   */
+  resolveForGateway(ns: string, name: string, portName: string | undefined, gateway: ObjectKey): ResolvedBackendTls | undefined;
+  /**
+   * Every BackendTLSPolicy's ancestors: the Gateways of the AgentgatewayPolicies that used them
+   * (JWKS fetches) and the Gateways whose routes use a Service they apply to.
+   */
   status(
     policyAncestors: ReadonlyMap<ObjectKey, readonly PolicyAncestorOut[]>,
     controllerName: string,
@@ -40,7 +48,8 @@ const olderFirst = (a: BackendTlsPolicy, b: BackendTlsPolicy) =>
 /**
  * Gateway API BackendTLSPolicy (v1.4) as this controller applies it, pure: validation of each
  * policy (its CA references against the checked bundles), the per-target winner, and the status
- * (Accepted, ResolvedRefs) per Gateway that uses a targeted Service for its JWKS.
+ * (Accepted, ResolvedRefs) per Gateway that uses a targeted Service, as a route backend or for its
+ * JWKS.
  */
 export function indexBackendTls(policies: readonly BackendTlsPolicy[], caBundles: ReadonlyMap<ObjectKey, CaBundleCheck>): BackendTlsIndex {
   const checked = new Map<ObjectKey, Checked>();
@@ -56,27 +65,29 @@ export function indexBackendTls(policies: readonly BackendTlsPolicy[], caBundles
   }
   /** BackendTLSPolicy key → the AgentgatewayPolicies that use a Service it targets, and whether it lost a conflict there. */
   const users = new Map<ObjectKey, Set<ObjectKey>>();
+  /** BackendTLSPolicy key → the Gateways whose routes use a Service it targets. */
+  const gatewayUsers = new Map<ObjectKey, Set<ObjectKey>>();
   const conflicted = new Map<ObjectKey, string>();
+  const pick = (ns: string, name: string, portName: string | undefined, user: ObjectKey, into: Map<ObjectKey, Set<ObjectKey>>) => {
+    const candidates =
+      (portName !== undefined && portName !== '' ? byTarget.get(`${ns}/${name}#${portName}`) : undefined) ?? byTarget.get(`${ns}/${name}`);
+    if (candidates === undefined || candidates.length === 0) return undefined;
+    const [winner, ...losers] = candidates as [Checked, ...Checked[]];
+    for (const c of candidates) {
+      let set = into.get(c.key);
+      if (set === undefined) into.set(c.key, (set = new Set()));
+      set.add(user);
+    }
+    for (const l of losers) conflicted.set(l.key, `Service ${ns}/${name} is already the target of BackendTLSPolicy ${winner.key} (older)`);
+    return winner.resolved;
+  };
   return {
-    resolve(ns, name, portName, user) {
-      const candidates =
-        (portName !== undefined && portName !== '' ? byTarget.get(`${ns}/${name}#${portName}`) : undefined) ??
-        byTarget.get(`${ns}/${name}`);
-      if (candidates === undefined || candidates.length === 0) return undefined;
-      const [winner, ...losers] = candidates as [Checked, ...Checked[]];
-      for (const c of candidates) {
-        let set = users.get(c.key);
-        if (set === undefined) users.set(c.key, (set = new Set()));
-        set.add(user);
-      }
-      for (const l of losers)
-        conflicted.set(l.key, `Service ${ns}/${name} is already the target of BackendTLSPolicy ${winner.key} (older)`);
-      return winner.resolved;
-    },
+    resolve: (ns, name, portName, user) => pick(ns, name, portName, user, users),
+    resolveForGateway: (ns, name, portName, gateway) => pick(ns, name, portName, gateway, gatewayUsers),
     status(policyAncestors, controllerName) {
       const out = new Map<ObjectKey, PolicyAncestorOut[]>();
       for (const [key, c] of checked) {
-        const gateways = new Set<string>();
+        const gateways = new Set<string>(gatewayUsers.get(key));
         for (const user of users.get(key) ?? [])
           for (const a of policyAncestors.get(user) ?? [])
             if (a.ancestorRef.group === GATEWAY_API_GROUP && a.ancestorRef.kind === 'Gateway' && a.ancestorRef.namespace !== undefined)
@@ -104,6 +115,24 @@ export function indexBackendTls(policies: readonly BackendTlsPolicy[], caBundles
       }
       return out;
     },
+  };
+}
+
+/**
+ * A BackendTLSPolicy's settings as the proxy gets them (`policies.backendTls`): SNI and verified
+ * name `validation.hostname` (or its subjectAltNames), its CA bundles or the system's; an invalid
+ * one refuses every connection (Gateway API: connections using an invalid CACertificateRef fail).
+ */
+export function compiledBackendTls(resolved: ResolvedBackendTls, key: string): CompiledBackendTlsPolicy {
+  if (!resolved.ok) return { policy: key, invalid: resolved.problem };
+  const t = resolved.tls;
+  return {
+    policy: key,
+    sni: t.servername,
+    ...(t.caPem !== undefined ? { caPem: t.caPem } : {}),
+    ...(t.subjectAltNames !== undefined
+      ? { subjectAltNames: { hostnames: [...t.subjectAltNames.hostnames], uris: [...t.subjectAltNames.uris] } }
+      : {}),
   };
 }
 

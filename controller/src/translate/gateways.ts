@@ -10,7 +10,9 @@ import {
   type PolicyRefs,
   type ProxyConfig,
 } from '@agw/api';
+import { compiledBackendTls, type BackendTlsIndex } from './backend-tls.js';
 import type { BackendIndex } from './backends.js';
+import { backendTlsPolicyKey } from './features/backend-tls.js';
 import { FEATURES, type FeatureName, type Phase, type PolicyFeature } from './features/index.js';
 import { cond, keyOf, type GatewayStatusOut, type ObjectKey, type TlsSecretCheck } from './model.js';
 import { isRouteListener, validateListeners } from './listener-tls.js';
@@ -31,11 +33,12 @@ export function gatewayConfig(
   invalidRules: ReadonlyMap<HttpRoute, ReadonlySet<number>>,
   attachedCount: ReadonlyMap<string, number>,
   tlsSecrets: ReadonlyMap<ObjectKey, TlsSecretCheck> = new Map(),
+  backendTlsPolicies?: BackendTlsIndex,
 ): { config: Omit<ProxyConfig, 'version'>; status: GatewayStatusOut } {
   const gen = gw.metadata.generation;
   const gwKey = keyOf(gw);
   // A new feature is a compile error here until it has its table.
-  const featurePolicies: FeaturePolicies = { jwt: {}, authorization: {}, transformation: {}, backendAuth: {} };
+  const featurePolicies: FeaturePolicies = { jwt: {}, authorization: {}, transformation: {}, backendAuth: {}, backendTls: {} };
   /**
    * The refs of every feature at a place (attachments of all its levels), each policy used added
    * to the config: a merge-all feature names every applicable policy (oldest first), a
@@ -55,7 +58,9 @@ export function gatewayConfig(
   };
   /**
    * Service-level backend policies of a backend (port level over Service level); the proxy uses
-   * them instead of the route's. Memoized per Gateway: a Service is usually behind many rules.
+   * them instead of the route's. TLS without an AgentgatewayPolicy `backend.tls` on the Service
+   * comes from a BackendTLSPolicy on it (a Service-level attachment too: it beats route-level
+   * `backend.tls`). Memoized per Gateway: a Service is usually behind many rules.
    */
   const backendPolicyMemo = new Map<string, CompiledBackend['policies']>();
   const backendPolicies = (service: ObjectKey, port: number): CompiledBackend['policies'] => {
@@ -69,6 +74,16 @@ export function gatewayConfig(
       if (key === undefined) continue;
       usePolicy(f, key, policies.byFeature, featurePolicies);
       out[f.name] = key;
+    }
+    if (out.backendTls === undefined && backendTlsPolicies !== undefined) {
+      const [ns, name] = service.split('/') as [string, string];
+      const portName = idx.services.get(service)?.spec.ports.find((sp) => sp.port === port)?.name ?? undefined;
+      const resolved = backendTlsPolicies.resolveForGateway(ns, name, portName, gwKey);
+      if (resolved !== undefined) {
+        const key = backendTlsPolicyKey(resolved.policy);
+        featurePolicies.backendTls[key] ??= compiledBackendTls(resolved, key);
+        out.backendTls = key;
+      }
     }
     const result = Object.keys(out).length === 0 ? undefined : out;
     backendPolicyMemo.set(memoKey, result);
@@ -98,18 +113,26 @@ export function gatewayConfig(
     const leftOut = invalidRules.get(route);
     route.spec.rules.forEach((rule, ri) => {
       if (leftOut?.has(ri) === true) return;
-      const backends = resolveRuleBackends(route, ri, idx, backendPolicies);
-      const timeoutMs = ruleTimeoutMs(rule.timeouts);
-      rule.matches.forEach((m, mi) => {
-        const rank = order++;
-        for (const [listener, hostnames] of [...att.listeners.entries()].sort()) {
-          if (!servedNames.has(listener)) continue;
-          const refs = refsAt('Route', [
+      // The rule's policies on each listener it is served on (the same for all its matches).
+      const listenerRefs = [...att.listeners.entries()]
+        .sort()
+        .filter(([listener]) => servedNames.has(listener))
+        .map(([listener, hostnames]) => ({
+          listener,
+          hostnames,
+          refs: refsAt('Route', [
             ...gwLevel,
             ...(policies.toGateways.get(`${gwKey}/${listener}`) ?? []),
             ...(policies.toRoutes.get(rKey) ?? []),
             ...(rule.name ? (policies.toRoutes.get(`${rKey}#${rule.name}`) ?? []) : []),
-          ]);
+          ]),
+        }));
+      const routeTls = listenerRefs.some((l) => l.refs?.backendTls !== undefined);
+      const backends = resolveRuleBackends(route, ri, idx, backendPolicies, routeTls);
+      const timeoutMs = ruleTimeoutMs(rule.timeouts);
+      rule.matches.forEach((m, mi) => {
+        const rank = order++;
+        for (const { listener, hostnames, refs } of listenerRefs) {
           routes.push({
             id: `${rKey}/${ri}/${mi}`,
             listeners: [listener],

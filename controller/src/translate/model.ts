@@ -40,11 +40,12 @@ export interface TranslateInput {
    * here is "not found": an HTTPS listener fails closed. Absent: none.
    */
   readonly tlsSecrets?: ReadonlyMap<ObjectKey, TlsSecretCheck>;
-  /** Gateway API BackendTLSPolicies (TLS of JWKS fetches from backendRef Services). Absent: none. */
+  /** Gateway API BackendTLSPolicies (TLS to route backends and of JWKS fetches from backendRef Services). Absent: none. */
   readonly backendTlsPolicies?: readonly BackendTlsPolicy[];
   /**
-   * The CA bundles (`ca.crt` of ConfigMaps) some BackendTLSPolicy refers to, by `<ns>/<name>`,
-   * checked at the edge (resources/ca-bundles.ts). A ConfigMap absent here is "not found".
+   * The CA bundles (`ca.crt` of ConfigMaps) some BackendTLSPolicy or AgentgatewayPolicy
+   * `backend.tls` refers to, by `<ns>/<name>`, checked at the edge (resources/ca-bundles.ts). A
+   * ConfigMap absent here is "not found".
    */
   readonly caBundles?: ReadonlyMap<ObjectKey, CaBundleCheck>;
   /** The last fetch error of JWKS URLs that have no usable keys yet (shown in the policy status). */
@@ -54,14 +55,19 @@ export interface TranslateInput {
 /** A ConfigMap's `ca.crt` as checked at the edge: its PEM certificates, or what is wrong with it. */
 export type CaBundleCheck = { readonly ok: true; readonly pem: string } | { readonly ok: false; readonly problem: string };
 
-/** TLS of one JWKS fetch, from the BackendTLSPolicy of its backendRef Service. */
+/**
+ * TLS of one JWKS fetch, from the AgentgatewayPolicy `backend.tls` or else the BackendTLSPolicy of
+ * its backendRef Service.
+ */
 export interface JwksTls {
-  /** SNI, and the name the certificate must match unless `subjectAltNames` is set (validation.hostname). */
+  /** SNI, and the name the certificate must match unless `subjectAltNames` is set (validation.hostname, `sni` or the Service's name). */
   readonly servername: string;
   /** PEM trust anchors (the policy's CA bundles); absent: the system store (wellKnownCACertificates: System). */
   readonly caPem?: string;
-  /** validation.subjectAltNames: the certificate must carry one of these instead of `servername`. */
+  /** validation.subjectAltNames / verifySubjectAltNames: the certificate must carry one of these instead of `servername`. */
   readonly subjectAltNames?: { readonly hostnames: readonly string[]; readonly uris: readonly string[] };
+  /** `backend.tls.insecureSkipVerify`: `All` verifies nothing, `Hostname` the chain only. Absent: both. */
+  readonly insecureSkipVerify?: 'All' | 'Hostname';
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   type Gateway,
   type HttpRoute,
   type PolicyTargetReference,
+  type Service,
 } from '@agw/api';
 import { appendTo } from './append-to.js';
 import { referenceGranted, type BackendIndex } from './backends.js';
@@ -70,13 +71,29 @@ export function attachPolicies(
 ): PolicyAttachments {
   const routesByKey = new Map(input.httpRoutes.map((r) => [keyOf(r), r]));
   // A new feature is a compile error here until it has its table.
-  const byFeature: FeatureTables = { jwt: new Map(), authorization: new Map(), transformation: new Map(), backendAuth: new Map() };
+  const byFeature: FeatureTables = {
+    jwt: new Map(),
+    authorization: new Map(),
+    transformation: new Map(),
+    backendAuth: new Map(),
+    backendTls: new Map(),
+  };
   const toGateways = new Map<string, Attachment[]>();
   const toRoutes = new Map<string, Attachment[]>();
   const toServices = new Map<string, Attachment[]>();
   let servicesInUse: ReadonlyMap<string, string[]> | undefined; // built on the first Service target
   const status = new Map<ObjectKey, PolicyAncestorOut[]>();
   const jwksRequests: JwksRequest[] = [];
+  /** Per policy, what its status is made of once every policy is attached (a Service target may be in use through another's JWKS). */
+  const pending: Array<{
+    p: AgentgatewayPolicy;
+    key: ObjectKey;
+    ancestors: Set<ObjectKey>;
+    /** Why targets are not attached; a Service target no route uses keeps its message unless a JWKS fetch uses it. */
+    notAttached: Array<string | { target: string; message: string }>;
+    errors: string[];
+    notes: string[];
+  }> = [];
   for (const p of [...input.policies].sort(olderFirst)) {
     const pns = p.metadata.namespace ?? '';
     const phase: Phase = p.spec.traffic?.phase === 'PreRouting' ? 'PreRouting' : 'Route';
@@ -92,7 +109,7 @@ export function attachPolicies(
       notes.push(...t.notes);
       jwksRequests.push(...t.jwksRequests);
     }
-    const notAttached: string[] = [];
+    const notAttached: Array<string | { target: string; message: string }> = [];
     const ancestors = new Set<ObjectKey>();
     const add = (map: Map<string, Attachment[]>, target: string, level: Level) => {
       if (carries.size > 0) appendTo(map, target, { policy: p, key, level, phase, carries });
@@ -147,7 +164,7 @@ export function attachPolicies(
         }
         let target = svcKey;
         if (t.sectionName !== undefined) {
-          const port = svc.spec.ports.find((sp) => sp.name === t.sectionName || String(sp.port) === t.sectionName);
+          const port = servicePortOf(svc, t.sectionName);
           if (port === undefined) {
             notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in Service ${svcKey}`);
             continue;
@@ -158,18 +175,39 @@ export function attachPolicies(
         servicesInUse ??= gatewaysByService(parentsByRoute, ctx.backends);
         const gws = servicesInUse.get(target) ?? [];
         if (gws.length === 0)
-          notAttached.push(`Policy is not attached: Service ${target} is not a backend of any route attached to a Gateway`);
+          notAttached.push({
+            target,
+            message: `Policy is not attached: Service ${target} is not a backend of any route attached to a Gateway`,
+          });
         for (const g of gws) ancestors.add(g);
       } else {
         notAttached.push(`Policy is not attached: ${t.kind} ${pns}/${t.name} is not supported by this controller`);
       }
     }
-    if (p.spec.targetSelectors !== undefined && ancestors.size === 0 && notAttached.length === 0) {
-      notAttached.push(`Policy is not attached: no Gateway matching selector found in namespace ${pns}`);
+    pending.push({ p, key, ancestors, notAttached, errors, notes });
+  }
+  // Statuses once every policy is attached: a `backend.tls` on a Service no route uses is still in
+  // use when a JWT policy fetches its keys from that Service (its Gateways are then ancestors).
+  const ancestorsByKey = new Map(pending.map((x) => [x.key, x.ancestors]));
+  for (const { p, key, ancestors, notAttached, errors, notes } of pending) {
+    const jwksUsers = ctx.backendTls?.jwksUsers(key);
+    const messages = notAttached.flatMap((n) => {
+      if (typeof n === 'string') return [n];
+      const gateways = [...(jwksUsers?.get(n.target) ?? [])].flatMap((u) => [...(ancestorsByKey.get(u) ?? [])]);
+      for (const g of gateways) ancestors.add(g);
+      return gateways.length === 0 ? [n.message] : [];
+    });
+    if (p.spec.targetSelectors !== undefined && ancestors.size === 0 && messages.length === 0) {
+      messages.push(`Policy is not attached: no Gateway matching selector found in namespace ${p.metadata.namespace ?? ''}`);
     }
-    status.set(key, policyAncestors(p, [...ancestors].sort(), notAttached, errors, notes, input.controllerName));
+    status.set(key, policyAncestors(p, [...ancestors].sort(), messages, errors, notes, input.controllerName));
   }
   return { byFeature, toGateways, toRoutes, toServices, status, jwksRequests };
+}
+
+/** The port of Service `svc` a targetRef's `sectionName` names: by port name, or by number. */
+export function servicePortOf(svc: Service, sectionName: string): Service['spec']['ports'][number] | undefined {
+  return svc.spec.ports.find((sp) => sp.name === sectionName || String(sp.port) === sectionName);
 }
 
 /** One feature's translation of a policy, recorded in its table (generic, so each table keeps its type). */
@@ -223,7 +261,11 @@ export function applicable(feature: AnyPolicyFeature, phase: Phase, attachments:
   return [(list.sort((a, b) => b.level - a.level || olderFirst(a.policy, b.policy))[0] as Attachment).key];
 }
 
-function targetsOf(p: AgentgatewayPolicy, input: TranslateInput): PolicyTargetReference[] {
+/** A policy's targets: its targetRefs, or what its targetSelectors select in its namespace. */
+export function targetsOf(
+  p: AgentgatewayPolicy,
+  input: Pick<TranslateInput, 'gateways' | 'httpRoutes' | 'services'>,
+): PolicyTargetReference[] {
   if (p.spec.targetRefs !== undefined) return p.spec.targetRefs;
   const pns = p.metadata.namespace ?? '';
   const out: PolicyTargetReference[] = [];

@@ -10,6 +10,7 @@ import {
 } from '@agw/api';
 import { appendTo } from './append-to.js';
 import { referenceGranted, resolveServicePort, type BackendIndex } from './backends.js';
+import { serviceHostname } from './features/backend-tls.js';
 import { intersectHostnames } from './hostnames.js';
 import { cond, keyOf, type ObjectKey, type PendingCondition, type RouteParentStatusOut } from './model.js';
 import { isRouteListener } from './listener-tls.js';
@@ -170,13 +171,15 @@ function resolveRouteRefs(route: HttpRoute, idx: BackendIndex) {
 
 /**
  * A rule's backends with their ready endpoints; `invalid` when every backendRef is (Gateway API:
- * answer 500). `policiesOf` gives a backend's own (Service-level) policies, if any.
+ * answer 500). `policiesOf` gives a backend's own (Service-level) policies, if any. A backend gets
+ * its `hostname` (the default SNI) when TLS applies to it: its own, or the route's (`routeTls`).
  */
 export function resolveRuleBackends(
   route: HttpRoute,
   ruleIndex: number,
   idx: BackendIndex,
   policiesOf: (service: ObjectKey, port: number) => CompiledBackend['policies'] = () => undefined,
+  routeTls = false,
 ): { backends: CompiledRoute['backends']; invalid?: string } {
   const rns = route.metadata.namespace ?? '';
   const rule = route.spec.rules[ruleIndex];
@@ -206,6 +209,7 @@ export function resolveRuleBackends(
       endpoints: r.endpoints,
       // Only h2c is written: unset is HTTP/1.1, so configs of HTTP/1.1 backends are unchanged.
       ...(r.protocol === 'h2c' ? { protocol: r.protocol } : {}),
+      ...(routeTls || policies?.backendTls !== undefined ? { hostname: serviceHostname(ns, ref.name) } : {}),
       ...(policies ? { policies } : {}),
     });
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { parseObjects } from '../resources/parse-objects.js';
+import { referencedCaBundles } from '../resources/ca-bundles.js';
 import { referencedTlsSecrets } from '../resources/tls-secrets.js';
 import { translate } from './translate.js';
 
@@ -29,6 +30,7 @@ function run(file: string) {
     controllerName: 'agentgateway.dev/agentgateway',
     jwks: new Map(Object.entries(doc.jwks ?? {})),
     tlsSecrets: referencedTlsSecrets(parsed.gateways, parsed.secrets),
+    caBundles: referencedCaBundles(parsed.backendTlsPolicies ?? [], parsed.configMaps, parsed.policies),
   });
   const actual = JSON.parse(
     JSON.stringify({
@@ -39,6 +41,7 @@ function run(file: string) {
         httpRoutes: Object.fromEntries(out.status.httpRoutes),
         gatewayClasses: Object.fromEntries(out.status.gatewayClasses),
         ...(out.status.parameters.size > 0 ? { parameters: Object.fromEntries(out.status.parameters) } : {}),
+        ...(out.status.backendTlsPolicies.size > 0 ? { backendTlsPolicies: Object.fromEntries(out.status.backendTlsPolicies) } : {}),
       },
       ...([...out.gatewayParameters.values()].some((v) => v !== undefined)
         ? { gatewayParameters: Object.fromEntries(out.gatewayParameters) }

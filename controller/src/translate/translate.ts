@@ -14,6 +14,7 @@ import {
 } from './model.js';
 import { attachPolicies } from './policies.js';
 import { attachRoutes, type RouteAttachment } from './routes.js';
+import { serviceTlsResolver } from './service-tls.js';
 import { appendTo } from './append-to.js';
 
 /**
@@ -45,11 +46,13 @@ export function translate(input: TranslateInput): TranslateOutput {
   const idx = indexBackends(input.services, input.endpointSlices, input.referenceGrants);
 
   const routes = attachRoutes(input.httpRoutes, gatewaysByKey, idx, input.controllerName);
-  const backendTls = indexBackendTls(input.backendTlsPolicies ?? [], input.caBundles ?? new Map());
+  const caBundles = input.caBundles ?? new Map();
+  const backendTls = indexBackendTls(input.backendTlsPolicies ?? [], caBundles);
   const policies = attachPolicies(input, gatewaysByKey, routes.parentsByRoute, {
     backends: idx,
     jwks: input.jwks,
-    backendTls,
+    backendTls: serviceTlsResolver(input, idx.services, caBundles, backendTls),
+    caBundles,
     ...(input.jwksErrors !== undefined ? { jwksErrors: input.jwksErrors } : {}),
   });
 
@@ -66,6 +69,7 @@ export function translate(input: TranslateInput): TranslateOutput {
       routes.invalidRules,
       routes.attachedCount,
       input.tlsSecrets,
+      backendTls,
     );
     configs.set(keyOf(gw), config);
     gatewayStatus.set(keyOf(gw), status);

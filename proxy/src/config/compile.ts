@@ -1,6 +1,7 @@
 import {
   CompiledAuthorizationPolicy,
   CompiledBackendAuthPolicy,
+  CompiledBackendTlsPolicy,
   CompiledJwtPolicy,
   CompiledListener,
   CompiledRoute,
@@ -11,6 +12,7 @@ import {
   type ProxyConfig,
   type ProxyConfigInput,
 } from '@agw/api';
+import { createHash } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 import { compileJwtVerifier, type JwtVerifier } from '../auth/jwt-verifier.js';
 import { compileTls, type PortTls } from './compile-tls.js';
@@ -22,6 +24,20 @@ import {
   type CompiledAuthorization,
 } from '../stages/authorization-stage.js';
 import { compileTransformation, type TransformationRuntime } from '../stages/transformation-stage.js';
+
+/**
+ * A backend TLS policy as the proxy uses it: its settings, and `id`, a digest of the settings
+ * without the policy's name (equal settings share connections: plugins/upstream-tls.ts).
+ */
+export interface BackendTlsRuntime {
+  readonly settings: CompiledBackendTlsPolicy;
+  readonly id: string;
+}
+
+function compileBackendTls(settings: CompiledBackendTlsPolicy): BackendTlsRuntime {
+  const { policy: _name, ...rest } = settings;
+  return { settings, id: createHash('sha256').update(JSON.stringify(rest)).digest('hex') };
+}
 
 /** A config ready to serve: validated, routes compiled, every key imported. Immutable. */
 export interface RuntimeConfig {
@@ -43,6 +59,11 @@ export interface RuntimeConfig {
   readonly transformations: ReadonlyMap<string, TransformationRuntime>;
   /** Backend auth policies (passthrough: nothing to compile). */
   readonly backendAuth: ReadonlyMap<string, CompiledBackendAuthPolicy>;
+  /**
+   * Backend TLS policies. One with `invalid` is kept: calls under it are refused (500
+   * PROXY_ERR_BACKEND_TLS_INVALID); one that does not parse is left out (500 policy unavailable).
+   */
+  readonly backendTls: ReadonlyMap<string, BackendTlsRuntime>;
   /** Non-fatal problems (dropped providers, routes or policies left out), logged, ACKed and shown in /config_dump. */
   readonly warnings: readonly string[];
   /** JSON of each compiled JWT policy, to reuse its verifier when the next config has it unchanged. */
@@ -113,7 +134,7 @@ function compileTable<T, C>(
 function missingPolicies(refs: PolicyRefs | undefined, available: { [F in Feature]: ReadonlyMap<string, unknown> }): string[] {
   if (refs === undefined) return [];
   const out: string[] = [];
-  for (const f of ['jwt', 'transformation', 'backendAuth'] as const) {
+  for (const f of ['jwt', 'transformation', 'backendAuth', 'backendTls'] as const) {
     const key = refs[f];
     if (key !== undefined && !available[f].has(key)) out.push(`${f === 'jwt' ? 'JWT' : f} policy ${key}`);
   }
@@ -146,7 +167,7 @@ const idOf = (v: unknown, fallback: string): string => {
  *   refuses), is left out, its traffic falling to the other routes exactly as the controller does
  *   for an invalid rule;
  * - a route attached to an unknown listener keeps its known listeners (none left: left out);
- * - a policy (JWT, authorization, transformation, backend auth) that does not parse or compile is
+ * - a policy (JWT, authorization, transformation, backend auth, backend TLS) that does not parse or compile is
  *   left out, and every route and listener that names it answers 500 (never served without its
  *   policy). CEL expressions are compiled here, once per config (an expression that does not
  *   compile is kept as one that always fails, as upstream: a warning); an unchanged policy keeps
@@ -244,12 +265,23 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
     new Map(),
     warnings,
   );
+  const backendTls = compileTable(
+    'backendTls',
+    frame.data.policies.backendTls,
+    CompiledBackendTlsPolicy,
+    compileBackendTls,
+    (c) => (c.settings.invalid !== undefined ? [`refuses every call (${c.settings.invalid})`] : []),
+    undefined,
+    new Map(),
+    warnings,
+  );
 
   const available = {
     jwt: verifiers,
     authorization: authz.compiled,
     transformation: transformations.compiled,
     backendAuth: backendAuth.compiled,
+    backendTls: backendTls.compiled,
   };
   const authorizationSets = new Map<readonly string[], AuthorizationSet>();
   const addSet = (keys: readonly string[] | undefined) => {
@@ -274,7 +306,13 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
     ...frame.data,
     listeners,
     routes,
-    policies: { jwt: jwtPolicies, authorization: authz.parsed, transformation: transformations.parsed, backendAuth: backendAuth.parsed },
+    policies: {
+      jwt: jwtPolicies,
+      authorization: authz.parsed,
+      transformation: transformations.parsed,
+      backendAuth: backendAuth.parsed,
+      backendTls: backendTls.parsed,
+    },
   };
   return {
     ok: true,
@@ -286,6 +324,7 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
       authorizationSets,
       transformations: transformations.compiled,
       backendAuth: backendAuth.compiled,
+      backendTls: backendTls.compiled,
       warnings,
       policyJson,
       celPolicyJson: celJson,

@@ -17,6 +17,7 @@ import './request-state.js';
 import { requestHasBody } from './request-body.js';
 import { sendError, sendProxyError } from './responses.js';
 import { upgradeOf } from './upgrade.js';
+import { servernameOf } from './upstream-tls.js';
 
 export interface PipelineOptions extends Omit<JwtStageOptions, 'store' | 'metrics'> {
   store: ConfigStore;
@@ -136,6 +137,25 @@ export const gatewayPipeline = fp<PipelineOptions>(
         return sendProxyError(req, reply, route.backends.length === 0 ? 'PROXY_ERR_NO_VALID_BACKENDS' : 'PROXY_ERR_NO_HEALTHY_BACKENDS');
       req.agw.endpoint = picked.endpoint;
       if (picked.backend.protocol === 'h2c') req.agw.upstreamProtocol = 'h2c';
+      // Backend TLS: the backend's own policy replaces the route's. Named but unavailable, or
+      // settings the controller could not resolve (a CA ConfigMap missing): fail closed, never plaintext.
+      const backendTls = picked.backend.policies?.backendTls ?? route.policies?.backendTls;
+      if (backendTls !== undefined) {
+        const tls = runtime.backendTls.get(backendTls);
+        if (tls === undefined) return sendProxyError(req, reply, 'PROXY_ERR_POLICY_UNAVAILABLE');
+        if (tls.settings.invalid !== undefined) {
+          req.log.warn(
+            { backend: picked.backend.name, tlsPolicy: tls.settings.policy, reason: tls.settings.invalid },
+            'backend TLS settings invalid: call refused',
+          );
+          return sendProxyError(req, reply, 'PROXY_ERR_BACKEND_TLS_INVALID');
+        }
+        req.agw.upstreamTls = {
+          tls,
+          servername: servernameOf(tls.settings, picked.backend.hostname, picked.endpoint.host),
+          backend: picked.backend.name,
+        };
+      }
       // Backend auth: the backend's own policy replaces the route's. Named but unavailable: fail closed.
       const backendAuth = picked.backend.policies?.backendAuth ?? route.policies?.backendAuth;
       if (backendAuth !== undefined) {

@@ -7,6 +7,7 @@ import type { ProxyErrorCode } from '../proxy-errors.js';
 import type { TargetErrorCode } from '../routing/request-target.js';
 import type { RequestActivation } from './cel-activation.js';
 import type { TransformationRuntime } from '../stages/transformation-stage.js';
+import type { UpstreamTls } from './upstream-tls.js';
 
 /**
  * Changes to the request the stages decided on, applied once, by forwarding (plugins/upstream.ts):
@@ -64,6 +65,8 @@ export interface RequestState {
   endpoint?: Endpoint;
   /** The chosen backend's protocol (config `backend.protocol`); set only for `h2c`, unset is HTTP/1.1. */
   upstreamProtocol?: BackendProtocol;
+  /** TLS to the chosen backend (its backend TLS policy and SNI name); unset: plaintext. */
+  upstreamTls?: UpstreamTls;
   /** The backend-auth policy that applies to the chosen backend (set only when one is named). */
   backendAuth?: CompiledBackendAuthPolicy;
   /** Host as the client sent it (Host header, or an absolute-form target's authority); the upstream gets it unless a transformation sets another. */

@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServerResponse, request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
+import type { TlsConnectOptions } from './upstream-tls.js';
 import type { Socket } from 'node:net';
 import { downstreamResponseHeaders, type HeaderMap } from '../routing/forward-headers.js';
 import { applyResponseTransforms, type TransformationRuntime } from '../stages/transformation-stage.js';
@@ -29,7 +32,9 @@ import './request-state.js';
  * listener a client that wants it negotiates `http/1.1` by ALPN (and the TLS server emits the same
  * `'upgrade'` event). HTTP/2's extended CONNECT (RFC 8441) is not offered (the server does not send
  * SETTINGS_ENABLE_CONNECT_PROTOCOL), and an h2 request with `Connection`/`Upgrade` is malformed
- * (RFC 9113 §8.2.2) and reset by Node before it reaches us.
+ * (RFC 9113 §8.2.2) and reset by Node before it reaches us. To a backend under a TLS policy the
+ * upstream connection is TLS with the same settings as its other calls (plugins/upstream-tls.ts);
+ * a handshake failure answers 503 PROXY_ERR_UPSTREAM_TLS before anything is relayed.
  */
 
 const UPGRADE = Symbol('agw.upgrade');
@@ -103,6 +108,8 @@ export interface UpgradeCall {
   path: string;
   /** Headers as forwarding builds them (no hop-by-hop ones); `Connection` and `Upgrade` are added here. */
   headers: HeaderMap;
+  /** TLS to a TLS backend (upstream-tls.ts `tlsConnectOptions`; ALPN http/1.1); unset: plaintext. */
+  tls?: TlsConnectOptions;
 }
 
 export interface TunnelOptions {
@@ -132,7 +139,10 @@ export function tunnelUpgrade(req: FastifyRequest, reply: FastifyReply, call: Up
   const headers: HeaderMap = { ...call.headers, connection: 'Upgrade', upgrade: req.raw.headers.upgrade };
   let upReq: ReturnType<typeof httpRequest>;
   try {
-    upReq = httpRequest({ host: call.host, port: call.port, method: call.method, path: call.path, headers, agent: false });
+    const target = { host: call.host, port: call.port, method: call.method, path: call.path, headers, agent: false as const };
+    // `agent: false`: Node passes the request's options to tls.connect, ALPN included.
+    const alpn: HttpsRequestOptions & Pick<ConnectionOptions, 'ALPNProtocols'> = { ...call.tls, ...target, ALPNProtocols: ['http/1.1'] };
+    upReq = call.tls === undefined ? httpRequest(target) : httpsRequest(alpn);
   } catch (err) {
     // Node refused the request itself (a header value it will not send).
     o.fail(err as Error);

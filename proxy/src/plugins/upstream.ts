@@ -10,6 +10,7 @@ import { applyResponseTransforms, type TransformationRuntime } from '../stages/t
 import { MAX_BUFFERED_BODY, requestHasBody } from './request-body.js';
 import { sendProxyError } from './responses.js';
 import { isWebSocketUpgrade, tunnelUpgrade, upgradeOf } from './upgrade.js';
+import { isTlsFailure, tlsConnectOptions, TlsAgents } from './upstream-tls.js';
 
 /** Longest wait for a TCP connection to an upstream, ms (undici's default, which the dispatcher keeps). */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -28,6 +29,9 @@ const H2C_STREAMS_PER_CONNECTION = 100;
  * and does not pass `useH2c` from its own options.
  */
 const H2C_CONNECT: buildConnector.BuildOptions & { useH2c: true } = { useH2c: true };
+
+/** undici's dispatch options with `servername`, which its Request reads but its types leave out (undici 7). */
+type DispatchWithServername = Dispatcher.DispatchOptions & { servername: string | null };
 
 export interface UpstreamOptions {
   /** Longest wait for upstream response headers, and between body chunks, ms (default 30 000). */
@@ -61,8 +65,14 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     headersTimeout: opts.upstreamTimeoutMs,
     bodyTimeout: opts.upstreamTimeoutMs,
   });
+  // Backends under a TLS policy: one Agent per distinct setting (upstream-tls.ts), HTTP/1.1.
+  const tlsAgents = new TlsAgents({
+    connections: opts.connectionsPerOrigin,
+    headersTimeout: opts.upstreamTimeoutMs,
+    bodyTimeout: opts.upstreamTimeoutMs,
+  });
   app.addHook('onClose', async () => {
-    await Promise.all([agent.close(), h2cAgent.close()]);
+    await Promise.all([agent.close(), h2cAgent.close(), tlsAgents.close()]);
   });
 
   // Bodies are never parsed or buffered: the handler streams `req.raw` to the upstream.
@@ -72,13 +82,15 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
   });
 
   const origins = new WeakMap<Endpoint, string>();
+  const tlsOrigins = new WeakMap<Endpoint, string>();
   const hostOf = (ep: Endpoint): string => loopbackAddressOf(ep.host) ?? ep.host;
-  const originOf = (ep: Endpoint): string => {
-    let origin = origins.get(ep);
+  const originOf = (ep: Endpoint, tls: boolean): string => {
+    const cache = tls ? tlsOrigins : origins;
+    let origin = cache.get(ep);
     if (origin === undefined) {
       const host = hostOf(ep);
-      origin = `http://${host.includes(':') ? `[${host}]` : host}:${ep.port}`;
-      origins.set(ep, origin);
+      origin = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${ep.port}`;
+      cache.set(ep, origin);
     }
     return origin;
   };
@@ -90,6 +102,8 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     if (endpoint === undefined) throw new Error('the pipeline passed a request without choosing an endpoint');
     const raw = req.raw;
     const edits = state.edits;
+    const tls = state.upstreamTls;
+    tlsAgents.observe(state.runtime);
     // One literal, no conditional spreads: a spread after other properties takes V8's slow path (~1 µs each).
     const headers = upstreamRequestHeaders(raw.headers, {
       host: state.host ?? '',
@@ -108,12 +122,20 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     const hasBody = requestHasBody(req);
     // An upgrade request (it never has a body: the pipeline refused those). WebSocket is
     // tunnelled, over HTTP/1.1 whatever the backend's protocol (an upgrade is an HTTP/1.1
-    // request); another protocol is declined and the request forwarded below without `Upgrade`.
+    // request), over TLS to a TLS backend; another protocol is declined and the request forwarded
+    // below without `Upgrade`.
     if (upgradeOf(raw) !== undefined && isWebSocketUpgrade(raw)) {
       tunnelUpgrade(
         req,
         reply,
-        { host: hostOf(endpoint), port: endpoint.port, method: edits?.method ?? raw.method ?? 'GET', path, headers },
+        {
+          host: hostOf(endpoint),
+          port: endpoint.port,
+          method: edits?.method ?? raw.method ?? 'GET',
+          path,
+          headers,
+          ...(tls !== undefined ? { tls: tlsConnectOptions(tls.tls.settings, tls.servername) } : {}),
+        },
         {
           connectTimeoutMs: CONNECT_TIMEOUT_MS,
           headersTimeoutMs: opts.upstreamTimeoutMs,
@@ -126,21 +148,24 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     }
     const buffered = edits?.body ?? (state.body !== undefined && hasBody ? state.body : undefined);
     if (buffered !== undefined) headers['content-length'] = String(buffered.byteLength);
-    const h2c = state.upstreamProtocol === 'h2c';
+    // TLS backends speak HTTP/1.1 (ALPN http/1.1), an h2c port's included.
+    const h2c = tls === undefined && state.upstreamProtocol === 'h2c';
     // HTTP/2 allows `TE: trailers` (RFC 9113 §8.2.2), and gRPC servers expect it: kept when the client sent it.
     if (h2c && acceptsTrailers(raw.headers.te)) headers.te = 'trailers';
     const exchange = new UpstreamExchange(req, reply, state.route?.timeoutMs, state.responseTransforms);
     try {
-      (h2c ? h2cAgent : agent).dispatch(
-        {
-          origin: originOf(endpoint),
-          path,
-          method: edits?.method ?? raw.method ?? 'GET',
-          headers,
-          body: buffered ?? (hasBody ? raw : null),
-        },
-        exchange,
-      );
+      const options: DispatchWithServername = {
+        origin: originOf(endpoint, tls !== undefined),
+        // undici takes a TLS connection's name from the request (else its Host header) and
+        // reconnects when it changes: one fixed name per TLS Agent (whose connector sends the
+        // real SNI, upstream-tls.ts). Unused for plaintext origins.
+        servername: tls === undefined ? null : tls.servername,
+        path,
+        method: edits?.method ?? raw.method ?? 'GET',
+        headers,
+        body: buffered ?? (hasBody ? raw : null),
+      };
+      (tls !== undefined ? tlsAgents.agentFor(tls) : h2c ? h2cAgent : agent).dispatch(options, exchange);
     } catch (err) {
       // undici refused the request itself (it validates headers again): answered like any failure.
       exchange.fail(err as Error);
@@ -206,8 +231,9 @@ function agwError(
   return Object.assign(new Error(message, { cause }), { code });
 }
 
-/** The proxy error code for a failed upstream exchange (proxy-errors.ts has status and body). */
-function failureCode(err: Error & { code?: string }): ProxyErrorCode {
+/** The proxy error code for a failed upstream exchange (proxy-errors.ts has status and body); `tls`: the call was over TLS. */
+function failureCode(err: Error & { code?: string }, tls: boolean): ProxyErrorCode {
+  if (tls && isTlsFailure(err)) return 'PROXY_ERR_UPSTREAM_TLS';
   // The upstream answered, but not in HTTP a client can be given (RFC 9110 §15.6.3: 502); for an
   // h2c backend, not in HTTP/2 (nghttp2's protocol error, e.g. an HTTP/1.1-only server).
   if (err.name === 'HTTPParserError' || err.code === 'AGW_INVALID_RESPONSE' || err.code === 'ERR_HTTP2_ERROR')
@@ -409,7 +435,23 @@ function answerFailure(req: FastifyRequest, reply: FastifyReply, err: Error & { 
   }
   // An Http2ServerResponse has no `destroyed`: its stream does.
   if (res.destroyed || (res as { stream?: { destroyed: boolean } }).stream?.destroyed === true) return;
-  const code = failureCode(err);
-  req.log.warn({ err, upstream: req.agw.endpoint, code }, 'upstream call failed');
+  const tls = req.agw.upstreamTls;
+  const code = failureCode(err, tls !== undefined);
+  if (code === 'PROXY_ERR_UPSTREAM_TLS' && tls !== undefined)
+    // Names the backend, the settings and the reason; not `err` itself: a name-mismatch error
+    // carries the whole peer certificate. No key material is ever in these fields.
+    req.log.warn(
+      {
+        backend: tls.backend,
+        tlsPolicy: tls.tls.settings.policy,
+        servername: tls.servername,
+        upstream: req.agw.endpoint,
+        reason: err.code,
+        detail: err.message,
+        code,
+      },
+      'upstream TLS handshake failed',
+    );
+  else req.log.warn({ err, upstream: req.agw.endpoint, code }, 'upstream call failed');
   sendProxyError(req, reply, code, code === 'PROXY_ERR_UPSTREAM_FAILED' ? `upstream call failed: ${err.code ?? 'error'}` : undefined);
 }

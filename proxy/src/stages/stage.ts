@@ -1,8 +1,8 @@
 import type { PolicyRefs } from '@agw/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** A feature of PolicyRefs that runs as a request stage (backend auth runs at forwarding instead). */
-export type StageFeature = Exclude<keyof PolicyRefs, 'backendAuth'>;
+/** A feature of PolicyRefs that runs as a request stage (backend auth and backend TLS apply at forwarding instead). */
+export type StageFeature = Exclude<keyof PolicyRefs, 'backendAuth' | 'backendTls'>;
 
 /**
  * A policy feature's proxy stage. `run` answers the request (a rejection: true) or lets it go on

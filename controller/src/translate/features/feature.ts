@@ -1,7 +1,7 @@
 import type { AgentgatewayPolicy, CompiledBackend, FeaturePolicies, PolicyRefs } from '@agw/api';
-import type { BackendTlsIndex } from '../backend-tls.js';
 import type { BackendIndex } from '../backends.js';
-import type { JwksKeys, JwksRequest } from '../model.js';
+import type { CaBundleCheck, JwksKeys, JwksRequest, ObjectKey } from '../model.js';
+import type { ServiceTlsResolver } from '../service-tls.js';
 
 /** A policy feature, by its key in the proxy config's `policies` and in `PolicyRefs`. */
 export type FeatureName = keyof FeaturePolicies;
@@ -43,8 +43,10 @@ export type ScopeOf<F extends FeatureName> = F extends BackendFeatureName ? 'bac
 export interface FeatureContext {
   readonly backends: BackendIndex;
   readonly jwks: ReadonlyMap<string, JwksKeys>;
-  /** BackendTLSPolicies by target Service (TLS of JWKS fetches); absent: none. */
-  readonly backendTls?: BackendTlsIndex;
+  /** TLS of calls to a Service (JWKS fetches): its AgentgatewayPolicy `backend.tls`, else its BackendTLSPolicy; absent: none. */
+  readonly backendTls?: ServiceTlsResolver;
+  /** CA bundles (`ca.crt` of ConfigMaps) by `<ns>/<name>`, checked at the edge; absent: none (a reference is "not found"). */
+  readonly caBundles?: ReadonlyMap<ObjectKey, CaBundleCheck>;
   /** Last fetch errors of JWKS URLs without usable keys; absent: none known. */
   readonly jwksErrors?: ReadonlyMap<string, string>;
 }
@@ -79,6 +81,7 @@ export interface ExpressionProblem {
  * | `authorization`  | traffic | PreRouting, Route | merge-all     |
  * | `transformation` | traffic | PreRouting, Route | most-specific |
  * | `backendAuth`    | backend | Route             | most-specific |
+ * | `backendTls`     | backend | Route             | most-specific |
  */
 export interface PolicyFeature<F extends FeatureName = FeatureName> {
   readonly name: F;

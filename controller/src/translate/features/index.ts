@@ -1,6 +1,7 @@
 import type { AgentgatewayPolicy } from '@agw/api';
 import { authorizationFeature } from './authorization.js';
 import { backendAuthFeature } from './backend-auth.js';
+import { backendTlsFeature } from './backend-tls.js';
 import type { AnyPolicyFeature, ExpressionProblem } from './feature.js';
 import { jwtFeature } from './jwt.js';
 import { transformationFeature } from './transformation.js';
@@ -15,8 +16,15 @@ import { transformationFeature } from './transformation.js';
  * | `authorization`  | traffic | PreRouting, Route | merge-all     | all levels combine, oldest policy first           |
  * | `transformation` | traffic | PreRouting, Route | most-specific | route rule > route > listener > Gateway           |
  * | `backendAuth`    | backend | Route             | most-specific | Service > route rule > route > listener > Gateway |
+ * | `backendTls`     | backend | Route             | most-specific | Service (AgentgatewayPolicy, then BackendTLSPolicy) > route rule > route > listener > Gateway |
  */
-export const FEATURES: readonly AnyPolicyFeature[] = [jwtFeature, authorizationFeature, transformationFeature, backendAuthFeature];
+export const FEATURES: readonly AnyPolicyFeature[] = [
+  jwtFeature,
+  authorizationFeature,
+  transformationFeature,
+  backendAuthFeature,
+  backendTlsFeature,
+];
 
 /**
  * The CEL expressions of a policy that do not parse, every feature's, with the status message and

@@ -130,10 +130,11 @@ export function translateJwtPolicy(
         return;
       }
       const path = (remote.jwksPath ?? '').replace(/^\/+/, '');
-      // A BackendTLSPolicy on the Service (its port, or the whole Service): https to its
-      // validation.hostname (the SNI and the name verified), still connecting to the endpoint.
-      const portName = idx.services.get(`${refNs}/${ref.name}`)?.spec.ports.find((sp) => sp.port === ref.port)?.name;
-      const backendTls = extra.backendTls?.resolve(refNs, ref.name, portName, name);
+      // TLS for the Service (upstream's order: an AgentgatewayPolicy backend.tls on it, else a
+      // BackendTLSPolicy; its port over the whole Service): https to the SNI name (`sni`, the
+      // Service's DNS name, or validation.hostname), still connecting to the endpoint. Settings
+      // that do not resolve (a CA ConfigMap missing) fail closed: no fetch, the provider left out.
+      const backendTls = ref.port === undefined ? undefined : extra.backendTls?.resolve(refNs, ref.name, ref.port, name);
       if (backendTls !== undefined && !backendTls.ok) {
         errors.push(`${backendTls.problem}, policy ${name}`);
         return;
