@@ -16,6 +16,8 @@ export interface ListenerPortsOptions {
   readonly onListen?: (listenerPort: number, boundPort: number) => void;
   /** Upstream response timeout, ms (default 30 000). */
   readonly upstreamTimeoutMs?: number;
+  /** See GatewayServerOptions.tunnelIdleTimeoutMs. */
+  readonly tunnelIdleTimeoutMs?: number;
   /** See GatewayServerOptions.refetchIntervalMs. */
   readonly refetchIntervalMs?: number;
   /** See GatewayServerOptions.pathRules. */
@@ -95,6 +97,7 @@ export class ListenerPorts {
         ...(holder !== undefined ? { tls: holder } : {}),
         ...(this.o.requestRefetch ? { requestRefetch: this.o.requestRefetch } : {}),
         ...(this.o.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: this.o.upstreamTimeoutMs } : {}),
+        ...(this.o.tunnelIdleTimeoutMs !== undefined ? { tunnelIdleTimeoutMs: this.o.tunnelIdleTimeoutMs } : {}),
         ...(this.o.refetchIntervalMs !== undefined ? { refetchIntervalMs: this.o.refetchIntervalMs } : {}),
         ...(this.o.pathRules !== undefined ? { pathRules: this.o.pathRules } : {}),
       });

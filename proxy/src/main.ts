@@ -42,6 +42,7 @@ async function runProxy(s: ProxySettings, logger: Logger, worker: number | undef
     host: s.host,
     portMap: s.portMap,
     upstreamTimeoutMs: s.upstreamTimeoutMs,
+    tunnelIdleTimeoutMs: s.tunnelIdleTimeoutMs,
     refetchIntervalMs: s.refetchIntervalMs,
     pathRules: s.pathRules,
     requestRefetch: (url, kid) => source?.requestRefetch(url, kid),

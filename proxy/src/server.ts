@@ -10,6 +10,7 @@ import { adminRoutes } from './plugins/admin.js';
 import { gatewayPipeline } from './plugins/gateway-pipeline.js';
 import './plugins/request-state.js';
 import { upstreamPlugin } from './plugins/upstream.js';
+import { TUNNEL_IDLE_TIMEOUT_MS } from './plugins/upgrade.js';
 import { dispatchUpgrades } from './plugins/upgrade.js';
 import { canonicalUrlRewriter } from './plugins/canonical-target.js';
 import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
@@ -28,6 +29,8 @@ export interface GatewayServerOptions {
   refetchWaitMs?: number;
   refetchIntervalMs?: number;
   upstreamTimeoutMs?: number;
+  /** A tunnel (WebSocket) with no byte either way for this long is closed, ms (default TUNNEL_IDLE_TIMEOUT_MS; 0: never). */
+  tunnelIdleTimeoutMs?: number;
   /** Request-target rules that may be relaxed (default: the strict ones, DEFAULT_PATH_RULES). */
   pathRules?: PathRules;
   /**
@@ -93,6 +96,7 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
   });
   await app.register(upstreamPlugin, {
     upstreamTimeoutMs: o.upstreamTimeoutMs ?? 30_000,
+    tunnelIdleTimeoutMs: o.tunnelIdleTimeoutMs ?? TUNNEL_IDLE_TIMEOUT_MS,
     connectionsPerOrigin: 128,
     scheme: o.tls === undefined ? 'http' : 'https',
   });

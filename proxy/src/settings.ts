@@ -3,6 +3,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parsePortMap } from './port-map.js';
 import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
+import { TUNNEL_IDLE_TIMEOUT_MS } from './plugins/upgrade.js';
 
 /** Every setting of the proxy binary: flags override env, which override defaults. */
 export interface ProxySettings {
@@ -26,6 +27,8 @@ export interface ProxySettings {
   readonly workers: number;
   /** Longest wait for upstream response headers, and between body chunks, ms (default 30 000). */
   readonly upstreamTimeoutMs: number;
+  /** A tunnel (WebSocket) with no byte either way for this long is closed, ms (default 3 600 000; 0: never). */
+  readonly tunnelIdleTimeoutMs: number;
   /** After waiting for new keys of a JWKS URL, no new wait (nor refetch request) for it for this long, ms (default 30 000, as the controller). */
   readonly refetchIntervalMs: number;
   /** Index of this process among the --workers (set by the primary for each worker it forks). */
@@ -79,6 +82,7 @@ also has an env variable (docs/operations.md).
   --drain-ms <ms>                     after SIGTERM, listeners close after this long (default 5000)
   --jwt-cache-entries <n>             verified-token cache bound per policy (default 10000; 0 disables)
   --upstream-timeout-ms <ms>          wait for upstream response headers (default 30000)
+  --tunnel-idle-timeout-ms <ms>       close a WebSocket tunnel idle both ways this long (default 3600000; 0: never)
   --refetch-interval-ms <ms>          no new wait for keys of a JWKS URL for this long (default 30000)
   --path-semicolons reject|keep       ';' in paths: refused (default) or an ordinary character
   --path-merge-slashes true|false     merge '//' in paths (default true)
@@ -103,6 +107,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
       'jwt-cache-entries': { type: 'string' },
       workers: { type: 'string' },
       'upstream-timeout-ms': { type: 'string' },
+      'tunnel-idle-timeout-ms': { type: 'string' },
       'refetch-interval-ms': { type: 'string' },
       'controller-ca': { type: 'string' },
       'controller-server-name': { type: 'string' },
@@ -138,6 +143,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     jwtCacheEntries: Number(values['jwt-cache-entries'] ?? env['AGW_JWT_CACHE_ENTRIES'] ?? 10_000),
     workers: Math.max(1, Number(values.workers ?? env['AGW_WORKERS'] ?? availableParallelism())),
     upstreamTimeoutMs: Number(values['upstream-timeout-ms'] ?? env['AGW_UPSTREAM_TIMEOUT_MS'] ?? 30_000),
+    tunnelIdleTimeoutMs: Number(values['tunnel-idle-timeout-ms'] ?? env['AGW_TUNNEL_IDLE_TIMEOUT_MS'] ?? TUNNEL_IDLE_TIMEOUT_MS),
     refetchIntervalMs: Number(values['refetch-interval-ms'] ?? env['AGW_REFETCH_INTERVAL_MS'] ?? 30_000),
     workerIndex: Number(env['AGW_WORKER_INDEX'] ?? 0),
     allowPlaintextKeyPush: values['allow-plaintext-key-push'] ?? env['AGW_ALLOW_PLAINTEXT_KEY_PUSH'] === 'true',

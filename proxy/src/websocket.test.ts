@@ -509,6 +509,25 @@ describe('WebSocket: the tunnel', () => {
     expect(seen?.headers['http2-settings']).toBeUndefined();
   });
 
+  it('a tunnel idle both ways for --tunnel-idle-timeout-ms is closed on both sides; traffic either way keeps it open', async () => {
+    const logger = pino({ level: 'silent' });
+    const own = await buildGatewayServer({ store, metrics, logger, listenerPort: 80, tunnelIdleTimeoutMs: 300 });
+    await own.listen({ port: 0, host: '127.0.0.1' });
+    const ws = await open((own.server.address() as AddressInfo).port, { host: 'open.test' });
+    const seen = lastUpgrade();
+    // Eight messages 100 ms apart: 800 ms of a tunnel that is never idle for 300 ms.
+    for (let i = 0; i < 8; i++) {
+      ws.send(TEXT, `ping-${i}`);
+      expect((await ws.frames.next()).payload.toString()).toBe(`ping-${i}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ws.socket.destroyed).toBe(false);
+    // Then silence: both connections are closed by the proxy.
+    await ws.closed;
+    await seen.closed;
+    await own.close();
+  });
+
   it('closing the proxy closes its open tunnels', async () => {
     const logger = pino({ level: 'silent' });
     const own = await buildGatewayServer({ store, metrics, logger, listenerPort: 80 });

@@ -101,6 +101,13 @@ function endSocket(socket: Socket): void {
 }
 
 /** Where and what to send upstream: the forwarding handler's decisions. */
+/**
+ * How long an established tunnel may carry no byte either way before it is closed, ms: 1 hour
+ * (Envoy's default HTTP idle timeout). WebSocket applications ping far more often (browsers'
+ * libraries every 25-60 s), so this closes only what was abandoned. `--tunnel-idle-timeout-ms`.
+ */
+export const TUNNEL_IDLE_TIMEOUT_MS = 3_600_000;
+
 export interface UpgradeCall {
   host: string;
   port: number;
@@ -117,8 +124,10 @@ export interface TunnelOptions {
   connectTimeoutMs: number;
   /** Longest wait for the upstream's response headers once connected, ms. */
   headersTimeoutMs: number;
-  /** The route's timeout, for the handshake only (a tunnel lasts as long as its peers want). */
+  /** The route's timeout, for the handshake only (a tunnel lasts as long as its peers want, but see idleTimeoutMs). */
   routeTimeoutMs: number | undefined;
+  /** An established tunnel with no byte either way for this long is closed, ms (0: never). */
+  idleTimeoutMs: number;
   /** Transformations with a response side: their header (and status, not on a 101) edits apply. */
   transforms: readonly TransformationRuntime[] | undefined;
   /** Answers a failure before any response started (the caller maps codes, as for any request). */
@@ -215,7 +224,7 @@ export function tunnelUpgrade(req: FastifyRequest, reply: FastifyReply, call: Up
     // Written after the 101 (the socket is corked by end(): order is kept).
     if (upHead.length > 0) client.write(upHead);
     if (up.head.length > 0) upSocket.write(up.head);
-    splice(client, upSocket);
+    splice(client, upSocket, o.idleTimeoutMs);
   });
 
   upReq.once('response', (upRes: IncomingMessage) => {
@@ -249,10 +258,20 @@ export function tunnelUpgrade(req: FastifyRequest, reply: FastifyReply, call: Up
   upReq.end();
 }
 
-/** Pipes two sockets both ways; an end is passed on (half-close), an error or close closes the other. */
-function splice(a: Socket, b: Socket): void {
+/**
+ * Pipes two sockets both ways; an end is passed on (half-close), an error or close closes the
+ * other. Bytes in either direction are a read on one socket and a write on the other, so a
+ * socket's own idle timer fires only when the tunnel has been idle both ways for `idleTimeoutMs`:
+ * then both are closed (an abandoned WebSocket does not hold two sockets forever).
+ */
+function splice(a: Socket, b: Socket, idleTimeoutMs: number): void {
+  const idle = () => {
+    a.destroy();
+    b.destroy();
+  };
   for (const s of [a, b]) {
-    s.setTimeout(0);
+    s.setTimeout(idleTimeoutMs);
+    if (idleTimeoutMs > 0) s.once('timeout', idle);
     s.setNoDelay(true);
   }
   a.pipe(b);

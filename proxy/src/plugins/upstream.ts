@@ -36,6 +36,8 @@ type DispatchWithServername = Dispatcher.DispatchOptions & { servername: string 
 export interface UpstreamOptions {
   /** Longest wait for upstream response headers, and between body chunks, ms (default 30 000). */
   upstreamTimeoutMs: number;
+  /** A tunnel (WebSocket) with no byte either way for this long is closed, ms (0: never). */
+  tunnelIdleTimeoutMs: number;
   /** Keep-alive connections per upstream origin (default 128). */
   connectionsPerOrigin: number;
   /** Scheme clients use on this port (`https` on an HTTPS listener): X-Forwarded-Proto and `Forwarded`. */
@@ -140,6 +142,7 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
           connectTimeoutMs: CONNECT_TIMEOUT_MS,
           headersTimeoutMs: opts.upstreamTimeoutMs,
           routeTimeoutMs: state.route?.timeoutMs,
+          idleTimeoutMs: opts.tunnelIdleTimeoutMs,
           transforms: state.responseTransforms,
           fail: (err) => answerFailure(req, reply, err),
         },
