@@ -251,11 +251,15 @@ export class SoakWorld {
 
   /** The keys other than the newest leave the realm (valid tokens were refreshed at the rotation). */
   async removeOldKeys(): Promise<string> {
+    const signing = this.tokens.validKids;
     const providers = await this.kc.signingKeyProviders();
     const old = providers.slice(1);
     for (const p of old) await this.kc.removeKeyProvider(p.id);
     await this.tokens.refresh();
-    return `removed ${old.map((p) => p.name).join(', ') || 'nothing'}; kept ${providers[0]?.name}`;
+    // The key that signs today must be the one kept: tokens keep their kid.
+    if (this.tokens.validKids.join() !== signing.join())
+      throw new Error(`the signing key changed when the old keys were removed: ${signing.join(',')} → ${this.tokens.validKids.join(',')}`);
+    return `removed ${old.map((p) => p.name).join(', ') || 'nothing'}; kept ${providers[0]?.name} (signing kid ${signing.join(',')})`;
   }
 
   /** SIGKILL to the leader; the other replica must take the Lease; the killed one restarts as standby. */

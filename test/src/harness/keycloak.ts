@@ -199,16 +199,21 @@ export class KeycloakAdmin {
     await this.call('DELETE', `/admin/realms/master/components/${id}`);
   }
 
-  /** Rotates the realm's signing key: a new rsa-generated provider with a higher priority signs from now on. */
+  /**
+   * Rotates the realm's signing key: a new rsa-generated provider with a priority above every
+   * existing one signs from now on (Keycloak signs with the highest priority; the others stay in
+   * the JWKS until removed).
+   */
   async rotateSigningKey(): Promise<void> {
     const realm = await this.call<{ id: string }>('GET', '/admin/realms/master');
+    const top = Math.max(100, ...(await this.signingKeyProviders()).map((p) => p.priority));
     await this.call('POST', '/admin/realms/master/components', {
       name: `rsa-rotated-${Date.now()}`,
       providerId: 'rsa-generated',
       providerType: 'org.keycloak.keys.KeyProvider',
       parentId: realm.id,
       config: {
-        priority: [String(1000 + (Math.floor(Date.now() / 1000) % 1000))],
+        priority: [String(top + 100)],
         keySize: ['2048'],
         active: ['true'],
         enabled: ['true'],
