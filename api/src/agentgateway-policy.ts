@@ -261,13 +261,23 @@ export type JwtMode = z.output<typeof JwtMode>;
 
 export const JwksBackendRef = withRules(
   z.strictObject({
-    group: z.string().max(253).default('').describe('Group of the backend; "" (default) for a core Service.'),
-    kind: z.string().min(1).max(63).default('Service').describe('Kind of the backend; default Service.'),
+    group: z
+      .string()
+      .max(253)
+      .default('')
+      .describe('Group of the backend; "" (default) for a core Service, agentgateway.dev for an AgentgatewayBackend.'),
+    kind: z.string().min(1).max(63).default('Service').describe('Kind of the backend: Service (default) or AgentgatewayBackend.'),
     name: z.string().min(1).max(253).describe('Name of the backend (e.g. the Keycloak Service).'),
     namespace: z.string().min(1).max(63).optional().describe("Namespace of the backend; default: the policy's namespace."),
-    port: z.number().int().min(1).max(65535).optional().describe('Port of the backend; required for a Service.'),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe("Port of the backend; required for a Service (an AgentgatewayBackend's static.port is used)."),
   }),
-  'The backend (usually a Service) that serves the JWKS, fetched over plain HTTP by the controller.',
+  'The backend that serves the JWKS, fetched by the controller: a Service, or an AgentgatewayBackend (static host and port). https when a TLS policy applies to it, else plain HTTP.',
   [
     {
       rule: "(size(self.group) == 0 && self.kind == 'Service') ? has(self.port) : true",

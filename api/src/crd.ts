@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentgatewayPolicySpec, POLICY_GROUP, POLICY_KIND, POLICY_PLURAL, POLICY_VERSION, PolicyStatus } from './agentgateway-policy.js';
 import { AgentgatewayParametersSpec, AgentgatewayParametersStatus, PARAMETERS_KIND, PARAMETERS_PLURAL } from './agentgateway-parameters.js';
+import { AgentgatewayBackendSpec, AgentgatewayBackendStatus, BACKEND_KIND, BACKEND_PLURAL } from './agentgateway-backend.js';
 
 type JsonSchema = { [k: string]: unknown };
 
@@ -123,6 +124,20 @@ export function agentgatewayParametersCrd(): JsonSchema {
     description: 'AgentgatewayParameters tells the controller how to deploy the proxies of the GatewayClasses referencing it.',
     spec: AgentgatewayParametersSpec,
     status: AgentgatewayParametersStatus,
+    columns: [{ name: 'Accepted', type: 'string', jsonPath: ".status.conditions[?(@.type=='Accepted')].status" }],
+  });
+}
+
+/** The AgentgatewayBackend CustomResourceDefinition (static backends: JWKS backendRefs and HTTPRoute backendRefs). */
+export function agentgatewayBackendCrd(): JsonSchema {
+  return crd({
+    kind: BACKEND_KIND,
+    plural: BACKEND_PLURAL,
+    shortNames: ['agbe'],
+    description:
+      'AgentgatewayBackend is a backend outside Kubernetes Services: a static host and port, for HTTPRoute backendRefs and JWKS backendRefs.',
+    spec: AgentgatewayBackendSpec,
+    status: AgentgatewayBackendStatus,
     columns: [{ name: 'Accepted', type: 'string', jsonPath: ".status.conditions[?(@.type=='Accepted')].status" }],
   });
 }

@@ -11,6 +11,7 @@ export * from './push-service.js';
 export * from './chart-values.js';
 export * from './localhost-names.js';
 export * from './agentgateway-parameters.js';
+export * from './agentgateway-backend.js';
 export * from './route-regex.js';
 export * from './bounded-memo.js';
 export * from './kinds.js';

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { AgentgatewayBackend, BACKEND_KIND, BACKEND_PLURAL } from './agentgateway-backend.js';
 import { AgentgatewayParameters, PARAMETERS_KIND } from './agentgateway-parameters.js';
 import { AgentgatewayPolicy, POLICY_GROUP } from './agentgateway-policy.js';
 import {
@@ -31,6 +32,13 @@ export interface WatchedKind {
    * others never reach the controller's memory. Files (local mode) are read whole.
    */
   readonly fieldSelector?: string;
+  /**
+   * A kind a cluster may not serve yet: a CRD newer than the one installed (`helm upgrade` does not
+   * update CRDs) or one installed separately (Gateway API's BackendTLSPolicy is v1 from v1.4). A
+   * 404 when listing it counts as no objects: the controller becomes ready and says the kind is
+   * missing, and keeps trying (with backoff) until the API server serves it.
+   */
+  readonly optional?: true;
 }
 
 /**
@@ -92,6 +100,17 @@ export const WATCHED_KINDS = {
     schema: AgentgatewayParameters,
     statusWritten: true,
   },
+  /** Static backends: HTTPRoute backendRefs and `jwks.remote.backendRef`s of kind AgentgatewayBackend. */
+  agentgatewayBackends: {
+    group: POLICY_GROUP,
+    version: 'v1alpha1',
+    kind: BACKEND_KIND,
+    plural: BACKEND_PLURAL,
+    namespaced: true,
+    schema: AgentgatewayBackend,
+    statusWritten: true,
+    optional: true,
+  },
   services: { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, schema: Service, statusWritten: false },
   endpointSlices: {
     group: 'discovery.k8s.io',
@@ -113,7 +132,7 @@ export const WATCHED_KINDS = {
     statusWritten: false,
     fieldSelector: `type=${SECRET_TYPE_TLS}`,
   },
-  /** TLS to backends (today: JWKS fetches from `jwks.remote.backendRef` Services). */
+  /** TLS to backends: HTTPRoute backends and JWKS fetches from `jwks.remote.backendRef` Services. */
   backendTlsPolicies: {
     group: 'gateway.networking.k8s.io',
     version: 'v1',
@@ -122,6 +141,7 @@ export const WATCHED_KINDS = {
     namespaced: true,
     schema: BackendTlsPolicy,
     statusWritten: true,
+    optional: true,
   },
   /**
    * BackendTLSPolicies' caCertificateRefs (`ca.crt`). Neither a field nor a label selects them, so

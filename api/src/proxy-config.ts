@@ -135,7 +135,10 @@ export const DEFAULT_CREDENTIAL_TARGET: CompiledCredentialTarget = { kind: 'head
  * HTTP/1.1) to every endpoint of a backend it applies to, never plaintext.
  */
 export const CompiledBackendTlsPolicy = z.object({
-  /** `<namespace>/<policy name>` of an AgentgatewayPolicy, or `BackendTLSPolicy/<namespace>/<name>`: names it in logs. */
+  /**
+   * `<namespace>/<policy name>` of an AgentgatewayPolicy, `BackendTLSPolicy/<namespace>/<name>`, or
+   * `AgentgatewayBackend/<namespace>/<name>` (a backend's own `policies.tls`): names it in logs.
+   */
   policy: z.string(),
   /**
    * Server Name Indication, and the name the certificate must carry (unless `subjectAltNames` or
@@ -211,7 +214,7 @@ export const BackendProtocol = z.enum(['http1', 'h2c']);
 export type BackendProtocol = z.output<typeof BackendProtocol>;
 
 export const CompiledBackend = z.object({
-  /** `<namespace>/<service>:<port>` for logs and metrics. */
+  /** `<namespace>/<service>:<port>`, or `AgentgatewayBackend/<namespace>/<name>`, for logs and metrics. */
   name: z.string(),
   weight: z.number().int().min(0),
   /** Ready addresses; empty means 503 (no healthy backends). */
@@ -222,8 +225,9 @@ export const CompiledBackend = z.object({
    */
   protocol: BackendProtocol.optional(),
   /**
-   * The backend's DNS name (`<service>.<namespace>.svc.cluster.local`): the SNI and verified name
-   * of TLS to it when its TLS policy sets no `sni`. Written where a TLS policy may apply.
+   * The backend's DNS name (`<service>.<namespace>.svc.cluster.local`, an AgentgatewayBackend's
+   * `static.host`): the SNI and verified name of TLS to it when its TLS policy sets no `sni`.
+   * Written where a TLS policy may apply.
    */
   hostname: z.string().optional(),
   /** Backend policies for calls to this backend (a Service-level policy replaces the route's, per feature). */

@@ -14,7 +14,7 @@ function kindsOf(group: string): string[] {
  * agw reads" (a policy typed `kind: AgentGatewayPolicy` would protect nothing).
  */
 const KNOWN_KINDS: Readonly<Record<string, readonly string[]>> = {
-  'agentgateway.dev': [...kindsOf('agentgateway.dev'), 'AgentgatewayBackend'],
+  'agentgateway.dev': kindsOf('agentgateway.dev'),
   'gateway.networking.k8s.io': [
     ...kindsOf('gateway.networking.k8s.io'),
     'GRPCRoute',

@@ -95,3 +95,65 @@ describe('AgentgatewayPolicy CRD in a real API server', () => {
     expect(r.stdout.split('\n')[0]).toMatch(/^NAME\s+ACCEPTED\s+ATTACHED\s+AGE/);
   });
 });
+
+describe('AgentgatewayBackend CRD in a real API server', () => {
+  const BNS = 'admission-backends';
+  const wrapBackend = (name: string, spec: unknown) => ({
+    apiVersion: 'agentgateway.dev/v1alpha1',
+    kind: 'AgentgatewayBackend',
+    metadata: { name, namespace: BNS },
+    spec,
+  });
+
+  beforeAll(async () => {
+    const r = await kubectl(kc(), ['create', 'namespace', BNS]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it.each(fixtures('backends-valid.yaml').map((v) => [v['name'] as string, v['backend']]))('accepts %s', async (_name, backend) => {
+    const b = backend as Record<string, unknown>;
+    const r = await apply({ ...b, metadata: { ...(b['metadata'] as object), namespace: BNS } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it.each(fixtures('backends-invalid.yaml').map((v) => [v['name'] as string, v['err'] as string, v['spec']]))(
+    'rejects %s with the upstream message',
+    async (name, err, spec) => {
+      const r = await apply(wrapBackend(name, spec));
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(err);
+    },
+  );
+
+  it.each([
+    ['ai', { ai: { provider: { openai: {} } } }, 'unknown field "spec.ai"'],
+    ['mcp', { static: { host: 'h', port: 1 }, mcp: { targets: [] } }, 'unknown field "spec.mcp"'],
+    ['dynamic', { dynamicForwardProxy: {} }, 'unknown field "spec.dynamicForwardProxy"'],
+    ['unixpath', { static: { unixPath: '/run/s.sock' } }, 'unknown field "spec.static.unixPath"'],
+    ['auth', { static: { host: 'h', port: 1 }, policies: { auth: { passthrough: {} } } }, 'unknown field "spec.policies.auth"'],
+  ])('rejects upstream field %s this project does not implement (strict field validation)', async (name, spec, err) => {
+    const r = await apply(wrapBackend(`unknown-${name}`, spec));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(err);
+  });
+
+  it('enforces the bounds of static.host and static.port', async () => {
+    const port = await apply(wrapBackend('port-zero', { static: { host: 'h', port: 0 } }));
+    expect(port.code).not.toBe(0);
+    expect(port.stderr).toContain('spec.static.port: Invalid value: 0: spec.static.port in body should be greater than or equal to 1');
+    const host = await apply(wrapBackend('host-long', { static: { host: 'a'.repeat(257), port: 1 } }));
+    expect(host.code).not.toBe(0);
+    expect(host.stderr).toContain('spec.static.host: Too long: may not be');
+  });
+
+  it('kubectl explain and kubectl get agbe (short name, Accepted column) work', async () => {
+    const e = await kubectl(kc(), ['explain', 'agentgatewaybackend.spec.static']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stdout).toContain('A backend at a fixed host and port (TCP)');
+    const g = await kubectl(kc(), ['get', 'agbe', '-n', BNS]);
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.stdout.split('\n')[0]).toMatch(/^NAME\s+ACCEPTED\s+AGE/);
+    expect(g.stdout).toContain('okta-jwks');
+  });
+});

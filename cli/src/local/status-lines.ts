@@ -12,7 +12,8 @@ const fmt = (cs: readonly Cond[]) =>
 
 /**
  * One line per status entry, keyed so that only changed lines are printed again:
- * `AgentgatewayPolicy ns/name → Gateway ns/gw: Accepted=True Valid "Policy accepted"; …`.
+ * `AgentgatewayPolicy ns/name → Gateway ns/gw: Accepted=True Valid "Policy accepted"; …`,
+ * `AgentgatewayBackend ns/name: Accepted=True Accepted "Backend accepted"`.
  */
 export function statusLines(out: TranslateOutput, programmed: ReadonlyMap<string, Cond>): Map<string, string> {
   const lines = new Map<string, string>();
@@ -28,6 +29,7 @@ export function statusLines(out: TranslateOutput, programmed: ReadonlyMap<string
   for (const [route, parents] of out.status.httpRoutes) {
     for (const p of parents) lines.set(`HTTPRoute ${route} → Gateway ${p.parentRef.namespace}/${p.parentRef.name}`, fmt(p.conditions));
   }
+  for (const [backend, cs] of out.status.agentgatewayBackends) lines.set(`AgentgatewayBackend ${backend}`, fmt(cs));
   for (const [policy, ancestors] of out.status.policies) {
     for (const a of ancestors) {
       const gw =

@@ -64,4 +64,17 @@ describe('transitionEvents: which status writes need a human', () => {
       ),
     ).toEqual([{ type: 'Normal', reason: 'ConfigApplied', note: 'Programmed=True Programmed' }]);
   });
+
+  it('an AgentgatewayBackend becoming invalid is BackendInvalid (not a policy event); fixed, BackendValid', () => {
+    const invalid = {
+      conditions: [{ type: 'Accepted', status: 'False', reason: 'Invalid', message: 'static.host "a b" is not a host name or IP address' }],
+    };
+    const ok = { conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Backend accepted' }] };
+    expect(transitionEvents('AgentgatewayBackend', ok, invalid, ME)).toEqual([
+      { type: 'Warning', reason: 'BackendInvalid', note: 'static.host "a b" is not a host name or IP address' },
+    ]);
+    expect(transitionEvents('AgentgatewayBackend', invalid, ok, ME)).toEqual([
+      { type: 'Normal', reason: 'BackendValid', note: 'Accepted=True Accepted' },
+    ]);
+  });
 });

@@ -35,6 +35,8 @@ const RECOVERED: Readonly<Record<string, string>> = {
   ConfigRejected: 'ConfigApplied',
 };
 
+const BACKEND_EVENT_REASONS: Readonly<Record<string, string>> = { PolicyInvalid: 'BackendInvalid', PolicyValid: 'BackendValid' };
+
 function compare(before: readonly Cond[] | undefined, after: readonly Cond[] | undefined, where: string): TransitionEvent[] {
   const out: TransitionEvent[] = [];
   for (const [type, reasons] of Object.entries(WATCHED_REASONS)) {
@@ -66,7 +68,11 @@ export function transitionEvents(
   controllerName: string,
 ): TransitionEvent[] {
   const listField = kind === 'AgentgatewayPolicy' ? 'ancestors' : kind === 'HTTPRoute' ? 'parents' : undefined;
-  if (listField === undefined) return compare(before?.['conditions'] as Cond[] | undefined, after['conditions'] as Cond[] | undefined, '');
+  if (listField === undefined) {
+    const events = compare(before?.['conditions'] as Cond[] | undefined, after['conditions'] as Cond[] | undefined, '');
+    // An AgentgatewayBackend's Accepted=False Invalid is the backend's, not a policy's.
+    return kind === 'AgentgatewayBackend' ? events.map((e) => ({ ...e, reason: BACKEND_EVENT_REASONS[e.reason] ?? e.reason })) : events;
+  }
   const refField = listField === 'ancestors' ? 'ancestorRef' : 'parentRef';
   const ours = (s: Record<string, unknown> | undefined) =>
     ((s?.[listField] as Entry[] | undefined) ?? []).filter((e) => e.controllerName === controllerName);

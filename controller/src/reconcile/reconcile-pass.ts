@@ -3,7 +3,7 @@ import { withVersion } from '../push/config-version.js';
 import { parseObjects, type ParseMemo, type ParsedObjects } from '../resources/parse-objects.js';
 import { referencedCaBundles } from '../resources/ca-bundles.js';
 import { referencedTlsSecrets } from '../resources/tls-secrets.js';
-import { invalidPolicyStatus } from '../status/invalid-policies.js';
+import { invalidBackendStatus, invalidPolicyStatus } from '../status/invalid-policies.js';
 import type { JwksKeys, TranslateOutput } from '../translate/model.js';
 import { translate } from '../translate/translate.js';
 
@@ -20,7 +20,7 @@ export interface ReconcilePassInput {
 
 export interface ReconcilePass {
   readonly parsed: ParsedObjects;
-  /** Every status, including Accepted=False Invalid for policies that do not parse. */
+  /** Every status, including Accepted=False Invalid for policies and AgentgatewayBackends that do not parse. */
   readonly out: TranslateOutput;
   /** Per Gateway, the versioned config to push (same content, same version). */
   readonly configs: ReadonlyMap<string, ProxyConfig>;
@@ -41,11 +41,12 @@ export function reconcilePass(input: ReconcilePassInput): ReconcilePass {
     controllerName: input.controllerName,
     jwks: input.jwks,
     tlsSecrets: referencedTlsSecrets(parsed.gateways, secrets),
-    caBundles: referencedCaBundles(parsed.backendTlsPolicies ?? [], configMaps, parsed.policies),
+    caBundles: referencedCaBundles(parsed.backendTlsPolicies ?? [], configMaps, parsed.policies, parsed.agentgatewayBackends),
     ...(input.jwksErrors !== undefined ? { jwksErrors: input.jwksErrors } : {}),
   });
   const policies = new Map([...translated.status.policies, ...invalidPolicyStatus(parsed.problems, input.controllerName)]);
-  const out: TranslateOutput = { ...translated, status: { ...translated.status, policies } };
+  const agentgatewayBackends = new Map([...translated.status.agentgatewayBackends, ...invalidBackendStatus(parsed.problems)]);
+  const out: TranslateOutput = { ...translated, status: { ...translated.status, policies, agentgatewayBackends } };
   const configs = new Map([...out.configs].map(([gw, cfg]) => [gw, withVersion(cfg)]));
   return { parsed, out, configs };
 }

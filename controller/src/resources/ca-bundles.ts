@@ -1,11 +1,19 @@
-import { CA_CERTIFICATE_KEY, boundedMemo, type AgentgatewayPolicy, type BackendTlsPolicy, type ConfigMap } from '@agw/api';
+import {
+  CA_CERTIFICATE_KEY,
+  boundedMemo,
+  type AgentgatewayBackend,
+  type AgentgatewayPolicy,
+  type BackendTlsPolicy,
+  type ConfigMap,
+} from '@agw/api';
 import { X509Certificate } from 'node:crypto';
 import type { CaBundleCheck, ObjectKey } from '../translate/model.js';
 
 /**
  * The CA bundles translate gets: the `ca.crt` of the ConfigMaps some BackendTLSPolicy's
- * `validation.caCertificateRefs` or some AgentgatewayPolicy's `backend.tls.caCertificateRefs`
- * names (ConfigMaps in the policy's namespace), each checked here, at the edge, with node:crypto
+ * `validation.caCertificateRefs`, some AgentgatewayPolicy's `backend.tls.caCertificateRefs` or
+ * some AgentgatewayBackend's `policies.tls.caCertificateRefs` names (ConfigMaps in the object's
+ * namespace), each checked here, at the edge, with node:crypto
  * (translate imports no `node:*`). Every other ConfigMap the informer holds (the controller's
  * persisted key sets among them) is left out.
  */
@@ -13,6 +21,7 @@ export function referencedCaBundles(
   policies: readonly BackendTlsPolicy[],
   configMaps: readonly ConfigMap[],
   agentgatewayPolicies: readonly AgentgatewayPolicy[] = [],
+  agentgatewayBackends: readonly AgentgatewayBackend[] = [],
 ): Map<ObjectKey, CaBundleCheck> {
   const wanted = new Set<ObjectKey>();
   for (const p of policies)
@@ -20,6 +29,8 @@ export function referencedCaBundles(
       if (ref.group === '' && ref.kind === 'ConfigMap') wanted.add(`${p.metadata.namespace ?? ''}/${ref.name}`);
   for (const p of agentgatewayPolicies)
     for (const ref of p.spec.backend?.tls?.caCertificateRefs ?? []) wanted.add(`${p.metadata.namespace ?? ''}/${ref.name}`);
+  for (const b of agentgatewayBackends)
+    for (const ref of b.spec.policies?.tls?.caCertificateRefs ?? []) wanted.add(`${b.metadata.namespace ?? ''}/${ref.name}`);
   const out = new Map<ObjectKey, CaBundleCheck>();
   if (wanted.size === 0) return out;
   for (const cm of configMaps) {

@@ -43,6 +43,7 @@ const WRITTEN: ReadonlyArray<{ resource: WatchedName; keys: (out: TranslateOutpu
   { resource: 'policies', keys: (o) => o.status.policies.keys() },
   { resource: 'parameters', keys: (o) => o.status.parameters.keys() },
   { resource: 'backendTlsPolicies', keys: (o) => o.status.backendTlsPolicies.keys() },
+  { resource: 'agentgatewayBackends', keys: (o) => o.status.agentgatewayBackends.keys() },
 ];
 
 /**
@@ -143,6 +144,11 @@ export class StatusWriter {
               },
         );
         return policyStatusPatch(cur, ancestors, this.d.controllerName, now);
+      }
+      case 'agentgatewayBackends': {
+        // No controllerName on a backend (upstream neither): its conditions are ours.
+        const conds = out.status.agentgatewayBackends.get(key);
+        return conds ? ownedStatusPatch(cur, conds, now) : undefined;
       }
       case 'backendTlsPolicies':
         // Ancestors as for AgentgatewayPolicy: ours replaced, other controllers' kept.

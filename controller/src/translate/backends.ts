@@ -1,4 +1,12 @@
-import { SERVICE_NAME_LABEL, type EndpointSlice, type ReferenceGrant, type Service } from '@agw/api';
+import {
+  BACKEND_KIND,
+  POLICY_GROUP,
+  SERVICE_NAME_LABEL,
+  type AgentgatewayBackend,
+  type EndpointSlice,
+  type ReferenceGrant,
+  type Service,
+} from '@agw/api';
 import type { BackendProtocol, Endpoint } from '@agw/api';
 import { appendTo } from './append-to.js';
 
@@ -7,12 +15,15 @@ export interface BackendIndex {
   /** EndpointSlices by `<ns>/<service name>`. */
   readonly slices: ReadonlyMap<string, readonly EndpointSlice[]>;
   readonly grants: readonly ReferenceGrant[];
+  /** AgentgatewayBackends by `<ns>/<name>`. */
+  readonly agentgatewayBackends: ReadonlyMap<string, AgentgatewayBackend>;
 }
 
 export function indexBackends(
   services: readonly Service[],
   slices: readonly EndpointSlice[],
   grants: readonly ReferenceGrant[],
+  agentgatewayBackends: readonly AgentgatewayBackend[] = [],
 ): BackendIndex {
   const byService = new Map<string, EndpointSlice[]>();
   for (const s of slices) {
@@ -20,7 +31,66 @@ export function indexBackends(
     if (svc === undefined) continue;
     appendTo(byService, `${s.metadata.namespace ?? ''}/${svc}`, s);
   }
-  return { services: new Map(services.map((s) => [`${s.metadata.namespace ?? ''}/${s.metadata.name}`, s])), slices: byService, grants };
+  return {
+    services: new Map(services.map((s) => [`${s.metadata.namespace ?? ''}/${s.metadata.name}`, s])),
+    slices: byService,
+    grants,
+    agentgatewayBackends: new Map(agentgatewayBackends.map((b) => [`${b.metadata.namespace ?? ''}/${b.metadata.name}`, b])),
+  };
+}
+
+/** A reference (HTTPRoute backendRef, JWKS backendRef, policy targetRef) names an AgentgatewayBackend. */
+export const isAgentgatewayBackendRef = (ref: { group?: string | undefined; kind?: string | undefined }): boolean =>
+  ref.group === POLICY_GROUP && ref.kind === BACKEND_KIND;
+
+/** `group/kind` of a reference as messages name it (`Service`, `agentgateway.dev/AgentgatewayBackend`). */
+export const refKindOf = (ref: { group?: string | undefined; kind?: string | undefined }): string =>
+  `${ref.group === undefined || ref.group === '' ? '' : `${ref.group}/`}${ref.kind ?? ''}`;
+
+const HOST_NAME = /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+
+/**
+ * Why an AgentgatewayBackend's `static.host` cannot be connected to, or undefined: it must be a
+ * host name (labels of letters, digits, `-` and `_`), an IPv4 address or an IPv6 address (without
+ * brackets). The CRD only bounds its length, so `https://idp.example.com` or `idp:8443` get here.
+ */
+export function staticHostProblem(host: string): string | undefined {
+  const ipv6 = host.includes(':');
+  let ok = ipv6 || HOST_NAME.test(host);
+  if (ok) {
+    try {
+      // The WHATWG parser refuses malformed IPv6 and out-of-range IPv4 (`999.1.1.1`).
+      new URL(`http://${ipv6 ? `[${host}]` : host}/`);
+    } catch {
+      ok = false;
+    }
+  }
+  return ok ? undefined : `static.host "${host}" is not a host name or IP address`;
+}
+
+/** A host as it is written in a URL (an IPv6 address in brackets). */
+export const urlHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+
+export type ResolvedAgentgatewayBackend =
+  | { readonly ok: true; readonly backend: AgentgatewayBackend; readonly endpoint: Endpoint }
+  | { readonly ok: false; readonly reason: 'BackendNotFound'; readonly found: boolean; readonly message: string };
+
+/**
+ * The endpoint of AgentgatewayBackend `ns/name`: its `static.host` (a name the proxy or the
+ * fetcher resolves when connecting) and `static.port`. Not found, or not usable (a host that is
+ * not one), with the message for a status.
+ */
+export function resolveAgentgatewayBackend(idx: BackendIndex, ns: string, name: string): ResolvedAgentgatewayBackend {
+  const b = idx.agentgatewayBackends.get(`${ns}/${name}`);
+  if (b === undefined) return { ok: false, reason: 'BackendNotFound', found: false, message: `${BACKEND_KIND} ${ns}/${name} not found` };
+  const s = b.spec.static;
+  // The schema requires static (host and port); files in local mode go through the same schema.
+  if (s?.host === undefined || s.port === undefined)
+    return { ok: false, reason: 'BackendNotFound', found: true, message: `only static backends are supported; backend: ${ns}/${name}` };
+  const problem = staticHostProblem(s.host);
+  if (problem !== undefined)
+    return { ok: false, reason: 'BackendNotFound', found: true, message: `${BACKEND_KIND} ${ns}/${name} is not valid: ${problem}` };
+  return { ok: true, backend: b, endpoint: { host: s.host, port: s.port } };
 }
 
 export type ResolvedService =
@@ -28,8 +98,9 @@ export type ResolvedService =
   | { readonly ok: false; readonly reason: 'BackendNotFound' | 'RefNotPermitted' | 'InvalidKind'; readonly message: string };
 
 /**
- * True when a ReferenceGrant in `toNs` lets `fromKind` objects of `fromNs` refer to core-group
- * `toKind` (Service by default, Secret for certificateRefs) `name`.
+ * True when a ReferenceGrant in `toNs` lets `fromKind` objects of `fromNs` refer to `toKind` of
+ * `toGroup` (a core Service by default, Secret for certificateRefs, agentgateway.dev
+ * AgentgatewayBackend) `name`.
  */
 export function referenceGranted(
   idx: Pick<BackendIndex, 'grants'>,
@@ -39,13 +110,14 @@ export function referenceGranted(
   toNs: string,
   name: string,
   toKind = 'Service',
+  toGroup = '',
 ): boolean {
   if (fromNs === toNs) return true;
   return idx.grants.some(
     (g) =>
       (g.metadata.namespace ?? '') === toNs &&
       g.spec.from.some((f) => f.group === fromGroup && f.kind === fromKind && f.namespace === fromNs) &&
-      g.spec.to.some((t) => t.group === '' && t.kind === toKind && (t.name === undefined || t.name === '' || t.name === name)),
+      g.spec.to.some((t) => t.group === toGroup && t.kind === toKind && (t.name === undefined || t.name === '' || t.name === name)),
   );
 }
 

@@ -2,6 +2,7 @@ import {
   GATEWAY_API_GROUP,
   PROXY_CONFIG_SCHEMA_VERSION,
   type CompiledBackend,
+  type CompiledBackendTlsPolicy,
   type CompiledListener,
   type CompiledRoute,
   type FeaturePolicies,
@@ -12,12 +13,12 @@ import {
 } from '@agw/api';
 import { compiledBackendTls, type BackendTlsIndex } from './backend-tls.js';
 import type { BackendIndex } from './backends.js';
-import { backendTlsPolicyKey } from './features/backend-tls.js';
+import { agentgatewayBackendKey, backendTlsPolicyKey } from './features/backend-tls.js';
 import { FEATURES, type FeatureName, type Phase, type PolicyFeature } from './features/index.js';
 import { cond, keyOf, type GatewayStatusOut, type ObjectKey, type TlsSecretCheck } from './model.js';
 import { isRouteListener, validateListeners } from './listener-tls.js';
 import { applicable, type Attachment, type FeatureTables, type PolicyAttachments } from './policies.js';
-import { resolveRuleBackends, ruleTimeoutMs, type RouteAttachment } from './routes.js';
+import { resolveRuleBackends, ruleTimeoutMs, type BackendTarget, type RouteAttachment } from './routes.js';
 
 /**
  * One Gateway's proxy config (listeners, routes in match order, and per feature the policies they
@@ -34,6 +35,7 @@ export function gatewayConfig(
   attachedCount: ReadonlyMap<string, number>,
   tlsSecrets: ReadonlyMap<ObjectKey, TlsSecretCheck> = new Map(),
   backendTlsPolicies?: BackendTlsIndex,
+  agentgatewayBackendTls: ReadonlyMap<ObjectKey, CompiledBackendTlsPolicy> = new Map(),
 ): { config: Omit<ProxyConfig, 'version'>; status: GatewayStatusOut } {
   const gen = gw.metadata.generation;
   const gwKey = keyOf(gw);
@@ -60,22 +62,34 @@ export function gatewayConfig(
    * Service-level backend policies of a backend (port level over Service level); the proxy uses
    * them instead of the route's. TLS without an AgentgatewayPolicy `backend.tls` on the Service
    * comes from a BackendTLSPolicy on it (a Service-level attachment too: it beats route-level
-   * `backend.tls`). Memoized per Gateway: a Service is usually behind many rules.
+   * `backend.tls`). An AgentgatewayBackend's own `policies.tls` beats every AgentgatewayPolicy
+   * (upstream: backend policies take precedence over policy resources). Memoized per Gateway: a
+   * backend is usually behind many rules.
    */
   const backendPolicyMemo = new Map<string, CompiledBackend['policies']>();
-  const backendPolicies = (service: ObjectKey, port: number): CompiledBackend['policies'] => {
-    const memoKey = `${service}:${port}`;
+  const backendPolicies = (target: BackendTarget): CompiledBackend['policies'] => {
+    const memoKey = target.kind === 'Service' ? `${target.service}:${target.port}` : agentgatewayBackendKey(target.backend);
     if (backendPolicyMemo.has(memoKey)) return backendPolicyMemo.get(memoKey);
-    const attachments = [...(policies.toServices.get(service) ?? []), ...(policies.toServices.get(memoKey) ?? [])];
+    const attachments =
+      target.kind === 'Service'
+        ? [...(policies.toServices.get(target.service) ?? []), ...(policies.toServices.get(memoKey) ?? [])]
+        : (policies.toServices.get(memoKey) ?? []);
     const out: NonNullable<CompiledBackend['policies']> = {};
     for (const f of FEATURES) {
       if (f.scope !== 'backend') continue;
       const [key] = applicable(f, 'Route', attachments);
       if (key === undefined) continue;
+      if (f.name === 'backendTls' && target.kind === 'AgentgatewayBackend' && agentgatewayBackendTls.has(target.backend)) continue;
       usePolicy(f, key, policies.byFeature, featurePolicies);
       out[f.name] = key;
     }
-    if (out.backendTls === undefined && backendTlsPolicies !== undefined) {
+    const ownTls = target.kind === 'AgentgatewayBackend' ? agentgatewayBackendTls.get(target.backend) : undefined;
+    if (ownTls !== undefined) {
+      featurePolicies.backendTls[ownTls.policy] ??= ownTls;
+      out.backendTls = ownTls.policy;
+    }
+    if (target.kind === 'Service' && out.backendTls === undefined && backendTlsPolicies !== undefined) {
+      const { service, port } = target;
       const [ns, name] = service.split('/') as [string, string];
       const portName = idx.services.get(service)?.spec.ports.find((sp) => sp.port === port)?.name ?? undefined;
       const resolved = backendTlsPolicies.resolveForGateway(ns, name, portName, gwKey);

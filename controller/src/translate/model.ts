@@ -1,4 +1,5 @@
 import type {
+  AgentgatewayBackend,
   BackendTlsPolicy,
   BackendTlsPolicyReason,
   ConditionReason,
@@ -28,6 +29,8 @@ export interface TranslateInput {
   readonly services: readonly Service[];
   readonly endpointSlices: readonly EndpointSlice[];
   readonly referenceGrants: readonly ReferenceGrant[];
+  /** AgentgatewayBackends (static host and port): HTTPRoute and JWKS backendRefs of that kind. Absent: none. */
+  readonly agentgatewayBackends?: readonly AgentgatewayBackend[];
   /** GatewayClass parameters (absent in local mode). */
   readonly parameters?: readonly AgentgatewayParameters[];
   /** Last-known-good key sets by canonical JWKS URL (from the fetcher), with staleness if the last fetch failed. */
@@ -56,11 +59,15 @@ export interface TranslateInput {
 export type CaBundleCheck = { readonly ok: true; readonly pem: string } | { readonly ok: false; readonly problem: string };
 
 /**
- * TLS of one JWKS fetch, from the AgentgatewayPolicy `backend.tls` or else the BackendTLSPolicy of
- * its backendRef Service.
+ * TLS of one JWKS fetch: for a Service, its AgentgatewayPolicy `backend.tls` or else its
+ * BackendTLSPolicy; for an AgentgatewayBackend, its `spec.policies.tls` or else an
+ * AgentgatewayPolicy `backend.tls` targeting it.
  */
 export interface JwksTls {
-  /** SNI, and the name the certificate must match unless `subjectAltNames` is set (validation.hostname, `sni` or the Service's name). */
+  /**
+   * SNI, and the name the certificate must match unless `subjectAltNames` is set (validation.hostname,
+   * `sni`, the Service's DNS name, or an AgentgatewayBackend's `static.host`).
+   */
   readonly servername: string;
   /** PEM trust anchors (the policy's CA bundles); absent: the system store (wellKnownCACertificates: System). */
   readonly caPem?: string;
@@ -123,6 +130,8 @@ export interface TranslateOutput {
     readonly parameters: ReadonlyMap<ObjectKey, PendingCondition[]>;
     /** Our ancestors (Gateways) of each BackendTLSPolicy: every one, an empty list when none uses it. */
     readonly backendTlsPolicies: ReadonlyMap<ObjectKey, readonly PolicyAncestorOut[]>;
+    /** Every AgentgatewayBackend's conditions (Accepted), by `<ns>/<name>`. */
+    readonly agentgatewayBackends: ReadonlyMap<ObjectKey, PendingCondition[]>;
   };
   /** Deployment settings per Gateway, from its class's parametersRef (undefined: the defaults). */
   readonly gatewayParameters: ReadonlyMap<ObjectKey, AgentgatewayParametersSpec | undefined>;

@@ -9,7 +9,8 @@ import {
   type Service,
 } from '@agw/api';
 import { appendTo } from './append-to.js';
-import { referenceGranted, type BackendIndex } from './backends.js';
+import { isAgentgatewayBackendRef, referenceGranted, type BackendIndex } from './backends.js';
+import { agentgatewayBackendKey } from './features/backend-tls.js';
 import {
   FEATURES,
   type AnyPolicyFeature,
@@ -48,7 +49,10 @@ export interface PolicyAttachments {
   readonly toGateways: ReadonlyMap<string, Attachment[]>;
   /** `<route key>` (route level) or `<route key>#<rule name>` (rule level) → attachments. */
   readonly toRoutes: ReadonlyMap<string, Attachment[]>;
-  /** `<svc ns>/<svc name>` (Service level) or `<svc ns>/<svc name>:<port>` (port level) → attachments. */
+  /**
+   * Backend targets → attachments: `<svc ns>/<svc name>` (Service level), `<svc ns>/<svc name>:<port>`
+   * (port level), `AgentgatewayBackend/<ns>/<name>` (an AgentgatewayBackend, Service level).
+   */
   readonly toServices: ReadonlyMap<string, Attachment[]>;
   readonly status: Map<ObjectKey, PolicyAncestorOut[]>;
   readonly jwksRequests: JwksRequest[];
@@ -180,6 +184,31 @@ export function attachPolicies(
             message: `Policy is not attached: Service ${target} is not a backend of any route attached to a Gateway`,
           });
         for (const g of gws) ancestors.add(g);
+      } else if (isAgentgatewayBackendRef(t)) {
+        const backendKey = `${pns}/${t.name}`;
+        if (!ctx.backends.agentgatewayBackends.has(backendKey)) {
+          notAttached.push(`Policy is not attached: AgentgatewayBackend ${backendKey} not found`);
+          continue;
+        }
+        if (!FEATURES.some((f) => f.scope === 'backend' && carries.has(f.name))) {
+          notAttached.push(`Policy is not attached: only backend policies apply to AgentgatewayBackend ${backendKey}`);
+          continue;
+        }
+        // Upstream's sectionName on an AgentgatewayBackend names a sub-backend (an AI provider); a static backend has none.
+        if (t.sectionName !== undefined) {
+          notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in AgentgatewayBackend ${backendKey}`);
+          continue;
+        }
+        const target = agentgatewayBackendKey(backendKey);
+        add(toServices, target, Level.Backend);
+        servicesInUse ??= gatewaysByService(parentsByRoute, ctx.backends);
+        const gws = servicesInUse.get(target) ?? [];
+        if (gws.length === 0)
+          notAttached.push({
+            target,
+            message: `Policy is not attached: AgentgatewayBackend ${backendKey} is not a backend of any route attached to a Gateway`,
+          });
+        for (const g of gws) ancestors.add(g);
       } else {
         notAttached.push(`Policy is not attached: ${t.kind} ${pns}/${t.name} is not supported by this controller`);
       }
@@ -224,9 +253,10 @@ function translateInto<F extends FeatureName>(
 }
 
 /**
- * The Gateways each Service (`<ns>/<name>`, and `<ns>/<name>:<port>`) is a backend of, through the
- * routes attached to them: a Service-level policy's ancestors. A backendRef a ReferenceGrant does
- * not permit is no use of the Service (it never reaches a config).
+ * The Gateways each Service (`<ns>/<name>`, and `<ns>/<name>:<port>`) or AgentgatewayBackend
+ * (`AgentgatewayBackend/<ns>/<name>`) is a backend of, through the routes attached to them: a
+ * backend-level policy's ancestors. A backendRef a ReferenceGrant does not permit is no use of the
+ * backend (it never reaches a config).
  */
 function gatewaysByService(parentsByRoute: ReadonlyMap<HttpRoute, string[]>, idx: BackendIndex): Map<string, string[]> {
   const sets = new Map<string, Set<string>>();
@@ -234,10 +264,17 @@ function gatewaysByService(parentsByRoute: ReadonlyMap<HttpRoute, string[]>, idx
     const rns = route.metadata.namespace ?? '';
     for (const rule of route.spec.rules) {
       for (const ref of rule.backendRefs) {
-        if (!(ref.group === '' && ref.kind === 'Service')) continue;
         const ns = ref.namespace ?? rns;
-        if (!referenceGranted(idx, GATEWAY_API_GROUP, 'HTTPRoute', rns, ns, ref.name)) continue;
-        for (const k of [`${ns}/${ref.name}`, ...(ref.port !== undefined ? [`${ns}/${ref.name}:${ref.port}`] : [])]) {
+        let keys: string[];
+        if (isAgentgatewayBackendRef(ref)) {
+          if (!referenceGranted(idx, GATEWAY_API_GROUP, 'HTTPRoute', rns, ns, ref.name, ref.kind, ref.group)) continue;
+          keys = [agentgatewayBackendKey(`${ns}/${ref.name}`)];
+        } else {
+          if (!(ref.group === '' && ref.kind === 'Service')) continue;
+          if (!referenceGranted(idx, GATEWAY_API_GROUP, 'HTTPRoute', rns, ns, ref.name)) continue;
+          keys = [`${ns}/${ref.name}`, ...(ref.port !== undefined ? [`${ns}/${ref.name}:${ref.port}`] : [])];
+        }
+        for (const k of keys) {
           const set = sets.get(k) ?? new Set<string>();
           for (const g of gateways) set.add(g);
           sets.set(k, set);
@@ -264,7 +301,7 @@ export function applicable(feature: AnyPolicyFeature, phase: Phase, attachments:
 /** A policy's targets: its targetRefs, or what its targetSelectors select in its namespace. */
 export function targetsOf(
   p: AgentgatewayPolicy,
-  input: Pick<TranslateInput, 'gateways' | 'httpRoutes' | 'services'>,
+  input: Pick<TranslateInput, 'gateways' | 'httpRoutes' | 'services' | 'agentgatewayBackends'>,
 ): PolicyTargetReference[] {
   if (p.spec.targetRefs !== undefined) return p.spec.targetRefs;
   const pns = p.metadata.namespace ?? '';
@@ -278,7 +315,9 @@ export function targetsOf(
           ? input.httpRoutes
           : sel.kind === 'Service' && sel.group === ''
             ? input.services
-            : [];
+            : isAgentgatewayBackendRef(sel)
+              ? (input.agentgatewayBackends ?? [])
+              : [];
     for (const o of pool) {
       if ((o.metadata.namespace ?? '') === pns && matches(o.metadata.labels)) {
         out.push({ group: sel.group, kind: sel.kind, name: o.metadata.name, ...(sel.sectionName ? { sectionName: sel.sectionName } : {}) });

@@ -9,7 +9,13 @@ import {
   type Listener,
 } from '@agw/api';
 import { appendTo } from './append-to.js';
-import { referenceGranted, resolveServicePort, type BackendIndex } from './backends.js';
+import {
+  isAgentgatewayBackendRef,
+  referenceGranted,
+  resolveAgentgatewayBackend,
+  resolveServicePort,
+  type BackendIndex,
+} from './backends.js';
 import { serviceHostname } from './features/backend-tls.js';
 import { intersectHostnames } from './hostnames.js';
 import { cond, keyOf, type ObjectKey, type PendingCondition, type RouteParentStatusOut } from './model.js';
@@ -145,6 +151,19 @@ function resolveRouteRefs(route: HttpRoute, idx: BackendIndex) {
   const problems: Array<{ reason: ConditionReason; message: string }> = [];
   for (const rule of route.spec.rules) {
     for (const ref of rule.backendRefs) {
+      if (isAgentgatewayBackendRef(ref)) {
+        const ns = ref.namespace ?? rns;
+        if (!referenceGranted(idx, GATEWAY_API_GROUP, 'HTTPRoute', rns, ns, ref.name, ref.kind, ref.group)) {
+          problems.push({
+            reason: 'RefNotPermitted',
+            message: `backendRef to AgentgatewayBackend ${ns}/${ref.name} not permitted by any ReferenceGrant`,
+          });
+          continue;
+        }
+        const r = resolveAgentgatewayBackend(idx, ns, ref.name);
+        if (!r.ok) problems.push({ reason: r.reason, message: r.message });
+        continue;
+      }
       if (!(ref.group === '' && ref.kind === 'Service')) {
         problems.push({ reason: 'InvalidKind', message: `backendRef kind ${ref.kind} is not supported` });
         continue;
@@ -169,16 +188,23 @@ function resolveRouteRefs(route: HttpRoute, idx: BackendIndex) {
   };
 }
 
+/** A backend whose own policies are looked up: a Service port, or an AgentgatewayBackend (`<ns>/<name>`). */
+export type BackendTarget =
+  | { readonly kind: 'Service'; readonly service: ObjectKey; readonly port: number }
+  | { readonly kind: 'AgentgatewayBackend'; readonly backend: ObjectKey };
+
 /**
  * A rule's backends with their ready endpoints; `invalid` when every backendRef is (Gateway API:
- * answer 500). `policiesOf` gives a backend's own (Service-level) policies, if any. A backend gets
- * its `hostname` (the default SNI) when TLS applies to it: its own, or the route's (`routeTls`).
+ * answer 500). `policiesOf` gives a backend's own (Service- or backend-level) policies, if any. A
+ * backend gets its `hostname` (the default SNI) when TLS applies to it: its own, or the route's
+ * (`routeTls`). An AgentgatewayBackend is one endpoint, its `static.host` (a name the proxy
+ * resolves when connecting) and `static.port`; the ref's port is not used.
  */
 export function resolveRuleBackends(
   route: HttpRoute,
   ruleIndex: number,
   idx: BackendIndex,
-  policiesOf: (service: ObjectKey, port: number) => CompiledBackend['policies'] = () => undefined,
+  policiesOf: (target: BackendTarget) => CompiledBackend['policies'] = () => undefined,
   routeTls = false,
 ): { backends: CompiledRoute['backends']; invalid?: string } {
   const rns = route.metadata.namespace ?? '';
@@ -188,6 +214,26 @@ export function resolveRuleBackends(
   const errors: string[] = [];
   for (const ref of rule.backendRefs) {
     const ns = ref.namespace ?? rns;
+    if (isAgentgatewayBackendRef(ref)) {
+      if (!referenceGranted(idx, GATEWAY_API_GROUP, 'HTTPRoute', rns, ns, ref.name, ref.kind, ref.group)) {
+        errors.push(`backendRef to AgentgatewayBackend ${ns}/${ref.name} not permitted`);
+        continue;
+      }
+      const r = resolveAgentgatewayBackend(idx, ns, ref.name);
+      if (!r.ok) {
+        errors.push(r.message);
+        continue;
+      }
+      const policies = policiesOf({ kind: 'AgentgatewayBackend', backend: `${ns}/${ref.name}` });
+      backends.push({
+        name: `AgentgatewayBackend/${ns}/${ref.name}`,
+        weight: ref.weight,
+        endpoints: [r.endpoint],
+        ...(routeTls || policies?.backendTls !== undefined ? { hostname: r.endpoint.host } : {}),
+        ...(policies ? { policies } : {}),
+      });
+      continue;
+    }
     if (!(ref.group === '' && ref.kind === 'Service')) {
       errors.push(`backendRef kind ${ref.kind} is not supported`);
       continue;
@@ -202,7 +248,7 @@ export function resolveRuleBackends(
       continue;
     }
     // resolveServicePort refuses a ref without a port, so `ref.port` is set here.
-    const policies = ref.port === undefined ? undefined : policiesOf(`${ns}/${ref.name}`, ref.port);
+    const policies = ref.port === undefined ? undefined : policiesOf({ kind: 'Service', service: `${ns}/${ref.name}`, port: ref.port });
     backends.push({
       name: `${ns}/${ref.name}:${ref.port}`,
       weight: ref.weight,

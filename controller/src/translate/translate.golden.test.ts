@@ -30,7 +30,7 @@ function run(file: string) {
     controllerName: 'agentgateway.dev/agentgateway',
     jwks: new Map(Object.entries(doc.jwks ?? {})),
     tlsSecrets: referencedTlsSecrets(parsed.gateways, parsed.secrets),
-    caBundles: referencedCaBundles(parsed.backendTlsPolicies ?? [], parsed.configMaps, parsed.policies),
+    caBundles: referencedCaBundles(parsed.backendTlsPolicies ?? [], parsed.configMaps, parsed.policies, parsed.agentgatewayBackends),
   });
   const actual = JSON.parse(
     JSON.stringify({
@@ -42,6 +42,7 @@ function run(file: string) {
         gatewayClasses: Object.fromEntries(out.status.gatewayClasses),
         ...(out.status.parameters.size > 0 ? { parameters: Object.fromEntries(out.status.parameters) } : {}),
         ...(out.status.backendTlsPolicies.size > 0 ? { backendTlsPolicies: Object.fromEntries(out.status.backendTlsPolicies) } : {}),
+        ...(out.status.agentgatewayBackends.size > 0 ? { agentgatewayBackends: Object.fromEntries(out.status.agentgatewayBackends) } : {}),
       },
       ...([...out.gatewayParameters.values()].some((v) => v !== undefined)
         ? { gatewayParameters: Object.fromEntries(out.gatewayParameters) }

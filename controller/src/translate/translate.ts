@@ -1,4 +1,5 @@
 import type { ProxyConfig } from '@agw/api';
+import { translateAgentgatewayBackends } from './agentgateway-backends.js';
 import { indexBackendTls } from './backend-tls.js';
 import { indexBackends } from './backends.js';
 import { resolveClassParameters } from './class-parameters.js';
@@ -20,9 +21,9 @@ import { appendTo } from './append-to.js';
 /**
  * resources → per-Gateway proxy config + every status, with no I/O, clock or logger. Same input,
  * same output: the controller and local mode both call it after every change (level-based).
- * By resource: GatewayClasses (class-parameters.ts) → routes to Gateways (routes.ts) → policies to
- * targets, each feature translated once per policy (policies.ts, features/) → one config and status
- * per Gateway (gateways.ts). Linear in the number of objects (indexes, no scans per target).
+ * By resource: GatewayClasses (class-parameters.ts) → AgentgatewayBackends (agentgateway-backends.ts)
+ * → routes to Gateways (routes.ts) → policies to targets, each feature translated once per policy
+ * (policies.ts, features/) → one config and status per Gateway (gateways.ts). Linear in the number of objects (indexes, no scans per target).
  */
 export function translate(input: TranslateInput): TranslateOutput {
   const ourClasses = input.gatewayClasses.filter((c) => c.spec.controllerName === input.controllerName);
@@ -43,15 +44,16 @@ export function translate(input: TranslateInput): TranslateOutput {
   );
   const gateways = input.gateways.filter((g) => classNames.has(g.spec.gatewayClassName)).sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   const gatewaysByKey = new Map(gateways.map((g) => [keyOf(g), g]));
-  const idx = indexBackends(input.services, input.endpointSlices, input.referenceGrants);
+  const idx = indexBackends(input.services, input.endpointSlices, input.referenceGrants, input.agentgatewayBackends);
 
   const routes = attachRoutes(input.httpRoutes, gatewaysByKey, idx, input.controllerName);
   const caBundles = input.caBundles ?? new Map();
   const backendTls = indexBackendTls(input.backendTlsPolicies ?? [], caBundles);
+  const agentgatewayBackends = translateAgentgatewayBackends(input.agentgatewayBackends ?? [], caBundles);
   const policies = attachPolicies(input, gatewaysByKey, routes.parentsByRoute, {
     backends: idx,
     jwks: input.jwks,
-    backendTls: serviceTlsResolver(input, idx.services, caBundles, backendTls),
+    backendTls: serviceTlsResolver(input, idx, caBundles, backendTls, agentgatewayBackends.ownTls),
     caBundles,
     ...(input.jwksErrors !== undefined ? { jwksErrors: input.jwksErrors } : {}),
   });
@@ -70,6 +72,7 @@ export function translate(input: TranslateInput): TranslateOutput {
       routes.attachedCount,
       input.tlsSecrets,
       backendTls,
+      agentgatewayBackends.ownTls,
     );
     configs.set(keyOf(gw), config);
     gatewayStatus.set(keyOf(gw), status);
@@ -84,6 +87,7 @@ export function translate(input: TranslateInput): TranslateOutput {
       gatewayClasses: gatewayClassStatus,
       parameters: params.status,
       backendTlsPolicies: backendTls.status(policies.status, input.controllerName),
+      agentgatewayBackends: agentgatewayBackends.status,
     },
     gatewayParameters: new Map(gateways.map((g) => [keyOf(g), params.byClass.get(g.spec.gatewayClassName)])),
     jwksRequests: collapseRequests(policies.jwksRequests),

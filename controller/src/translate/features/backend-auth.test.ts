@@ -11,7 +11,7 @@ const testPolicy = (spec: AgentgatewayPolicyInput['spec'], name = 'p'): Agentgat
     spec,
   });
 const GW_REF = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' } as const;
-const ctx = { backends: { services: new Map(), slices: new Map(), grants: [] }, jwks: new Map() };
+const ctx = { backends: { services: new Map(), slices: new Map(), grants: [], agentgatewayBackends: new Map() }, jwks: new Map() };
 
 describe('backendAuth feature', () => {
   it('is most-specific, backend scope, Route phase only', () => {

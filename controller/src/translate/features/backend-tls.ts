@@ -9,6 +9,13 @@ export const serviceHostname = (ns: string, name: string): string => `${name}.${
 export const backendTlsPolicyKey = (key: ObjectKey): string => `BackendTLSPolicy/${key}`;
 
 /**
+ * Key of an AgentgatewayBackend (`<ns>/<name>`): its own `policies.tls` in the config's
+ * `policies.backendTls`, and the target of AgentgatewayPolicies attached to it (never a Service
+ * target or a policy key: upper case, two slashes).
+ */
+export const agentgatewayBackendKey = (key: ObjectKey): string => `AgentgatewayBackend/${key}`;
+
+/**
  * `verifySubjectAltNames` as the proxy checks them: a name with `://` is a URI (matched exactly),
  * anything else a DNS name or IP address (matched as a host name, wildcards included).
  */
@@ -35,7 +42,21 @@ export function translateBackendTls(
   caBundles: ReadonlyMap<ObjectKey, CaBundleCheck>,
 ): TranslatedBackendTls {
   const key = keyOf(policy);
-  const ns = policy.metadata.namespace ?? '';
+  return compileBackendTls(key, policy.metadata.namespace ?? '', tls, caBundles, `AgentgatewayPolicy ${key} backend.tls`);
+}
+
+/**
+ * A `BackendTls` (AgentgatewayPolicy `backend.tls`, AgentgatewayBackend `policies.tls`) → the
+ * proxy's form under `key`, its CA ConfigMap looked up in namespace `ns`. `owner` names the field
+ * in the message of an unusable CA reference (the compiled form then refuses every connection).
+ */
+export function compileBackendTls(
+  key: string,
+  ns: string,
+  tls: BackendTls,
+  caBundles: ReadonlyMap<ObjectKey, CaBundleCheck>,
+  owner: string,
+): TranslatedBackendTls {
   const sans = subjectAltNames(tls.verifySubjectAltNames);
   const settings: CompiledBackendTlsPolicy = {
     policy: key,
@@ -49,16 +70,16 @@ export function translateBackendTls(
   if (bundle?.ok === true) return { compiled: { ...settings, caPem: bundle.pem } };
   const problem =
     bundle === undefined ? `caCertificateRefs[0]: ConfigMap ${ns}/${ref.name} not found` : `caCertificateRefs[0]: ${bundle.problem}`;
-  return { compiled: { policy: key, invalid: `AgentgatewayPolicy ${key} backend.tls: ${problem}` }, problem };
+  return { compiled: { policy: key, invalid: `${owner}: ${problem}` }, problem };
 }
 
 /**
- * The TLS of a JWKS fetch from a Service under a translated `backend.tls`: SNI and verified name
- * `sni`, else the Service's DNS name.
+ * The TLS of a JWKS fetch under a translated `backend.tls` (or `policies.tls`): SNI and verified
+ * name `sni`, else `hostname` (a Service's DNS name, an AgentgatewayBackend's `static.host`).
  */
-export function jwksTlsOf(compiled: CompiledBackendTlsPolicy, ns: string, service: string): JwksTls {
+export function jwksTlsOf(compiled: CompiledBackendTlsPolicy, hostname: string): JwksTls {
   return {
-    servername: compiled.sni ?? serviceHostname(ns, service),
+    servername: compiled.sni ?? hostname,
     ...(compiled.caPem !== undefined ? { caPem: compiled.caPem } : {}),
     ...(compiled.subjectAltNames !== undefined ? { subjectAltNames: compiled.subjectAltNames } : {}),
     ...(compiled.insecureSkipVerify !== undefined ? { insecureSkipVerify: compiled.insecureSkipVerify } : {}),

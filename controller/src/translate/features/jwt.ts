@@ -9,7 +9,7 @@ import {
   type JwtAuthentication,
   type TokenLocation,
 } from '@agw/api';
-import { resolveServicePort, type BackendIndex } from '../backends.js';
+import { isAgentgatewayBackendRef, resolveAgentgatewayBackend, resolveServicePort, urlHost, type BackendIndex } from '../backends.js';
 import { parseJwks } from '../jwks-keys.js';
 import type { JwksKeys, JwksRequest } from '../model.js';
 import { celProblem } from './cel-check.js';
@@ -116,36 +116,60 @@ export function translateJwtPolicy(
     } else if (remote.backendRef !== undefined) {
       const ref = remote.backendRef;
       const refNs = ref.namespace ?? ns;
-      if (!(ref.group === '' && ref.kind === 'Service')) {
+      if (isAgentgatewayBackendRef(ref)) {
+        // Upstream: `<static.host>:<static.port>` (the ref's port is not used), https when TLS
+        // applies (the backend's policies.tls, else an AgentgatewayPolicy backend.tls targeting
+        // it). No `connect`: the fetcher resolves the host itself, and the SSRF guard checks
+        // every address it dials, as for `url`.
+        const resolved = resolveAgentgatewayBackend(idx, refNs, ref.name);
+        if (!resolved.ok) {
+          errors.push(resolved.found ? `${resolved.message}, policy ${name}` : `backend ${refNs}/${ref.name} not found, policy ${name}`);
+          return;
+        }
+        const backendTls = extra.backendTls?.resolveAgentgatewayBackend(refNs, ref.name, name);
+        if (backendTls !== undefined && !backendTls.ok) {
+          errors.push(`${backendTls.problem}, policy ${name}`);
+          return;
+        }
+        tls = backendTls?.tls;
+        const { host, port } = resolved.endpoint;
+        url = `${tls === undefined ? 'http' : 'https'}://${urlHost(host)}:${port}/${(remote.jwksPath ?? '').replace(/^\/+/, '')}`;
+        const bad = validateJwksUrl(url);
+        if (bad !== undefined) {
+          errors.push(`provider ${i} (issuer "${prov.issuer}"): ${bad}`);
+          return;
+        }
+      } else if (!(ref.group === '' && ref.kind === 'Service')) {
         errors.push(`unsupported backend kind ${ref.group === '' ? '' : `${ref.group}/`}${ref.kind} for jwks, policy ${name}`);
         return;
+      } else {
+        const resolved = resolveServicePort(idx, refNs, ref.name, ref.port);
+        if (!resolved.ok) {
+          errors.push(
+            resolved.reason === 'BackendNotFound' && !idx.services.has(`${refNs}/${ref.name}`)
+              ? `backend ${refNs}/${ref.name} not found, policy ${name}`
+              : `${resolved.message}, policy ${name}`,
+          );
+          return;
+        }
+        const path = (remote.jwksPath ?? '').replace(/^\/+/, '');
+        // TLS for the Service (upstream's order: an AgentgatewayPolicy backend.tls on it, else a
+        // BackendTLSPolicy; its port over the whole Service): https to the SNI name (`sni`, the
+        // Service's DNS name, or validation.hostname), still connecting to the endpoint. Settings
+        // that do not resolve (a CA ConfigMap missing) fail closed: no fetch, the provider left out.
+        const backendTls = ref.port === undefined ? undefined : extra.backendTls?.resolve(refNs, ref.name, ref.port, name);
+        if (backendTls !== undefined && !backendTls.ok) {
+          errors.push(`${backendTls.problem}, policy ${name}`);
+          return;
+        }
+        tls = backendTls?.tls;
+        url =
+          tls === undefined
+            ? `http://${ref.name}.${refNs}.svc.cluster.local:${ref.port}/${path}`
+            : `https://${tls.servername}:${ref.port}/${path}`;
+        const first = resolved.endpoints[0];
+        if (first !== undefined) connect = first;
       }
-      const resolved = resolveServicePort(idx, refNs, ref.name, ref.port);
-      if (!resolved.ok) {
-        errors.push(
-          resolved.reason === 'BackendNotFound' && !idx.services.has(`${refNs}/${ref.name}`)
-            ? `backend ${refNs}/${ref.name} not found, policy ${name}`
-            : `${resolved.message}, policy ${name}`,
-        );
-        return;
-      }
-      const path = (remote.jwksPath ?? '').replace(/^\/+/, '');
-      // TLS for the Service (upstream's order: an AgentgatewayPolicy backend.tls on it, else a
-      // BackendTLSPolicy; its port over the whole Service): https to the SNI name (`sni`, the
-      // Service's DNS name, or validation.hostname), still connecting to the endpoint. Settings
-      // that do not resolve (a CA ConfigMap missing) fail closed: no fetch, the provider left out.
-      const backendTls = ref.port === undefined ? undefined : extra.backendTls?.resolve(refNs, ref.name, ref.port, name);
-      if (backendTls !== undefined && !backendTls.ok) {
-        errors.push(`${backendTls.problem}, policy ${name}`);
-        return;
-      }
-      tls = backendTls?.tls;
-      url =
-        tls === undefined
-          ? `http://${ref.name}.${refNs}.svc.cluster.local:${ref.port}/${path}`
-          : `https://${tls.servername}:${ref.port}/${path}`;
-      const first = resolved.endpoints[0];
-      if (first !== undefined) connect = first;
     } else {
       return;
     }
