@@ -68,8 +68,17 @@ export class Controller {
     this.informers = new InformerSet(o.kc, o.rest, {
       onChange: schedule,
       onSynced: schedule,
-      onError: (res, err, retryInMs) =>
-        log('warn', 'watch failed; restarting', { resource: res, error: (err as Error)?.message ?? String(err), retryInMs }),
+      // A kind the cluster does not serve is said once; its watch's 404s, retried with backoff, are not.
+      onMissing: (res, kind) =>
+        log(
+          'warn',
+          `${kind} is not served by the API server (its CRD is not installed, or is older than this controller; helm upgrade does not update CRDs): no ${kind} objects until it is. Install or upgrade it (this project's: kubectl apply --server-side -f crds/; Gateway API's: its standard channel, v1.4 or later)`,
+          { resource: res },
+        ),
+      onError: (res, err, retryInMs) => {
+        if (this.informers.missingKinds.includes(res)) return;
+        log('warn', 'watch failed; restarting', { resource: res, error: (err as Error)?.message ?? String(err), retryInMs });
+      },
     });
     const cached = (ref: ObjectRef) => this.informers.get(ref.resource, ref.namespace, ref.name) as StatusObject | undefined;
     const events = new ControllerEvents({

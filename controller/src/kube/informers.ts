@@ -1,6 +1,6 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { retryDelayMs } from '../backoff.js';
-import type { KubeRest } from './kube-rest.js';
+import { KubeError, type KubeRest } from './kube-rest.js';
 import { WATCHED, type WatchedName, type WatchedResource } from './resources.js';
 
 export interface InformerEvents {
@@ -9,6 +9,8 @@ export interface InformerEvents {
   readonly onError: (resource: WatchedName, err: unknown, retryInMs: number) => void;
   /** All informers have listed once (the cache is complete enough to translate). */
   readonly onSynced: () => void;
+  /** An optional kind became unserved by the API server (404 on list): treated as empty until it is served. */
+  readonly onMissing?: (resource: WatchedName, kind: string) => void;
   readonly random?: () => number;
 }
 
@@ -22,6 +24,8 @@ type Cached = KubernetesObject & Record<string, unknown>;
 export class InformerSet {
   private readonly informers = new Map<WatchedName, ListWatch<Cached>>();
   private readonly listed = new Set<WatchedName>();
+  /** Optional kinds the API server answered 404 for at their last list. */
+  private readonly missing = new Set<WatchedName>();
   private readonly attempts = new Map<WatchedName, number>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private stopped = false;
@@ -38,7 +42,20 @@ export class InformerSet {
       const list = async (): Promise<KubernetesListObject<Cached>> => {
         // The watch gets the same field selector (ListWatch passes it): list and watch see the same set.
         const query = res.fieldSelector === undefined ? '' : `?fieldSelector=${encodeURIComponent(res.fieldSelector)}`;
-        const r = await this.rest.get<KubernetesListObject<Cached>>(`${res.path}${query}`);
+        let r: { body: KubernetesListObject<Cached> };
+        try {
+          r = await this.rest.get<KubernetesListObject<Cached>>(`${res.path}${query}`);
+          this.missing.delete(name);
+        } catch (err) {
+          if (!(res.optional === true && err instanceof KubeError && err.status === 404)) throw err;
+          // The cluster does not serve this kind (its CRD is missing or older): no objects. The
+          // watch that follows fails the same way and restarts with backoff, listing again.
+          if (!this.missing.has(name)) {
+            this.missing.add(name);
+            this.events.onMissing?.(name, res.kind);
+          }
+          r = { body: { apiVersion: 'v1', kind: 'List', metadata: {}, items: [] } };
+        }
         // Lists carry no kind/apiVersion per item; restore them so the boundary parser can tell kinds apart.
         r.body.items = r.body.items.map((i) => ({ ...i, kind: res.kind, apiVersion: res.apiVersion }));
         this.listed.add(name);
@@ -82,6 +99,11 @@ export class InformerSet {
   get(name: WatchedName, namespace: string, objectName: string): Cached | undefined {
     const o = this.informers.get(name)?.get(objectName, namespace === '' ? undefined : namespace);
     return o === undefined ? undefined : { ...o, kind: WATCHED[name].kind, apiVersion: WATCHED[name].apiVersion };
+  }
+
+  /** Optional kinds the API server does not serve (404 at their last list). */
+  get missingKinds(): WatchedName[] {
+    return [...this.missing];
   }
 
   get synced(): boolean {

@@ -12,6 +12,8 @@ export interface WatchedResource {
   readonly statusPath?: (ns: string, name: string) => string;
   /** List/watch field selector (the API server filters: other objects never reach the controller). */
   readonly fieldSelector?: string;
+  /** Not served by every cluster (api's WatchedKind.optional): a 404 on list is an empty list. */
+  readonly optional?: true;
 }
 
 function resourceOf(k: WatchedKind): WatchedResource {
@@ -27,6 +29,7 @@ function resourceOf(k: WatchedKind): WatchedResource {
     path: `${base}/${k.plural}`,
     ...(statusPath ? { statusPath } : {}),
     ...(k.fieldSelector !== undefined ? { fieldSelector: k.fieldSelector } : {}),
+    ...(k.optional === true ? { optional: true as const } : {}),
   };
 }
 
