@@ -114,6 +114,7 @@ let signer: SigningKey;
 let token: string;
 let store: ConfigStore;
 let ports: ListenerPorts;
+let plainPort = 0;
 let tlsPort: number;
 const calls: UpstreamCall[] = [];
 let h2cUpstream: Http2Server;
@@ -134,7 +135,7 @@ const listen = async (server: HttpServer | Http2Server): Promise<number> => {
 let order = 0;
 const route = (prefix: string, port: number, extra: Partial<CompiledRoute> = {}): CompiledRoute => ({
   id: `default/${prefix}/0/0`,
-  listeners: ['https'],
+  listeners: ['https', 'http'],
   hostnames: [HOST],
   order: order++,
   match: { path: { type: 'PathPrefix', value: prefix }, headers: [], queryParams: [] },
@@ -199,7 +200,10 @@ beforeAll(async () => {
     metrics: new ProxyMetrics(store, { defaultMetrics: false }),
     logger: pino({ level: 'silent' }),
     host: '127.0.0.1',
-    portMap: new Map([[443, 0]]),
+    portMap: new Map([
+      [443, 0],
+      [80, 0],
+    ]),
   });
   const config: ProxyConfigInput = {
     schemaVersion: 4,
@@ -213,6 +217,8 @@ beforeAll(async () => {
         protocol: 'HTTPS',
         tls: { certificates: [{ name: 'default/grpc', certChainPem: cert.cert, privateKeyPem: cert.key }] },
       },
+      // A plain listener: HTTP/1.1 and h2c (HTTP/2 with prior knowledge) on one port.
+      { name: 'http', port: 80 },
     ],
     routes: [
       route('/echo.Echo/', rawPort),
@@ -240,6 +246,7 @@ beforeAll(async () => {
   expect(store.current?.warnings).toEqual([]);
   await ports.sync();
   tlsPort = ports.bound().get(443) as number;
+  plainPort = ports.bound().get(80) as number;
 });
 
 afterAll(async () => {
@@ -513,6 +520,55 @@ describe('@grpc/grpc-js client → proxy (TLS, h2) → @grpc/grpc-js server (h2c
     } finally {
       c.close();
     }
+  });
+});
+
+describe('gRPC without TLS: h2c from clients on a plain listener (as `grpcurl -plaintext`)', () => {
+  const h2cSession = (): ClientHttp2Session => h2connect(`http://127.0.0.1:${plainPort}`);
+
+  it('raw HTTP/2 with prior knowledge: a unary call gets the body and grpc-status 0; JWT: 16 without a token (upstream untouched), 0 with one', async () => {
+    const s = h2cSession();
+    try {
+      const ok = await unary(s, '/echo.Echo/Unary', ['plain'], { ':authority': HOST });
+      expect(ok.headers[':status']).toBe(200);
+      expect(ok.messages).toEqual(['reply:plain']);
+      expect(ok.trailers['grpc-status']).toBe('0');
+      const before = calls.length;
+      const denied = await unary(s, '/secure.Echo/Unary', ['secret'], { ':authority': HOST });
+      expect(grpcStatusOf(denied)).toEqual({ status: '16', message: NO_TOKEN });
+      expect(calls.length).toBe(before);
+      const allowed = await unary(s, '/secure.Echo/Unary', ['secret'], { ':authority': HOST, authorization: `Bearer ${token}` });
+      expect(allowed.trailers['grpc-status']).toBe('0');
+      expect(calls.length).toBe(before + 1);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('@grpc/grpc-js with insecure credentials: OK; UNAUTHENTICATED without a token, OK with one', async () => {
+    const c = new GrpcClient(`127.0.0.1:${plainPort}`, grpcCredentials.createInsecure(), { 'grpc.default_authority': HOST });
+    const call = (path: string, metadata = new Metadata()) =>
+      new Promise<{ err: ServiceError | null; reply?: string }>((resolve) => {
+        c.makeUnaryRequest(path, IDENTITY.requestSerialize, IDENTITY.responseDeserialize, Buffer.from('hi'), metadata, (err, reply) =>
+          resolve({ err, ...(reply !== undefined ? { reply: reply.toString('utf8') } : {}) }),
+        );
+      });
+    try {
+      expect(await call('/grpcjs.Echo/Unary')).toEqual({ err: null, reply: 'grpc-js:hi' });
+      const denied = await call('/grpcjs.Secure/Unary');
+      expect([denied.err?.code, denied.err?.details]).toEqual([GrpcStatus.UNAUTHENTICATED, NO_TOKEN]);
+      const md = new Metadata();
+      md.set('authorization', `Bearer ${token}`);
+      expect(await call('/grpcjs.Secure/Unary', md)).toEqual({ err: null, reply: 'grpc-js:hi' });
+    } finally {
+      c.close();
+    }
+  });
+
+  it('HTTP/1.1 on the same port is answered as before (the first bytes decide per connection)', async () => {
+    const res = await fetch(`http://127.0.0.1:${plainPort}/no-such-route`, { headers: { host: HOST } });
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe('route not found');
   });
 });
 

@@ -34,7 +34,7 @@ interface OpenPort {
  * Keeps one server per listener port of the current config: opens ports that appear, closes ports
  * that go (Fastify routes are never added after start; each server reads the swappable table). A
  * port whose listeners are HTTPS is served by a TLS server (HTTP/2 and HTTP/1.1, tls-server.ts),
- * one whose listeners are HTTP by a plain HTTP/1.1 server. A config change swaps an HTTPS port's
+ * one whose listeners are HTTP by a plaintext server (HTTP/1.1 and h2c, plain-server.ts). A config change swaps an HTTPS port's
  * certificates in place: new connections get the new ones, open connections and requests in flight
  * keep going. A port that changes between HTTP and HTTPS gets a new server: the old one stops
  * accepting at once and drains (its requests in flight finish) while the new one takes the port.

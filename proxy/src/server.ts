@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type RequestListener } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ConfigStore } from './config/store.js';
@@ -16,6 +16,7 @@ import { canonicalUrlRewriter } from './plugins/canonical-target.js';
 import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
 import { trackTlsConnections, type PortTlsHolder } from './tls-server.js';
 import { lazyChildLoggerFactory } from './lazy-child-logger.js';
+import { createPlainServer, type PlainServerOptions } from './plain-server.js';
 
 export interface GatewayServerOptions {
   store: ConfigStore;
@@ -35,7 +36,7 @@ export interface GatewayServerOptions {
   pathRules?: PathRules;
   /**
    * HTTPS listener port: TLS with the holder's certificates (SNI), ALPN h2 and http/1.1
-   * (tls-server.ts). Unset: plain HTTP/1.1.
+   * (tls-server.ts). Unset: plaintext HTTP/1.1 and h2c, by the first bytes of each connection (plain-server.ts).
    */
   tls?: PortTlsHolder;
 }
@@ -55,8 +56,13 @@ const KEEP_ALIVE_TIMEOUT_MS = 72_000;
  */
 export async function buildGatewayServer(o: GatewayServerOptions): Promise<FastifyInstance> {
   const tlsOptions = o.tls === undefined ? {} : { http2: true as const, https: o.tls.serverOptions() };
+  // A plain port speaks HTTP/1.1 and h2c (plain-server.ts); an HTTPS port, h2 and HTTP/1.1 by ALPN.
+  let plain: ReturnType<typeof createPlainServer> | undefined;
   const app = Fastify({
     ...(tlsOptions as object),
+    ...(o.tls === undefined
+      ? { serverFactory: (handler: RequestListener, options: PlainServerOptions) => (plain = createPlainServer(handler, options)).server }
+      : {}),
     loggerInstance: o.logger,
     // Our own access log (onResponse) replaces Fastify's request logging.
     logController: new LogController({ disableRequestLogging: true }),
@@ -72,6 +78,13 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
     // Requests Node's parser refuses get a plain-text answer too, not Fastify's JSON.
     clientErrorHandler: answerClientError,
   }) as unknown as FastifyInstance;
+  if (plain !== undefined) {
+    const h2c = plain;
+    app.addHook('preClose', (done) => {
+      h2c.drain();
+      done();
+    });
+  }
   if (o.tls !== undefined) {
     const server = app.server as unknown as Http2SecureServer & { keepAliveTimeout: number };
     o.tls.attach(server);
