@@ -18,6 +18,13 @@ function metric(text: string, name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * The shortest line a slope is drawn on, ms: 20 minutes. The first 60-minute run drew them on 10
+ * (after a 5-minute warm-up) and called a proxy that lived 18 minutes a leak at +106 MiB/h of RSS:
+ * its RSS was still climbing to the plateau every long-lived process reached (~30 minutes in).
+ */
+export const MIN_SPAN_MS = 20 * 60_000;
+
 /** A sample from the text of a /metrics answer; undefined when a series is missing. */
 export function parseResourceSample(atMs: number, text: string): ResourceSample | undefined {
   const rss = metric(text, 'process_resident_memory_bytes');
@@ -31,7 +38,7 @@ export function parseResourceSample(atMs: number, text: string): ResourceSample 
 /**
  * Least-squares slope of `value` over time, in units per hour, from the samples after the first
  * `warmupMs` of the process's life (JIT, caches and pools fill first). Undefined with fewer than
- * three samples or under 10 minutes of span: a shorter line measures warm-up, not a leak.
+ * three samples or under MIN_SPAN_MS of span: a shorter line measures warm-up, not a leak.
  */
 export function slopePerHour(
   samples: readonly ResourceSample[],
@@ -43,7 +50,7 @@ export function slopePerHour(
   const used = samples.filter((s) => s.atMs - first.atMs >= warmupMs);
   const firstUsed = used[0],
     lastUsed = used[used.length - 1];
-  if (used.length < 3 || !firstUsed || !lastUsed || lastUsed.atMs - firstUsed.atMs < 10 * 60_000) return undefined;
+  if (used.length < 3 || !firstUsed || !lastUsed || lastUsed.atMs - firstUsed.atMs < MIN_SPAN_MS) return undefined;
   const n = used.length;
   const mx = used.reduce((a, s) => a + s.atMs, 0) / n;
   const my = used.reduce((a, s) => a + value(s), 0) / n;

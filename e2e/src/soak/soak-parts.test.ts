@@ -92,9 +92,9 @@ describe('resource samples', () => {
       openFds: 40,
       eventLoopP99Ms: 10,
     }));
-  it('slope per hour after warm-up; none for under 10 minutes of samples', () => {
-    expect(slopePerHour(series(60, 30), (s) => s.rssMiB, 5 * 60_000)).toBeCloseTo(30, 5);
-    expect(slopePerHour(series(12, 30), (s) => s.rssMiB, 5 * 60_000)).toBeUndefined();
+  it('slope per hour after warm-up; none for under 20 minutes of samples after it', () => {
+    expect(slopePerHour(series(60, 30), (s) => s.rssMiB, 15 * 60_000)).toBeCloseTo(30, 5);
+    expect(slopePerHour(series(30, 30), (s) => s.rssMiB, 15 * 60_000)).toBeUndefined();
   });
   it('criteria: a leak fails the memory criterion; a short run reports it not measurable and passes it', () => {
     const base = { record: new RequestRecord(), sent: 100, skipped: 0, expectedSent: 100, leaked: 0, faults: [] };

@@ -6,7 +6,7 @@ import { formatSummary } from './summary.js';
 /**
  * The 3-minute form of the soak (issue 19), in `npm test`: the same world, load, faults and pass
  * criteria as `npm run soak -- --minutes 60`, with the fault cycle compressed into 3 minutes and
- * Keycloak down for 18 s instead of 2 minutes. The memory-slope criterion needs 10 minutes of
+ * Keycloak down for 18 s instead of 2 minutes. The memory-slope criterion needs 20 minutes of
  * samples after warm-up, so it reports "not measurable" here; the 60-minute run measures it.
  */
 describe('soak, 3-minute form', () => {
