@@ -42,38 +42,38 @@ export interface DataPlaneOptions {
   readonly requestRefetch: (url: string, kid: string) => void;
 }
 
-interface GatewayRuntime {
-  readonly store: ConfigStore;
-  readonly ports: ListenerPorts;
-}
+/**
+ * Each Gateway's ConfigStore and ListenerPorts in one process: what the in-process data plane is,
+ * and what each `--workers` process runs (worker-data-plane.ts). A config whose version is the one
+ * served changes nothing; a refused one keeps the previous; the ports follow the current config
+ * (a port that cannot be opened throws, with the ListenerPorts error's code and port).
+ */
+export class GatewayRuntimes {
+  private readonly gateways = new Map<string, { readonly store: ConfigStore; readonly ports: ListenerPorts }>();
 
-/** Every Gateway served by this process (the proxy's ListenerPorts on one ConfigStore each). */
-export class InProcessDataPlane implements DataPlane {
-  readonly replicas = 1;
-  private readonly metrics = new ProxyMetrics(undefined);
-  private readonly gateways = new Map<string, GatewayRuntime>();
-
-  constructor(private readonly o: DataPlaneOptions) {}
-
-  get registry(): Registry {
-    return this.metrics.registry;
-  }
+  constructor(
+    private readonly o: Omit<DataPlaneOptions, 'print'> & {
+      readonly metrics: ProxyMetrics;
+      readonly onListen?: (gateway: string, port: number, bound: number) => void;
+    },
+  ) {}
 
   async apply(gateway: string, config: ProxyConfig): Promise<Applied> {
     let rt = this.gateways.get(gateway);
     if (rt === undefined) {
       const store = new ConfigStore();
-      this.metrics.watch(store);
+      this.o.metrics.watch(store);
+      const onListen = this.o.onListen;
       rt = {
         store,
         ports: new ListenerPorts({
           store,
-          metrics: this.metrics,
+          metrics: this.o.metrics,
           logger: this.o.logger,
           host: this.o.host,
           portMap: this.o.portMap,
           requestRefetch: this.o.requestRefetch,
-          onListen: (port, bound) => this.o.print(`Gateway ${gateway} listener port ${port} → http://${this.o.host}:${bound}`),
+          ...(onListen !== undefined ? { onListen: (port: number, bound: number) => onListen(gateway, port, bound) } : {}),
         }),
       };
       this.gateways.set(gateway, rt);
@@ -93,9 +93,14 @@ export class InProcessDataPlane implements DataPlane {
     this.gateways.delete(gateway);
   }
 
+  /** Local ports bound by one Gateway's listener ports. */
+  boundOf(gateway: string): Map<number, number> {
+    return this.gateways.get(gateway)?.ports.bound() ?? new Map();
+  }
+
   bound(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [gw, rt] of this.gateways) for (const [p, b] of rt.ports.bound()) out.set(`${gw}:${p}`, b);
+    for (const gw of this.gateways.keys()) for (const [p, b] of this.boundOf(gw)) out.set(`${gw}:${p}`, b);
     return out;
   }
 
@@ -105,5 +110,44 @@ export class InProcessDataPlane implements DataPlane {
 
   async close(): Promise<void> {
     await Promise.all([...this.gateways.values()].map((g) => g.ports.close()));
+  }
+}
+
+/** Every Gateway served by this process. */
+export class InProcessDataPlane implements DataPlane {
+  readonly replicas = 1;
+  private readonly metrics = new ProxyMetrics(undefined);
+  private readonly runtimes: GatewayRuntimes;
+
+  constructor(o: DataPlaneOptions) {
+    this.runtimes = new GatewayRuntimes({
+      ...o,
+      metrics: this.metrics,
+      onListen: (gateway, port, bound) => o.print(`Gateway ${gateway} listener port ${port} → http://${o.host}:${bound}`),
+    });
+  }
+
+  get registry(): Registry {
+    return this.metrics.registry;
+  }
+
+  apply(gateway: string, config: ProxyConfig): Promise<Applied> {
+    return this.runtimes.apply(gateway, config);
+  }
+
+  remove(gateway: string): Promise<void> {
+    return this.runtimes.remove(gateway);
+  }
+
+  bound(): Map<string, number> {
+    return this.runtimes.bound();
+  }
+
+  stores(): Map<string, ConfigStore> {
+    return this.runtimes.stores();
+  }
+
+  close(): Promise<void> {
+    return this.runtimes.close();
   }
 }

@@ -1,9 +1,9 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ProxyConfig } from '@agw/api';
-import { ConfigStore, ListenerPorts, ProxyMetrics, applyConfig } from '@agw/proxy';
+import { ConfigStore, ProxyMetrics, applyConfig } from '@agw/proxy';
 import { AggregatorRegistry, type PrometheusContentType, type Registry } from 'prom-client';
-import type { Applied, DataPlane, DataPlaneOptions } from './data-plane.js';
+import { GatewayRuntimes, type Applied, type DataPlane, type DataPlaneOptions } from './data-plane.js';
 
 /** Primary → worker. */
 type ToWorker = { type: 'apply'; seq: number; gateway: string; config: ProxyConfig } | { type: 'remove'; seq: number; gateway: string };
@@ -191,46 +191,39 @@ export function runLocalWorker(o: { host: string; portMap: ReadonlyMap<number, n
   AggregatorRegistry.setRegistries([metrics.registry]);
   // prom-client answers the primary's metrics requests only once an AggregatorRegistry exists here.
   new AggregatorRegistry();
-  const gateways = new Map<string, { store: ConfigStore; ports: ListenerPorts }>();
   const send = (m: FromWorker) => process.send?.(m);
+  const runtimes = new GatewayRuntimes({
+    host: o.host,
+    portMap: o.portMap,
+    logger: o.logger,
+    metrics,
+    requestRefetch: (url, kid) => send({ type: 'refetch', url, kid }),
+  });
   let chain = Promise.resolve();
   const handle = async (m: ToWorker): Promise<void> => {
     if (m.type === 'remove') {
-      await gateways.get(m.gateway)?.ports.close();
-      gateways.delete(m.gateway);
+      await runtimes.remove(m.gateway);
       send({ type: 'done', seq: m.seq, bound: [] });
       return;
     }
-    let rt = gateways.get(m.gateway);
-    if (rt === undefined) {
-      const store = new ConfigStore();
-      metrics.watch(store);
-      rt = {
-        store,
-        ports: new ListenerPorts({
-          store,
-          metrics,
-          logger: o.logger,
-          host: o.host,
-          portMap: o.portMap,
-          requestRefetch: (url, kid) => send({ type: 'refetch', url, kid }),
-        }),
-      };
-      gateways.set(m.gateway, rt);
-    }
-    const error = rt.store.current?.config.version === m.config.version ? undefined : await applyConfig(rt.store, m.config);
+    let applied: Applied;
     try {
-      await rt.ports.sync();
+      applied = await runtimes.apply(m.gateway, m.config);
     } catch (err) {
       const e = err as Error & { code?: string; port?: number };
-      send({ type: 'done', seq: m.seq, listen: { message: e.message, code: e.code, port: e.port }, bound: [...rt.ports.bound()] });
+      send({
+        type: 'done',
+        seq: m.seq,
+        listen: { message: e.message, code: e.code, port: e.port },
+        bound: [...runtimes.boundOf(m.gateway)],
+      });
       return;
     }
     send({
       type: 'done',
       seq: m.seq,
-      ...(error !== undefined ? { error } : { warnings: [...(rt.store.current?.warnings ?? [])] }),
-      bound: [...rt.ports.bound()],
+      ...(applied.error !== undefined ? { error: applied.error } : { warnings: [...applied.warnings] }),
+      bound: [...runtimes.boundOf(m.gateway)],
     });
   };
   process.on('message', (m: ToWorker) => {
@@ -241,7 +234,7 @@ export function runLocalWorker(o: { host: string; portMap: ReadonlyMap<number, n
   send({ type: 'ready' });
   const stop = () => {
     void chain.then(async () => {
-      await Promise.all([...gateways.values()].map((g) => g.ports.close()));
+      await runtimes.close();
       process.exit(0);
     });
   };
