@@ -62,6 +62,18 @@ function readPathRules(mergeSlashes: string | undefined, semicolons: string | un
 export const DEFAULT_TOKEN_FILE = '/var/run/secrets/tokens/agentgateway';
 
 /** `--help`: every flag (each also read from its env variable: docs/operations.md). */
+/**
+ * --tunnel-idle-timeout-ms: a whole number of ms, 0 to 2^31-1 (a socket's timeout range). Anything
+ * else is refused at start: a NaN or negative value would otherwise throw in every WebSocket tunnel.
+ */
+function readTunnelIdleTimeoutMs(raw: string | undefined): number {
+  if (raw === undefined) return TUNNEL_IDLE_TIMEOUT_MS;
+  const ms = Number(raw);
+  if (!/^\d+$/.test(raw) || ms > 2 ** 31 - 1)
+    throw new Error(`--tunnel-idle-timeout-ms takes a whole number of ms from 0 to 2147483647, not ${JSON.stringify(raw)}`);
+  return ms;
+}
+
 export const USAGE = `usage: node proxy/dist/main.js (--config <file> | --controller <host:port> --gateway <ns>/<name>) [flags]
 
 The agentgateway-ts proxy: serves one Gateway's listeners with its routes and policies. Every flag
@@ -143,7 +155,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     jwtCacheEntries: Number(values['jwt-cache-entries'] ?? env['AGW_JWT_CACHE_ENTRIES'] ?? 10_000),
     workers: Math.max(1, Number(values.workers ?? env['AGW_WORKERS'] ?? availableParallelism())),
     upstreamTimeoutMs: Number(values['upstream-timeout-ms'] ?? env['AGW_UPSTREAM_TIMEOUT_MS'] ?? 30_000),
-    tunnelIdleTimeoutMs: Number(values['tunnel-idle-timeout-ms'] ?? env['AGW_TUNNEL_IDLE_TIMEOUT_MS'] ?? TUNNEL_IDLE_TIMEOUT_MS),
+    tunnelIdleTimeoutMs: readTunnelIdleTimeoutMs(values['tunnel-idle-timeout-ms'] ?? env['AGW_TUNNEL_IDLE_TIMEOUT_MS']),
     refetchIntervalMs: Number(values['refetch-interval-ms'] ?? env['AGW_REFETCH_INTERVAL_MS'] ?? 30_000),
     workerIndex: Number(env['AGW_WORKER_INDEX'] ?? 0),
     allowPlaintextKeyPush: values['allow-plaintext-key-push'] ?? env['AGW_ALLOW_PLAINTEXT_KEY_PUSH'] === 'true',

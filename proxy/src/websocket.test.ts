@@ -18,6 +18,7 @@ import { applyConfig } from './config/apply.js';
 import { ConfigStore } from './config/store.js';
 import { ProxyMetrics } from './metrics.js';
 import { buildGatewayServer } from './server.js';
+import { readSettings } from './settings.js';
 
 /** WebSocket (RFC 6455) upgrades through the proxy: the pipeline decides, then a spliced tunnel. */
 
@@ -526,6 +527,17 @@ describe('WebSocket: the tunnel', () => {
     await ws.closed;
     await seen.closed;
     await own.close();
+  });
+
+  it('--tunnel-idle-timeout-ms: default one hour, 0 allowed; a value a socket timeout cannot take is refused at start', () => {
+    const base = ['--config', 'x.yaml'];
+    expect(readSettings(base, {}).tunnelIdleTimeoutMs).toBe(3_600_000);
+    expect(readSettings([...base, '--tunnel-idle-timeout-ms', '0'], {}).tunnelIdleTimeoutMs).toBe(0);
+    expect(readSettings(base, { AGW_TUNNEL_IDLE_TIMEOUT_MS: '250' }).tunnelIdleTimeoutMs).toBe(250);
+    for (const bad of ['abc', '-1', '1.5', '99999999999'])
+      expect(() => readSettings([...base, `--tunnel-idle-timeout-ms=${bad}`], {})).toThrow(
+        /^--tunnel-idle-timeout-ms takes a whole number of ms/,
+      );
   });
 
   it('closing the proxy closes its open tunnels', async () => {
