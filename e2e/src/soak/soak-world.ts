@@ -84,12 +84,7 @@ export class SoakWorld {
     const guide = await kc.configureGuide('soak-main');
     // Tokens outlive a Keycloak outage (2 minutes) by far; the load refreshes them every 5 minutes.
     await kc.setAccessTokenLifespan(900);
-    await kc.call('POST', `/admin/realms/master/clients/${await clientUuid(kc, guide.clientId)}/protocol-mappers/models`, {
-      name: 'audience',
-      protocol: 'openid-connect',
-      protocolMapper: 'oidc-audience-mapper',
-      config: { 'included.custom.audience': AUDIENCE, 'access.token.claim': 'true', 'id.token.claim': 'false' },
-    });
+    await kc.addAudienceMapper(guide.clientId, AUDIENCE);
     const other = await kc.createClient({ clientId: 'soak-other', secret: 'soak-other-secret' });
     const shortLived = await kc.createClient({
       clientId: 'soak-short',
@@ -371,13 +366,6 @@ function startSoakProxy(cp: ControlPlane, controllerPort: number, name: string, 
     port,
     extraArgs: ['--drain-ms=3000'],
   });
-}
-
-async function clientUuid(kc: KeycloakAdmin, clientId: string): Promise<string> {
-  const found = await kc.call<Array<{ id: string }>>('GET', `/admin/realms/master/clients?clientId=${encodeURIComponent(clientId)}`);
-  const id = found[0]?.id;
-  if (id === undefined) throw new Error(`no Keycloak client ${clientId}`);
-  return id;
 }
 
 function jwksRemote(jwksPath: string) {

@@ -167,18 +167,19 @@ export class KeycloakAdmin {
       ...(o.lifespanSeconds !== undefined ? { attributes: { 'access.token.lifespan': String(o.lifespanSeconds) } } : {}),
       ...(o.audience !== undefined
         ? {
-            protocolMappers: [
-              {
-                name: 'audience',
-                protocol: 'openid-connect',
-                protocolMapper: 'oidc-audience-mapper',
-                config: { 'included.custom.audience': o.audience, 'access.token.claim': 'true', 'id.token.claim': 'false' },
-              },
-            ],
+            protocolMappers: [audienceMapper(o.audience)],
           }
         : {}),
     });
     return { clientId: o.clientId, clientSecret: o.secret };
+  }
+
+  /** Adds the audience mapper to an existing client (by clientId): its access tokens' `aud` holds `audience`. */
+  async addAudienceMapper(clientId: string, audience: string): Promise<void> {
+    const found = await this.call<Array<{ id: string }>>('GET', `/admin/realms/master/clients?clientId=${encodeURIComponent(clientId)}`);
+    const id = found[0]?.id;
+    if (id === undefined) throw new Error(`no Keycloak client ${clientId}`);
+    await this.call('POST', `/admin/realms/master/clients/${id}/protocol-mappers/models`, audienceMapper(audience));
   }
 
   /** The realm's RSA signing key providers (component ids and names), highest priority first. */
@@ -221,4 +222,14 @@ export class KeycloakAdmin {
       },
     });
   }
+}
+
+/** An `oidc-audience-mapper`: the client's access tokens carry `audience` in `aud`. */
+function audienceMapper(audience: string) {
+  return {
+    name: 'audience',
+    protocol: 'openid-connect',
+    protocolMapper: 'oidc-audience-mapper',
+    config: { 'included.custom.audience': audience, 'access.token.claim': 'true', 'id.token.claim': 'false' },
+  };
 }
