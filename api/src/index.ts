@@ -16,3 +16,4 @@ export * from './route-regex.js';
 export * from './bounded-memo.js';
 export * from './kinds.js';
 export * from './cel/index.js';
+export * from './redacted.js';

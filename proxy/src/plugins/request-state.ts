@@ -1,5 +1,4 @@
-import type { BackendProtocol, CelValue, CompiledBackendAuthPolicy, CompiledListener, CompiledRoute, Endpoint } from '@agw/api';
-import { inspect } from 'node:util';
+import type { BackendProtocol, CelValue, CompiledBackendAuthPolicy, CompiledListener, CompiledRoute, Endpoint, Redacted } from '@agw/api';
 import type { AuthResult } from '../auth/jwt-authenticate.js';
 import type { JwtSuccess } from '../auth/jwt-verifier.js';
 import type { RuntimeConfig } from '../config/compile.js';
@@ -33,29 +32,6 @@ export interface RequestEdits {
   body?: Uint8Array;
 }
 
-/**
- * The raw validated token (for backend-auth passthrough): never printed, logged or serialized
- * (`toJSON`, `toString` and `util.inspect` all give `[redacted]`); `reveal()` is the one way in.
- */
-export class RedactedToken {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-  }
-  reveal(): string {
-    return this.#value;
-  }
-  toJSON(): string {
-    return '[redacted]';
-  }
-  toString(): string {
-    return '[redacted]';
-  }
-  [inspect.custom](): string {
-    return '[redacted]';
-  }
-}
-
 /** What the pipeline learned about a request, for the stages, forwarding and the access log. */
 export interface RequestState {
   /** The config this request is decided with (taken when it started; a JWT refetch may move it to a newer one). */
@@ -82,8 +58,8 @@ export interface RequestState {
   upstreamError?: string;
   /** The verified token's claims (and their CEL form, converted once per cached token), for later stages. */
   verified?: JwtSuccess;
-  /** The validated raw token (backend-auth passthrough); absent unless a JWT stage validated one. */
-  token?: RedactedToken;
+  /** The validated raw token (backend-auth passthrough), never printed; absent unless a JWT stage validated one. */
+  token?: Redacted<string>;
   /** The request's CEL variables, built on first use (plugins/cel-activation.ts). */
   cel?: RequestActivation;
   /** The buffered request body, read only when an expression that runs references `request.body`. */

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Redacted } from '@agw/api';
 import { authenticate, type AuthDecision } from '../auth/jwt-authenticate.js';
 import type { JwtVerifier } from '../auth/jwt-verifier.js';
 import { cookieHeaderWithout, urlWithoutQueryParam, type CredentialSource } from '../auth/token-location.js';
@@ -7,7 +8,7 @@ import { waitForNextConfig, type ConfigStore } from '../config/store.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { credentialSourceOf } from '../plugins/cel-activation.js';
 import { bufferRequestBody } from '../plugins/request-body.js';
-import { editsOf, RedactedToken, setHeaderEdit } from '../plugins/request-state.js';
+import { editsOf, setHeaderEdit } from '../plugins/request-state.js';
 import { sendJwtFailure, sendProxyError } from '../plugins/responses.js';
 import type { PolicyStage } from './stage.js';
 
@@ -97,7 +98,7 @@ export function jwtStage(o: JwtStageOptions): PolicyStage<'jwt'> {
     }
     if (decision.verified !== undefined && decision.token !== undefined) {
       req.agw.verified = decision.verified;
-      req.agw.token = new RedactedToken(decision.token);
+      req.agw.token = new Redacted(decision.token);
       req.agw.cel?.invalidate();
     }
     if (decision.stripCredential) stripCredential(req, policy.location, src);
