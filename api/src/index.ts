@@ -17,3 +17,4 @@ export * from './bounded-memo.js';
 export * from './kinds.js';
 export * from './cel/index.js';
 export * from './redacted.js';
+export * from './whole-number-flag.js';

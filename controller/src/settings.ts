@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { PORT, readWholeNumberFlag, TIMER_MS } from '@agw/api';
 
 /** Every setting of the controller binary: flags override env (AGW_* as upstream), which override defaults. */
 export interface ControllerSettings {
@@ -106,7 +107,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
   if (proxyAuth !== 'tokenreview' && proxyAuth !== 'none') throw new Error(`--proxy-auth ${proxyAuth}: expected tokenreview or none`);
   const kubeconfig = values.kubeconfig ?? env['KUBECONFIG'];
   const namespace = values.namespace ?? env['POD_NAMESPACE'] ?? 'agentgateway-system';
-  const xdsPort = Number(values['xds-port'] ?? env['AGW_XDS_PORT'] ?? 9978);
+  const xdsPort = readWholeNumberFlag('xds-port', values['xds-port'] ?? env['AGW_XDS_PORT'], 9978, PORT);
   const serviceType = values['proxy-service-type'] ?? env['AGW_PROXY_SERVICE_TYPE'] ?? 'LoadBalancer';
   if (!['LoadBalancer', 'NodePort', 'ClusterIP'].includes(serviceType))
     throw new Error(`--proxy-service-type ${serviceType}: expected LoadBalancer, NodePort or ClusterIP`);
@@ -122,20 +123,39 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): C
     proxyControllerAddress:
       values['proxy-controller-address'] ?? env['AGW_PROXY_CONTROLLER_ADDRESS'] ?? `agentgateway.${namespace}.svc:${xdsPort}`,
     proxyServiceType: serviceType as ControllerSettings['proxyServiceType'],
-    proxyResources: JSON.parse(env['AGW_PROXY_RESOURCES'] ?? '{}') as ControllerSettings['proxyResources'],
+    proxyResources: readProxyResources(env['AGW_PROXY_RESOURCES']),
     ...(kubeconfig ? { kubeconfig } : {}),
     namespace,
     controllerName: values['controller-name'] ?? env['AGW_CONTROLLER_NAME'] ?? 'agentgateway.dev/agentgateway',
     className: values['class-name'] ?? env['AGW_AGENTGATEWAY_CLASS_NAME'] ?? 'agentgateway',
     xdsHost: values['xds-host'] ?? env['AGW_XDS_HOST'] ?? '0.0.0.0',
     xdsPort,
-    adminPort: Number(values['admin-port'] ?? env['AGW_ADMIN_PORT'] ?? 9092),
+    adminPort: readWholeNumberFlag('admin-port', values['admin-port'] ?? env['AGW_ADMIN_PORT'], 9092, PORT),
     adminHost: values['admin-host'] ?? env['AGW_ADMIN_HOST'] ?? '0.0.0.0',
     proxyAuth,
     leaderElection: (values['leader-elect'] ?? env['AGW_LEADER_ELECT'] ?? 'true') !== 'false',
     identity: values.identity ?? env['POD_NAME'] ?? hostname(),
     logLevel: values['log-level'] ?? env['AGW_LOG_LEVEL'] ?? 'info',
     allowPlaintextKeyPush: values['allow-plaintext-key-push'] ?? env['AGW_ALLOW_PLAINTEXT_KEY_PUSH'] === 'true',
-    jwksRefetchMinIntervalMs: Number(values['jwks-refetch-min-interval-ms'] ?? env['AGW_JWKS_REFETCH_MIN_INTERVAL_MS'] ?? 30_000),
+    jwksRefetchMinIntervalMs: readWholeNumberFlag(
+      'jwks-refetch-min-interval-ms',
+      values['jwks-refetch-min-interval-ms'] ?? env['AGW_JWKS_REFETCH_MIN_INTERVAL_MS'],
+      30_000,
+      TIMER_MS,
+    ),
   };
+}
+
+/** AGW_PROXY_RESOURCES (the chart's proxy.resources as JSON): an object, or a one-line error at start. */
+function readProxyResources(raw: string | undefined): ControllerSettings['proxyResources'] {
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new Error(`AGW_PROXY_RESOURCES is not JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error('AGW_PROXY_RESOURCES must be a JSON object (a container resources block: requests, limits)');
+  return parsed as ControllerSettings['proxyResources'];
 }

@@ -4,6 +4,12 @@ import { parseArgs } from 'node:util';
 import { parsePortMap } from './port-map.js';
 import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
 import { TUNNEL_IDLE_TIMEOUT_MS } from './plugins/upgrade.js';
+import { PORT, readWholeNumberFlag as num, TIMER_MS, type WholeNumberRange } from '@agw/api';
+
+/** Worker processes: 1 to 64 (as `agw local --workers`; more than the CPUs only adds switching). */
+const WORKERS: WholeNumberRange = { min: 1, max: 64, unit: 'worker processes' };
+/** Verified-token cache entries per policy: 0 disables; 10 million (~4 GiB of entries) is past any sane bound. */
+const CACHE_ENTRIES: WholeNumberRange = { min: 0, max: 10_000_000, unit: 'entries' };
 
 /** Every setting of the proxy binary: flags override env, which override defaults. */
 export interface ProxySettings {
@@ -62,18 +68,6 @@ function readPathRules(mergeSlashes: string | undefined, semicolons: string | un
 export const DEFAULT_TOKEN_FILE = '/var/run/secrets/tokens/agentgateway';
 
 /** `--help`: every flag (each also read from its env variable: docs/operations.md). */
-/**
- * --tunnel-idle-timeout-ms: a whole number of ms, 0 to 2^31-1 (a socket's timeout range). Anything
- * else is refused at start: a NaN or negative value would otherwise throw in every WebSocket tunnel.
- */
-function readTunnelIdleTimeoutMs(raw: string | undefined): number {
-  if (raw === undefined) return TUNNEL_IDLE_TIMEOUT_MS;
-  const ms = Number(raw);
-  if (!/^\d+$/.test(raw) || ms > 2 ** 31 - 1)
-    throw new Error(`--tunnel-idle-timeout-ms takes a whole number of ms from 0 to 2147483647, not ${JSON.stringify(raw)}`);
-  return ms;
-}
-
 export const USAGE = `usage: node proxy/dist/main.js (--config <file> | --controller <host:port> --gateway <ns>/<name>) [flags]
 
 The agentgateway-ts proxy: serves one Gateway's listeners with its routes and policies. Every flag
@@ -149,15 +143,24 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     token: () => (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined),
     host: values.host ?? env['AGW_HOST'] ?? '0.0.0.0',
     portMap,
-    adminPort: Number(values['admin-port'] ?? env['AGW_ADMIN_PORT'] ?? 15000),
-    drainMs: Number(values['drain-ms'] ?? env['AGW_DRAIN_MS'] ?? 5000),
+    adminPort: num('admin-port', values['admin-port'] ?? env['AGW_ADMIN_PORT'], 15_000, PORT),
+    drainMs: num('drain-ms', values['drain-ms'] ?? env['AGW_DRAIN_MS'], 5_000, TIMER_MS),
     logLevel: values['log-level'] ?? env['AGW_LOG_LEVEL'] ?? 'info',
-    jwtCacheEntries: Number(values['jwt-cache-entries'] ?? env['AGW_JWT_CACHE_ENTRIES'] ?? 10_000),
-    workers: Math.max(1, Number(values.workers ?? env['AGW_WORKERS'] ?? availableParallelism())),
-    upstreamTimeoutMs: Number(values['upstream-timeout-ms'] ?? env['AGW_UPSTREAM_TIMEOUT_MS'] ?? 30_000),
-    tunnelIdleTimeoutMs: readTunnelIdleTimeoutMs(values['tunnel-idle-timeout-ms'] ?? env['AGW_TUNNEL_IDLE_TIMEOUT_MS']),
-    refetchIntervalMs: Number(values['refetch-interval-ms'] ?? env['AGW_REFETCH_INTERVAL_MS'] ?? 30_000),
-    workerIndex: Number(env['AGW_WORKER_INDEX'] ?? 0),
+    jwtCacheEntries: num('jwt-cache-entries', values['jwt-cache-entries'] ?? env['AGW_JWT_CACHE_ENTRIES'], 10_000, CACHE_ENTRIES),
+    workers: num('workers', values.workers ?? env['AGW_WORKERS'], Math.min(availableParallelism(), WORKERS.max), WORKERS),
+    upstreamTimeoutMs: num('upstream-timeout-ms', values['upstream-timeout-ms'] ?? env['AGW_UPSTREAM_TIMEOUT_MS'], 30_000, TIMER_MS),
+    tunnelIdleTimeoutMs: num(
+      'tunnel-idle-timeout-ms',
+      values['tunnel-idle-timeout-ms'] ?? env['AGW_TUNNEL_IDLE_TIMEOUT_MS'],
+      TUNNEL_IDLE_TIMEOUT_MS,
+      TIMER_MS,
+    ),
+    refetchIntervalMs: num('refetch-interval-ms', values['refetch-interval-ms'] ?? env['AGW_REFETCH_INTERVAL_MS'], 30_000, TIMER_MS),
+    workerIndex: num('worker-index (AGW_WORKER_INDEX)', env['AGW_WORKER_INDEX'], 0, {
+      min: 0,
+      max: WORKERS.max - 1,
+      unit: 'a worker index',
+    }),
     allowPlaintextKeyPush: values['allow-plaintext-key-push'] ?? env['AGW_ALLOW_PLAINTEXT_KEY_PUSH'] === 'true',
     pathRules: readPathRules(
       values['path-merge-slashes'] ?? env['AGW_PATH_MERGE_SLASHES'],

@@ -536,7 +536,7 @@ describe('WebSocket: the tunnel', () => {
     expect(readSettings(base, { AGW_TUNNEL_IDLE_TIMEOUT_MS: '250' }).tunnelIdleTimeoutMs).toBe(250);
     for (const bad of ['abc', '-1', '1.5', '99999999999'])
       expect(() => readSettings([...base, `--tunnel-idle-timeout-ms=${bad}`], {})).toThrow(
-        /^--tunnel-idle-timeout-ms takes a whole number of ms/,
+        /^--tunnel-idle-timeout-ms takes a whole number \(ms\) from 0 to 2147483647/,
       );
   });
 
