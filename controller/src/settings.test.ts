@@ -32,6 +32,10 @@ describe('settings: --proxy-controller-ca-file', () => {
 describe('settings: numeric flags are whole numbers in range, or refused at start', () => {
   it('defaults, and values from flags and env', () => {
     expect(readSettings([], {})).toMatchObject({ xdsPort: 9978, adminPort: 9092, jwksRefetchMinIntervalMs: 30_000 });
+    expect(readSettings([], { AGW_PROXY_RESOURCES: 'null' }).proxyResources).toEqual({});
+    expect(readSettings([], { AGW_PROXY_RESOURCES: '{"limits":{"memory":"256Mi"}}' }).proxyResources).toEqual({
+      limits: { memory: '256Mi' },
+    });
     expect(readSettings(['--xds-port=19978', '--admin-port', '0'], { AGW_JWKS_REFETCH_MIN_INTERVAL_MS: '5000' })).toMatchObject({
       xdsPort: 19978,
       adminPort: 0,

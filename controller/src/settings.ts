@@ -155,7 +155,8 @@ function readProxyResources(raw: string | undefined): ControllerSettings['proxyR
   } catch (err) {
     throw new Error(`AGW_PROXY_RESOURCES is not JSON: ${(err as Error).message}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+  if (parsed === null) return {}; // helm's toJson of an unset value
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
     throw new Error('AGW_PROXY_RESOURCES must be a JSON object (a container resources block: requests, limits)');
   return parsed as ControllerSettings['proxyResources'];
 }
