@@ -1,6 +1,6 @@
-import { inspect } from 'node:util';
-
 const SHOWN = '[redacted]';
+/** `util.inspect.custom`, by its registered name: api/ stays free of Node imports. */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 /**
  * A secret held in memory (a raw token, private key material): it prints as `[redacted]` through
@@ -21,7 +21,7 @@ export class Redacted<T> {
   toString(): string {
     return SHOWN;
   }
-  [inspect.custom](): string {
+  [INSPECT](): string {
     return SHOWN;
   }
 }
