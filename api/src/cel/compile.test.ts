@@ -84,9 +84,29 @@ describe('compile: size and nesting bounds', () => {
   });
 
   it('compiles expressions that can never type-check, and fails them at evaluation (as upstream)', () => {
-    const c = compiled("1 + 'a'");
-    expect(c.staticError).toBe('no such overload: int + string');
-    expect(c.evaluate({})).toEqual({ ok: false, error: 'no such overload: int + string', code: 'type_error' });
+    const c = compiled('nosuchfn(x)');
+    expect(c.staticError).toBe("found no matching overload for 'nosuchfn(dyn)'");
+    expect(c.evaluate({ metadata: { x: 1n } })).toEqual({
+      ok: false,
+      error: "found no matching overload for 'nosuchfn(dyn)'",
+      code: 'type_error',
+    });
+  });
+
+  it('types are decided at evaluation where a static check would refuse (cel-rust has no checker)', () => {
+    // A ternary with a null branch (upstream's "leave the body" idiom), mixed numeric equality.
+    const refused = compiled("response.code == 429 ? 'refused' : null");
+    expect(refused.staticError).toBeUndefined();
+    expect(refused.evaluate({ response: { code: 429n, headers: {} } })).toEqual({ ok: true, value: 'refused' });
+    expect(refused.evaluate({ response: { code: 200n, headers: {} } })).toEqual({ ok: true, value: null });
+    expect(compiled('1 == 1.0').evaluate({})).toEqual({ ok: true, value: true });
+    expect(compiled('1u == 1').evaluate({})).toEqual({ ok: true, value: true });
+    expect(compiled("{'a': 1}.a == 1.0").evaluate({})).toEqual({ ok: true, value: true });
+    expect(compiled("true ? 1 : 'a'").evaluate({})).toEqual({ ok: true, value: 1n });
+    // Still an error where no overload exists for the values themselves.
+    expect(compiled("1 + 'a'").evaluate({})).toMatchObject({ ok: false, code: 'no_such_overload' });
+    // Literals inside strings are not touched by the re-typing.
+    expect(compiled("metadata.x == 'dyn(1)' ? 'it' : null").evaluate({ metadata: { x: 'dyn(1)' } })).toEqual({ ok: true, value: 'it' });
   });
 
   it('stands in an always-failing expression for one that does not compile', () => {

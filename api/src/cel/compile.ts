@@ -128,7 +128,7 @@ function compile(source: string): CompileResult {
     return { ok: false, error: `expression nests deeper than ${CelLimits.maxNesting} levels`, offset: tooDeep };
   }
   const env = celEnvironment();
-  let parsed: ReturnType<Environment['parse']>;
+  let parsed: Parsed;
   try {
     parsed = env.parse(source);
   } catch (err) {
@@ -148,12 +148,17 @@ function compile(source: string): CompileResult {
   }
   const references = collectReferences(root);
 
-  let staticError: string | undefined;
-  try {
-    const checked = parsed.check();
-    if (!checked.valid) staticError = (checked.error as { summary?: string } | undefined)?.summary ?? String(checked.error?.message);
-  } catch (err) {
-    staticError = (err as Error).message;
+  let staticError = typeErrorOf(parsed);
+  if (staticError !== undefined) {
+    // Upstream's CEL (cel-rust) has no type checker: `code == 429 ? 'refused' : null` and
+    // `1 == 1.0` evaluate there. This engine checks types before it runs, so an expression that
+    // fails the check is parsed again with every literal typed `dyn`, which defers the overload
+    // choice to evaluation as cel-rust does. Well-typed expressions keep their static dispatch.
+    const widened = parseWidened(env, source, root);
+    if (widened !== undefined && typeErrorOf(widened) === undefined) {
+      parsed = widened;
+      staticError = undefined;
+    }
   }
   if (staticError !== undefined) {
     const error = staticError;
@@ -163,9 +168,10 @@ function compile(source: string): CompileResult {
 
   // Throws (caught above: the expression is refused) on an AST this module does not
   // understand, so nothing is ever evaluated without its bounds.
-  instrument(root);
+  const checkedRoot = parsed.ast as unknown as CelAstNode;
+  instrument(checkedRoot);
   const run = parsed as (ctx: object) => unknown;
-  const fast = fastPathOf(root);
+  const fast = fastPathOf(checkedRoot);
   return {
     ok: true,
     source,
@@ -195,6 +201,48 @@ function compile(source: string): CompileResult {
       }
     },
   };
+}
+
+type Parsed = ReturnType<Environment['parse']>;
+
+/** The type checker's verdict: undefined when the expression checks, else its message. */
+function typeErrorOf(parsed: Parsed): string | undefined {
+  try {
+    const checked = parsed.check();
+    return checked.valid ? undefined : ((checked.error as { summary?: string } | undefined)?.summary ?? String(checked.error?.message));
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * `source` parsed again with each literal wrapped in `dyn(…)` (literals are leaves: their source
+ * ranges never overlap), or undefined when there is no literal or the result does not parse
+ * (one more level of nesting per literal can cross the parser's depth bound).
+ */
+function parseWidened(env: Environment, source: string, root: CelAstNode): Parsed | undefined {
+  const literals: { start: number; end: number }[] = [];
+  const stack: CelAstNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.op === 'value') literals.push(node);
+    else stack.push(...children(node, false));
+  }
+  if (literals.length === 0) return undefined;
+  literals.sort((a, b) => a.start - b.start);
+  let out = '';
+  let at = 0;
+  for (const { start, end } of literals) {
+    if (start < at || end <= start) return undefined;
+    out += `${source.slice(at, start)}dyn(${source.slice(start, end)})`;
+    at = end;
+  }
+  out += source.slice(at);
+  try {
+    return env.parse(out);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -404,6 +452,20 @@ function mayReachBody(node: CelAstNode, parent: CelAstNode | undefined): boolean
   return true;
 }
 
+/**
+ * `variables()`: every variable the request has, as one map (upstream: "exposes all of the
+ * variables available as a value"; collectReferences marks every root read, so all are built).
+ */
+const variables: CelEvaluateFn = (_ev, _n, ctx) => {
+  const out: Record<string, unknown> = {};
+  const lookup = ctx as unknown as { getValue(name: string): unknown };
+  for (const root of ROOTS) {
+    const v = lookup.getValue(root);
+    if (v !== undefined) Object.defineProperty(out, root, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+};
+
 /** Node kinds whose result is charged by size: what reads or produces a (possibly large) value. */
 const SIZED = new Set(['id', '.', '[]', 'call', 'rcall']);
 
@@ -521,6 +583,7 @@ function overriddenMethod(node: CelAstNode, inner: CelEvaluateFn): CelEvaluateFn
 /** Global functions routed here: only `size(string)` (see `size` above). */
 function overriddenFunction(node: CelAstNode, inner: CelEvaluateFn): CelEvaluateFn {
   const [name, argNodes] = node.args as [string, CelAstNode[]];
+  if (name === 'variables' && argNodes.length === 0) return variables;
   if (name !== 'size' || argNodes.length !== 1) return inner;
   const arg = argNodes[0]!;
   return (ev: CelEvaluator, n: CelAstNode, ctx) => {

@@ -16,6 +16,9 @@ export interface CelAstNode {
   readonly op: string;
   readonly args: unknown;
   readonly pos: number;
+  /** The node's source range, UTF-16 offsets (end exclusive): compile.ts re-types literals by it. */
+  readonly start: number;
+  readonly end: number;
   readonly meta: {
     readonly alternate?: CelAstNode;
     readonly macro?: CelMacro;
