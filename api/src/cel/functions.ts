@@ -7,6 +7,7 @@ import { CelCidr, CelIp, parseCidr, parseIp } from './ip-cidr.js';
 import { celFail as fail, guarded } from './errors.js';
 import { parseJson, toJsonText } from './json.js';
 import { registerLazyMacros } from './lazy.js';
+import { registerMapMacros } from './maps.js';
 import { celMatches, celRegexReplace } from './regex.js';
 import { sha256, toHex } from './sha256.js';
 import * as strings from './strings.js';
@@ -30,6 +31,8 @@ import * as strings from './strings.js';
  * | strings extension | `charAt`, `indexOf`, `lastIndexOf`, `join`, `lowerAscii`, `upperAscii`, `trim`, `replace`, `split`, `substring`, `stripPrefix`, `stripSuffix` |
  * | `list.contains(x)`, `map.contains(key)` | upstream's `contains` on lists and maps |
  * | `m.merge(other)` | map union, `other` wins |
+ * | `m.mapValues(v, e)`, `m.filterKeys(k, p)`, `m.removeKeys(k, p)` | macros, maps.ts |
+ * | `variables()` | every variable of the request as one map (compile.ts evaluates it) |
  * | `ip(s)`, `isIP(s)`, `cidr(s)` and their methods | ip-cidr.ts |
  * | `math.greatest/least/ceil/floor/round/trunc/abs/sign/isInf/isNaN/isFinite/sqrt`, `max`, `min` | math extension subset |
  *
@@ -51,6 +54,7 @@ const MATH_VARIADIC = 16;
 
 export function registerFunctions(env: Environment): void {
   registerLazyMacros(env);
+  registerMapMacros(env);
 
   // json / toJson
   // Cost (see CelLimits.maxEvaluationCost): JSON.parse and the int conversion run at ~25 ns per
@@ -133,6 +137,8 @@ export function registerFunctions(env: Environment): void {
   // fail, uuid, random
   env.registerFunction('fail(string): dyn', (msg: string) => fail('fail', `fail() called: ${msg}`));
   env.registerFunction('uuid(): string', () => globalThis.crypto.randomUUID());
+  // Evaluated by compile.ts, which reads the activation; this overload only types the call.
+  env.registerFunction('variables(): map', () => fail('internal_error', 'variables() is evaluated by the compiler'));
   env.registerFunction('random(): double', () => Math.random());
 
   // strings extension (the names the library lacks; compile.ts routes the others)

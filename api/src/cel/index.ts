@@ -4,3 +4,4 @@ export * from './compile.js';
 export * from './ip-cidr.js';
 export * from './limits.js';
 export { lastEvaluationCost } from './cost.js';
+export { toJsonText } from './json.js';
