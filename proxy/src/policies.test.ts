@@ -83,6 +83,11 @@ function config(): ProxyConfigInput {
       r('badbody.test', { policies: { transformation: 'badbody' } }),
       r('response.test', { policies: { transformation: 'response' } }),
       r('response-body.test', { policies: { transformation: 'response-body' } }),
+      r('inject-body.test', { policies: { transformation: 'inject-body' } }),
+      r('map-body.test', { policies: { transformation: 'map-body' } }),
+      r('null-body.test', { policies: { transformation: 'null-body' } }),
+      r('status.test', { policies: { transformation: 'status' } }),
+      r('proxy-vars.test', { policies: { transformation: 'proxy-vars' } }),
       r('pass.test', { policies: { jwt: 'optional', backendAuth: 'default' } }),
       r('pass-header.test', { policies: { jwt: 'strict', backendAuth: 'header' } }),
       r('pass-query.test', { policies: { jwt: 'strict', backendAuth: 'query' } }),
@@ -191,6 +196,40 @@ function config(): ProxyConfigInput {
         'response-body': transformation('response-body', [
           {
             response: transform({ body: "toJson({'wrapped': json(response.body).method})", set: [{ name: 'x-wrapped', value: "'yes'" }] }),
+          },
+        ]),
+        // upstream's doc-tested inject-response-body: the response built from the request body.
+        'inject-body': transformation('inject-body', [
+          { response: transform({ body: '"{\\"hello\\": \\"" + string(json(request.body).name) + "\\"}"' }) },
+        ]),
+        'map-body': transformation('map-body', [
+          {
+            request: transform({ body: "{'path': request.path, 'n': 1}" }),
+            response: transform({ body: 'json(response.body).with(b, {"method": b.method, "added": true})' }),
+          },
+        ]),
+        'null-body': transformation('null-body', [{ response: transform({ body: "response.code == 429 ? 'refused' : null" }) }]),
+        // upstream's change-response-status example: an int, not a string.
+        status: transformation('status', [
+          {
+            response: transform({
+              set: [
+                { name: ':status', value: 'request.uri.contains("foo=bar") ? 401 : 403' },
+                { name: 'x-string-status', value: "'418'" },
+              ],
+            }),
+          },
+        ]),
+        'proxy-vars': transformation('proxy-vars', [
+          {
+            request: transform({
+              set: [
+                { name: 'x-gw', value: "proxy.gateway.namespace + '/' + proxy.gateway.name" },
+                { name: 'x-listener', value: 'proxy.listener.name' },
+                { name: 'x-route', value: "proxy.route.kind + ' ' + proxy.route.namespace + '/' + proxy.route.name" },
+                { name: 'x-variables', value: "variables().proxy.listener.name + ' ' + variables().request.method" },
+              ],
+            }),
           },
         ]),
         tier: transformation('tier', [{ request: transform({ set: [{ name: 'x-user-tier', value: "default(jwt.tier, 'free')" }] }) }]),
@@ -384,6 +423,45 @@ describe('transformation over HTTP', () => {
     expect(res.body).toBe('{"wrapped":"DELETE"}');
     expect(res.headers['content-length']).toBe(String(res.body.length));
     expect(res.headers['x-wrapped']).toBe('yes');
+  });
+
+  it("a response body from the request's body (upstream's inject-response-body guide)", async () => {
+    const res = await get('inject-body.test', {
+      method: 'POST',
+      path: '/post',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name": "user123"}',
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ hello: 'user123' });
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.body)));
+    expect(seen().body).toBe('{"name": "user123"}');
+  });
+
+  it('a body expression that returns a map sends its JSON, on the request and on the response', async () => {
+    const res = await get('map-body.test', { path: '/p', method: 'PATCH' });
+    expect(seen().body).toBe('{"path":"/p","n":1}');
+    expect(seen().headers['content-length']).toBe(String(seen().body.length));
+    expect(JSON.parse(res.body)).toEqual({ method: 'PATCH', added: true });
+  });
+
+  it('a body expression that returns null leaves the body as it was', async () => {
+    const res = await get('null-body.test', { method: 'PUT' });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ method: 'PUT' });
+  });
+
+  it(':status takes an int (upstream: a string leaves the status); set from the request', async () => {
+    expect((await get('status.test', { path: '/x?foo=bar' })).status).toBe(401);
+    expect((await get('status.test', { path: '/x' })).status).toBe(403);
+  });
+
+  it('proxy.gateway, proxy.listener and proxy.route are objects (upstream schema); variables() has them all', async () => {
+    await get('proxy-vars.test');
+    expect(seen().headers['x-gw']).toBe('default/gw');
+    expect(seen().headers['x-listener']).toBe('http');
+    expect(seen().headers['x-route']).toBe('HTTPRoute default/proxy-vars.test');
+    expect(seen().headers['x-variables']).toBe('http GET');
   });
 
   it("PreRouting transformation feeds the route match (claim-based routing); the route's own transformation runs after", async () => {

@@ -37,7 +37,11 @@ const activation: CelActivation = {
     body: '{"a": 1, "model": "gpt", "messages": [{"role": "user"}]}',
   },
   source: { address: '10.1.2.3', port: 54_321n },
-  proxy: { gateway: 'default/gw', listener: 'http', route: 'default/r' },
+  proxy: {
+    gateway: { namespace: 'default', name: 'gw' },
+    listener: { name: 'http' },
+    route: { namespace: 'default', name: 'r', kind: 'HTTPRoute' },
+  },
   metadata: { tenant: 'acme' },
 };
 
@@ -88,7 +92,9 @@ describe('upstream idioms', () => {
     ['json(request.body).messages[0].role', 'user'],
     ["json(request.body).with(b, b.model + ':' + string(b.messages.size()))", 'gpt:1'],
     ['metadata.tenant', 'acme'],
-    ['proxy.gateway', 'default/gw'],
+    ['proxy.gateway.name', 'gw'],
+    ["proxy.gateway.namespace + '/' + proxy.route.name + ' ' + proxy.route.kind", 'default/r HTTPRoute'],
+    ['proxy.listener.name', 'http'],
     ["'Bearer ' + jwt.sub", 'Bearer ignore@agentgateway.dev'],
   ])('%s', (expr, want) => {
     expect(run(expr)).toEqual({ ok: true, value: want });

@@ -67,13 +67,14 @@ export interface CelSource {
   readonly port: bigint;
 }
 
+/** `proxy`: where the request was accepted and routed (upstream's shape: objects, not strings). */
 export interface CelProxyInfo {
-  /** `namespace/name` of the Gateway. */
-  readonly gateway?: string;
-  /** The listener name. */
-  readonly listener?: string;
-  /** `namespace/name` of the route. */
-  readonly route?: string;
+  /** The Gateway serving the request. */
+  readonly gateway?: { readonly namespace: string; readonly name: string };
+  /** The listener that accepted it. */
+  readonly listener?: { readonly name: string };
+  /** The selected route (set once a route is chosen: absent in PreRouting expressions). */
+  readonly route?: { readonly namespace: string; readonly name: string; readonly kind: string };
 }
 
 export interface CelDestination {

@@ -70,11 +70,11 @@ export class RequestActivation implements CelActivation {
     if (this.#proxy === undefined) {
       const state = this.req.agw;
       const gw = state.runtime?.config.gateway;
-      const route = state.route?.id.split('/', 2).join('/');
+      const [namespace, name] = state.route?.id.split('/', 2) ?? [];
       this.#proxy = {
-        ...(gw !== undefined ? { gateway: `${gw.namespace}/${gw.name}` } : {}),
-        ...(state.listener !== undefined ? { listener: state.listener.name } : {}),
-        ...(route !== undefined ? { route } : {}),
+        ...(gw !== undefined ? { gateway: { namespace: gw.namespace, name: gw.name } } : {}),
+        ...(state.listener !== undefined ? { listener: { name: state.listener.name } } : {}),
+        ...(namespace !== undefined && name !== undefined ? { route: { namespace, name, kind: 'HTTPRoute' } } : {}),
       };
     }
     return this.#proxy;

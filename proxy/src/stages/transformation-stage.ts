@@ -5,6 +5,7 @@ import {
   type CompiledExpression,
   type CompiledTransform,
   type CompiledTransformationPolicy,
+  toJsonText,
 } from '@agw/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RuntimeConfig } from '../config/compile.js';
@@ -146,7 +147,9 @@ export function compileTransformation(policy: CompiledTransformationPolicy): Tra
   return {
     policy: policy.policy,
     entries,
-    needsRequestBody: requestSide.some((x) => x.references.requestBody),
+    // A response expression can read the request body too (`json(request.body).name` in a
+    // response body): it is buffered on the way in, as it cannot be read after forwarding.
+    needsRequestBody: requestSide.some((x) => x.references.requestBody) || responseSide.some((x) => x.references.requestBody),
     hasResponse,
     needsResponseBody:
       hasResponse && (entries.some((e) => e.response?.body !== undefined) || responseSide.some((x) => x.references.responseBody)),
@@ -174,14 +177,24 @@ export function headerValueOf(r: CelResult): string | undefined {
   return FIELD_VALUE.test(s) ? s : undefined;
 }
 
-/** A body from an expression's result: a string (UTF-8) or bytes; anything else, or an error, is an empty body. */
-function bodyOf(r: CelResult): { bytes: Uint8Array; ok: boolean } {
-  if (r.ok && typeof r.value === 'string') {
-    const b = Buffer.from(r.value, 'utf8');
-    return { bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength), ok: true };
+/**
+ * A body from an expression's result (upstream's `eval_body`): a string is sent as UTF-8, bytes as
+ * they are, null leaves the body as it was (`undefined`: `code == 429 ? 'refused' : null`), any
+ * other value (a map, a list, a number, a bool) as its JSON text. An error is an empty body.
+ */
+function bodyOf(r: CelResult): { bytes: Uint8Array; ok: boolean } | undefined {
+  if (!r.ok) return { bytes: new Uint8Array(0), ok: false };
+  const v = r.value;
+  if (v === null) return undefined;
+  if (v instanceof Uint8Array) return { bytes: v, ok: true };
+  let text: string;
+  try {
+    text = typeof v === 'string' ? v : toJsonText(v);
+  } catch {
+    return { bytes: new Uint8Array(0), ok: false };
   }
-  if (r.ok && r.value instanceof Uint8Array) return { bytes: r.value, ok: true };
-  return { bytes: new Uint8Array(0), ok: false };
+  const b = Buffer.from(text, 'utf8');
+  return { bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength), ok: true };
 }
 
 /** The first entry whose condition is true (an entry without one always is; an error is false), or -1. */
@@ -317,22 +330,30 @@ export function applyResponseTransforms(
     const t = i < 0 ? undefined : (policy.entries[i] as EntryRuntime).response;
     if (t === undefined) continue;
     for (const m of t.metadata) setMetadata(state, m.name, m.expression.evaluate(act));
-    const adds = t.add.map((op) => headerValueOf(op.expression.evaluate(act)));
-    const sets = t.set.map((op) => headerValueOf(op.expression.evaluate(act)));
-    const newBody = t.body === undefined ? undefined : bodyOf(t.body.evaluate(act)).bytes;
+    const adds = t.add.map((op) => op.expression.evaluate(act));
+    const sets = t.set.map((op) => op.expression.evaluate(act));
+    const newBody = t.body === undefined ? undefined : bodyOf(t.body.evaluate(act))?.bytes;
     t.add.forEach((op, j) => {
-      const v = adds[j];
-      if (op.target === 'status') out = { ...out, status: statusOf(v) ?? out.status };
-      else if (v === undefined) delete headers[op.name];
+      const r = adds[j] as CelResult;
+      if (op.target === 'status') {
+        out = { ...out, status: statusOf(r) ?? out.status };
+        return;
+      }
+      const v = headerValueOf(r);
+      if (v === undefined) delete headers[op.name];
       else {
         const prior = headers[op.name];
         headers[op.name] = prior === undefined ? v : [...(Array.isArray(prior) ? prior : [prior]), v];
       }
     });
     t.set.forEach((op, j) => {
-      const v = sets[j];
-      if (op.target === 'status') out = { ...out, status: statusOf(v) ?? out.status };
-      else if (v === undefined) delete headers[op.name];
+      const r = sets[j] as CelResult;
+      if (op.target === 'status') {
+        out = { ...out, status: statusOf(r) ?? out.status };
+        return;
+      }
+      const v = headerValueOf(r);
+      if (v === undefined) delete headers[op.name];
       else headers[op.name] = v;
     });
     for (const name of t.remove) delete headers[name];
@@ -342,10 +363,20 @@ export function applyResponseTransforms(
   return out;
 }
 
-/** `:status` from a string such as `"404"`: 200-599 (a 1xx cannot end a response); else unchanged. */
-function statusOf(v: string | undefined): number | undefined {
-  if (v === undefined || !/^[2-5]\d\d$/.test(v)) return undefined;
-  return Number(v);
+/**
+ * `:status` from an int (upstream takes only int/uint: `request.uri.contains('foo=bar') ? 401 :
+ * 403`; a string or an error leaves the status as it was), 200-599: a 1xx cannot end a response.
+ */
+function statusOf(r: CelResult): number | undefined {
+  if (!r.ok) return undefined;
+  const v = r.value;
+  const n =
+    typeof v === 'bigint'
+      ? v
+      : typeof v === 'object' && v !== null && typeof v.valueOf() === 'bigint'
+        ? (v.valueOf() as bigint)
+        : undefined;
+  return n !== undefined && n >= 200n && n <= 599n ? Number(n) : undefined;
 }
 
 function celResponseHeaders(headers: ResponseHeaders): Record<string, string | readonly string[]> {
