@@ -125,6 +125,33 @@ describe('agw validate', () => {
     ]);
   });
 
+  it('a CEL expression that does not parse is a warning (the API server admits it); --strict makes it fail', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agw-validate-'));
+    const f = join(dir, 'p.yaml');
+    writeFileSync(
+      f,
+      [
+        'apiVersion: agentgateway.dev/v1alpha1',
+        'kind: AgentgatewayPolicy',
+        'metadata: {name: p, namespace: default}',
+        'spec:',
+        '  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: gw}]',
+        '  traffic:',
+        '    transformation:',
+        '      request:',
+        '        set: [{name: x-path, value: "{{ request.path }}"}]',
+        '',
+      ].join('\n'),
+    );
+    const warning = `warning: ${f}:9: AgentgatewayPolicy default/p: spec.traffic.transformation.request.set.0.value: header value is not a valid CEL expression: {{ request.path }} (PartiallyValid: this expression fails at every request)\n`;
+    expect(await agw(['validate', '-f', f])).toMatchObject({ code: 0, stdout: '1 object(s) valid, 1 warning(s)\n', stderr: warning });
+    expect(await agw(['validate', '--strict', '-f', f])).toMatchObject({
+      code: 1,
+      stdout: '1 problem(s) in 1 object(s)\n',
+      stderr: warning,
+    });
+  });
+
   it('a kind spelled with the wrong case is a warning on stderr; the exit code stays 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'agw-validate-'));
     writeFileSync(
@@ -191,7 +218,7 @@ describe('agw help, version, usage errors and exit codes', () => {
         '--log-level',
         '--no-watch',
       ],
-      validate: ['-f', '--file', '-o', '--output'],
+      validate: ['-f', '--file', '-o', '--output', '--strict'],
       token: ['--user', '--password', '--issuer', '--client-id', '--key', '--claims', '--ttl'],
       status: ['--kubeconfig', '-n', '--namespace', '-A', '--all-namespaces', '-o', '--output'],
     };

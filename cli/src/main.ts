@@ -133,18 +133,22 @@ ${EXIT_LINE}`,
     .usage('-f <file|dir>... [options]')
     .option('-f, --file <path...>', 'manifest files or directories (YAML; repeatable; required)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--strict', 'warnings fail too (exit code 1), e.g. in CI')
     .addHelpText(
       'after',
       `
 Examples:
   agw validate -f examples/quickstart
   agw validate -f policy.yaml -f routes/ -o json     # {valid, checked, ignored, errors, problems, warnings}
+  agw validate --strict -f policies/                 # a CEL expression that does not parse fails too
 
-Exit code 1 when any file does not load or any object is invalid; warnings (printed on stderr, e.g. a
-kind spelled with the wrong case) do not change it.
+Exit code 1 when any file does not load or any object is invalid (the API server would refuse it,
+or the controller would leave it out). Warnings, printed on stderr, do not change it unless
+--strict: a kind spelled with the wrong case, a CEL expression that does not parse (the API server
+admits it; the policy is Accepted=True PartiallyValid and the expression fails at every request).
 ${EXIT_LINE}`,
     )
-    .action(async (o: { file?: string[]; output: 'text' | 'json' }, cmd: Command) => {
+    .action(async (o: { file?: string[]; output: 'text' | 'json'; strict?: boolean }, cmd: Command) => {
       setExit((await import('./commands/validate.js')).runValidate(o, (m) => usage(cmd, m)));
     });
   v.usageAfterErrors();

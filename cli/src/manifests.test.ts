@@ -242,7 +242,7 @@ describe('validateManifests', () => {
     ]);
   });
 
-  it("a CEL expression that does not parse is a problem at its line, with the policy status's message", () => {
+  it("a CEL expression that does not parse is a warning at its line (the API server admits it), with the policy status's message", () => {
     const f = file(
       [
         'apiVersion: agentgateway.dev/v1alpha1',
@@ -270,34 +270,29 @@ describe('validateManifests', () => {
       ].join('\n'),
     );
     const object = 'AgentgatewayPolicy t/p';
-    expect(validateManifests(loadManifests([f]).manifests).problems).toEqual([
+    const checked = validateManifests(loadManifests([f]).manifests);
+    expect(checked.problems).toEqual([]);
+    const suffix = ' (PartiallyValid: this expression fails at every request)';
+    expect(checked.warnings).toEqual([
       {
         file: f,
         line: 20,
-        object,
-        field: 'spec.traffic.jwtAuthentication.location.expression',
-        message: "jwtAuthentication location expression is not a valid CEL expression: request.headers['x'",
+        message: `${object}: spec.traffic.jwtAuthentication.location.expression: ${"jwtAuthentication location expression is not a valid CEL expression: request.headers['x'"}${suffix}`,
       },
       {
         file: f,
         line: 11,
-        object,
-        field: 'spec.traffic.authorization.policy.matchExpressions.1',
-        message: 'authorization matchExpression is not a valid CEL expression: request.path.startsWith(',
+        message: `${object}: spec.traffic.authorization.policy.matchExpressions.1: ${'authorization matchExpression is not a valid CEL expression: request.path.startsWith('}${suffix}`,
       },
       {
         file: f,
         line: 16,
-        object,
-        field: 'spec.traffic.transformation.request.set.0.value',
-        message: 'header value is not a valid CEL expression: {{ jwt.sub }}',
+        message: `${object}: spec.traffic.transformation.request.set.0.value: ${'header value is not a valid CEL expression: {{ jwt.sub }}'}${suffix}`,
       },
       {
         file: f,
         line: 18,
-        object,
-        field: 'spec.traffic.transformation.request.metadata.tier',
-        message: "metadata value is not a valid CEL expression: 'open",
+        message: `${object}: spec.traffic.transformation.request.metadata.tier: ${"metadata value is not a valid CEL expression: 'open"}${suffix}`,
       },
     ]);
   });

@@ -68,7 +68,13 @@ export function validateManifests(manifests: readonly Manifest[]): {
       }
     }
     problems.push(...routeProblems(m, parsed.httpRoutes));
-    problems.push(...policyProblems(m, parsed.policies));
+    // Admitted by the API server, PartiallyValid in the controller: a warning (kubectl apply works).
+    for (const p of policyProblems(m, parsed.policies))
+      warnings.push({
+        file: p.file,
+        line: p.line,
+        message: `${p.object}: ${p.field}: ${p.message} (PartiallyValid: this expression fails at every request)`,
+      });
   }
   return { problems, checked, ignored, warnings };
 }

@@ -143,7 +143,7 @@ describe('agw local', () => {
     const message = 'authorization matchExpression is not a valid CEL expression: request.path.startsWith(';
     await eventually(async () => printed.some((l) => l.includes(message)));
     expect(printed.find((l) => l.includes(message))).toBe(
-      `error: ${f}:11: AgentgatewayPolicy httpbin/bad-expression: spec.traffic.authorization.policy.matchExpressions.0: ${message} (policy PartiallyValid: the expression always fails)`,
+      `warning: ${f}:11: AgentgatewayPolicy httpbin/bad-expression: spec.traffic.authorization.policy.matchExpressions.0: ${message} (policy PartiallyValid: the expression always fails)`,
     );
     // The status line says the same. (A Deny whose expression cannot compile never denies: traffic is unchanged.)
     await eventually(async () =>

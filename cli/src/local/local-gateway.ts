@@ -191,7 +191,7 @@ export class LocalGateway {
       for (const p of routeProblems(m, parsed.httpRoutes)) this.o.print(`error: ${formatProblem(p)} (rule left out)`);
       // An expression that does not parse: the policy is PartiallyValid and the expression fails at every request.
       for (const p of policyProblems(m, parsed.policies))
-        this.o.print(`error: ${formatProblem(p)} (policy PartiallyValid: the expression always fails)`);
+        this.o.print(`warning: ${formatProblem(p)} (policy PartiallyValid: the expression always fails)`);
     }
     this.manifests = [...kept, ...fresh];
   }
