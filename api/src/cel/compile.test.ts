@@ -274,6 +274,7 @@ describe('hostile expressions are bounded', () => {
 describe('references', () => {
   const none = {
     request: false,
+    requestHeaders: false,
     requestBody: false,
     jwt: false,
     source: false,
@@ -286,13 +287,15 @@ describe('references', () => {
   it.each<[string, Partial<typeof none>]>([
     ['jwt.sub', { jwt: true }],
     ["default(jwt.role, 'user')", { jwt: true }],
-    ["request.headers['x'] == 'y'", { request: true }],
+    ["request.headers['x'] == 'y'", { request: true, requestHeaders: true }],
+    ["request.method != 'TRACE'", { request: true }],
     ['request.path.startsWith(jwt.sub)', { request: true, jwt: true }],
     ['json(request.body).a', { request: true, requestBody: true }],
+    ["request['headers'].size()", { request: true, requestHeaders: true }],
     ["request['body'].size()", { request: true, requestBody: true }],
     ["request['path'].size()", { request: true }],
-    ['toJson(request)', { request: true, requestBody: true }],
-    ['request.with(r, r.body)', { request: true, requestBody: true }],
+    ['toJson(request)', { request: true, requestHeaders: true, requestBody: true }],
+    ['request.with(r, r.body)', { request: true, requestHeaders: true, requestBody: true }],
     ['has(response.body)', { response: true, responseBody: true }],
     ['response.code == 200', { response: true }],
     ["cidr('10.0.0.0/8').containsIP(source.address)", { source: true }],
@@ -301,6 +304,19 @@ describe('references', () => {
     ['requestx.body', {}],
   ])('%s', (expr, want) => {
     expect(compiled(expr).references).toEqual({ ...none, ...want });
+  });
+
+  it.each<[string, boolean]>([
+    ['jwt.sub', true],
+    ["default(jwt.role, 'user') == 'admin'", true],
+    ["jwt.scope.split(' ').exists(s, s == 'read')", true],
+    ['jwt.sub + uuid()', false],
+    ['jwt.n > random()', false],
+    ["jwt.sub == request.headers['x']", false],
+    ["'x'", false],
+    ['variables().jwt.sub', false],
+  ])('%s depends on jwt alone: %s', (expr, want) => {
+    expect(compiled(expr).onlyJwt).toBe(want);
   });
 
   it('variables() references everything', () => {

@@ -29,6 +29,12 @@ export interface CompiledExpression {
   readonly source: string;
   /** Which variables the expression reads, so the caller builds (and buffers) only those. */
   readonly references: CelReferences;
+  /**
+   * The result depends on the verified claims alone: the expression reads no variable but `jwt`
+   * and calls no random function (`uuid()`, `random()`), so a caller may keep its result per
+   * verified token (the proxy does: a cache hit re-evaluates nothing).
+   */
+  readonly onlyJwt: boolean;
   /** Set when the expression parses but can never evaluate (a type error): the error it returns. */
   readonly staticError?: string;
   evaluate(activation: CelActivation): CelResult;
@@ -66,6 +72,8 @@ export type CelResult =
  */
 export interface CelReferences {
   readonly request: boolean;
+  /** `request.headers` (or the whole `request`) is read: the caller builds the header map. */
+  readonly requestHeaders: boolean;
   readonly requestBody: boolean;
   readonly jwt: boolean;
   readonly source: boolean;
@@ -163,7 +171,7 @@ function compile(source: string): CompileResult {
   if (staticError !== undefined) {
     const error = staticError;
     const failure: CelResult = { ok: false, error, code: 'type_error' };
-    return { ok: true, source, references, staticError: error, evaluate: () => failure };
+    return { ok: true, source, references, onlyJwt: false, staticError: error, evaluate: () => failure };
   }
 
   // Throws (caught above: the expression is refused) on an AST this module does not
@@ -176,6 +184,7 @@ function compile(source: string): CompileResult {
     ok: true,
     source,
     references,
+    onlyJwt: dependsOnJwtAlone(references, checkedRoot),
     evaluate(activation: CelActivation): CelResult {
       if (fast !== undefined && activation !== undefined && activation !== null) {
         const answered = fast(activation);
@@ -258,11 +267,12 @@ export function compileExpressionOrFailing(source: string): CompiledExpression {
     error: `the expression ${JSON.stringify(source)} could not be compiled: ${compiled.error}`,
     code: 'compile_error',
   };
-  return { ok: true, source, references: NO_REFERENCES, staticError: failure.error, evaluate: () => failure };
+  return { ok: true, source, references: NO_REFERENCES, onlyJwt: false, staticError: failure.error, evaluate: () => failure };
 }
 
 const NO_REFERENCES: CelReferences = Object.freeze({
   request: false,
+  requestHeaders: false,
   requestBody: false,
   jwt: false,
   source: false,
@@ -430,8 +440,9 @@ function collectReferences(root: CelAstNode): CelReferences {
     if (node.op === 'id' && typeof node.args === 'string' && (ROOTS as readonly string[]).includes(node.args)) {
       const name = node.args as Root;
       refs[name] = true;
-      if ((name === 'request' || name === 'response') && mayReachBody(node, parent))
+      if ((name === 'request' || name === 'response') && mayReachField(node, parent, 'body'))
         refs[name === 'request' ? 'requestBody' : 'responseBody'] = true;
+      if (name === 'request' && mayReachField(node, parent, 'headers')) refs.requestHeaders = true;
     }
     if (node.op === 'call' && Array.isArray(node.args) && node.args[0] === 'variables') {
       for (const k of Object.keys(refs) as (keyof CelReferences)[]) refs[k] = true;
@@ -442,12 +453,30 @@ function collectReferences(root: CelAstNode): CelReferences {
 }
 
 /** False only when `node` (the `request`/`response` identifier) is used as `x.field` or `x['field']` with another field. */
-function mayReachBody(node: CelAstNode, parent: CelAstNode | undefined): boolean {
+function mayReachField(node: CelAstNode, parent: CelAstNode | undefined, field: string): boolean {
   if (!parent || !Array.isArray(parent.args) || parent.args[0] !== node) return true;
-  if (parent.op === '.') return parent.args[1] === 'body';
+  if (parent.op === '.') return parent.args[1] === field;
   if (parent.op === '[]') {
     const index = parent.args[1] as CelAstNode;
-    return !(index.op === 'value' && typeof index.args === 'string' && index.args !== 'body');
+    return !(index.op === 'value' && typeof index.args === 'string' && index.args !== field);
+  }
+  return true;
+}
+
+/** Functions whose result is not a function of their arguments: an expression calling one is never kept. */
+const RANDOM_FUNCTIONS = new Set(['uuid', 'random']);
+
+function dependsOnJwtAlone(refs: CelReferences, root: CelAstNode): boolean {
+  if (!refs.jwt) return false;
+  for (const k of Object.keys(refs) as (keyof CelReferences)[]) if (k !== 'jwt' && refs[k]) return false;
+  const stack: CelAstNode[] = [root];
+  const seen = new Set<CelAstNode>();
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (seen.has(node)) continue;
+    seen.add(node);
+    if (node.op === 'call' && RANDOM_FUNCTIONS.has((node.args as [string])[0])) return false;
+    stack.push(...children(node, true));
   }
   return true;
 }

@@ -1,6 +1,7 @@
 import {
   compileExpressionOrFailing,
   toCelValue,
+  type CelResult,
   type CelValue,
   type CompiledExpression,
   type CompiledJwtPolicy,
@@ -32,6 +33,12 @@ export interface JwtSuccess {
    * cache hit costs no conversion; null when the claims cannot be converted (nested too deep).
    */
   celClaims?: CelValue;
+  /**
+   * Results of expressions that depend on the claims alone (`CompiledExpression.onlyJwt`), by
+   * source text, kept with the cached result so a cache hit evaluates none of them again; at most
+   * `MAX_KEPT_RESULTS` per token (plugins/cel-activation.ts).
+   */
+  celResults?: Map<string, CelResult>;
 }
 
 /** The claims of a verified token as CEL sees them (`jwt`), converted once per verified token; undefined if they cannot be. */

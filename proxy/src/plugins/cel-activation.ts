@@ -3,6 +3,7 @@ import {
   type CelActivation,
   type CelProxyInfo,
   type CelRequest,
+  type CelResult,
   type CelResponse,
   type CelSource,
   type CelValue,
@@ -32,11 +33,45 @@ export class RequestActivation implements CelActivation {
   #source: CelSource | undefined;
   #proxy: CelProxyInfo | undefined;
   #response: CelResponse | undefined;
+  /** Set while `evaluate()` runs an expression that does not read `request.headers`: the view leaves them out. */
+  #withoutHeaders = false;
 
   constructor(private readonly req: FastifyRequest) {}
 
   get request(): CelRequest {
-    return (this.#request ??= requestView(this.req));
+    const view = this.#request;
+    if (view === undefined) return (this.#request = requestView(this.req, !this.#withoutHeaders));
+    if (view.headers === undefined && !this.#withoutHeaders)
+      (view as { headers?: CelRequest['headers'] }).headers = effectiveCelHeaders(this.req);
+    return view;
+  }
+
+  /**
+   * Evaluates an expression against this request. One that depends on the claims alone is
+   * answered from the verified token's kept results (computed on the token's first use), so a
+   * cache hit evaluates no jwt-only rule or header again; one that reads no header builds no
+   * header map.
+   */
+  evaluate(expression: CompiledExpression): CelResult {
+    if (expression.onlyJwt) {
+      const verified = this.req.agw.verified;
+      if (verified !== undefined) {
+        const kept = verified.celResults ?? (verified.celResults = new Map());
+        let r = kept.get(expression.source);
+        if (r === undefined) {
+          r = expression.evaluate(this);
+          if (kept.size < MAX_KEPT_RESULTS) kept.set(expression.source, r);
+        }
+        return r;
+      }
+    }
+    if (expression.references.requestHeaders) return expression.evaluate(this);
+    this.#withoutHeaders = true;
+    try {
+      return expression.evaluate(this);
+    } finally {
+      this.#withoutHeaders = false;
+    }
   }
 
   // An undefined root is absent for CEL (`unknown_variable`): the types say CelValue, as CelActivation's optional roots.
@@ -87,6 +122,13 @@ export class RequestActivation implements CelActivation {
   }
 }
 
+/**
+ * Results kept per verified token: enough for every jwt-only rule and header of the policies a
+ * token meets in practice; beyond it expressions are evaluated as usual. Bounds the memory a token
+ * in the verified-token cache (10,000 by default) can hold: ~100 bytes per kept result.
+ */
+const MAX_KEPT_RESULTS = 32;
+
 const EMPTY: Readonly<Record<string, CelValue>> = Object.freeze(Object.create(null) as Record<string, CelValue>);
 
 /** The request's activation, created on first use. */
@@ -107,7 +149,7 @@ export function locationActivation(req: FastifyRequest, expression: CompiledExpr
  * Map built from `rawHeaders` (~1 µs for ten headers; `headersDistinct` plus an object with a
  * property defined per header cost ~7 µs).
  */
-function requestView(req: FastifyRequest): CelRequest {
+function requestView(req: FastifyRequest, withHeaders: boolean): CelRequest {
   const state = req.agw;
   const edits = state.edits;
   const raw = req.raw;
@@ -125,7 +167,8 @@ function requestView(req: FastifyRequest): CelRequest {
     path: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q),
     pathAndQuery,
     version: raw.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${raw.httpVersion}`,
-    headers: effectiveCelHeaders(req),
+    // Built on demand (see RequestActivation.request): most rules read the path or a claim, not headers.
+    headers: withHeaders ? effectiveCelHeaders(req) : (undefined as never),
   };
   // Absent in CEL (not an empty value) unless buffered: only when an expression reads it.
   return body === undefined ? view : { ...view, body };
@@ -207,6 +250,6 @@ export function credentialSourceOf(req: FastifyRequest, withExpression: boolean)
 
 /** True only when the expression evaluates to `true`; an error or any other value is false (upstream). */
 export function evaluatesTrue(expression: CompiledExpression, activation: CelActivation): boolean {
-  const r = expression.evaluate(activation);
+  const r = activation instanceof RequestActivation ? activation.evaluate(expression) : expression.evaluate(activation);
   return r.ok && r.value === true;
 }

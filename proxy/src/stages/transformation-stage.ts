@@ -230,12 +230,12 @@ export function applyRequestTransform(req: FastifyRequest, t: TransformRuntime, 
   const state = req.agw;
   const act = activationOf(req);
   let failed = 0;
-  for (const m of t.metadata) if (!setMetadata(state, m.name, m.expression.evaluate(act))) failed++;
+  for (const m of t.metadata) if (!setMetadata(state, m.name, act.evaluate(m.expression))) failed++;
   const nAdd = t.add.length;
   const nSet = t.set.length;
-  for (let i = 0; i < nAdd; i++) addValues[i] = headerValueOf((t.add[i] as HeaderOp).expression.evaluate(act));
-  for (let i = 0; i < nSet; i++) setValues[i] = headerValueOf((t.set[i] as HeaderOp).expression.evaluate(act));
-  const body = t.body === undefined ? undefined : bodyOf(t.body.evaluate(act));
+  for (let i = 0; i < nAdd; i++) addValues[i] = headerValueOf(act.evaluate((t.add[i] as HeaderOp).expression));
+  for (let i = 0; i < nSet; i++) setValues[i] = headerValueOf(act.evaluate((t.set[i] as HeaderOp).expression));
+  const body = t.body === undefined ? undefined : bodyOf(act.evaluate(t.body));
 
   for (let i = 0; i < nAdd; i++) {
     const op = t.add[i] as HeaderOp;
@@ -329,10 +329,10 @@ export function applyResponseTransforms(
     const i = firstEntry(policy.entries, act);
     const t = i < 0 ? undefined : (policy.entries[i] as EntryRuntime).response;
     if (t === undefined) continue;
-    for (const m of t.metadata) setMetadata(state, m.name, m.expression.evaluate(act));
-    const adds = t.add.map((op) => op.expression.evaluate(act));
-    const sets = t.set.map((op) => op.expression.evaluate(act));
-    const newBody = t.body === undefined ? undefined : bodyOf(t.body.evaluate(act))?.bytes;
+    for (const m of t.metadata) setMetadata(state, m.name, act.evaluate(m.expression));
+    const adds = t.add.map((op) => act.evaluate(op.expression));
+    const sets = t.set.map((op) => act.evaluate(op.expression));
+    const newBody = t.body === undefined ? undefined : bodyOf(act.evaluate(t.body))?.bytes;
     t.add.forEach((op, j) => {
       const r = adds[j] as CelResult;
       if (op.target === 'status') {
