@@ -12,17 +12,20 @@ function build() {
 describe('tallies: hot-path counts exposed through prom-client', () => {
   it('a counter series counts with n++ and is exposed with its labels', async () => {
     const { registry, counter } = build();
-    const ok = counter.get('a/200', () => ({ route: 'a', status: '200' }));
+    const ok = counter.at('a', '200');
     ok.n++;
     ok.n++;
-    counter.get('a/200', () => {
-      throw new Error('labels are built once per series');
-    }).n++;
-    counter.get('b/503', () => ({ route: 'b', status: '503' })).n++;
+    expect(counter.at('a', '200')).toBe(ok);
+    counter.at('a', '200').n++;
+    counter.at('b', '503').n++;
+    // Label values that would collide if joined into one key stay two series.
+    counter.at('a\u0000b', 'c').n++;
+    counter.at('a', '\u0000bc').n++;
     const text = await registry.metrics();
     expect(text).toContain('# TYPE t_requests_total counter');
     expect(text).toContain('t_requests_total{route="a",status="200"} 3');
     expect(text).toContain('t_requests_total{route="b",status="503"} 1');
+    expect(text.match(/^t_requests_total\{/gm)).toHaveLength(4);
   });
 
   it('a histogram puts each value in the first bucket whose bound it does not exceed, cumulative on exposition', async () => {
@@ -42,8 +45,8 @@ describe('tallies: hot-path counts exposed through prom-client', () => {
   it('cluster workers sum per series (prom-client AggregatorRegistry, as the --workers primary does)', async () => {
     const w1 = build(),
       w2 = build();
-    w1.counter.get('a', () => ({ route: 'a', status: '200' })).n += 2;
-    w2.counter.get('a', () => ({ route: 'a', status: '200' })).n += 5;
+    w1.counter.at('a', '200').n += 2;
+    w2.counter.at('a', '200').n += 5;
     w1.histogram.observe(w1.histogram.child('a'), 0.002);
     w2.histogram.observe(w2.histogram.child('a'), 0.05);
     const merged = AggregatorRegistry.aggregate([await w1.registry.getMetricsAsJSON(), await w2.registry.getMetricsAsJSON()]);

@@ -12,12 +12,18 @@ export interface CounterSeries {
   n: number;
 }
 
+/** A level of a TallyCounter's lookup tree: one Map per label, the last level's values are the series. */
+type SeriesTree = Map<string, SeriesTree | CounterSeries>;
+
 /** A counter family whose series are plain objects; prom-client reads them at scrape time. */
 export class TallyCounter<L extends string> {
-  private readonly series = new Map<string, CounterSeries & { labels: Record<L, string> }>();
+  private readonly series: (CounterSeries & { labels: Record<L, string> })[] = [];
+  private readonly tree: SeriesTree = new Map();
+  private readonly labelNames: readonly L[];
 
   constructor(o: { name: string; help: string; labelNames: readonly L[]; registry: Registry }) {
     const series = this.series;
+    this.labelNames = o.labelNames;
     new Counter({
       name: o.name,
       help: o.help,
@@ -25,17 +31,32 @@ export class TallyCounter<L extends string> {
       registers: [o.registry],
       collect() {
         this.reset();
-        for (const s of series.values()) this.inc(s.labels, s.n);
+        for (const s of series) this.inc(s.labels, s.n);
       },
     });
   }
 
-  /** The series of `key` (a string unique per label set, cheap to build), created with `labels()` the first time. */
-  get(key: string, labels: () => Record<L, string>): CounterSeries {
-    let s = this.series.get(key);
+  /**
+   * The series of these label values (in `labelNames` order), found through one Map per label:
+   * the values are strings the caller already holds (policy and route names from the config), so
+   * each lookup hashes a string whose hash V8 has cached; no key is built per request.
+   */
+  at(...values: string[]): CounterSeries {
+    let level = this.tree;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = level.get(values[i] as string) as SeriesTree | undefined;
+      if (next === undefined) level.set(values[i] as string, (next = new Map()));
+      level = next;
+    }
+    let s = level.get(values[last] as string) as CounterSeries | undefined;
     if (s === undefined) {
-      s = { n: 0, labels: labels() };
-      this.series.set(key, s);
+      const labels = {} as Record<L, string>;
+      this.labelNames.forEach((name, i) => (labels[name] = values[i] as string));
+      const series = { n: 0, labels };
+      this.series.push(series);
+      level.set(values[last] as string, series);
+      s = series;
     }
     return s;
   }
