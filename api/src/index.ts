@@ -18,3 +18,4 @@ export * from './kinds.js';
 export * from './cel/index.js';
 export * from './redacted.js';
 export * from './whole-number-flag.js';
+export * from './schema-messages.js';

@@ -1,4 +1,12 @@
-import { parseObjects, policyExpressionProblems, routeRegexProblems } from '@agw/controller';
+import { WATCHED_KINDS, apiServerProblems } from '@agw/api';
+import {
+  formatIssue,
+  parseObjects,
+  policyExpressionProblems,
+  routeRegexProblems,
+  type ObjectIssue,
+  type ObjectProblem,
+} from '@agw/controller';
 import { kindCaseHint, kindCaseMessage } from './kind-hint.js';
 import type { Manifest } from './manifests.js';
 
@@ -19,7 +27,7 @@ export interface ValidationWarning {
 
 /**
  * Validates manifests offline with the same zod schemas and CEL rules as the API server (same
- * messages). AgentgatewayPolicy is checked in full; Gateway API objects for the fields we read.
+ * messages: OpenAPI checks worded by apiServerIssues, CEL rules with upstream's). AgentgatewayPolicy is checked in full; Gateway API objects for the fields we read.
  * Never throws: an object that cannot be checked at all is a problem of its file.
  */
 export function validateManifests(manifests: readonly Manifest[]): {
@@ -57,7 +65,7 @@ export function validateManifests(manifests: readonly Manifest[]): {
     if (parsed.ignored.length === 0) checked++;
     for (const p of parsed.problems) {
       // Each issue keeps its field path: it maps back to a line of the file.
-      for (const issue of p.issues) {
+      for (const issue of apiServerIssues(p)) {
         problems.push({
           file: m.file,
           line: m.lineOf(issue.path),
@@ -78,6 +86,24 @@ export function validateManifests(manifests: readonly Manifest[]): {
   }
   return { problems, checked, ignored, warnings };
 }
+
+/**
+ * A refused object's issues in the API server's words (schema-messages.ts: `Required value`,
+ * `Unsupported value: …`, `… in body should have at least 1 items`; CEL rules keep upstream's
+ * messages): the object parsed again with its kind's boundary schema, as parseObjects picked it.
+ * Falls back to the parser's own issues (zod's words) if that finds none.
+ */
+export function apiServerIssues(p: ObjectProblem): readonly ObjectIssue[] {
+  const o = (p.object ?? {}) as { apiVersion?: unknown; kind?: unknown };
+  const apiVersion = String(o.apiVersion ?? '');
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+  const kind = Object.values(WATCHED_KINDS).find((k) => k.group === group && k.kind === o.kind);
+  const issues = kind === undefined ? undefined : apiServerProblems(kind.schema, p.object);
+  return issues !== undefined && issues.length > 0 ? issues : p.issues;
+}
+
+/** Every issue of a refused object in the API server's words, `; `-separated (as formatIssues). */
+export const formatApiServerIssues = (p: ObjectProblem): string => apiServerIssues(p).map(formatIssue).join('; ');
 
 /**
  * What the API server admits but the controller refuses in an HTTPRoute: a regular expression

@@ -6,7 +6,6 @@ import {
   JwksCache,
   defaultGatewayClass,
   fetchJwks,
-  formatIssues,
   parseObjects,
   programmedCondition,
   reconcilePass,
@@ -16,7 +15,7 @@ import {
 import { buildAdminServer } from '@agw/proxy';
 import { kindCaseHint, kindCaseMessage } from '../kind-hint.js';
 import { formatLoadError, loadManifests, type LoadError, type Manifest } from '../manifests.js';
-import { formatProblem, policyProblems, routeProblems } from '../validate.js';
+import { formatApiServerIssues, formatProblem, policyProblems, routeProblems } from '../validate.js';
 import { InProcessDataPlane, type DataPlane } from './data-plane.js';
 import { statusLines } from './status-lines.js';
 import { WorkerDataPlane } from './worker-data-plane.js';
@@ -221,7 +220,7 @@ export class LocalGateway {
       if (parsed.problems.length > 0) {
         for (const p of parsed.problems) {
           this.o.print(
-            `error: ${m.file}:${m.line}: ${p.ref} refused${this.lastGood.has(id) ? ' (previous version kept)' : ''}: ${formatIssues(p)}`,
+            `error: ${m.file}:${m.line}: ${p.ref} refused${this.lastGood.has(id) ? ' (previous version kept)' : ''}: ${formatApiServerIssues(p)}`,
           );
         }
         if (this.lastGood.has(id)) current.set(id, this.lastGood.get(id));
