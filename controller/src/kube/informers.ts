@@ -89,10 +89,16 @@ export class InformerSet {
     this.timers.add(t);
   }
 
-  /** Cached objects of a resource, with kind and apiVersion set. */
+  /**
+   * Cached objects of a resource, with kind and apiVersion set. The cache's own objects when they
+   * carry both (list items are given them above; watch events carry them), so an object keeps its
+   * identity until the API server changes it: the reconcile pass's parse memo is keyed by it.
+   */
   list(name: WatchedName): Cached[] {
     const res = WATCHED[name];
-    return (this.informers.get(name)?.list() ?? []).map((o) => ({ ...o, kind: res.kind, apiVersion: res.apiVersion }));
+    return (this.informers.get(name)?.list() ?? []).map((o) =>
+      o.kind === res.kind && o.apiVersion === res.apiVersion ? o : { ...o, kind: res.kind, apiVersion: res.apiVersion },
+    );
   }
 
   /** One cached object, O(1) (the informer's cache is indexed by namespace and name). */

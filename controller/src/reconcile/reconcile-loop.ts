@@ -37,7 +37,7 @@ export interface DeployableGateway {
 export class ReconcileLoop {
   private scheduled = false;
   private running: Promise<void> = Promise.resolve();
-  private readonly parseMemo: ParseMemo = new Map();
+  private readonly parseMemo: ParseMemo = new WeakMap();
   /** Unparseable objects already logged (logged once, not at every pass). */
   private readonly reportedProblems = new Set<string>();
   /** The last pass's Gateways, by `<ns>/<name>`. */

@@ -60,45 +60,43 @@ function groupOf(apiVersion: unknown): string {
  * never an exception. Unknown kinds are listed in `ignored`.
  */
 /**
- * Parse results of API-server objects by `<kind> <ns>/<name>@<resourceVersion>`: an object the
- * server did not change is not parsed again (a reconcile reads every object of the cache).
+ * Parse results by object identity: the informer cache replaces an object when the API server
+ * changes it (and keeps it otherwise), and a file is parsed into new objects when it changes, so
+ * an object already parsed is not parsed again (a reconcile reads every object of the cache).
+ * Entries go with their objects (a WeakMap): no sweep per pass.
  */
-export type ParseMemo = Map<string, { ok: true; value: unknown } | { ok: false; issues: ObjectIssue[] }>;
+export type ParseMemo = WeakMap<object, { ok: true; value: unknown } | { ok: false; issues: ObjectIssue[] }>;
 
 export function parseObjects(objects: readonly unknown[], defaultNamespace = 'default', memo?: ParseMemo): ParsedObjects {
-  const used = new Set<string>();
   const lists = Object.fromEntries(Object.keys(WATCHED_KINDS).map((k) => [k, [] as unknown[]])) as Record<WatchedName, unknown[]>;
   const out = { ...lists, problems: [] as ObjectProblem[], ignored: [] as string[] };
   objects.forEach((raw, i) => {
     if (raw === null || typeof raw !== 'object') return;
     const o = raw as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
     const kind = String(o.kind ?? '');
-    const name = `${kind} ${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace}/${String(o.metadata?.name ?? `#${i}`)}`;
+    const nameOf = () =>
+      `${kind} ${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace}/${String(o.metadata?.name ?? `#${i}`)}`;
     const parser = PARSERS.get(`${groupOf(o.apiVersion)}/${kind}`);
     if (parser === undefined) {
-      out.ignored.push(name);
+      out.ignored.push(nameOf());
       return;
     }
-    const withNs =
-      !WATCHED_KINDS[parser.name].namespaced || o.metadata?.namespace !== undefined
-        ? raw
-        : { ...o, metadata: { ...o.metadata, namespace: defaultNamespace } };
-    const rv = (o.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
-    const memoKey = memo !== undefined && typeof rv === 'string' ? `${name}@${rv}` : undefined;
-    let result = memoKey === undefined ? undefined : memo?.get(memoKey);
+    let result = memo?.get(raw);
     if (result === undefined) {
+      const withNs =
+        !WATCHED_KINDS[parser.name].namespaced || o.metadata?.namespace !== undefined
+          ? raw
+          : { ...o, metadata: { ...o.metadata, namespace: defaultNamespace } };
       const r = parser.schema.safeParse(withNs);
       result = r.success ? { ok: true, value: r.data } : { ok: false, issues: r.error.issues.flatMap(toObjectIssues) };
-      if (memoKey !== undefined) memo?.set(memoKey, result);
+      memo?.set(raw, result);
     }
-    if (memoKey !== undefined) used.add(memoKey);
     if (!result.ok) {
-      out.problems.push({ ref: name, object: raw, issues: result.issues });
+      out.problems.push({ ref: nameOf(), object: raw, issues: result.issues });
       return;
     }
     out[parser.name].push(result.value);
   });
-  if (memo !== undefined) for (const k of memo.keys()) if (!used.has(k)) memo.delete(k);
   // Each list holds what its kind's schema parsed: the types of TranslateInput.
   return out as unknown as ParsedObjects;
 }

@@ -134,7 +134,26 @@ export function backendProtocolOf(appProtocol: string | null | undefined): Backe
  * Ready endpoint addresses of Service `ns/name` on `port` (the Service port; the EndpointSlice port
  * of the same name carries the target port), and the port's protocol. Not-ready endpoints are left out.
  */
+/**
+ * Resolutions of one pass's index, by namespace, name and port: many rules (and JWKS fetches)
+ * name the same Service port, and the answer cannot change within a pass. Nested Maps keyed by the
+ * strings the parsed objects already hold: no key string is built per lookup.
+ */
+const resolvedByIndex = new WeakMap<BackendIndex, Map<string, Map<string, Map<number | undefined, ResolvedService>>>>();
+
 export function resolveServicePort(idx: BackendIndex, ns: string, name: string, port: number | undefined): ResolvedService {
+  let byNs = resolvedByIndex.get(idx);
+  if (byNs === undefined) resolvedByIndex.set(idx, (byNs = new Map()));
+  let byName = byNs.get(ns);
+  if (byName === undefined) byNs.set(ns, (byName = new Map()));
+  let byPort = byName.get(name);
+  if (byPort === undefined) byName.set(name, (byPort = new Map()));
+  let r = byPort.get(port);
+  if (r === undefined) byPort.set(port, (r = resolveUncached(idx, ns, name, port)));
+  return r;
+}
+
+function resolveUncached(idx: BackendIndex, ns: string, name: string, port: number | undefined): ResolvedService {
   const svc = idx.services.get(`${ns}/${name}`);
   if (svc === undefined) return { ok: false, reason: 'BackendNotFound', message: `Service ${ns}/${name} not found` };
   if (port === undefined) return { ok: false, reason: 'BackendNotFound', message: `backendRef to Service ${ns}/${name} needs a port` };

@@ -160,8 +160,21 @@ export interface RouteParentStatusOut {
   readonly conditions: PendingCondition[];
 }
 
-export const keyOf = (o: { metadata: { name: string; namespace?: string | undefined } }): ObjectKey =>
-  `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+/**
+ * Keys by object, made once per object: parsed objects keep their identity across reconcile
+ * passes (the parse memo), and a pass asks for the same object's key many times; a key built
+ * anew each time is a fresh string to allocate, flatten and hash for every Map it meets.
+ */
+const keys = new WeakMap<object, ObjectKey>();
+
+export const keyOf = (o: { metadata: { name: string; namespace?: string | undefined } }): ObjectKey => {
+  let k = keys.get(o);
+  if (k === undefined) {
+    k = `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    keys.set(o, k);
+  }
+  return k;
+};
 
 /** A condition of one of our types and reasons (api's ConditionType and ConditionReason: no free strings). */
 export function cond(

@@ -70,19 +70,26 @@ describe('translate (golden)', () => {
 });
 
 describe('parseObjects memo', () => {
-  it('reuses the parse of an unchanged resourceVersion, reparses a new one, forgets vanished objects', () => {
-    const memo = new Map() as Parameters<typeof parseObjects>[2] & Map<string, unknown>;
+  it('reuses the parse of an object it has seen (the informer keeps an unchanged object), parses a new one', () => {
+    const memo: NonNullable<Parameters<typeof parseObjects>[2]> = new WeakMap();
     const svc = (rv: string, port: number) => ({
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 's', namespace: 'n', resourceVersion: rv },
       spec: { ports: [{ port }] },
     });
-    const a = parseObjects([svc('1', 80)], 'default', memo);
-    const b = parseObjects([svc('1', 80)], 'default', memo);
+    const v1 = svc('1', 80);
+    const a = parseObjects([v1], 'default', memo);
+    const b = parseObjects([v1], 'default', memo);
     expect(b.services[0]).toBe(a.services[0]);
+    // The API server changed it: the informer holds a new object, parsed anew.
     const c = parseObjects([svc('2', 81)], 'default', memo);
     expect(c.services[0]?.spec.ports[0]?.port).toBe(81);
-    expect([...memo.keys()]).toEqual(['Service n/s@2']);
+    expect(c.services[0]).not.toBe(a.services[0]);
+    // A problem is remembered too, with its object's name.
+    const bad = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x', namespace: 'n' }, spec: { ports: 'no' } };
+    const p1 = parseObjects([bad], 'default', memo).problems;
+    expect(p1.map((p) => p.ref)).toEqual(['Service n/x']);
+    expect(parseObjects([bad], 'default', memo).problems[0]?.issues).toBe(p1[0]?.issues);
   });
 });
