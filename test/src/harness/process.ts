@@ -16,7 +16,10 @@ export interface Managed {
 export function startProcess(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Managed {
   mkdirSync(LOG_DIR, { recursive: true });
   const log = createWriteStream(join(LOG_DIR, `${name}.log`), { flags: 'a' });
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // AGW_HARNESS_NODE_ARGS: extra node flags for every node process the harness starts, e.g.
+  // `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench's controller and proxies.
+  const nodeArgs = cmd === 'node' ? (process.env['AGW_HARNESS_NODE_ARGS']?.split(' ').filter(Boolean) ?? []) : [];
+  const child = spawn(cmd, [...nodeArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   return {
