@@ -106,6 +106,48 @@ export const HttpRouteMatch = z.looseObject({
 });
 export type HttpRouteMatch = z.output<typeof HttpRouteMatch>;
 
+/** An HTTPHeader of a header filter (`set`, `add`). Names and values are checked by translate, not here. */
+export const HttpHeader = z.looseObject({ name: z.string(), value: z.string() });
+
+/** Gateway API HTTPHeaderFilter (RequestHeaderModifier, ResponseHeaderModifier). */
+export const HttpHeaderFilter = z.looseObject({
+  set: z.array(HttpHeader).optional(),
+  add: z.array(HttpHeader).optional(),
+  remove: z.array(z.string()).optional(),
+});
+export type HttpHeaderFilter = z.output<typeof HttpHeaderFilter>;
+
+/** Gateway API HTTPPathModifier: `type` ReplaceFullPath or ReplacePrefixMatch (kept as a string: an unknown type is a status, not a parse error). */
+export const HttpPathModifier = z.looseObject({
+  type: z.string(),
+  replaceFullPath: z.string().optional(),
+  replacePrefixMatch: z.string().optional(),
+});
+export type HttpPathModifier = z.output<typeof HttpPathModifier>;
+
+/**
+ * Gateway API HTTPRouteFilter, leniently: `type` is any string and every field is optional, so a
+ * filter this project does not serve (RequestMirror, CORS, ExtensionRef, an unknown type) or a bad
+ * value parses, and translate leaves its rule out with Accepted=False UnsupportedValue instead of
+ * serving the rule without it (controller/src/translate/route-filters.ts).
+ */
+export const HttpRouteFilter = z.looseObject({
+  type: z.string(),
+  requestHeaderModifier: HttpHeaderFilter.optional(),
+  responseHeaderModifier: HttpHeaderFilter.optional(),
+  requestRedirect: z
+    .looseObject({
+      scheme: z.string().optional(),
+      hostname: z.string().optional(),
+      path: HttpPathModifier.optional(),
+      port: z.number().int().optional(),
+      statusCode: z.number().int().optional(),
+    })
+    .optional(),
+  urlRewrite: z.looseObject({ hostname: z.string().optional(), path: HttpPathModifier.optional() }).optional(),
+});
+export type HttpRouteFilter = z.output<typeof HttpRouteFilter>;
+
 export const BackendRef = z.looseObject({
   group: z.string().default(''),
   kind: z.string().default('Service'),
@@ -113,12 +155,16 @@ export const BackendRef = z.looseObject({
   namespace: z.string().optional(),
   port: z.number().int().optional(),
   weight: z.number().int().min(0).default(1),
+  /** backendRef-level filters: not served (the rule is left out, UnsupportedValue). */
+  filters: z.array(HttpRouteFilter).optional(),
 });
 export type BackendRef = z.output<typeof BackendRef>;
 
 export const HttpRouteRule = z.looseObject({
   name: z.string().optional(),
   matches: z.array(HttpRouteMatch).default([{ path: { type: 'PathPrefix', value: '/' } }]),
+  /** Applied in the order listed (Gateway API: SHOULD); see route-filters.ts for what is served. */
+  filters: z.array(HttpRouteFilter).default([]),
   backendRefs: z.array(BackendRef).default([]),
   timeouts: z.looseObject({ request: z.string().optional(), backendRequest: z.string().optional() }).optional(),
 });
@@ -131,7 +177,7 @@ export const HttpRoute = z.looseObject({
   spec: z.looseObject({
     parentRefs: z.array(ParentRef).default([]),
     hostnames: z.array(z.string()).default([]),
-    rules: z.array(HttpRouteRule).default([{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [] }]),
+    rules: z.array(HttpRouteRule).default([{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], filters: [], backendRefs: [] }]),
   }),
   status: z.looseObject({}).optional(),
 });

@@ -8,6 +8,10 @@ import { JwtMode } from './agentgateway-policy.js';
  */
 
 /**
+ * 5: HTTPRoute filters (`route.filters`: RequestHeaderModifier, ResponseHeaderModifier,
+ * RequestRedirect, URLRewrite). A proxy of version 4 would drop them as an unknown field and serve
+ * the rule without its filters (a header it should remove, a redirect it should answer), so the
+ * version changes.
  * 4: TLS to backends (`policies.backendTls`, `PolicyRefs.backendTls`, `backend.policies.backendTls`,
  * `backend.hostname`) and h2c backends (`backend.protocol`). A proxy of version 3 would drop those
  * fields as unknown and connect in plaintext (or over HTTP/1.1), so the version changes: a proxy
@@ -18,7 +22,7 @@ import { JwtMode } from './agentgateway-policy.js';
  * 2: policies per feature (`policies.<feature>` tables; routes and listeners refer to them by
  * feature). 1 had `jwtPolicies`, `route.jwtPolicy` and `listener.preRoutingJwtPolicy`.
  */
-export const PROXY_CONFIG_SCHEMA_VERSION = 4;
+export const PROXY_CONFIG_SCHEMA_VERSION = 5;
 
 /** A JSON Web Key as received; jose checks the key material when the proxy imports it. */
 export const Jwk = z.looseObject({
@@ -235,6 +239,58 @@ export const CompiledBackend = z.object({
 });
 export type CompiledBackend = z.output<typeof CompiledBackend>;
 
+/**
+ * A header filter (Gateway API HTTPHeaderFilter) as the controller checked it: names lower-case,
+ * each name in one list only (the controller refuses a name in two), values header-safe. Applied
+ * add → set → remove: `add` appends to the values present, `set` replaces them, `remove` drops them.
+ */
+export const CompiledHeaderModifier = z.object({
+  add: z.array(z.object({ name: z.string().min(1), value: z.string() })).default([]),
+  set: z.array(z.object({ name: z.string().min(1), value: z.string() })).default([]),
+  remove: z.array(z.string().min(1)).default([]),
+});
+export type CompiledHeaderModifier = z.output<typeof CompiledHeaderModifier>;
+
+/**
+ * A path modifier (Gateway API HTTPPathModifier). `ReplacePrefixMatch` replaces the route's
+ * PathPrefix match value (`match.path.value`; the proxy leaves out a route whose match is not a
+ * PathPrefix), element-wise, trailing `/` ignored; the query is kept either way.
+ */
+export const CompiledPathModifier = z.object({
+  type: z.enum(['ReplaceFullPath', 'ReplacePrefixMatch']),
+  value: z.string().max(1024),
+});
+export type CompiledPathModifier = z.output<typeof CompiledPathModifier>;
+
+/** Status codes of a RequestRedirect (Gateway API: 301 and 302 Core, 303, 307, 308 Extended). */
+export const RedirectStatusCode = z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]);
+
+/**
+ * One HTTPRoute rule filter, applied in the order listed after the route's policy stages (JWT,
+ * authorization, transformation) and before a backend is chosen.
+ */
+export const CompiledRouteFilter = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('RequestHeaderModifier'), headers: CompiledHeaderModifier }),
+  z.object({ type: z.literal('ResponseHeaderModifier'), headers: CompiledHeaderModifier }),
+  /**
+   * Answered by the proxy (no upstream call, empty body): `Location` is `<scheme>://<hostname>[:port]<path>[?query]`.
+   * Unset `scheme`: the listener's; unset `hostname`: the request's host without its port; unset
+   * `port`: 80/443 when `scheme` is set, else the listener's port; the port is left out for http:80
+   * and https:443.
+   */
+  z.object({
+    type: z.literal('RequestRedirect'),
+    scheme: z.enum(['http', 'https']).optional(),
+    hostname: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    path: CompiledPathModifier.optional(),
+    statusCode: RedirectStatusCode,
+  }),
+  /** `hostname`: the upstream Host (`:authority`); `path`: the forwarded path (query kept). */
+  z.object({ type: z.literal('URLRewrite'), hostname: z.string().min(1).optional(), path: CompiledPathModifier.optional() }),
+]);
+export type CompiledRouteFilter = z.output<typeof CompiledRouteFilter>;
+
 export const CompiledRoute = z.object({
   /** `<namespace>/<route>/<rule index>/<match index>`. */
   id: z.string(),
@@ -252,6 +308,8 @@ export const CompiledRoute = z.object({
   timeoutMs: z.number().int().positive().optional(),
   /** Set when the rule cannot be served (e.g. an invalid backend ref): answer 500 with this text. */
   invalid: z.string().optional(),
+  /** The rule's HTTPRoute filters, in order; unset: none. */
+  filters: z.array(CompiledRouteFilter).min(1).optional(),
 });
 export type CompiledRoute = z.output<typeof CompiledRoute>;
 

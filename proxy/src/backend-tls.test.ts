@@ -96,7 +96,7 @@ beforeAll(async () => {
 
   const policy = (p: Omit<CompiledBackendTlsPolicy, 'policy'>, name: string): CompiledBackendTlsPolicy => ({ policy: `d/${name}`, ...p });
   const config: ProxyConfigInput = {
-    schemaVersion: 4,
+    schemaVersion: 5,
     version: 'tls1',
     gateway: { namespace: 'd', name: 'gw' },
     listeners: [{ name: 'http', port: 80 }],
@@ -306,7 +306,7 @@ describe('TlsAgents: one Agent per distinct setting, closed when a new config no
     routes: CompiledRoute[],
   ): Promise<RuntimeConfig> => {
     const r = await compileConfig({
-      schemaVersion: 4,
+      schemaVersion: 5,
       version,
       gateway: { namespace: 'd', name: 'gw' },
       listeners: [{ name: 'http', port: 80 }],

@@ -112,7 +112,7 @@ beforeAll(async () => {
 
   store = new ConfigStore();
   const config: ProxyConfigInput = {
-    schemaVersion: 4,
+    schemaVersion: 5,
     version: 'f1',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [{ name: 'http', port: 80 }],

@@ -206,7 +206,7 @@ beforeAll(async () => {
     ]),
   });
   const config: ProxyConfigInput = {
-    schemaVersion: 4,
+    schemaVersion: 5,
     version: 'v1',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [

@@ -74,7 +74,7 @@ const cert = (name: string, c: Cert) => ({ name, ...c });
 
 function config(version: string, a: Cert = certA, o: { httpPort?: 'HTTP' | 'HTTPS' } = {}): ProxyConfigInput {
   return {
-    schemaVersion: 4,
+    schemaVersion: 5,
     version,
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [

@@ -28,7 +28,7 @@ beforeAll(async () => {
   });
   expect(
     await applyConfig(store, {
-      schemaVersion: 4,
+      schemaVersion: 5,
       version: 'v1',
       gateway: { namespace: 'default', name: 'gw' },
       listeners: [{ name: 'http', port: 80 }],

@@ -48,7 +48,7 @@ beforeAll(async () => {
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({
-      schemaVersion: 4,
+      schemaVersion: 5,
       version: 'b1',
       gateway: { namespace: 'b', name: 'gw' },
       listeners: [{ name: 'http', port: 80 }],

@@ -62,7 +62,7 @@ const r = (host: string, extra: Partial<CompiledRoute> = {}): CompiledRoute => (
 
 function config(): ProxyConfigInput {
   return {
-    schemaVersion: 4,
+    schemaVersion: 5,
     version: 'p1',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [

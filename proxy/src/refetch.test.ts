@@ -23,7 +23,7 @@ const asked: string[] = [];
 let publish: (() => Promise<void>) | undefined;
 
 const config = (version: string, keys: SigningKey[]): ProxyConfigInput => ({
-  schemaVersion: 4,
+  schemaVersion: 5,
   version,
   gateway: { namespace: 'd', name: 'gw' },
   listeners: [{ name: 'http', port: 80 }],

@@ -43,7 +43,7 @@ const r = (host: string, extra: Partial<CompiledRoute> = {}): CompiledRoute => (
 
 function config(version: string): ProxyConfigInput {
   return {
-    schemaVersion: 4,
+    schemaVersion: 5,
     version,
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [

@@ -100,7 +100,7 @@ beforeAll(async () => {
   const upstreamPort = (upstream.address() as AddressInfo).port;
   const store = new ConfigStore();
   const config: ProxyConfigInput = {
-    schemaVersion: 4,
+    schemaVersion: 5,
     version: 's1',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [{ name: 'http', port: 80 }],

@@ -273,7 +273,7 @@ function config(): ProxyConfigInput {
     target: { kind: 'header', name: 'authorization', prefix: 'Bearer ' },
   };
   return {
-    schemaVersion: 4,
+    schemaVersion: 5,
     version: 'ws1',
     gateway: { namespace: 'default', name: 'gw' },
     listeners: [

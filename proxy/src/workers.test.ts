@@ -29,7 +29,7 @@ beforeAll(async () => {
   writeFileSync(
     join(dir, 'config.json'),
     JSON.stringify({
-      schemaVersion: 4,
+      schemaVersion: 5,
       version: 'w1',
       gateway: { namespace: 'w', name: 'gw' },
       listeners: [{ name: 'http', port: 80 }],

@@ -18,6 +18,7 @@ import { FEATURES, type FeatureName, type Phase, type PolicyFeature } from './fe
 import { cond, keyOf, type GatewayStatusOut, type ObjectKey, type TlsSecretCheck } from './model.js';
 import { isRouteListener, validateListeners } from './listener-tls.js';
 import { applicable, type Attachment, type FeatureTables, type PolicyAttachments } from './policies.js';
+import { compileRuleFilters } from './route-filters.js';
 import { resolveRuleBackends, ruleTimeoutMs, type BackendTarget, type RouteAttachment } from './routes.js';
 
 /**
@@ -144,6 +145,7 @@ export function gatewayConfig(
       const routeTls = listenerRefs.some((l) => l.refs?.backendTls !== undefined);
       const backends = resolveRuleBackends(route, ri, idx, backendPolicies, routeTls);
       const timeoutMs = ruleTimeoutMs(rule.timeouts);
+      const filters = compileRuleFilters(rule);
       rule.matches.forEach((m, mi) => {
         const rank = order++;
         for (const { listener, hostnames, refs } of listenerRefs) {
@@ -162,6 +164,7 @@ export function gatewayConfig(
             ...(backends.invalid ? { invalid: backends.invalid } : {}),
             ...(refs ? { policies: refs } : {}),
             ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+            ...(filters.length > 0 ? { filters } : {}),
           });
         }
       });

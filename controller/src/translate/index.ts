@@ -13,4 +13,5 @@ export {
   type Scope,
 } from './features/index.js';
 export { parseJwks, type JwksParse } from './jwks-keys.js';
+export { routeFilterProblems, type RouteFilterProblem } from './route-filters.js';
 export { routeRegexProblems, type RouteRegexProblem } from './route-regexes.js';

@@ -20,6 +20,7 @@ import { serviceHostname } from './features/backend-tls.js';
 import { intersectHostnames } from './hostnames.js';
 import { cond, keyOf, type ObjectKey, type PendingCondition, type RouteParentStatusOut } from './model.js';
 import { isRouteListener } from './listener-tls.js';
+import { routeFilterProblems } from './route-filters.js';
 import { routeRegexProblems } from './route-regexes.js';
 
 /** A route accepted by a Gateway: the listeners it attaches to, each with the effective hostnames. */
@@ -35,7 +36,7 @@ export interface RoutesToGateways {
   readonly attachments: RouteAttachment[];
   /** Routes attached per `<gw key>/<listener>` (the listener's attachedRoutes). */
   readonly attachedCount: Map<string, number>;
-  /** Rules left out of every config because a regular expression of theirs does not compile. */
+  /** Rules left out of every config: a regular expression of theirs does not compile, or a filter cannot be served. */
   readonly invalidRules: Map<HttpRoute, ReadonlySet<number>>;
   /** Gateways each route is attached to (policy ancestors). */
   readonly parentsByRoute: Map<HttpRoute, string[]>;
@@ -63,14 +64,16 @@ export function attachRoutes(
     const rns = route.metadata.namespace ?? '';
     const parents: RouteParentStatusOut[] = [];
     const resolved = resolveRouteRefs(route, idx);
-    const regexProblems = routeRegexProblems(route);
-    const badRules = new Set(regexProblems.map((p) => p.ruleIndex));
+    // Regular expressions the proxy's engine refuses, and filters it does not serve or values the
+    // Gateway API CRD refuses: never a rule served without one of its matches or filters.
+    const ruleProblems = [...routeRegexProblems(route), ...routeFilterProblems(route)].sort((a, b) => a.ruleIndex - b.ruleIndex);
+    const badRules = new Set(ruleProblems.map((p) => p.ruleIndex));
     if (badRules.size > 0) invalidRules.set(route, badRules);
     // Gateway API: an unsupported value is Accepted=False UnsupportedValue; the rule alone is left out.
     const unsupported =
-      regexProblems.length === 0
+      ruleProblems.length === 0
         ? undefined
-        : `${regexProblems.map((p) => p.message).join('; ')}; ${
+        : `${ruleProblems.map((p) => p.message).join('; ')}; ${
             badRules.size < route.spec.rules.length ? 'the other rules are served' : 'no rule is served'
           }`;
     for (const ref of route.spec.parentRefs) {

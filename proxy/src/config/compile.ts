@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 import { compileJwtVerifier, type JwtVerifier } from '../auth/jwt-verifier.js';
 import { compileTls, type PortTls } from './compile-tls.js';
+import { compileRouteFilters, type RouteFiltersRuntime } from '../routing/route-filters.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 import {
   compileAuthorization,
@@ -64,6 +65,8 @@ export interface RuntimeConfig {
    * PROXY_ERR_BACKEND_TLS_INVALID); one that does not parse is left out (500 policy unavailable).
    */
   readonly backendTls: ReadonlyMap<string, BackendTlsRuntime>;
+  /** HTTPRoute filters of each route that has some (by the route object the table matches). */
+  readonly routeFilters: ReadonlyMap<CompiledRoute, RouteFiltersRuntime>;
   /** Non-fatal problems (dropped providers, routes or policies left out), logged, ACKed and shown in /config_dump. */
   readonly warnings: readonly string[];
   /** JSON of each compiled JWT policy, to reuse its verifier when the next config has it unchanged. */
@@ -191,6 +194,7 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
   const listenerNames = new Set(listeners.map((l) => l.name));
 
   const routes: CompiledRoute[] = [];
+  const routeFilters = new Map<CompiledRoute, RouteFiltersRuntime>();
   frame.data.routes.forEach((raw, i) => {
     const r = CompiledRoute.safeParse(raw);
     if (!r.success) {
@@ -205,7 +209,15 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
       warnings.push(`route ${route.id} left out: no known listener`);
       return;
     }
-    routes.push(known.length === route.listeners.length ? route : { ...route, listeners: known });
+    // Filters that cannot be applied: the route is left out (never served without them).
+    const filters = compileRouteFilters(route);
+    if (!filters.ok) {
+      warnings.push(`route ${route.id} left out: filter ${filters.error}`);
+      return;
+    }
+    const kept = known.length === route.listeners.length ? route : { ...route, listeners: known };
+    routes.push(kept);
+    if (filters.runtime !== undefined) routeFilters.set(kept, filters.runtime);
   });
 
   const verifiers = new Map<string, JwtVerifier>();
@@ -325,6 +337,7 @@ export async function compileConfig(input: unknown, cacheEntries?: number, previ
       transformations: transformations.compiled,
       backendAuth: backendAuth.compiled,
       backendTls: backendTls.compiled,
+      routeFilters,
       warnings,
       policyJson,
       celPolicyJson: celJson,

@@ -9,6 +9,7 @@ import { matchRoute, pickEndpoint, selectListener } from '../routing/route-table
 import { jwtStage, type JwtStageOptions } from '../stages/jwt-stage.js';
 import { authorizationStage } from '../stages/authorization-stage.js';
 import type { PolicyStage, StageFeature } from '../stages/stage.js';
+import { applyRouteFilters } from '../stages/route-filters-stage.js';
 import { transformationStage } from '../stages/transformation-stage.js';
 import { DEFAULT_PATH_RULES, type PathRules } from '../routing/request-target.js';
 import { canonicalRequestOf } from './canonical-target.js';
@@ -35,7 +36,7 @@ const ALLOW = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 /**
  * The request pipeline, in one onRequest hook (before any body is read): the canonical target
  * (made by canonical-target.ts before Fastify's router) → listener match → the listener's
- * PreRouting stages → route match → the route's stages → upstream choice. Stages run in upstream's
+ * PreRouting stages → route match → the route's stages → the route's HTTPRoute filters → upstream choice. Stages run in upstream's
  * order (jwt → authorization → rate limit → transformation), each only where the config names a
  * policy of its feature. A rejection answers here; the upstream plugin forwards what passes, with
  * the stages' edits. All decisions use the config current when the request started.
@@ -129,6 +130,14 @@ export const gatewayPipeline = fp<PipelineOptions>(
 
       const onRoute = runStages(req, reply, route.policies);
       if (onRoute instanceof Promise ? await onRoute : onRoute) return reply;
+
+      // HTTPRoute filters, after the route's policies (a redirect never bypasses its JWT or
+      // authorization) and before a backend is chosen (a redirect rule has none).
+      const filters = runtime.routeFilters.get(route);
+      if (filters !== undefined) {
+        const l = listener.listener;
+        if (applyRouteFilters(req, reply, filters, { scheme: l.protocol === 'HTTPS' ? 'https' : 'http', port: l.port })) return reply;
+      }
 
       if (route.invalid !== undefined) return sendProxyError(req, reply, 'PROXY_ERR_INVALID_BACKEND', route.invalid);
       const picked = pickEndpoint(route.backends, opts.random);

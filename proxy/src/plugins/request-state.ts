@@ -1,4 +1,13 @@
-import type { BackendProtocol, CelValue, CompiledBackendAuthPolicy, CompiledListener, CompiledRoute, Endpoint, Redacted } from '@agw/api';
+import type {
+  BackendProtocol,
+  CelValue,
+  CompiledBackendAuthPolicy,
+  CompiledHeaderModifier,
+  CompiledListener,
+  CompiledRoute,
+  Endpoint,
+  Redacted,
+} from '@agw/api';
 import type { AuthResult } from '../auth/jwt-authenticate.js';
 import type { JwtSuccess } from '../auth/jwt-verifier.js';
 import type { RuntimeConfig } from '../config/compile.js';
@@ -66,6 +75,8 @@ export interface RequestState {
   body?: Uint8Array;
   /** `transformation.metadata` values by name (CEL `metadata`). */
   metadata?: Record<string, CelValue>;
+  /** The route's ResponseHeaderModifier filter, applied by forwarding to the upstream's answer before response transformations. */
+  responseHeaders?: CompiledHeaderModifier;
   /** Transformations (at most PreRouting's and the route's) whose response side runs on the upstream's answer. */
   responseTransforms?: TransformationRuntime[];
   edits?: RequestEdits;

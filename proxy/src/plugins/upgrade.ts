@@ -5,6 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { TlsConnectOptions } from './upstream-tls.js';
 import type { Socket } from 'node:net';
 import { downstreamResponseHeaders, type HeaderMap } from '../routing/forward-headers.js';
+import { applyResponseHeaderModifier } from '../routing/route-filters.js';
 import { applyResponseTransforms, type TransformationRuntime } from '../stages/transformation-stage.js';
 import './request-state.js';
 
@@ -200,6 +201,7 @@ export function tunnelUpgrade(req: FastifyRequest, reply: FastifyReply, call: Up
     clearTimers();
     client.off('close', onClientGone);
     const out = downstreamResponseHeaders(upRes.headers);
+    if (req.agw.responseHeaders !== undefined) applyResponseHeaderModifier(out, req.agw.responseHeaders);
     // Header edits only: the status stays 101 and a 101 has no body.
     if (o.transforms !== undefined) applyResponseTransforms(req, o.transforms, 101, out, undefined);
     out.connection = 'Upgrade';
@@ -233,6 +235,7 @@ export function tunnelUpgrade(req: FastifyRequest, reply: FastifyReply, call: Up
     clearTimers();
     client.off('close', onClientGone);
     const out = downstreamResponseHeaders(upRes.headers);
+    if (req.agw.responseHeaders !== undefined) applyResponseHeaderModifier(out, req.agw.responseHeaders);
     let status = upRes.statusCode ?? 502;
     if (o.transforms !== undefined) status = applyResponseTransforms(req, o.transforms, status, out, undefined).status;
     const res = reply.raw;

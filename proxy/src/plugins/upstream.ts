@@ -6,6 +6,7 @@ import type { CompiledCredentialTarget } from '@agw/api';
 import { cookieHeaderWithout, urlWithoutQueryParam } from '../auth/token-location.js';
 import type { ProxyErrorCode } from '../proxy-errors.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders, type HeaderMap } from '../routing/forward-headers.js';
+import { applyResponseHeaderModifier } from '../routing/route-filters.js';
 import { applyResponseTransforms, type TransformationRuntime } from '../stages/transformation-stage.js';
 import { MAX_BUFFERED_BODY, requestHasBody } from './request-body.js';
 import { sendProxyError } from './responses.js';
@@ -317,6 +318,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     let status = statusCode;
     const out = downstreamResponseHeaders(headers);
+    // The route's ResponseHeaderModifier first (closest to the upstream), then response transformations.
+    const modifier = this.req.agw.responseHeaders;
+    if (modifier !== undefined) applyResponseHeaderModifier(out, modifier);
     const transforms = this.transforms;
     if (transforms !== undefined) {
       if (transforms.some((t) => t.needsResponseBody) && mayHaveBody(this.req.method, statusCode)) {

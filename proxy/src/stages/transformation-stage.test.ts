@@ -100,7 +100,7 @@ describe('compiled policies are reused across configs while unchanged', () => {
   it('authorization and transformation keep their compiled form; a changed one is compiled again', async () => {
     const store = new ConfigStore();
     const cfg = (expr: string) => ({
-      schemaVersion: 4,
+      schemaVersion: 5,
       version: expr,
       gateway: { namespace: 'd', name: 'g' },
       listeners: [{ name: 'http', port: 80 }],
@@ -124,7 +124,7 @@ describe('compiled policies are reused across configs while unchanged', () => {
     const store = new ConfigStore();
     expect(
       await applyConfig(store, {
-        schemaVersion: 4,
+        schemaVersion: 5,
         version: 'v',
         gateway: { namespace: 'd', name: 'g' },
         listeners: [{ name: 'http', port: 80, preRouting: { transformation: 'bad' } }],
