@@ -242,6 +242,22 @@ describe('validateManifests', () => {
     ]);
   });
 
+  it("a route filter the proxy does not serve is a problem at its line, with the controller's message", () => {
+    const f = file(
+      'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: t}\nspec:\n  rules:\n  - filters:\n    - type: RequestMirror\n      requestMirror: {backendRef: {name: o, port: 80}}\n',
+    );
+    expect(validateManifests(loadManifests([f]).manifests).problems).toEqual([
+      {
+        file: f,
+        line: 7,
+        object: 'HTTPRoute t/r',
+        field: 'rules.0.filters.0.type',
+        message:
+          'rule 0: filter 0 (RequestMirror) is not supported (served: RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite)',
+      },
+    ]);
+  });
+
   it("a CEL expression that does not parse is a warning at its line (the API server admits it), with the policy status's message", () => {
     const f = file(
       [

@@ -3,6 +3,7 @@ import {
   formatIssue,
   parseObjects,
   policyExpressionProblems,
+  routeFilterProblems,
   routeRegexProblems,
   type ObjectIssue,
   type ObjectProblem,
@@ -107,11 +108,12 @@ export const formatApiServerIssues = (p: ObjectProblem): string => apiServerIssu
 
 /**
  * What the API server admits but the controller refuses in an HTTPRoute: a regular expression
- * RE2 does not compile (the rule is left out, the route Accepted=False UnsupportedValue).
+ * RE2 does not compile, a filter the proxy does not serve or a filter value it refuses (the rule
+ * is left out, the route Accepted=False UnsupportedValue).
  */
 export function routeProblems(m: Manifest, routes: ReturnType<typeof parseObjects>['httpRoutes']): ValidationProblem[] {
   return routes.flatMap((route) =>
-    routeRegexProblems(route).map((p) => ({
+    [...routeRegexProblems(route), ...routeFilterProblems(route)].map((p) => ({
       file: m.file,
       line: m.lineOf(p.path),
       object: `HTTPRoute ${route.metadata.namespace ?? 'default'}/${route.metadata.name}`,
