@@ -67,6 +67,8 @@ export class Controller {
     });
     this.informers = new InformerSet(o.kc, o.rest, {
       onChange: schedule,
+      // Our own status writes come back as updates: a reconcile pass each would be wasted work.
+      onStatusOnly: (res, namespace, name) => this.statuses.recheck(refOf(res, `${namespace}/${name}`)),
       onSynced: schedule,
       // A kind the cluster does not serve is said once; its watch's 404s, retried with backoff, are not.
       onMissing: (res, kind) =>

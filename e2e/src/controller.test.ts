@@ -259,6 +259,39 @@ describe('controller + proxy on a real API server', () => {
     expect((await get('secureroute.com', await tok(k1))).status).toBe(200);
   });
 
+  it('our status overwritten by someone else (a status-only change, which triggers no reconcile) is put right', async () => {
+    const ours = await policyAncestors(admin(), NS, 'route-policy');
+    const accepted = condOf(
+      ours.find((a) => a.ancestorRef.name === GW),
+      'Accepted',
+    );
+    expect(accepted?.status).toBe('True');
+    const tampered = ours.map((a) =>
+      a.ancestorRef.name !== GW
+        ? a
+        : {
+            ...a,
+            conditions: a.conditions.map((c) =>
+              c.type === 'Accepted' ? { ...c, status: 'False', reason: 'Invalid', message: 'tampered' } : c,
+            ),
+          },
+    );
+    const patched = await kubectl(admin(), [
+      'patch',
+      'agentgatewaypolicy',
+      'route-policy',
+      '-n',
+      NS,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { ancestors: tampered } }),
+    ]);
+    expect(patched.code, patched.stderr).toBe(0);
+    const restored = await waitForAncestor(admin(), NS, 'route-policy', GW, (a) => condOf(a, 'Accepted')?.message === accepted?.message);
+    expect(condOf(restored, 'Accepted')).toMatchObject({ status: 'True', reason: accepted?.reason });
+  });
+
   it('invalid inline JWKS: Accepted=True PartiallyValid "invalid inline JWKS", requests 401', async () => {
     const a = await waitForAncestor(admin(), NS, 'invalid-jwks', GW, (x) => condOf(x, 'Accepted')?.reason === 'PartiallyValid');
     expect(condOf(a, 'Accepted')).toMatchObject({

@@ -1,4 +1,5 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
 import { retryDelayMs } from '../backoff.js';
 import { KubeError, type KubeRest } from './kube-rest.js';
 import { WATCHED, type WatchedName, type WatchedResource } from './resources.js';
@@ -6,6 +7,13 @@ import { WATCHED, type WatchedName, type WatchedResource } from './resources.js'
 export interface InformerEvents {
   /** Any add, update or delete: the caller enqueues a (coalesced) reconcile. */
   readonly onChange: (resource: WatchedName) => void;
+  /**
+   * An update of an object whose status we write that changed nothing but its status (our own
+   * status writes, mostly): no reconcile can change a config or a status for it, so the caller only
+   * re-checks that object's status (someone else may have overwritten ours). Without this handler
+   * such updates are changes like any other.
+   */
+  readonly onStatusOnly?: (resource: WatchedName, namespace: string, name: string) => void;
   readonly onError: (resource: WatchedName, err: unknown, retryInMs: number) => void;
   /** All informers have listed once (the cache is complete enough to translate). */
   readonly onSynced: () => void;
@@ -65,7 +73,31 @@ export class InformerSet {
       };
       // makeInformer takes no field selector; ListWatch does (not started here: start() below).
       const inf = new ListWatch<Cached>(res.path, new Watch(this.kc), list, false, undefined, res.fieldSelector);
-      for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => this.events.onChange(name));
+      if (res.statusPath === undefined || this.events.onStatusOnly === undefined) {
+        for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => this.events.onChange(name));
+      } else {
+        // Fingerprints of everything but the status, by uid: an update that leaves it equal is status-only.
+        const seen = new Map<string, string>();
+        const onStatusOnly = this.events.onStatusOnly;
+        inf.on('add', (o) => {
+          seen.set(o.metadata?.uid ?? '', withoutStatusFingerprint(o));
+          this.events.onChange(name);
+        });
+        inf.on('update', (o) => {
+          const uid = o.metadata?.uid ?? '';
+          const fp = withoutStatusFingerprint(o);
+          if (seen.get(uid) === fp) {
+            onStatusOnly(name, o.metadata?.namespace ?? '', o.metadata?.name ?? '');
+            return;
+          }
+          seen.set(uid, fp);
+          this.events.onChange(name);
+        });
+        inf.on('delete', (o) => {
+          seen.delete(o.metadata?.uid ?? '');
+          this.events.onChange(name);
+        });
+      }
       inf.on('error', (err: unknown) => this.restart(name, err));
       this.informers.set(name, inf);
     }
@@ -121,4 +153,17 @@ export class InformerSet {
     for (const t of this.timers) clearTimeout(t);
     await Promise.all([...this.informers.values()].map((i) => i.stop().catch(() => undefined)));
   }
+}
+
+/**
+ * A digest of an object without its status, resourceVersion and managedFields: equal before and
+ * after an update that wrote only the status subresource (which changes exactly those). Labels,
+ * annotations, generation and spec all count (policy selectors read labels).
+ */
+export function withoutStatusFingerprint(o: KubernetesObject & Record<string, unknown>): string {
+  const { status: _status, metadata, ...rest } = o;
+  const { resourceVersion: _rv, managedFields: _mf, ...meta } = metadata ?? {};
+  return createHash('sha256')
+    .update(JSON.stringify([meta, rest]))
+    .digest('base64');
 }

@@ -86,6 +86,14 @@ export class StatusWriter {
     for (const k of routesWithOurEntries) if (!out.status.httpRoutes.has(k)) this.queue.add(queueKey(refOf('httpRoutes', k)));
   }
 
+  /**
+   * One object's status again, against the last translation (its status changed and nothing else:
+   * our own write, which costs nothing to confirm, or someone else's, which is put right).
+   */
+  recheck(ref: ObjectRef): void {
+    if (this.desired !== undefined) this.queue.add(queueKey(ref));
+  }
+
   stop(): void {
     this.queue.stop();
   }
