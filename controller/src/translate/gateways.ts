@@ -33,6 +33,7 @@ export function gatewayConfig(
   policies: PolicyAttachments,
   idx: BackendIndex,
   invalidRules: ReadonlyMap<HttpRoute, ReadonlySet<number>>,
+  refusedRules: ReadonlyMap<HttpRoute, ReadonlyMap<number, string>>,
   attachedCount: ReadonlyMap<string, number>,
   tlsSecrets: ReadonlyMap<ObjectKey, TlsSecretCheck> = new Map(),
   backendTlsPolicies?: BackendTlsIndex,
@@ -143,9 +144,12 @@ export function gatewayConfig(
           ]),
         }));
       const routeTls = listenerRefs.some((l) => l.refs?.backendTls !== undefined);
-      const backends = resolveRuleBackends(route, ri, idx, backendPolicies, routeTls);
+      // A rule whose filters cannot be served is matched and answered 500, with why (routes.ts).
+      const refused = refusedRules.get(route)?.get(ri);
+      const backends =
+        refused !== undefined ? { backends: [], invalid: refused } : resolveRuleBackends(route, ri, idx, backendPolicies, routeTls);
       const timeoutMs = ruleTimeoutMs(rule.timeouts);
-      const filters = compileRuleFilters(rule);
+      const filters = refused !== undefined ? [] : compileRuleFilters(rule);
       rule.matches.forEach((m, mi) => {
         const rank = order++;
         for (const { listener, hostnames, refs } of listenerRefs) {

@@ -36,8 +36,14 @@ export interface RoutesToGateways {
   readonly attachments: RouteAttachment[];
   /** Routes attached per `<gw key>/<listener>` (the listener's attachedRoutes). */
   readonly attachedCount: Map<string, number>;
-  /** Rules left out of every config: a regular expression of theirs does not compile, or a filter cannot be served. */
+  /** Rules left out of every config: a regular expression of theirs does not compile (the rule cannot be matched). */
   readonly invalidRules: Map<HttpRoute, ReadonlySet<number>>;
+  /**
+   * Rules matched but not served, by rule index, with why: a filter the proxy does not serve or a
+   * value it refuses. Requests they match are answered 500 (fail closed: left out, such a request
+   * would fall through to a broader rule and be served without the filter).
+   */
+  readonly refusedRules: Map<HttpRoute, ReadonlyMap<number, string>>;
   /** Gateways each route is attached to (policy ancestors). */
   readonly parentsByRoute: Map<HttpRoute, string[]>;
 }
@@ -55,6 +61,7 @@ export function attachRoutes(
   const gen = (o: { metadata: { generation?: number | undefined } }) => o.metadata.generation;
   const status = new Map<ObjectKey, RouteParentStatusOut[]>();
   const invalidRules = new Map<HttpRoute, ReadonlySet<number>>();
+  const refusedRules = new Map<HttpRoute, ReadonlyMap<number, string>>();
   const attachments: RouteAttachment[] = [];
   const attachedCount = new Map<string, number>();
   const routes = [...httpRoutes].sort(
@@ -66,9 +73,19 @@ export function attachRoutes(
     const resolved = resolveRouteRefs(route, idx);
     // Regular expressions the proxy's engine refuses, and filters it does not serve or values the
     // Gateway API CRD refuses: never a rule served without one of its matches or filters.
-    const ruleProblems = [...routeRegexProblems(route), ...routeFilterProblems(route)].sort((a, b) => a.ruleIndex - b.ruleIndex);
+    const regexProblems = routeRegexProblems(route);
+    const filterProblems = routeFilterProblems(route);
+    const ruleProblems = [...regexProblems, ...filterProblems].sort((a, b) => a.ruleIndex - b.ruleIndex);
     const badRules = new Set(ruleProblems.map((p) => p.ruleIndex));
-    if (badRules.size > 0) invalidRules.set(route, badRules);
+    const unmatchable = new Set(regexProblems.map((p) => p.ruleIndex));
+    if (unmatchable.size > 0) invalidRules.set(route, unmatchable);
+    const refused = new Map<number, string>();
+    for (const p of filterProblems) {
+      if (unmatchable.has(p.ruleIndex)) continue;
+      const prior = refused.get(p.ruleIndex);
+      refused.set(p.ruleIndex, prior === undefined ? p.message : `${prior}; ${p.message}`);
+    }
+    if (refused.size > 0) refusedRules.set(route, refused);
     // Gateway API: an unsupported value is Accepted=False UnsupportedValue; the rule alone is left out.
     const unsupported =
       ruleProblems.length === 0
@@ -128,7 +145,7 @@ export function attachRoutes(
   }
   const parentsByRoute = new Map<HttpRoute, string[]>();
   for (const a of attachments) appendTo(parentsByRoute, a.route, keyOf(a.gateway));
-  return { status, attachments, attachedCount, invalidRules, parentsByRoute };
+  return { status, attachments, attachedCount, invalidRules, refusedRules, parentsByRoute };
 }
 
 function allowsRoute(l: Listener, gw: Gateway, routeNs: string): boolean {

@@ -69,6 +69,7 @@ export function translate(input: TranslateInput): TranslateOutput {
       policies,
       idx,
       routes.invalidRules,
+      routes.refusedRules,
       routes.attachedCount,
       input.tlsSecrets,
       backendTls,
