@@ -87,6 +87,7 @@ function config(): ProxyConfigInput {
       r('map-body.test', { policies: { transformation: 'map-body' } }),
       r('null-body.test', { policies: { transformation: 'null-body' } }),
       r('status.test', { policies: { transformation: 'status' } }),
+      r('status-map.test', { policies: { transformation: 'status-map' } }),
       r('proxy-vars.test', { policies: { transformation: 'proxy-vars' } }),
       r('pass.test', { policies: { jwt: 'optional', backendAuth: 'default' } }),
       r('pass-header.test', { policies: { jwt: 'strict', backendAuth: 'header' } }),
@@ -216,6 +217,18 @@ function config(): ProxyConfigInput {
               set: [
                 { name: ':status', value: 'request.uri.contains("foo=bar") ? 401 : 403' },
                 { name: 'x-string-status', value: "'418'" },
+              ],
+            }),
+          },
+        ]),
+        // A map (metadata is a null-prototype object) as the status: the status stays, nothing throws.
+        'status-map': transformation('status-map', [
+          {
+            request: transform({ metadata: [{ name: 'm', value: "'x'" }] }),
+            response: transform({
+              set: [
+                { name: ':status', value: 'metadata' },
+                { name: 'x-after', value: "'still here'" },
               ],
             }),
           },
@@ -454,6 +467,8 @@ describe('transformation over HTTP', () => {
   it(':status takes an int (upstream: a string leaves the status); set from the request', async () => {
     expect((await get('status.test', { path: '/x?foo=bar' })).status).toBe(401);
     expect((await get('status.test', { path: '/x' })).status).toBe(403);
+    const map = await get('status-map.test');
+    expect([map.status, map.headers['x-after']]).toEqual([200, 'still here']);
   });
 
   it('proxy.gateway, proxy.listener and proxy.route are objects (upstream schema); variables() has them all', async () => {

@@ -1,3 +1,4 @@
+import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
 /**
  * How CEL values look in JavaScript (the representation of @marcbachmann/cel-js):
  *
@@ -104,4 +105,11 @@ function convert(v: unknown, depth: number, inPlace: boolean): CelValue {
     default:
       return null;
   }
+}
+
+/** An int or uint CEL value as a bigint; undefined for any other value (a double, a string, a map). */
+export function celIntegerOf(v: unknown): bigint | undefined {
+  if (typeof v === 'bigint') return v;
+  if (v instanceof UnsignedInt) return v.valueOf() as bigint;
+  return undefined;
 }

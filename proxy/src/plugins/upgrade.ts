@@ -201,9 +201,16 @@ export function tunnelUpgrade(req: FastifyRequest, reply: FastifyReply, call: Up
     clearTimers();
     client.off('close', onClientGone);
     const out = downstreamResponseHeaders(upRes.headers);
-    if (req.agw.responseHeaders !== undefined) applyResponseHeaderModifier(out, req.agw.responseHeaders);
-    // Header edits only: the status stays 101 and a 101 has no body.
-    if (o.transforms !== undefined) applyResponseTransforms(req, o.transforms, 101, out, undefined);
+    try {
+      if (req.agw.responseHeaders !== undefined) applyResponseHeaderModifier(out, req.agw.responseHeaders);
+      // Header edits only: the status stays 101 and a 101 has no body.
+      if (o.transforms !== undefined) applyResponseTransforms(req, o.transforms, 101, out, undefined);
+    } catch (err) {
+      // Never thrown out of an event listener (it would end the process): the tunnel is refused.
+      upSocket.destroy();
+      o.fail(coded('AGW_INVALID_RESPONSE', 'response edits failed', err));
+      return;
+    }
     out.connection = 'Upgrade';
     out.upgrade = upRes.headers.upgrade;
     const res = reply.raw;
@@ -235,9 +242,15 @@ export function tunnelUpgrade(req: FastifyRequest, reply: FastifyReply, call: Up
     clearTimers();
     client.off('close', onClientGone);
     const out = downstreamResponseHeaders(upRes.headers);
-    if (req.agw.responseHeaders !== undefined) applyResponseHeaderModifier(out, req.agw.responseHeaders);
     let status = upRes.statusCode ?? 502;
-    if (o.transforms !== undefined) status = applyResponseTransforms(req, o.transforms, status, out, undefined).status;
+    try {
+      if (req.agw.responseHeaders !== undefined) applyResponseHeaderModifier(out, req.agw.responseHeaders);
+      if (o.transforms !== undefined) status = applyResponseTransforms(req, o.transforms, status, out, undefined).status;
+    } catch (err) {
+      upRes.destroy();
+      o.fail(coded('AGW_INVALID_RESPONSE', 'response edits failed', err));
+      return;
+    }
     const res = reply.raw;
     const closeUpstream = () => upReq.destroy();
     res.once('close', closeUpstream);

@@ -5,6 +5,7 @@ import {
   type CompiledExpression,
   type CompiledTransform,
   type CompiledTransformationPolicy,
+  celIntegerOf,
   toJsonText,
 } from '@agw/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -14,6 +15,7 @@ import { bufferRequestBody } from '../plugins/request-body.js';
 import { editsOf, setHeaderEdit, type RequestState } from '../plugins/request-state.js';
 import { sendProxyError } from '../plugins/responses.js';
 import { canonicalTarget, isValidAuthority, type PathRules } from '../routing/request-target.js';
+import { ownHeader, setOwnHeader } from '../routing/forward-headers.js';
 import type { PolicyStage } from './stage.js';
 
 /**
@@ -342,8 +344,8 @@ export function applyResponseTransforms(
       const v = headerValueOf(r);
       if (v === undefined) delete headers[op.name];
       else {
-        const prior = headers[op.name];
-        headers[op.name] = prior === undefined ? v : [...(Array.isArray(prior) ? prior : [prior]), v];
+        const prior = ownHeader(headers, op.name);
+        setOwnHeader(headers, op.name, prior === undefined ? v : [...(Array.isArray(prior) ? prior : [prior]), v]);
       }
     });
     t.set.forEach((op, j) => {
@@ -354,7 +356,7 @@ export function applyResponseTransforms(
       }
       const v = headerValueOf(r);
       if (v === undefined) delete headers[op.name];
-      else headers[op.name] = v;
+      else setOwnHeader(headers, op.name, v);
     });
     for (const name of t.remove) delete headers[name];
     if (newBody !== undefined) out = { ...out, body: newBody };
@@ -368,14 +370,7 @@ export function applyResponseTransforms(
  * 403`; a string or an error leaves the status as it was), 200-599: a 1xx cannot end a response.
  */
 function statusOf(r: CelResult): number | undefined {
-  if (!r.ok) return undefined;
-  const v = r.value;
-  const n =
-    typeof v === 'bigint'
-      ? v
-      : typeof v === 'object' && v !== null && typeof v.valueOf() === 'bigint'
-        ? (v.valueOf() as bigint)
-        : undefined;
+  const n = r.ok ? celIntegerOf(r.value) : undefined;
   return n !== undefined && n >= 200n && n <= 599n ? Number(n) : undefined;
 }
 
