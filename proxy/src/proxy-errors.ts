@@ -21,6 +21,7 @@ export const ProxyErrors = {
   PROXY_ERR_BODY_TOO_LARGE: { status: 413, body: 'request body too large', grpc: 8 },
   /** An HTTP/1.1 upgrade request (`Connection: upgrade`) that declares a body: never forwarded. */
   PROXY_ERR_UPGRADE_WITH_BODY: { status: 400, body: 'upgrade request with a body not supported', grpc: 3 },
+  PROXY_ERR_REDIRECT_NO_HOST: { status: 400, body: 'redirect needs a host: the request has none', grpc: 3 },
   PROXY_ERR_BODY_READ_FAILED: { status: 400, body: 'request body could not be read', grpc: 3 },
   PROXY_ERR_ROUTE_TIMEOUT: { status: 504, body: 'request timeout', grpc: 4 },
   PROXY_ERR_UPSTREAM_TIMEOUT: { status: 504, body: 'upstream call timeout', grpc: 4 },

@@ -1,7 +1,7 @@
 import type { CompiledJwtPolicy, CompiledRoute, CompiledRouteFilter, ProxyConfigInput } from '@agw/api';
 import { generateSigningKey, mintToken, request, startEchoUpstream, type EchoUpstream, type SigningKey } from '@agw/test-kit';
 import type { FastifyInstance } from 'fastify';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyConfig } from './config/apply.js';
@@ -109,6 +109,21 @@ function config(): ProxyConfigInput {
       route('redirect-jwt.test', [redirect({ scheme: 'https' })], { backends: [], policies: { jwt: 'strict' } }),
       { ...route('redirect-alt.test', [redirect({})], { backends: [] }), listeners: ['alt'] },
       route('redirect-alt-https.test', [redirect({ scheme: 'https' })], { backends: [], listeners: ['alt'] }),
+      // Header names that are Object.prototype members: plain own headers, nothing else.
+      route('proto.test', [
+        {
+          type: 'ResponseHeaderModifier',
+          headers: headers({
+            add: [
+              ['constructor', 'c'],
+              ['__proto__', 'p'],
+            ],
+            set: [['tostring', 't']],
+          }),
+        },
+      ]),
+      // Any host (an HTTP/1.0 request without Host reaches it): a redirect without hostname cannot be built.
+      { ...route('any-host', [redirect({})], { backends: [], match: prefixMatch('/nohost') }), hostnames: [] },
       // Not servable: ReplacePrefixMatch needs a PathPrefix match; left out, its requests 404.
       route('bad.test', [{ type: 'URLRewrite', path: { type: 'ReplacePrefixMatch', value: '/x' } }], {
         match: { path: { type: 'Exact', value: '/exact' }, headers: [], queryParams: [] },
@@ -278,5 +293,33 @@ describe('filters the proxy cannot apply', () => {
 
   it('a config of schema version 4 is refused (a v4 config cannot say it has no filters it would drop)', async () => {
     expect(await applyConfig(new ConfigStore(), { ...config(), schemaVersion: 4 as 5 })).toMatch(/^invalid config: schemaVersion: /);
+  });
+});
+
+/** One request written as bytes on a new connection; the whole answer, read until the proxy closes it. */
+const rawRequest = (text: string) =>
+  new Promise<string>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(text));
+    let data = '';
+    s.on('data', (d) => (data += d.toString('latin1')));
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+  });
+
+describe('hostile names and requests', () => {
+  it('response headers named after Object.prototype members are plain headers', async () => {
+    const raw = await rawRequest('GET / HTTP/1.1\r\nHost: proto.test\r\nConnection: close\r\n\r\n');
+    expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+    const lines = raw.split('\r\n\r\n')[0]?.toLowerCase().split('\r\n') ?? [];
+    expect(lines).toContain('constructor: c');
+    expect(lines).toContain('__proto__: p');
+    expect(lines).toContain('tostring: t');
+  });
+
+  it('a redirect without hostname on a request without Host: 400 PROXY_ERR_REDIRECT_NO_HOST, no Location', async () => {
+    const raw = await rawRequest('GET /nohost HTTP/1.0\r\n\r\n');
+    expect(raw).toMatch(/^HTTP\/1\.[01] 400 /);
+    expect(raw).toContain('redirect needs a host: the request has none');
+    expect(raw.toLowerCase()).not.toContain('location:');
   });
 });

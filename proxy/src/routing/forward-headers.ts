@@ -120,3 +120,16 @@ export function downstreamResponseHeaders(upstream: Readonly<HeaderMap>): Header
   }
   return out;
 }
+
+/**
+ * A header of a name-keyed header map, own properties only: a header named `constructor` or
+ * `__proto__` (valid tokens) must not read Object.prototype's members.
+ */
+export function ownHeader<V>(headers: Readonly<Record<string, V | undefined>>, name: string): V | undefined {
+  return Object.hasOwn(headers, name) ? headers[name] : undefined;
+}
+
+/** Sets a header as an own data property (`headers['__proto__'] = v` would replace the map's prototype). */
+export function setOwnHeader(headers: Record<string, string | string[] | undefined>, name: string, value: string | string[]): void {
+  Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+}

@@ -2,6 +2,7 @@ import type { CompiledHeaderModifier } from '@agw/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { headerValues } from '../plugins/cel-activation.js';
 import { editsOf, setHeaderEdit } from '../plugins/request-state.js';
+import { sendProxyError } from '../plugins/responses.js';
 import { normalizeHost } from '../routing/hostname.js';
 import {
   applyResponseHeaderModifier,
@@ -52,12 +53,17 @@ export function applyRouteFilters(
       }
       case 'RequestRedirect': {
         const edits = state.edits;
+        const host = normalizeHost(edits?.authority ?? state.host);
+        if (f.hostname === undefined && host === '') {
+          sendProxyError(req, reply, 'PROXY_ERR_REDIRECT_NO_HOST');
+          return true;
+        }
         const location = redirectLocation(
           f,
           {
             scheme: listener.scheme,
             listenerPort: listener.port,
-            host: normalizeHost(edits?.authority ?? state.host),
+            host,
             target: edits?.path ?? req.raw.url ?? '/',
           },
           runtime.prefix,
