@@ -352,6 +352,8 @@ describe("upstream's map functions and variables()", () => {
   it.each<[string, string]>([
     ['{"a":1}.filterKeys(k, 1)', 'the predicate must evaluate to bool'],
     ['[1].removeKeys(k, true)', 'the receiver is not a map'],
+    ["ip('1.2.3.4').mapValues(v, v)", 'the receiver is not a map'],
+    ["duration('1s').filterKeys(k, true)", 'the receiver is not a map'],
   ])('%s fails: %s', (expr, message) => {
     const r = run(expr);
     expect(r.ok).toBe(false);

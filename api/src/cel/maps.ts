@@ -25,9 +25,13 @@ interface EntryMacro {
   evaluate(ev: CelEvaluator, m: EntryMacro, ctx: CelContext): unknown;
 }
 
+/** A CEL map's entries: a Map, or a plain object (an ip, a duration or another typed value is not a map). */
 function entries(m: unknown, kind: Kind): Iterable<[unknown, unknown]> {
   if (m instanceof Map) return m.entries();
-  if (typeof m === 'object' && m !== null && !Array.isArray(m) && !(m instanceof Uint8Array)) return Object.entries(m);
+  if (typeof m === 'object' && m !== null) {
+    const proto: unknown = Object.getPrototypeOf(m);
+    if (proto === Object.prototype || proto === null) return Object.entries(m);
+  }
   return fail('no_matching_overload', `${kind}(): the receiver is not a map`);
 }
 

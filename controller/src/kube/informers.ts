@@ -76,25 +76,27 @@ export class InformerSet {
       if (res.statusPath === undefined || this.events.onStatusOnly === undefined) {
         for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => this.events.onChange(name));
       } else {
-        // Fingerprints of everything but the status, by uid: an update that leaves it equal is status-only.
+        // Fingerprints of everything but the status, by namespace/name (a relist after a watch gap
+        // can bring a recreated object as an update: its uid is in the fingerprint, keys stay bounded).
         const seen = new Map<string, string>();
+        const keyOf = (o: Cached) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
         const onStatusOnly = this.events.onStatusOnly;
         inf.on('add', (o) => {
-          seen.set(o.metadata?.uid ?? '', withoutStatusFingerprint(o));
+          seen.set(keyOf(o), withoutStatusFingerprint(o));
           this.events.onChange(name);
         });
         inf.on('update', (o) => {
-          const uid = o.metadata?.uid ?? '';
+          const key = keyOf(o);
           const fp = withoutStatusFingerprint(o);
-          if (seen.get(uid) === fp) {
+          if (seen.get(key) === fp) {
             onStatusOnly(name, o.metadata?.namespace ?? '', o.metadata?.name ?? '');
             return;
           }
-          seen.set(uid, fp);
+          seen.set(key, fp);
           this.events.onChange(name);
         });
         inf.on('delete', (o) => {
-          seen.delete(o.metadata?.uid ?? '');
+          seen.delete(keyOf(o));
           this.events.onChange(name);
         });
       }

@@ -60,7 +60,7 @@ export class RequestActivation implements CelActivation {
         let r = kept.get(expression.source);
         if (r === undefined) {
           r = expression.evaluate(this);
-          if (kept.size < MAX_KEPT_RESULTS) kept.set(expression.source, r);
+          if (kept.size < MAX_KEPT_RESULTS && isSmall(r)) kept.set(expression.source, r);
         }
         return r;
       }
@@ -125,9 +125,18 @@ export class RequestActivation implements CelActivation {
 /**
  * Results kept per verified token: enough for every jwt-only rule and header of the policies a
  * token meets in practice; beyond it expressions are evaluated as usual. Bounds the memory a token
- * in the verified-token cache (10,000 by default) can hold: ~100 bytes per kept result.
+ * in the verified-token cache (10,000 by default) can hold: at most 32 small results (isSmall), ~1.1 KiB each at worst.
  */
 const MAX_KEPT_RESULTS = 32;
+
+/** Kept results are small: a bool, a number, null, an error, or a string of at most 1 KiB (a claim, a header value); a list, map or long string is evaluated each time. */
+function isSmall(r: CelResult): boolean {
+  if (!r.ok) return true;
+  const v = r.value;
+  return (
+    v === null || typeof v === 'boolean' || typeof v === 'bigint' || typeof v === 'number' || (typeof v === 'string' && v.length <= 1024)
+  );
+}
 
 const EMPTY: Readonly<Record<string, CelValue>> = Object.freeze(Object.create(null) as Record<string, CelValue>);
 

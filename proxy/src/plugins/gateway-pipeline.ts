@@ -127,6 +127,8 @@ export const gatewayPipeline = fp<PipelineOptions>(
       if (match.kind !== 'route') return sendProxyError(req, reply, 'PROXY_ERR_ROUTE_NOT_FOUND');
       const route = match.route;
       req.agw.route = route;
+      // A PreRouting expression may have read `proxy` before a route was chosen: the route's see it.
+      req.agw.cel?.invalidate();
 
       const onRoute = runStages(req, reply, route.policies);
       if (onRoute instanceof Promise ? await onRoute : onRoute) return reply;
