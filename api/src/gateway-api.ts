@@ -21,7 +21,8 @@ export const GatewayClass = z.looseObject({
 });
 export type GatewayClass = z.output<typeof GatewayClass>;
 
-export const RouteNamespacesFrom = z.enum(['All', 'Same', 'Selector']);
+/** In the Gateway API CRD's order: the API server's `Unsupported value` message lists them so. */
+export const RouteNamespacesFrom = z.enum(['All', 'Selector', 'Same']);
 
 /** A listener's reference to its certificate: a `kubernetes.io/tls` Secret (Gateway API SecretObjectReference). */
 export const SecretObjectReference = z.looseObject({

@@ -157,6 +157,11 @@ const CASES: Array<[string, Obj, string]> = [
   ['Gateway required', gateway({ listeners: withListener({}).listeners }), 'spec.gatewayClassName'],
   ['Gateway minLength', gateway(withListener({ name: '' })), 'spec.listeners[0].name'],
   ['Gateway enum', gateway(withListener({ tls: { mode: 'Bogus', certificateRefs: [{ name: 'c' }] } })), 'spec.listeners[0].tls.mode'],
+  [
+    'Gateway enum (allowedRoutes from, in the CRD order)',
+    gateway(withListener({ allowedRoutes: { namespaces: { from: 'Nowhere' } } })),
+    'spec.listeners[0].allowedRoutes.namespaces.from',
+  ],
   ['HTTPRoute minimum', route(withRule({ backendRefs: [{ name: 's', port: 80, weight: -1 }] })), 'spec.rules[0].backendRefs[0].weight'],
   ['HTTPRoute enum', route(withRule({ matches: [{ path: { type: 'Glob', value: '/' } }] })), 'spec.rules[0].matches[0].path.type'],
   [
