@@ -19,3 +19,4 @@ export * from './cel/index.js';
 export * from './redacted.js';
 export * from './whole-number-flag.js';
 export * from './schema-messages.js';
+export * from './own-property.js';

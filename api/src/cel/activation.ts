@@ -1,3 +1,4 @@
+import { setOwn } from '../own-property.js';
 import type { CelValue } from './cel-value.js';
 
 /**
@@ -102,12 +103,7 @@ export function celHeaders(distinct: Readonly<Record<string, readonly string[] |
   for (const name of Object.keys(distinct)) {
     const values = distinct[name];
     if (!values || values.length === 0) continue;
-    Object.defineProperty(out, name, {
-      value: values.length === 1 ? values[0]! : values,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    setOwn(out, name, values.length === 1 ? values[0]! : values);
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { setOwn } from '../own-property.js';
 import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
 /**
  * How CEL values look in JavaScript (the representation of @marcbachmann/cel-js):
@@ -90,12 +91,7 @@ function convert(v: unknown, depth: number, inPlace: boolean): CelValue {
           // An own "__proto__" data property (JSON.parse makes one) is assigned as a plain key.
           if (typeof value === 'number' || (typeof value === 'object' && value !== null)) out[key] = convert(value, depth - 1, true);
         } else if (key === '__proto__') {
-          Object.defineProperty(out, key, {
-            value: convert(value, depth - 1, false),
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
+          setOwn(out, key, convert(value, depth - 1, false));
         } else {
           out[key] = convert(value, depth - 1, false);
         }

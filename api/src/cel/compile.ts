@@ -1,3 +1,4 @@
+import { setOwn } from '../own-property.js';
 import { Environment, ParseError } from '@marcbachmann/cel-js';
 import type { CelActivation } from './activation.js';
 import type { CelValue } from './cel-value.js';
@@ -490,7 +491,7 @@ const variables: CelEvaluateFn = (_ev, _n, ctx) => {
   const lookup = ctx as unknown as { getValue(name: string): unknown };
   for (const root of ROOTS) {
     const v = lookup.getValue(root);
-    if (v !== undefined) Object.defineProperty(out, root, { value: v, enumerable: true, writable: true, configurable: true });
+    if (v !== undefined) setOwn(out, root, v);
   }
   return out;
 };

@@ -1,3 +1,4 @@
+import { setOwn } from '../own-property.js';
 import type { Environment } from '@marcbachmann/cel-js';
 import { boundedMemo } from '../bounded-memo.js';
 import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
@@ -163,8 +164,7 @@ export function registerFunctions(env: Environment): void {
     const out: Record<string, unknown> = {};
     for (const src of [a, b]) {
       const entries = src instanceof Map ? src.entries() : Object.entries(src);
-      for (const [k, v] of entries)
-        if (v !== undefined) Object.defineProperty(out, String(k), { value: v, enumerable: true, writable: true, configurable: true });
+      for (const [k, v] of entries) if (v !== undefined) setOwn(out, String(k), v);
     }
     return out;
   });

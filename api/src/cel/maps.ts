@@ -1,3 +1,4 @@
+import { setOwn } from '../own-property.js';
 import type { Environment } from '@marcbachmann/cel-js';
 import { chargeNode } from './cost.js';
 import { celFail as fail } from './errors.js';
@@ -36,7 +37,7 @@ function entries(m: unknown, kind: Kind): Iterable<[unknown, unknown]> {
 }
 
 function put(out: Record<string, unknown>, key: unknown, value: unknown): void {
-  Object.defineProperty(out, String(key), { value, enumerable: true, writable: true, configurable: true });
+  setOwn(out, String(key), value);
 }
 
 function entryMacro(kind: Kind) {

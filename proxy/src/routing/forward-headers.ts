@@ -128,8 +128,3 @@ export function downstreamResponseHeaders(upstream: Readonly<HeaderMap>): Header
 export function ownHeader<V>(headers: Readonly<Record<string, V | undefined>>, name: string): V | undefined {
   return Object.hasOwn(headers, name) ? headers[name] : undefined;
 }
-
-/** Sets a header as an own data property (`headers['__proto__'] = v` would replace the map's prototype). */
-export function setOwnHeader(headers: Record<string, string | string[] | undefined>, name: string, value: string | string[]): void {
-  Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
-}

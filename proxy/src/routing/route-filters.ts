@@ -1,6 +1,6 @@
-import type { CompiledHeaderModifier, CompiledPathModifier, CompiledRoute, CompiledRouteFilter } from '@agw/api';
+import { setOwn, type CompiledHeaderModifier, type CompiledPathModifier, type CompiledRoute, type CompiledRouteFilter } from '@agw/api';
 import { canonicalPath, isValidAuthority } from './request-target.js';
-import { ownHeader, setOwnHeader } from './forward-headers.js';
+import { ownHeader } from './forward-headers.js';
 
 /**
  * A route's HTTPRoute filters as the proxy applies them (stages/route-filters-stage.ts), compiled
@@ -156,8 +156,8 @@ export type ResponseHeaderMap = Record<string, string | string[] | undefined>;
 export function applyResponseHeaderModifier(headers: ResponseHeaderMap, m: CompiledHeaderModifier): void {
   for (const { name, value } of m.add) {
     const prior = ownHeader(headers, name);
-    setOwnHeader(headers, name, prior === undefined ? value : [...(Array.isArray(prior) ? prior : [prior]), value]);
+    setOwn(headers, name, prior === undefined ? value : [...(Array.isArray(prior) ? prior : [prior]), value]);
   }
-  for (const { name, value } of m.set) setOwnHeader(headers, name, value);
+  for (const { name, value } of m.set) setOwn(headers, name, value);
   for (const name of m.remove) delete headers[name];
 }

@@ -6,6 +6,7 @@ import {
   type CompiledTransform,
   type CompiledTransformationPolicy,
   celIntegerOf,
+  setOwn,
   toJsonText,
 } from '@agw/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -15,7 +16,7 @@ import { bufferRequestBody } from '../plugins/request-body.js';
 import { editsOf, setHeaderEdit, type RequestState } from '../plugins/request-state.js';
 import { sendProxyError } from '../plugins/responses.js';
 import { canonicalTarget, isValidAuthority, type PathRules } from '../routing/request-target.js';
-import { ownHeader, setOwnHeader } from '../routing/forward-headers.js';
+import { ownHeader } from '../routing/forward-headers.js';
 import type { PolicyStage } from './stage.js';
 
 /**
@@ -212,7 +213,7 @@ function firstEntry(entries: readonly EntryRuntime[], activation: CelActivation)
 function setMetadata(state: RequestState, name: string, r: CelResult): boolean {
   if (!r.ok) return false;
   const md = state.metadata ?? (state.metadata = Object.create(null) as Record<string, never>);
-  Object.defineProperty(md, name, { value: r.value, enumerable: true, writable: true, configurable: true });
+  setOwn(md, name, r.value);
   return true;
 }
 
@@ -345,7 +346,7 @@ export function applyResponseTransforms(
       if (v === undefined) delete headers[op.name];
       else {
         const prior = ownHeader(headers, op.name);
-        setOwnHeader(headers, op.name, prior === undefined ? v : [...(Array.isArray(prior) ? prior : [prior]), v]);
+        setOwn(headers, op.name, prior === undefined ? v : [...(Array.isArray(prior) ? prior : [prior]), v]);
       }
     });
     t.set.forEach((op, j) => {
@@ -356,7 +357,7 @@ export function applyResponseTransforms(
       }
       const v = headerValueOf(r);
       if (v === undefined) delete headers[op.name];
-      else setOwnHeader(headers, op.name, v);
+      else setOwn(headers, op.name, v);
     });
     for (const name of t.remove) delete headers[name];
     if (newBody !== undefined) out = { ...out, body: newBody };
@@ -379,12 +380,7 @@ function celResponseHeaders(headers: ResponseHeaders): Record<string, string | r
   for (const name of Object.keys(headers)) {
     const v = headers[name];
     if (v === undefined) continue;
-    Object.defineProperty(out, name, {
-      value: Array.isArray(v) && v.length === 1 ? v[0] : v,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    setOwn(out, name, Array.isArray(v) && v.length === 1 ? v[0] : v);
   }
   return out;
 }
