@@ -10,11 +10,10 @@
  *   npm run bench:cache-full -- [--seconds 8] [--rounds 3]
  */
 import { PROXY_CONFIG_SCHEMA_VERSION } from '@agw/api';
-import { generateSigningKey, jwks, mintToken, signRaw, startEchoUpstream } from '@agw/test-kit';
+import { freePort, generateSigningKey, jwks, mintToken, signRaw, startEchoUpstream, waitFor } from '@agw/test-kit';
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,15 +24,6 @@ const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const FILL = 10_000;
-
-const freePort = () =>
-  new Promise<number>((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => r(p));
-    });
-  });
 
 interface Proxy {
   readonly name: string;
@@ -98,14 +88,12 @@ async function main(): Promise<void> {
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     proc.stdout?.pipe(createWriteStream(gcLog));
-    for (let i = 0; i < 400; i++) {
-      try {
-        if ((await fetch(`http://127.0.0.1:${admin}/readyz`)).ok) break;
-      } catch {
-        /* not yet */
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      `${name} /readyz`,
+      async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.ok === true,
+      20_000,
+      50,
+    );
     return { name, port, pid: proc.pid as number, proc, gcLog };
   };
   const gcLines = (p: Proxy) =>
