@@ -312,7 +312,9 @@ async function main(): Promise<void> {
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
   const distinct = (key: typeof rs) =>
     Promise.all(Array.from({ length: MISS_TOKENS }, (_, i) => mintToken(key, { claims: { ...claims, jti: `bench-${i}` } })));
-  const missTokens = { rs: await distinct(rs), es: await distinct(es) };
+  // open: the miss rows' load (a new ~0.5 KiB Authorization header per request, built per request by
+  // the load generator) sent to the no-policy route of the same proxy process: the miss rows' own baseline.
+  const missTokens = { rs: await distinct(rs), es: await distinct(es), open: await distinct(rs) };
   const fullHotToken = await mintToken(rs, { claims: { ...claims, jti: 'full-hot' } });
 
   // Warm-up (JIT, keep-alive pools), not reported.
@@ -365,12 +367,28 @@ async function main(): Promise<void> {
     { name: 'proxy + JWT RS256, cache hit', port: proxy.port, host: 'rs.bench', headers: bearer(tokens.rs), pid: proxy.pid },
     { name: 'proxy + JWT ES256, cache hit', port: proxy.port, host: 'es.bench', headers: bearer(tokens.es), pid: proxy.pid },
     { name: 'proxy + JWT EdDSA, cache hit', port: proxy.port, host: 'ed.bench', headers: bearer(tokens.ed), pid: proxy.pid },
+    // The cache-full row's baseline: the same requests to the no-policy route of the same process.
+    {
+      name: "proxy, no policy, same Authorization header (the cache-full row's process)",
+      port: full.port,
+      host: 'open.bench',
+      headers: bearer(fullHotToken),
+      pid: full.pid,
+    },
     {
       name: `proxy + JWT RS256, cache hit, cache full (${FULL_TOKENS.toLocaleString('en')} entries)`,
       port: full.port,
       host: 'rsfull.bench',
       headers: bearer(fullHotToken),
       pid: full.pid,
+    },
+    {
+      name: "proxy, no policy, a new Authorization header each request (the cache-miss rows' load and process)",
+      port: missing.port,
+      host: 'open.bench',
+      headers: {},
+      tokens: missTokens.open,
+      pid: missing.pid,
     },
     {
       name: 'proxy + JWT RS256, cache miss (a new token each request)',
@@ -463,6 +481,11 @@ async function main(): Promise<void> {
   /** The policy's own CPU cost per request: against the same requests without a policy, in one run. */
   const signed = (x: number, digits: number) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
   const cpuDelta = (r: Result) => `${signed((r.cpuUsPerReq ?? 0) - (sameHeaders.cpuUsPerReq ?? 0), 1)} µs`;
+  /** The miss rows against the no-policy route under their own load: a new header built per request on the same process. */
+  const missLoad = results.find((r) => r.name.startsWith('proxy, no policy, a new Authorization header')) as Result;
+  const missRows = results.filter((r) => r.name.includes('cache miss'));
+  const fullBase = results.find((r) => r.name.endsWith("(the cache-full row's process)")) as Result;
+  const fullRow = results.find((r) => r.name.includes('cache full')) as Result;
   const lines = [
     `# Proxy benchmark, ${new Date().toISOString()}`,
     '',
@@ -477,6 +500,13 @@ async function main(): Promise<void> {
     ),
     '',
     `Cache-miss rows: ${MISS_TOKENS} distinct tokens per algorithm, one per request in turn, through a ${MISS_CACHE_ENTRIES}-entry cache: ${missMisses} misses and ${missHits} hits in the verified-token cache (the proxy's own metric).`,
+    `Cache-miss rows against the no-policy row with their load (a new header per request, same process): ${missRows
+      .map(
+        (r) =>
+          `${r.name.replace('proxy + JWT ', '').replace(', cache miss (a new token each request)', '')} ${ratio(r, missLoad)} of its req/s, ${signed((r.cpuUsPerReq ?? 0) - (missLoad.cpuUsPerReq ?? 0), 1)} µs CPU/req`,
+      )
+      .join('; ')}.`,
+    `Cache-full row against the no-policy row of its process with the same headers: ${ratio(fullRow, fullBase)} of its req/s, ${signed((fullRow.cpuUsPerReq ?? 0) - (fullBase.cpuUsPerReq ?? 0), 1)} µs CPU/req.`,
     `Cache-full row: ${FULL_TOKENS} distinct RS256 tokens sent once each through its policy's own cache (the default bound) before the rounds, then one hot token; entries (agw_jwt_cache_entries): ${fullBefore} before the rounds, ${fullAfter} after.`,
     '',
     'Fixed rate, 1,000 requests/s for 8 s, up to 10 keep-alive connections, each request timed in µs:',
