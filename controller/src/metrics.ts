@@ -16,6 +16,12 @@ export class ControllerMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+  readonly gatewayConfigs = new Counter({
+    name: 'agw_controller_gateway_configs_total',
+    help: 'Gateway configs per reconcile by outcome: compiled, or kept from the previous pass (a change confined to HTTPRoutes that do not name the Gateway).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly statusWrites = new Counter({
     name: 'agw_controller_status_writes_total',
     help: 'Status writes by kind and result (written|unchanged|conflict|error).',

@@ -361,6 +361,41 @@ describe('controller + proxy on a real API server', () => {
     await eventuallyStatus('insecureroute.com', 200);
   });
 
+  it("a change confined to one Gateway's routes compiles that Gateway only: the other's config is kept, and the new route is served", async () => {
+    const configs = async (outcome: 'compiled' | 'kept') => {
+      const text = (await request(controller.adminPort, { path: '/metrics' })).body;
+      return Number(new RegExp(`^agw_controller_gateway_configs_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    };
+    await apply(admin(), [
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'ctl-gw-other', namespace: NS },
+        spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+      },
+    ]);
+    await waitFor(
+      'the other Gateway accepted',
+      async () => {
+        const g = await getJson<{ status?: { conditions?: Cond[] } }>(admin(), ['gateway', 'ctl-gw-other', '-n', NS]);
+        return g?.status?.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True') === true;
+      },
+      20_000,
+    );
+    // A pass a change of another kind coincides with (the deployer's Service for the new Gateway,
+    // say) compiles every Gateway: each attempt is a new route, served before the count is read.
+    let kept = false;
+    for (let attempt = 0; attempt < 3 && !kept; attempt++) {
+      const before = await configs('kept');
+      await apply(admin(), [route(`route-only-${attempt}`, `only-${attempt}.example`)]);
+      await eventuallyStatus(`only-${attempt}.example`, 200);
+      kept = (await configs('kept')) > before;
+    }
+    expect(kept).toBe(true);
+    expect(await configs('compiled')).toBeGreaterThan(0);
+    expect((await kubectl(admin(), ['delete', 'gateway', 'ctl-gw-other', '-n', NS])).code).toBe(0);
+  });
+
   it('the deployer gave the Gateway its proxy Deployment, Service and ServiceAccount; the Gateway reports the address', async () => {
     let deploy:
       | {

@@ -8,7 +8,7 @@ import type { ControllerMetrics } from '../metrics.js';
 import type { ConfigServer } from '../push/config-server.js';
 import { formatIssue, formatIssues, type ObjectProblem, type ParseMemo } from '../resources/parse-objects.js';
 import type { StatusObject, StatusWriter } from '../status/status-writer.js';
-import { reconcilePass } from './reconcile-pass.js';
+import { reconcilePass, type ReconcilePass } from './reconcile-pass.js';
 
 export interface ReconcileLoopDeps {
   readonly informers: InformerSet;
@@ -40,6 +40,8 @@ export class ReconcileLoop {
   private readonly parseMemo: ParseMemo = new WeakMap();
   /** Unparseable objects already logged (logged once, not at every pass). */
   private readonly reportedProblems = new Set<string>();
+  /** The last pass, so that a change confined to routes and policies compiles only the Gateways it touches. */
+  private lastPass: ReconcilePass | undefined;
   /** The last pass's Gateways, by `<ns>/<name>`. */
   private gateways: ReadonlyMap<string, DeployableGateway> = new Map();
 
@@ -74,13 +76,19 @@ export class ReconcileLoop {
     if (!d.informers.synced) return;
     const end = d.metrics.reconcileDuration.startTimer();
     const objects = (Object.keys(WATCHED) as WatchedName[]).flatMap((k) => d.informers.list(k));
-    const { parsed, out, configs } = reconcilePass({
+    const pass = reconcilePass({
       objects,
       controllerName: d.controllerName,
       jwks: d.keys.keys(),
       jwksErrors: d.keys.errors(),
       memo: this.parseMemo,
+      ...(this.lastPass !== undefined ? { previous: this.lastPass } : {}),
     });
+    this.lastPass = pass;
+    const compiled = pass.compiled === 'all' ? pass.configs.size : pass.compiled.size;
+    d.metrics.gatewayConfigs.inc({ outcome: 'compiled' }, compiled);
+    d.metrics.gatewayConfigs.inc({ outcome: 'kept' }, pass.configs.size - compiled);
+    const { parsed, out, configs } = pass;
     this.logNewProblems(parsed.problems);
     d.keys.sync(out.jwksRequests);
     d.configServer.update(configs);

@@ -65,7 +65,12 @@ function groupOf(apiVersion: unknown): string {
  * an object already parsed is not parsed again (a reconcile reads every object of the cache).
  * Entries go with their objects (a WeakMap): no sweep per pass.
  */
-export type ParseMemo = WeakMap<object, { ok: true; value: unknown } | { ok: false; issues: ObjectIssue[] }>;
+export type ParseMemo = WeakMap<object, ParseResult>;
+
+/** One object's parse: the list it belongs to, and its value or issues. */
+type ParseResult = { readonly list: WatchedName } & (
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: ObjectIssue[] }
+);
 
 export function parseObjects(objects: readonly unknown[], defaultNamespace = 'default', memo?: ParseMemo): ParsedObjects {
   const lists = Object.fromEntries(Object.keys(WATCHED_KINDS).map((k) => [k, [] as unknown[]])) as Record<WatchedName, unknown[]>;
@@ -73,29 +78,31 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
   objects.forEach((raw, i) => {
     if (raw === null || typeof raw !== 'object') return;
     const o = raw as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
-    const kind = String(o.kind ?? '');
     const nameOf = () =>
-      `${kind} ${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace}/${String(o.metadata?.name ?? `#${i}`)}`;
-    const parser = PARSERS.get(`${groupOf(o.apiVersion)}/${kind}`);
-    if (parser === undefined) {
-      out.ignored.push(nameOf());
-      return;
-    }
+      `${String(o.kind ?? '')} ${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace}/${String(o.metadata?.name ?? `#${i}`)}`;
+    // A memo hit costs one lookup: no key string built per object and pass.
     let result = memo?.get(raw);
     if (result === undefined) {
+      const parser = PARSERS.get(`${groupOf(o.apiVersion)}/${String(o.kind ?? '')}`);
+      if (parser === undefined) {
+        out.ignored.push(nameOf());
+        return;
+      }
       const withNs =
         !WATCHED_KINDS[parser.name].namespaced || o.metadata?.namespace !== undefined
           ? raw
           : { ...o, metadata: { ...o.metadata, namespace: defaultNamespace } };
       const r = parser.schema.safeParse(withNs);
-      result = r.success ? { ok: true, value: r.data } : { ok: false, issues: r.error.issues.flatMap(toObjectIssues) };
+      result = r.success
+        ? { list: parser.name, ok: true, value: r.data }
+        : { list: parser.name, ok: false, issues: r.error.issues.flatMap(toObjectIssues) };
       memo?.set(raw, result);
     }
     if (!result.ok) {
       out.problems.push({ ref: nameOf(), object: raw, issues: result.issues });
       return;
     }
-    out[parser.name].push(result.value);
+    out[result.list].push(result.value);
   });
   // Each list holds what its kind's schema parsed: the types of TranslateInput.
   return out as unknown as ParsedObjects;

@@ -1,6 +1,15 @@
 import { GATEWAY_API_GROUP, type BackendTlsPolicy, type CompiledBackendTlsPolicy } from '@agw/api';
 import { appendTo } from './append-to.js';
-import { cond, keyOf, type CaBundleCheck, type JwksTls, type ObjectKey, type PendingCondition, type PolicyAncestorOut } from './model.js';
+import {
+  cond,
+  keyOf,
+  olderFirst,
+  type CaBundleCheck,
+  type JwksTls,
+  type ObjectKey,
+  type PendingCondition,
+  type PolicyAncestorOut,
+} from './model.js';
 
 /** At most this many ancestors in a BackendTLSPolicy status (Gateway API's list limit). */
 export const MAX_ANCESTORS = 16;
@@ -41,9 +50,6 @@ export interface BackendTlsIndex {
     controllerName: string,
   ): Map<ObjectKey, PolicyAncestorOut[]>;
 }
-
-const olderFirst = (a: BackendTlsPolicy, b: BackendTlsPolicy) =>
-  (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || keyOf(a).localeCompare(keyOf(b));
 
 /**
  * Gateway API BackendTLSPolicy (v1.4) as this controller applies it, pure: validation of each

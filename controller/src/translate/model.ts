@@ -18,6 +18,9 @@ import type {
   ReferenceGrant,
   Service,
 } from '@agw/api';
+import type { BackendIndex } from './backends.js';
+import type { FeatureTranslationsMemo } from './policies.js';
+import type { RouteOutcome } from './routes.js';
 
 /** Everything translate() reads: parsed objects from the cache (or files), plus fetched keys. */
 export interface TranslateInput {
@@ -136,6 +139,34 @@ export interface TranslateOutput {
   /** Deployment settings per Gateway, from its class's parametersRef (undefined: the defaults). */
   readonly gatewayParameters: ReadonlyMap<ObjectKey, AgentgatewayParametersSpec | undefined>;
   readonly jwksRequests: readonly JwksRequest[];
+  /** The Gateways each policy applies to (uncapped): the configs a next change of the policy can touch. */
+  readonly gatewaysByPolicy: ReadonlyMap<ObjectKey, ReadonlySet<ObjectKey>>;
+  /** What this pass computed that a next pass changing only HTTPRoutes and policies may reuse. */
+  readonly memo: TranslateMemo;
+}
+
+/**
+ * A change confined to HTTPRoutes and AgentgatewayPolicies (reconcile/change-scope.ts): the
+ * Gateways the changed routes name (old and new versions), and the keys of the changed policies,
+ * whose Gateways translate adds (where the new version applies, from this pass; where the old one
+ * did, from the previous pass's `gatewaysByPolicy`).
+ */
+export interface ChangeScope {
+  readonly routeGateways: ReadonlySet<ObjectKey>;
+  readonly policies: ReadonlySet<ObjectKey>;
+}
+
+/**
+ * What a pass computed from the inputs other than HTTPRoutes and policies, each entry from one
+ * object and those inputs: the backend index (with its resolved Service ports), each route's
+ * outcome (its checks, parent statuses and attachments), each policy's feature translations (by
+ * policy object: a changed policy is a new object). Valid for a next pass as long as only routes
+ * and policies changed (a ChangeScope pass starts from it); any other pass builds a new one.
+ */
+export interface TranslateMemo {
+  readonly backends: BackendIndex;
+  readonly routeOutcomes: WeakMap<HttpRoute, RouteOutcome>;
+  readonly featureTranslations: FeatureTranslationsMemo;
 }
 
 export interface PolicyAncestorOut {
@@ -175,6 +206,18 @@ export const keyOf = (o: { metadata: { name: string; namespace?: string | undefi
   }
   return k;
 };
+
+/** Compares by UTF-16 code units, as Go and Rust compare strings (and far cheaper than ICU's `localeCompare`). */
+export const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Older first, then `<namespace>/<name>`: Gateway API's tie rule between routes and between
+ * policies. For Kubernetes names and RFC 3339 timestamps, code-unit order is the alphabetical one.
+ */
+export const olderFirst = (
+  a: { metadata: { name: string; namespace?: string | undefined; creationTimestamp?: string | undefined } },
+  b: { metadata: { name: string; namespace?: string | undefined; creationTimestamp?: string | undefined } },
+): number => byCodeUnits(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') || byCodeUnits(keyOf(a), keyOf(b));
 
 /** A condition of one of our types and reasons (api's ConditionType and ConditionReason: no free strings). */
 export function cond(

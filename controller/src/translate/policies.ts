@@ -20,7 +20,7 @@ import {
   type PolicyFeature,
 } from './features/index.js';
 import type { FeatureContext } from './features/feature.js';
-import { cond, keyOf, type JwksRequest, type ObjectKey, type PolicyAncestorOut, type TranslateInput } from './model.js';
+import { cond, keyOf, olderFirst, type JwksRequest, type ObjectKey, type PolicyAncestorOut, type TranslateInput } from './model.js';
 
 /**
  * Attachment levels, least to most specific (upstream: Gateway < Listener < Route < Route rule <
@@ -56,11 +56,8 @@ export interface PolicyAttachments {
   readonly toServices: ReadonlyMap<string, Attachment[]>;
   readonly status: Map<ObjectKey, PolicyAncestorOut[]>;
   readonly jwksRequests: JwksRequest[];
-}
-
-/** Older first, then namespace/name: Gateway API's conflict rule, used when two policies tie. */
-function olderFirst(a: AgentgatewayPolicy, b: AgentgatewayPolicy): number {
-  return (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || keyOf(a).localeCompare(keyOf(b));
+  /** The Gateways each policy applies to (its Gateway ancestors, uncapped): the configs a change of the policy can touch. */
+  readonly gatewaysByPolicy: Map<ObjectKey, ReadonlySet<ObjectKey>>;
 }
 
 /**
@@ -72,6 +69,7 @@ export function attachPolicies(
   gatewaysByKey: ReadonlyMap<string, Gateway>,
   parentsByRoute: ReadonlyMap<HttpRoute, string[]>,
   ctx: FeatureContext,
+  translationsMemo?: FeatureTranslationsMemo,
 ): PolicyAttachments {
   const routesByKey = new Map(input.httpRoutes.map((r) => [keyOf(r), r]));
   // A new feature is a compile error here until it has its table.
@@ -106,7 +104,7 @@ export function attachPolicies(
     const carries = new Set<FeatureName>();
     const key = keyOf(p);
     for (const f of FEATURES) {
-      const t = translateInto(f, p, ctx, byFeature, key);
+      const t = translateInto(f, p, ctx, byFeature, key, translationsMemo);
       if (t === undefined) continue;
       carries.add(f.name);
       errors.push(...t.errors);
@@ -231,7 +229,7 @@ export function attachPolicies(
     }
     status.set(key, policyAncestors(p, [...ancestors].sort(), messages, errors, notes, input.controllerName));
   }
-  return { byFeature, toGateways, toRoutes, toServices, status, jwksRequests };
+  return { byFeature, toGateways, toRoutes, toServices, status, jwksRequests, gatewaysByPolicy: ancestorsByKey };
 }
 
 /** The port of Service `svc` a targetRef's `sectionName` names: by port name, or by number. */
@@ -239,16 +237,31 @@ export function servicePortOf(svc: Service, sectionName: string): Service['spec'
   return svc.spec.ports.find((sp) => sp.name === sectionName || String(sp.port) === sectionName);
 }
 
-/** One feature's translation of a policy, recorded in its table (generic, so each table keeps its type). */
+/**
+ * Each policy's feature translations (undefined: the policy does not carry the feature). They
+ * depend on the policy and the feature context (backends, keys, TLS, CA bundles), never on routes,
+ * so a pass that changed only routes reuses them (model.ts TranslateMemo).
+ */
+export type FeatureTranslationsMemo = WeakMap<AgentgatewayPolicy, Map<FeatureName, FeatureTranslation<unknown> | undefined>>;
+
+/** One feature's translation of a policy (from the memo when there), recorded in its table. */
 function translateInto<F extends FeatureName>(
   f: PolicyFeature<F>,
   p: AgentgatewayPolicy,
   ctx: FeatureContext,
   tables: FeatureTables,
   key: ObjectKey,
+  memo: FeatureTranslationsMemo | undefined,
 ): FeatureTranslation<unknown> | undefined {
-  const t = f.translate(p, ctx);
-  if (t !== undefined) tables[f.name].set(key, t);
+  let byFeature = memo?.get(p);
+  if (byFeature === undefined) {
+    byFeature = new Map();
+    memo?.set(p, byFeature);
+  }
+  let t: FeatureTranslation<unknown> | undefined;
+  if (byFeature.has(f.name)) t = byFeature.get(f.name);
+  else byFeature.set(f.name, (t = f.translate(p, ctx)));
+  if (t !== undefined) tables[f.name].set(key, t as never);
   return t;
 }
 

@@ -18,7 +18,7 @@ import {
 } from './backends.js';
 import { serviceHostname } from './features/backend-tls.js';
 import { intersectHostnames } from './hostnames.js';
-import { cond, keyOf, type ObjectKey, type PendingCondition, type RouteParentStatusOut } from './model.js';
+import { cond, keyOf, olderFirst, type ObjectKey, type PendingCondition, type RouteParentStatusOut } from './model.js';
 import { isRouteListener } from './listener-tls.js';
 import { routeFilterProblems } from './route-filters.js';
 import { routeRegexProblems } from './route-regexes.js';
@@ -32,7 +32,7 @@ export interface RouteAttachment {
 
 export interface RoutesToGateways {
   /** Our parent entries of each route. */
-  readonly status: Map<ObjectKey, RouteParentStatusOut[]>;
+  readonly status: Map<ObjectKey, readonly RouteParentStatusOut[]>;
   readonly attachments: RouteAttachment[];
   /** Routes attached per `<gw key>/<listener>` (the listener's attachedRoutes). */
   readonly attachedCount: Map<string, number>;
@@ -57,95 +57,135 @@ export function attachRoutes(
   gatewaysByKey: ReadonlyMap<string, Gateway>,
   idx: BackendIndex,
   controllerName: string,
+  memo?: WeakMap<HttpRoute, RouteOutcome>,
 ): RoutesToGateways {
-  const gen = (o: { metadata: { generation?: number | undefined } }) => o.metadata.generation;
-  const status = new Map<ObjectKey, RouteParentStatusOut[]>();
+  const status = new Map<ObjectKey, readonly RouteParentStatusOut[]>();
   const invalidRules = new Map<HttpRoute, ReadonlySet<number>>();
   const refusedRules = new Map<HttpRoute, ReadonlyMap<number, string>>();
   const attachments: RouteAttachment[] = [];
   const attachedCount = new Map<string, number>();
-  const routes = [...httpRoutes].sort(
-    (a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || keyOf(a).localeCompare(keyOf(b)),
-  );
+  const routes = [...httpRoutes].sort(olderFirst);
   for (const route of routes) {
-    const rns = route.metadata.namespace ?? '';
-    const parents: RouteParentStatusOut[] = [];
-    const resolved = resolveRouteRefs(route, idx);
-    // Regular expressions the proxy's engine refuses, and filters it does not serve or values the
-    // Gateway API CRD refuses: never a rule served without one of its matches or filters.
-    const regexProblems = routeRegexProblems(route);
-    const filterProblems = routeFilterProblems(route);
-    const ruleProblems = [...regexProblems, ...filterProblems].sort((a, b) => a.ruleIndex - b.ruleIndex);
-    const badRules = new Set(ruleProblems.map((p) => p.ruleIndex));
-    const unmatchable = new Set(regexProblems.map((p) => p.ruleIndex));
-    if (unmatchable.size > 0) invalidRules.set(route, unmatchable);
-    const refused = new Map<number, string>();
-    for (const p of filterProblems) {
-      if (unmatchable.has(p.ruleIndex)) continue;
-      const prior = refused.get(p.ruleIndex);
-      refused.set(p.ruleIndex, prior === undefined ? p.message : `${prior}; ${p.message}`);
+    let outcome = memo?.get(route);
+    if (outcome === undefined) {
+      outcome = attachRoute(route, gatewaysByKey, idx, controllerName);
+      memo?.set(route, outcome);
     }
-    if (refused.size > 0) refusedRules.set(route, refused);
-    // Gateway API: an unsupported value is Accepted=False UnsupportedValue; the rule alone is left out.
-    const unsupported =
-      ruleProblems.length === 0
-        ? undefined
-        : `${ruleProblems.map((p) => p.message).join('; ')}; ${
-            badRules.size < route.spec.rules.length ? 'the other rules are served' : 'no rule is served'
-          }`;
-    for (const ref of route.spec.parentRefs) {
-      if (ref.group !== GATEWAY_API_GROUP || ref.kind !== 'Gateway') continue;
-      const gwKey = `${ref.namespace ?? rns}/${ref.name}`;
-      const gw = gatewaysByKey.get(gwKey);
-      if (gw === undefined) continue; // not ours (or absent): another controller's business
-      const parentRef = {
-        group: GATEWAY_API_GROUP,
-        kind: 'Gateway',
-        namespace: ref.namespace ?? rns,
-        name: ref.name,
-        ...(ref.sectionName ? { sectionName: ref.sectionName } : {}),
-      };
-      const candidates = gw.spec.listeners.filter(
-        (l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port),
-      );
-      const allowed = candidates.filter((l) => isRouteListener(l) && allowsRoute(l, gw, rns));
-      const byListener = new Map<string, string[]>();
-      for (const l of allowed) {
-        const hosts = intersectHostnames(l.hostname, route.spec.hostnames);
-        if (hosts !== 'none') byListener.set(l.name, hosts);
-      }
-      let accepted: PendingCondition;
-      if (candidates.length === 0)
-        accepted = cond(
-          'Accepted',
-          false,
-          'NoMatchingParent',
-          `no listener matches parentRef ${ref.sectionName ?? ''}${ref.port ?? ''}`.trim(),
-          gen(route),
-        );
-      else if (allowed.length === 0)
-        accepted = cond('Accepted', false, 'NotAllowedByListeners', 'no listener of the Gateway allows this route', gen(route));
-      else if (byListener.size === 0)
-        accepted = cond(
-          'Accepted',
-          false,
-          'NoMatchingListenerHostname',
-          'no hostname of the route matches a listener hostname',
-          gen(route),
-        );
-      else if (unsupported !== undefined) accepted = cond('Accepted', false, 'UnsupportedValue', unsupported, gen(route));
-      else accepted = cond('Accepted', true, 'Accepted', 'Route accepted', gen(route));
-      parents.push({ parentRef, controllerName, conditions: [accepted, resolved.condition(gen(route))] });
-      if (byListener.size > 0) {
-        attachments.push({ route, gateway: gw, listeners: byListener });
-        for (const l of byListener.keys()) attachedCount.set(`${gwKey}/${l}`, (attachedCount.get(`${gwKey}/${l}`) ?? 0) + 1);
-      }
-    }
-    if (parents.length > 0) status.set(keyOf(route), parents);
+    if (outcome.unmatchable.size > 0) invalidRules.set(route, outcome.unmatchable);
+    if (outcome.refused.size > 0) refusedRules.set(route, outcome.refused);
+    if (outcome.parents.length > 0) status.set(keyOf(route), outcome.parents);
+    for (const a of outcome.attachments) attachments.push(a);
+    for (const k of outcome.listenerKeys) attachedCount.set(k, (attachedCount.get(k) ?? 0) + 1);
   }
   const parentsByRoute = new Map<HttpRoute, string[]>();
   for (const a of attachments) appendTo(parentsByRoute, a.route, keyOf(a.gateway));
   return { status, attachments, attachedCount, invalidRules, refusedRules, parentsByRoute };
+}
+
+/**
+ * One route against the Gateways and backends: its parent statuses, its attachments, the rules no
+ * request can match (a regex the proxy refuses) and the rules answered 500 with why (a filter not
+ * served). Depends on the route, the Gateways and the backend index only, so a pass that changed
+ * only other routes reuses it (model.ts TranslateMemo). Read-only once made.
+ */
+export interface RouteOutcome {
+  readonly parents: readonly RouteParentStatusOut[];
+  readonly attachments: readonly RouteAttachment[];
+  /** `<gw key>/<listener>` of every listener the route attaches to (attachedRoutes counts). */
+  readonly listenerKeys: readonly string[];
+  readonly unmatchable: ReadonlySet<number>;
+  readonly refused: ReadonlyMap<number, string>;
+}
+
+function attachRoute(
+  route: HttpRoute,
+  gatewaysByKey: ReadonlyMap<string, Gateway>,
+  idx: BackendIndex,
+  controllerName: string,
+): RouteOutcome {
+  const gen = route.metadata.generation;
+  const rns = route.metadata.namespace ?? '';
+  const { resolved, unmatchable, refused, unsupported } = checkRoute(route, idx);
+  const parents: RouteParentStatusOut[] = [];
+  const attachments: RouteAttachment[] = [];
+  const listenerKeys: string[] = [];
+  for (const ref of route.spec.parentRefs) {
+    if (ref.group !== GATEWAY_API_GROUP || ref.kind !== 'Gateway') continue;
+    const gwKey = `${ref.namespace ?? rns}/${ref.name}`;
+    const gw = gatewaysByKey.get(gwKey);
+    if (gw === undefined) continue; // not ours (or absent): another controller's business
+    const parentRef = {
+      group: GATEWAY_API_GROUP,
+      kind: 'Gateway',
+      namespace: ref.namespace ?? rns,
+      name: ref.name,
+      ...(ref.sectionName ? { sectionName: ref.sectionName } : {}),
+    };
+    const candidates = gw.spec.listeners.filter(
+      (l) => (ref.sectionName === undefined || l.name === ref.sectionName) && (ref.port === undefined || l.port === ref.port),
+    );
+    const allowed = candidates.filter((l) => isRouteListener(l) && allowsRoute(l, gw, rns));
+    const byListener = new Map<string, string[]>();
+    for (const l of allowed) {
+      const hosts = intersectHostnames(l.hostname, route.spec.hostnames);
+      if (hosts !== 'none') byListener.set(l.name, hosts);
+    }
+    let accepted: PendingCondition;
+    if (candidates.length === 0)
+      accepted = cond(
+        'Accepted',
+        false,
+        'NoMatchingParent',
+        `no listener matches parentRef ${ref.sectionName ?? ''}${ref.port ?? ''}`.trim(),
+        gen,
+      );
+    else if (allowed.length === 0)
+      accepted = cond('Accepted', false, 'NotAllowedByListeners', 'no listener of the Gateway allows this route', gen);
+    else if (byListener.size === 0)
+      accepted = cond('Accepted', false, 'NoMatchingListenerHostname', 'no hostname of the route matches a listener hostname', gen);
+    else if (unsupported !== undefined) accepted = cond('Accepted', false, 'UnsupportedValue', unsupported, gen);
+    else accepted = cond('Accepted', true, 'Accepted', 'Route accepted', gen);
+    parents.push({ parentRef, controllerName, conditions: [accepted, resolved.condition(gen)] });
+    if (byListener.size > 0) attachments.push({ route, gateway: gw, listeners: byListener });
+    for (const l of byListener.keys()) listenerKeys.push(`${gwKey}/${l}`);
+  }
+  return { parents, attachments, listenerKeys, unmatchable, refused };
+}
+
+/**
+ * What one route's rules and references come to, given the backends: its ResolvedRefs, the rules
+ * no request can match, the rules answered 500 with why, and the UnsupportedValue message.
+ */
+interface RouteChecks {
+  readonly resolved: { condition(generation: number | undefined): PendingCondition };
+  readonly unmatchable: ReadonlySet<number>;
+  readonly refused: ReadonlyMap<number, string>;
+  readonly unsupported: string | undefined;
+}
+
+function checkRoute(route: HttpRoute, idx: BackendIndex): RouteChecks {
+  const resolved = resolveRouteRefs(route, idx);
+  // Regular expressions the proxy's engine refuses, and filters it does not serve or values the
+  // Gateway API CRD refuses: never a rule served without one of its matches or filters.
+  const regexProblems = routeRegexProblems(route);
+  const filterProblems = routeFilterProblems(route);
+  const ruleProblems = [...regexProblems, ...filterProblems].sort((a, b) => a.ruleIndex - b.ruleIndex);
+  const badRules = new Set(ruleProblems.map((p) => p.ruleIndex));
+  const unmatchable = new Set(regexProblems.map((p) => p.ruleIndex));
+  const refused = new Map<number, string>();
+  for (const p of filterProblems) {
+    if (unmatchable.has(p.ruleIndex)) continue;
+    const prior = refused.get(p.ruleIndex);
+    refused.set(p.ruleIndex, prior === undefined ? p.message : `${prior}; ${p.message}`);
+  }
+  // Gateway API: an unsupported value is Accepted=False UnsupportedValue; the rule alone is left out.
+  const unsupported =
+    ruleProblems.length === 0
+      ? undefined
+      : `${ruleProblems.map((p) => p.message).join('; ')}; ${
+          badRules.size < route.spec.rules.length ? 'the other rules are served' : 'no rule is served'
+        }`;
+  return { resolved, unmatchable, refused, unsupported };
 }
 
 function allowsRoute(l: Listener, gw: Gateway, routeNs: string): boolean {
@@ -166,7 +206,7 @@ function allowsRoute(l: Listener, gw: Gateway, routeNs: string): boolean {
   }
 }
 
-function resolveRouteRefs(route: HttpRoute, idx: BackendIndex) {
+function resolveRouteRefs(route: HttpRoute, idx: BackendIndex): RouteChecks['resolved'] {
   const rns = route.metadata.namespace ?? '';
   const problems: Array<{ reason: ConditionReason; message: string }> = [];
   for (const rule of route.spec.rules) {

@@ -5,12 +5,15 @@ import { indexBackends } from './backends.js';
 import { resolveClassParameters } from './class-parameters.js';
 import { gatewayConfig } from './gateways.js';
 import {
+  byCodeUnits,
   cond,
   keyOf,
   type GatewayStatusOut,
   type JwksRequest,
   type ObjectKey,
+  type ChangeScope,
   type TranslateInput,
+  type TranslateMemo,
   type TranslateOutput,
 } from './model.js';
 import { attachPolicies } from './policies.js';
@@ -25,7 +28,7 @@ import { appendTo } from './append-to.js';
  * → routes to Gateways (routes.ts) → policies to targets, each feature translated once per policy
  * (policies.ts, features/) → one config and status per Gateway (gateways.ts). Linear in the number of objects (indexes, no scans per target).
  */
-export function translate(input: TranslateInput): TranslateOutput {
+export function translate(input: TranslateInput, reuse?: GatewayReuse): TranslateOutput {
   const ourClasses = input.gatewayClasses.filter((c) => c.spec.controllerName === input.controllerName);
   const classNames = new Set(ourClasses.map((c) => c.metadata.name));
   const params = resolveClassParameters(ourClasses, input.parameters ?? []);
@@ -42,27 +45,45 @@ export function translate(input: TranslateInput): TranslateOutput {
       ];
     }),
   );
-  const gateways = input.gateways.filter((g) => classNames.has(g.spec.gatewayClassName)).sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+  const gateways = input.gateways.filter((g) => classNames.has(g.spec.gatewayClassName)).sort((a, b) => byCodeUnits(keyOf(a), keyOf(b)));
   const gatewaysByKey = new Map(gateways.map((g) => [keyOf(g), g]));
-  const idx = indexBackends(input.services, input.endpointSlices, input.referenceGrants, input.agentgatewayBackends);
+  const memo: TranslateMemo = reuse?.previous.memo ?? {
+    backends: indexBackends(input.services, input.endpointSlices, input.referenceGrants, input.agentgatewayBackends),
+    routeOutcomes: new WeakMap(),
+    featureTranslations: new WeakMap(),
+  };
+  const idx = memo.backends;
 
-  const routes = attachRoutes(input.httpRoutes, gatewaysByKey, idx, input.controllerName);
+  const routes = attachRoutes(input.httpRoutes, gatewaysByKey, idx, input.controllerName, memo.routeOutcomes);
   const caBundles = input.caBundles ?? new Map();
   const backendTls = indexBackendTls(input.backendTlsPolicies ?? [], caBundles);
   const agentgatewayBackends = translateAgentgatewayBackends(input.agentgatewayBackends ?? [], caBundles);
-  const policies = attachPolicies(input, gatewaysByKey, routes.parentsByRoute, {
-    backends: idx,
-    jwks: input.jwks,
-    backendTls: serviceTlsResolver(input, idx, caBundles, backendTls, agentgatewayBackends.ownTls),
-    caBundles,
-    ...(input.jwksErrors !== undefined ? { jwksErrors: input.jwksErrors } : {}),
-  });
+  const policies = attachPolicies(
+    input,
+    gatewaysByKey,
+    routes.parentsByRoute,
+    {
+      backends: idx,
+      jwks: input.jwks,
+      backendTls: serviceTlsResolver(input, idx, caBundles, backendTls, agentgatewayBackends.ownTls),
+      caBundles,
+      ...(input.jwksErrors !== undefined ? { jwksErrors: input.jwksErrors } : {}),
+    },
+    memo.featureTranslations,
+  );
 
   const attachmentsByGateway = new Map<string, RouteAttachment[]>();
   for (const a of routes.attachments) appendTo(attachmentsByGateway, keyOf(a.gateway), a);
   const configs = new Map<ObjectKey, Omit<ProxyConfig, 'version'>>();
   const gatewayStatus = new Map<ObjectKey, GatewayStatusOut>();
+  const touched = reuse === undefined ? undefined : touchedGateways(reuse, policies.gatewaysByPolicy);
   for (const gw of gateways) {
+    const kept = reuse === undefined || touched?.has(keyOf(gw)) !== false ? undefined : previousOf(reuse.previous, keyOf(gw));
+    if (kept !== undefined) {
+      configs.set(keyOf(gw), kept.config);
+      gatewayStatus.set(keyOf(gw), kept.status);
+      continue;
+    }
     const { config, status } = gatewayConfig(
       gw,
       attachmentsByGateway.get(keyOf(gw)) ?? [],
@@ -92,7 +113,39 @@ export function translate(input: TranslateInput): TranslateOutput {
     },
     gatewayParameters: new Map(gateways.map((g) => [keyOf(g), params.byClass.get(g.spec.gatewayClassName)])),
     jwksRequests: collapseRequests(policies.jwksRequests),
+    gatewaysByPolicy: policies.gatewaysByPolicy,
+    memo,
   };
+}
+
+/**
+ * The previous pass's output and what changed since (a change confined to routes and policies):
+ * the Gateways it touches are compiled, every other Gateway's config and status are taken from
+ * `previous`. The rest of translate (attachment, policies, statuses of routes and policies) runs
+ * whole, from the previous pass's TranslateMemo.
+ */
+export interface GatewayReuse {
+  readonly previous: TranslateOutput;
+  readonly scope: ChangeScope;
+}
+
+/** The Gateways a change touches: those its routes name, and those each changed policy applies to now or did before. */
+function touchedGateways(reuse: GatewayReuse, gatewaysByPolicy: ReadonlyMap<ObjectKey, ReadonlySet<ObjectKey>>): Set<ObjectKey> {
+  const touched = new Set(reuse.scope.routeGateways);
+  for (const key of reuse.scope.policies) {
+    for (const gw of gatewaysByPolicy.get(key) ?? []) touched.add(gw);
+    for (const gw of reuse.previous.gatewaysByPolicy.get(key) ?? []) touched.add(gw);
+  }
+  return touched;
+}
+
+function previousOf(
+  previous: TranslateOutput,
+  gw: ObjectKey,
+): { config: Omit<ProxyConfig, 'version'>; status: GatewayStatusOut } | undefined {
+  const config = previous.configs.get(gw);
+  const status = previous.status.gateways.get(gw);
+  return config === undefined || status === undefined ? undefined : { config, status };
 }
 
 /**
@@ -115,7 +168,7 @@ function collapseRequests(requests: readonly JwksRequest[]): JwksRequest[] {
           },
     );
   }
-  return [...byUrl.values()].sort((a, b) => a.url.localeCompare(b.url));
+  return [...byUrl.values()].sort((a, b) => byCodeUnits(a.url, b.url));
 }
 
 const endpointOf = (r: JwksRequest): Pick<JwksRequest, 'connect' | 'tls'> => ({

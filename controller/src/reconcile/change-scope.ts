@@ -1,0 +1,112 @@
+import { GATEWAY_API_GROUP, type AgentgatewayPolicy, type HttpRoute, type WatchedName } from '@agw/api';
+import type { ParsedObjects } from '../resources/parse-objects.js';
+import { keyOf, type ChangeScope, type JwksKeys, type ObjectKey } from '../translate/model.js';
+
+/** What one pass read: the parsed objects and the key store's state. */
+export interface PassInputs {
+  readonly parsed: ParsedObjects;
+  readonly jwks: ReadonlyMap<string, JwksKeys>;
+  readonly jwksErrors?: ReadonlyMap<string, string> | undefined;
+}
+
+/** The parsed lists other than HTTPRoutes and policies: a change to any of them may touch every Gateway. */
+const EVERY_GATEWAY_KINDS: readonly Exclude<WatchedName, 'httpRoutes' | 'policies'>[] = [
+  'gatewayClasses',
+  'gateways',
+  'referenceGrants',
+  'parameters',
+  'agentgatewayBackends',
+  'services',
+  'endpointSlices',
+  'secrets',
+  'backendTlsPolicies',
+  'configMaps',
+];
+
+/**
+ * What changed since the previous pass, when it is confined to HTTPRoutes and AgentgatewayPolicies;
+ * 'all' otherwise.
+ *
+ * A Gateway's config depends on the routes attached to it, the policies that apply to it, and the
+ * other kinds (listeners, backends, keys...); a route attaches only to Gateways its parentRefs
+ * name. So a change of routes touches the Gateways named by the old and the new version of each
+ * changed, added or removed route (`routeGateways`), and a change of policies the Gateways the old
+ * and the new version of each changed policy apply to (`policies`; translate resolves them, see
+ * model.ts ChangeScope). Any other difference (an object of another kind replaced, added, removed
+ * or reordered; a key set or fetch error changed) answers 'all', as does a first pass, and so does
+ * any pass while backend TLS is configured (a BackendTLSPolicy, or a policy's `backend.tls`): which
+ * Gateways use those is recorded while each Gateway is compiled (their status ancestors), so every
+ * Gateway must be. Objects are compared by identity: the parse memo returns the same parsed object
+ * for an unchanged one, and without a memo every pass answers 'all' (correct, only slower).
+ */
+export function changeScope(previous: PassInputs | undefined, next: PassInputs): ChangeScope | 'all' {
+  if (previous === undefined || usesBackendTls(next.parsed)) return 'all';
+  for (const kind of EVERY_GATEWAY_KINDS) {
+    if (!sameItems(previous.parsed[kind] ?? [], next.parsed[kind] ?? [])) return 'all';
+  }
+  if (!sameKeySets(previous.jwks, next.jwks) || !sameStrings(previous.jwksErrors, next.jwksErrors)) return 'all';
+  const routes = changed(previous.parsed.httpRoutes, next.parsed.httpRoutes);
+  const policies = changed<AgentgatewayPolicy>(previous.parsed.policies, next.parsed.policies);
+  if (routes === 'all' || policies === 'all') return 'all';
+  const routeGateways = new Set<ObjectKey>();
+  for (const [now, before] of routes) {
+    if (now !== undefined) addParents(routeGateways, now);
+    if (before !== undefined) addParents(routeGateways, before);
+  }
+  return { routeGateways, policies: new Set(policies.map(([now, before]) => keyOf((now ?? before) as AgentgatewayPolicy))) };
+}
+
+/**
+ * Objects added, removed or replaced between two lists, by `<ns>/<name>`: [new or undefined, old
+ * or undefined]. 'all' when a list holds two objects of one name (files in local mode can): which
+ * one translate keeps is not a change this comparison can scope.
+ */
+function changed<T extends HttpRoute | AgentgatewayPolicy>(
+  before: readonly T[],
+  now: readonly T[],
+): Array<[T | undefined, T | undefined]> | 'all' {
+  const old = new Map(before.map((o) => [keyOf(o), o]));
+  if (old.size !== before.length || new Set(now.map(keyOf)).size !== now.length) return 'all';
+  const out: Array<[T | undefined, T | undefined]> = [];
+  for (const o of now) {
+    const key = keyOf(o);
+    const was = old.get(key);
+    old.delete(key);
+    if (was !== o) out.push([o, was]);
+  }
+  for (const removed of old.values()) out.push([undefined, removed]);
+  return out;
+}
+
+function usesBackendTls(parsed: ParsedObjects): boolean {
+  return (parsed.backendTlsPolicies ?? []).length > 0 || parsed.policies.some((p) => p.spec.backend?.tls !== undefined);
+}
+
+/** The Gateways a route's parentRefs name (whether ours or not: translate decides). */
+function addParents(into: Set<ObjectKey>, route: HttpRoute): void {
+  const ns = route.metadata.namespace ?? '';
+  for (const ref of route.spec.parentRefs) {
+    if (ref.group === GATEWAY_API_GROUP && ref.kind === 'Gateway') into.add(`${ref.namespace ?? ns}/${ref.name}`);
+  }
+}
+
+function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Same URLs with the same keys, staleness and notes (the key store builds a new Map each pass; key arrays are compared by content). */
+function sameKeySets(a: ReadonlyMap<string, JwksKeys>, b: ReadonlyMap<string, JwksKeys>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [url, x] of a) {
+    const y = b.get(url);
+    if (y === undefined) return false;
+    if (x !== y && JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
+}
+
+function sameStrings(a: ReadonlyMap<string, string> | undefined, b: ReadonlyMap<string, string> | undefined): boolean {
+  const x = a ?? new Map<string, string>(),
+    y = b ?? new Map<string, string>();
+  return x.size === y.size && [...x].every(([k, v]) => y.get(k) === v);
+}
