@@ -8,7 +8,9 @@
  *      one is enforced; meanwhile an already-valid route is requested continuously (non-2xx counted).
  *   3. controller RSS at the end.
  * Creates go straight to the API (what kubectl apply sends, without its ~150 ms CLI start).
- *   npm run bench:controller   (needs scripts/infra/all.sh)
+ *   npm run bench:controller [-- --routes 1000 --gateways 1 --policies 0]   (needs scripts/infra/all.sh)
+ * --routes: the other HTTPRoutes present, spread over --gateways Gateways (the proxy serves the
+ * first; the measured routes and policies go to it), --policies of them with a JWT policy each.
  */
 import { KubeRest } from '@agw/controller';
 import {
@@ -26,11 +28,23 @@ import {
 import { KubeConfig } from '@kubernetes/client-node';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
 const root = resolve(import.meta.dirname, '../..');
 const NS = 'bench';
-const OTHER = 1000;
+const { values } = parseArgs({
+  options: {
+    routes: { type: 'string', default: '1000' },
+    gateways: { type: 'string', default: '1' },
+    policies: { type: 'string', default: '0' },
+  },
+});
+const OTHER = Number(values.routes);
+const GATEWAYS = Number(values.gateways);
+const OTHER_POLICIES = Number(values.policies);
 const SAMPLES = 30;
+/** Creates in flight while the other objects are set up (the API server's write rate is the limit, not one request's latency). */
+const SETUP_CONCURRENCY = 8;
 
 async function main(): Promise<void> {
   const cp = await startControlPlane();
@@ -65,11 +79,15 @@ async function main(): Promise<void> {
   const key = await generateSigningKey('RS256', 'k');
   const token = await mintToken(key, { claims: { iss: 'https://bench' } });
   const inline = JSON.stringify(jwks(key));
-  const route = (name: string) => ({
+  const route = (name: string, gateway = 'gw') => ({
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
     metadata: { name, namespace: NS },
-    spec: { parentRefs: [{ name: 'gw' }], hostnames: [`${name}.example.com`], rules: [{ backendRefs: [{ name: 'backend', port: 80 }] }] },
+    spec: {
+      parentRefs: [{ name: gateway }],
+      hostnames: [`${name}.example.com`],
+      rules: [{ backendRefs: [{ name: 'backend', port: 80 }] }],
+    },
   });
   const policy = (name: string, target: string) => ({
     apiVersion: 'agentgateway.dev/v1alpha1',
@@ -86,12 +104,15 @@ async function main(): Promise<void> {
     metadata: { name: 'agentgateway' },
     spec: { controllerName: 'agentgateway.dev/agentgateway' },
   });
-  await rest.call('POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways`, {
-    apiVersion: 'gateway.networking.k8s.io/v1',
-    kind: 'Gateway',
-    metadata: { name: 'gw', namespace: NS },
-    spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
-  });
+  // gw (the proxy's), then gw-1 ... gw-(GATEWAYS-1).
+  const gatewayNames = Array.from({ length: GATEWAYS }, (_, g) => (g === 0 ? 'gw' : `gw-${g}`));
+  for (const name of gatewayNames)
+    await rest.call('POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways`, {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name, namespace: NS },
+      spec: { gatewayClassName: 'agentgateway', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+    });
   await rest.call('POST', `/api/v1/namespaces/${NS}/services`, {
     apiVersion: 'v1',
     kind: 'Service',
@@ -106,7 +127,19 @@ async function main(): Promise<void> {
     endpoints: [{ addresses: ['backend.localhost'] }],
     ports: [{ name: 'http', port: upstream.port }],
   });
-  for (let i = 0; i < OTHER; i++) await post('httproutes', route(`other-${i}`));
+  const setup: Array<() => Promise<unknown>> = [
+    ...Array.from({ length: OTHER }, (_, i) => () => post('httproutes', route(`other-${i}`, gatewayNames[i % GATEWAYS]))),
+    // Never on other-0: the churn phase puts its own policy there (other-0 is on the proxy's Gateway whatever --gateways).
+    ...Array.from(
+      { length: Math.min(OTHER_POLICIES, Math.max(0, OTHER - 1)) },
+      (_, i) => () => post('policies', policy(`other-${i + 1}`, `other-${i + 1}`)),
+    ),
+  ];
+  await Promise.all(
+    Array.from({ length: SETUP_CONCURRENCY }, async () => {
+      for (let next = setup.shift(); next !== undefined; next = setup.shift()) await next();
+    }),
+  );
   const controller = await startController({ kubeconfig: cp.kubeconfig, name: 'bench-controller' });
   const proxy = await startProxy({ adminKubeconfig: cp.kubeconfig, xdsPort: controller.xdsPort, gateway: `${NS}/gw`, name: 'bench-proxy' });
   // 0 while the proxy's port is not open yet (it opens once its first config arrives).
@@ -137,15 +170,15 @@ async function main(): Promise<void> {
   }
 
   // Churn: 1,000 routes + policies at 100 writes/s while an existing protected route is used.
-  await post('policies', policy('steady', 'other-1'));
-  await until('other-1.example.com', 401);
+  await post('policies', policy('steady', 'other-0'));
+  await until('other-0.example.com', 401);
   let churning = true,
     steadyRequests = 0,
     steadyBad = 0;
   const steady = (async () => {
     while (churning) {
       steadyRequests++;
-      if ((await statusOf('other-1.example.com', true)) !== 200) steadyBad++;
+      if ((await statusOf('other-0.example.com', true)) !== 200) steadyBad++;
     }
   })();
   const CHURN = 500; // routes; with their policies, 1,000 objects
@@ -179,7 +212,7 @@ async function main(): Promise<void> {
   const f = (n: number) => n.toFixed(1);
   process.stdout.write(
     [
-      `| measure (${OTHER} other HTTPRoutes present) | p50 ms | p99 ms | max ms |`,
+      `| measure (${OTHER} other HTTPRoutes on ${GATEWAYS} Gateway(s), ${OTHER_POLICIES} other policies) | p50 ms | p99 ms | max ms |`,
       '|---|---|---|---|',
       `| HTTPRoute created → served by the proxy | ${f(pct(routeMs, 0.5))} | ${f(pct(routeMs, 0.99))} | ${f(Math.max(...routeMs))} |`,
       `| AgentgatewayPolicy created → enforced by the proxy | ${f(pct(policyMs, 0.5))} | ${f(pct(policyMs, 0.99))} | ${f(Math.max(...policyMs))} |`,
