@@ -5,7 +5,7 @@ import { fromQueueKey, nsName, queueKey, refOf, type ObjectRef } from '../kube/o
 import { WATCHED, statusPathOf, type WatchedName } from '../kube/resources.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { WorkQueue } from '../queue/work-queue.js';
-import type { PendingCondition, PolicyAncestorOut, TranslateOutput } from '../translate/model.js';
+import type { PendingCondition, PolicyAncestorOut, RouteParentStatusOut, TranslateOutput } from '../translate/model.js';
 import { ownedStatusPatch, policyStatusPatch, routeStatusPatch, type StatusPatch } from './desired-status.js';
 import { listenerProgrammed, type GatewayProgramming } from './programmed.js';
 
@@ -63,6 +63,14 @@ export class StatusWriter {
    * resourceVersions are opaque: compared for equality only, never ordered.
    */
   private readonly written = new Map<string, { obj: StatusObject; olderVersions: ReadonlySet<string> }>();
+  /**
+   * HTTPRoute statuses known to be in place, by `<ns>/<name>`: the desired parents last written or
+   * found unchanged. translate keeps an unchanged route's parents as the same object across passes
+   * (its RouteOutcome), so a pass whose desired parents for a route are that object does not queue
+   * the route again: at 10,000 routes, a route change no longer queues 10,000 comparisons. Anyone
+   * else's write to the status comes back as a recheck, which forgets the entry.
+   */
+  private readonly routesInPlace = new Map<string, ReadonlyArray<RouteParentStatusOut>>();
 
   constructor(private readonly d: StatusWriterDeps) {
     this.queue = new WorkQueue((key) => this.write(fromQueueKey(key)), {
@@ -82,8 +90,14 @@ export class StatusWriter {
    */
   update(out: TranslateOutput, routesWithOurEntries: Iterable<string>): void {
     this.desired = out;
-    for (const { resource, keys } of WRITTEN) for (const k of keys(out)) this.queue.add(queueKey(refOf(resource, k)));
-    for (const k of routesWithOurEntries) if (!out.status.httpRoutes.has(k)) this.queue.add(queueKey(refOf('httpRoutes', k)));
+    const routes = out.status.httpRoutes;
+    for (const k of this.routesInPlace.keys()) if (!routes.has(k)) this.routesInPlace.delete(k);
+    for (const { resource, keys } of WRITTEN)
+      for (const k of keys(out)) {
+        if (resource === 'httpRoutes' && this.routesInPlace.get(k) === routes.get(k)) continue;
+        this.queue.add(queueKey(refOf(resource, k)));
+      }
+    for (const k of routesWithOurEntries) if (!routes.has(k)) this.queue.add(queueKey(refOf('httpRoutes', k)));
   }
 
   /**
@@ -91,6 +105,7 @@ export class StatusWriter {
    * our own write, which costs nothing to confirm, or someone else's, which is put right).
    */
   recheck(ref: ObjectRef): void {
+    if (ref.resource === 'httpRoutes') this.routesInPlace.delete(nsName(ref));
     if (this.desired !== undefined) this.queue.add(queueKey(ref));
   }
 
@@ -174,8 +189,14 @@ export class StatusWriter {
     const now = new Date(this.d.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const kind = WATCHED[ref.resource].kind;
     const patch = this.patchFor(ref, out, cur, now);
+    /** The route's desired parents, recorded once they are in place (unchanged, or written). */
+    const routeInPlace = () => {
+      const parents = ref.resource === 'httpRoutes' ? out.status.httpRoutes.get(nsName(ref)) : undefined;
+      if (parents !== undefined) this.routesInPlace.set(nsName(ref), parents);
+    };
     if (patch === undefined) {
       this.d.metrics.statusWrites.inc({ kind, result: 'unchanged' });
+      routeInPlace();
       return;
     }
     try {
@@ -184,6 +205,7 @@ export class StatusWriter {
       const older = new Set(this.written.get(key)?.olderVersions).add(patch.metadata.resourceVersion);
       this.written.set(key, { obj: r.body, olderVersions: older });
       this.d.metrics.statusWrites.inc({ kind, result: 'written' });
+      routeInPlace();
       this.d.onWritten?.(ref, cur, patch.status);
     } catch (err) {
       if (err instanceof KubeError && err.status === 404) return; // deleted meanwhile
