@@ -59,21 +59,35 @@ export function changeScope(previous: PassInputs | undefined, next: PassInputs):
 /**
  * Objects added, removed or replaced between two lists, by `<ns>/<name>`: [new or undefined, old
  * or undefined]. 'all' when a list holds two objects of one name (files in local mode can): which
- * one translate keeps is not a change this comparison can scope.
+ * one translate keeps is not a change this comparison can scope. Unchanged objects are found by
+ * identity; only changed ones are looked up by name.
  */
 function changed<T extends HttpRoute | AgentgatewayPolicy>(
   before: readonly T[],
   now: readonly T[],
 ): Array<[T | undefined, T | undefined]> | 'all' {
-  const old = new Map(before.map((o) => [keyOf(o), o]));
-  if (old.size !== before.length || new Set(now.map(keyOf)).size !== now.length) return 'all';
-  const out: Array<[T | undefined, T | undefined]> = [];
+  const gone = new Set(before);
+  const names = new Set<ObjectKey>();
+  const added: T[] = [];
   for (const o of now) {
     const key = keyOf(o);
-    const was = old.get(key);
-    old.delete(key);
-    if (was !== o) out.push([o, was]);
+    if (names.has(key)) return 'all';
+    names.add(key);
+    if (!gone.delete(o)) added.push(o);
   }
+  const addedNames = new Set(added.map(keyOf));
+  const old = new Map<ObjectKey, T>();
+  for (const o of gone) {
+    const key = keyOf(o);
+    // Two old objects of one name, or an old one beside an unchanged one of its name.
+    if (old.has(key) || (names.has(key) && !addedNames.has(key))) return 'all';
+    old.set(key, o);
+  }
+  const out: Array<[T | undefined, T | undefined]> = added.map((o) => {
+    const was = old.get(keyOf(o));
+    old.delete(keyOf(o));
+    return [o, was];
+  });
   for (const removed of old.values()) out.push([undefined, removed]);
   return out;
 }

@@ -219,6 +219,28 @@ export const olderFirst = (
   b: { metadata: { name: string; namespace?: string | undefined; creationTimestamp?: string | undefined } },
 ): number => byCodeUnits(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') || byCodeUnits(keyOf(a), keyOf(b));
 
+type Aged = { metadata: { name: string; namespace?: string | undefined; creationTimestamp?: string | undefined } };
+/** Each object's olderFirst sort key (`<creationTimestamp>\0<ns>/<name>`), made once per object. */
+const sortKeys = new WeakMap<object, string>();
+
+/**
+ * `list` in olderFirst order, each object's order key made once (a comparator that builds or looks
+ * up keys does it twice per comparison: ~280,000 times for 10,000 routes created in one second).
+ * `\0` sorts below every character a timestamp holds, so a key orders as the (timestamp, name) pair.
+ */
+export function sortedOlderFirst<T extends Aged>(list: readonly T[]): T[] {
+  const keyed = list.map((o) => {
+    let k = sortKeys.get(o);
+    if (k === undefined) {
+      k = `${o.metadata.creationTimestamp ?? ''}\0${keyOf(o)}`;
+      sortKeys.set(o, k);
+    }
+    return { k, o };
+  });
+  keyed.sort((a, b) => byCodeUnits(a.k, b.k));
+  return keyed.map((x) => x.o);
+}
+
 /** A condition of one of our types and reasons (api's ConditionType and ConditionReason: no free strings). */
 export function cond(
   type: ConditionType | ListenerConditionType,

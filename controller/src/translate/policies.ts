@@ -20,7 +20,16 @@ import {
   type PolicyFeature,
 } from './features/index.js';
 import type { FeatureContext } from './features/feature.js';
-import { cond, keyOf, olderFirst, type JwksRequest, type ObjectKey, type PolicyAncestorOut, type TranslateInput } from './model.js';
+import {
+  cond,
+  keyOf,
+  olderFirst,
+  sortedOlderFirst,
+  type JwksRequest,
+  type ObjectKey,
+  type PolicyAncestorOut,
+  type TranslateInput,
+} from './model.js';
 
 /**
  * Attachment levels, least to most specific (upstream: Gateway < Listener < Route < Route rule <
@@ -67,7 +76,7 @@ export interface PolicyAttachments {
 export function attachPolicies(
   input: TranslateInput,
   gatewaysByKey: ReadonlyMap<string, Gateway>,
-  parentsByRoute: ReadonlyMap<HttpRoute, string[]>,
+  parentsByRoute: ReadonlyMap<HttpRoute, readonly string[]>,
   ctx: FeatureContext,
   translationsMemo?: FeatureTranslationsMemo,
 ): PolicyAttachments {
@@ -96,7 +105,7 @@ export function attachPolicies(
     errors: string[];
     notes: string[];
   }> = [];
-  for (const p of [...input.policies].sort(olderFirst)) {
+  for (const p of sortedOlderFirst(input.policies)) {
     const pns = p.metadata.namespace ?? '';
     const phase: Phase = p.spec.traffic?.phase === 'PreRouting' ? 'PreRouting' : 'Route';
     const errors: string[] = [];
@@ -271,7 +280,7 @@ function translateInto<F extends FeatureName>(
  * backend-level policy's ancestors. A backendRef a ReferenceGrant does not permit is no use of the
  * backend (it never reaches a config).
  */
-function gatewaysByService(parentsByRoute: ReadonlyMap<HttpRoute, string[]>, idx: BackendIndex): Map<string, string[]> {
+function gatewaysByService(parentsByRoute: ReadonlyMap<HttpRoute, readonly string[]>, idx: BackendIndex): Map<string, string[]> {
   const sets = new Map<string, Set<string>>();
   for (const [route, gateways] of parentsByRoute) {
     const rns = route.metadata.namespace ?? '';

@@ -8,7 +8,6 @@ import {
   type HttpRoute,
   type Listener,
 } from '@agw/api';
-import { appendTo } from './append-to.js';
 import {
   isAgentgatewayBackendRef,
   referenceGranted,
@@ -18,7 +17,7 @@ import {
 } from './backends.js';
 import { serviceHostname } from './features/backend-tls.js';
 import { intersectHostnames } from './hostnames.js';
-import { cond, keyOf, olderFirst, type ObjectKey, type PendingCondition, type RouteParentStatusOut } from './model.js';
+import { cond, keyOf, sortedOlderFirst, type ObjectKey, type PendingCondition, type RouteParentStatusOut } from './model.js';
 import { isRouteListener } from './listener-tls.js';
 import { routeFilterProblems } from './route-filters.js';
 import { routeRegexProblems } from './route-regexes.js';
@@ -45,7 +44,7 @@ export interface RoutesToGateways {
    */
   readonly refusedRules: Map<HttpRoute, ReadonlyMap<number, string>>;
   /** Gateways each route is attached to (policy ancestors). */
-  readonly parentsByRoute: Map<HttpRoute, string[]>;
+  readonly parentsByRoute: Map<HttpRoute, readonly ObjectKey[]>;
 }
 
 /**
@@ -64,7 +63,8 @@ export function attachRoutes(
   const refusedRules = new Map<HttpRoute, ReadonlyMap<number, string>>();
   const attachments: RouteAttachment[] = [];
   const attachedCount = new Map<string, number>();
-  const routes = [...httpRoutes].sort(olderFirst);
+  const parentsByRoute = new Map<HttpRoute, readonly ObjectKey[]>();
+  const routes = sortedOlderFirst(httpRoutes);
   for (const route of routes) {
     let outcome = memo?.get(route);
     if (outcome === undefined) {
@@ -74,11 +74,10 @@ export function attachRoutes(
     if (outcome.unmatchable.size > 0) invalidRules.set(route, outcome.unmatchable);
     if (outcome.refused.size > 0) refusedRules.set(route, outcome.refused);
     if (outcome.parents.length > 0) status.set(keyOf(route), outcome.parents);
+    if (outcome.gateways.length > 0) parentsByRoute.set(route, outcome.gateways);
     for (const a of outcome.attachments) attachments.push(a);
     for (const k of outcome.listenerKeys) attachedCount.set(k, (attachedCount.get(k) ?? 0) + 1);
   }
-  const parentsByRoute = new Map<HttpRoute, string[]>();
-  for (const a of attachments) appendTo(parentsByRoute, a.route, keyOf(a.gateway));
   return { status, attachments, attachedCount, invalidRules, refusedRules, parentsByRoute };
 }
 
@@ -91,6 +90,8 @@ export function attachRoutes(
 export interface RouteOutcome {
   readonly parents: readonly RouteParentStatusOut[];
   readonly attachments: readonly RouteAttachment[];
+  /** The Gateways of `attachments`, in their order (policy ancestors). */
+  readonly gateways: readonly ObjectKey[];
   /** `<gw key>/<listener>` of every listener the route attaches to (attachedRoutes counts). */
   readonly listenerKeys: readonly string[];
   readonly unmatchable: ReadonlySet<number>;
@@ -149,7 +150,7 @@ function attachRoute(
     if (byListener.size > 0) attachments.push({ route, gateway: gw, listeners: byListener });
     for (const l of byListener.keys()) listenerKeys.push(`${gwKey}/${l}`);
   }
-  return { parents, attachments, listenerKeys, unmatchable, refused };
+  return { parents, attachments, gateways: attachments.map((a) => keyOf(a.gateway)), listenerKeys, unmatchable, refused };
 }
 
 /**
