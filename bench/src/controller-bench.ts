@@ -208,6 +208,12 @@ async function main(): Promise<void> {
   churning = false;
   await steady;
   const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${controller.proc.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  // The controller's own view (Node's process metrics on its admin port): live heap against RSS.
+  const metrics = (await request(controller.adminPort, { path: '/metrics' })).body;
+  const mib = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN) / 1024 / 1024;
+  const heapMb = mib('nodejs_heap_size_used_bytes');
+  const heapTotalMb = mib('nodejs_heap_size_total_bytes');
+  const externalMb = mib('nodejs_external_memory_bytes');
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
   const f = (n: number) => n.toFixed(1);
   process.stdout.write(
@@ -217,7 +223,7 @@ async function main(): Promise<void> {
       `| HTTPRoute created → served by the proxy | ${f(pct(routeMs, 0.5))} | ${f(pct(routeMs, 0.99))} | ${f(Math.max(...routeMs))} |`,
       `| AgentgatewayPolicy created → enforced by the proxy | ${f(pct(policyMs, 0.5))} | ${f(pct(policyMs, 0.99))} | ${f(Math.max(...policyMs))} |`,
       '',
-      `Churn: ${CHURN} HTTPRoutes + ${CHURN} policies written at 100/s (${((Date.now() - writeStart) / 1000).toFixed(1)} s): all enforced ${f(churnMs)} ms after the last write; an already-protected route answered ${steadyRequests - steadyBad}/${steadyRequests} requests with 200 meanwhile (${steadyBad} non-2xx). Controller RSS at the end: ${f(rssMb)} MiB.`,
+      `Churn: ${CHURN} HTTPRoutes + ${CHURN} policies written at 100/s (${((Date.now() - writeStart) / 1000).toFixed(1)} s): all enforced ${f(churnMs)} ms after the last write; an already-protected route answered ${steadyRequests - steadyBad}/${steadyRequests} requests with 200 meanwhile (${steadyBad} non-2xx). Controller RSS at the end: ${f(rssMb)} MiB (V8 heap used ${f(heapMb)} of ${f(heapTotalMb)} MiB, external ${f(externalMb)} MiB).`,
       '',
     ].join('\n'),
   );

@@ -30,6 +30,17 @@ describe('charts/agentgateway', () => {
     expect(out).toBe(readFileSync(golden, 'utf8'));
   });
 
+  it("the controller's V8 heap limit is 60% of its memory limit (Mi or Gi), none for another unit", async () => {
+    const args = async (...set: string[]) => {
+      const r = await helm(admin(), ['template', 'agentgateway', chart, '--kube-version', '1.34.4', ...set.flatMap((v) => ['--set', v])]);
+      expect(r.code, r.stderr).toBe(0);
+      return /^\s+args: \[node, (.*)\]$/m.exec(r.stdout)?.[1];
+    };
+    expect(await args()).toBe('--max-old-space-size=307, controller/dist/main.js');
+    expect(await args('controller.resources.limits.memory=2Gi')).toBe('--max-old-space-size=1228, controller/dist/main.js');
+    expect(await args('controller.resources.limits.memory=1000M')).toBe('controller/dist/main.js');
+  });
+
   it('values.schema.json refuses a bad value with a clear error', async () => {
     const r = await helm(admin(), ['template', 'agentgateway', chart, '--kube-version', '1.34.4', '--set', 'proxy.serviceType=Bogus']);
     expect(r.code).not.toBe(0);

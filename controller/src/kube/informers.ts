@@ -65,7 +65,7 @@ export class InformerSet {
           r = { body: { apiVersion: 'v1', kind: 'List', metadata: {}, items: [] } };
         }
         // Lists carry no kind/apiVersion per item; restore them so the boundary parser can tell kinds apart.
-        r.body.items = r.body.items.map((i) => ({ ...i, kind: res.kind, apiVersion: res.apiVersion }));
+        r.body.items = r.body.items.map((i) => withoutManagedFields({ ...i, kind: res.kind, apiVersion: res.apiVersion }));
         this.listed.add(name);
         this.attempts.set(name, 0);
         if (this.listed.size === this.informers.size) this.events.onSynced();
@@ -73,6 +73,9 @@ export class InformerSet {
       };
       // makeInformer takes no field selector; ListWatch does (not started here: start() below).
       const inf = new ListWatch<Cached>(res.path, new Watch(this.kc), list, false, undefined, res.fieldSelector);
+      // Watched objects enter the cache as the API server sent them: their managedFields go first.
+      inf.on('add', withoutManagedFields);
+      inf.on('update', withoutManagedFields);
       if (res.statusPath === undefined || this.events.onStatusOnly === undefined) {
         for (const verb of ['add', 'update', 'delete'] as const) inf.on(verb, () => this.events.onChange(name));
       } else {
@@ -155,6 +158,15 @@ export class InformerSet {
     for (const t of this.timers) clearTimeout(t);
     await Promise.all([...this.informers.values()].map((i) => i.stop().catch(() => undefined)));
   }
+}
+
+/**
+ * Drops `metadata.managedFields` in place (server-side apply's field ownership: often as large as
+ * the spec, never read here), so the informer caches hold less. Returns the object.
+ */
+function withoutManagedFields<T extends KubernetesObject>(o: T): T {
+  if (o.metadata?.managedFields !== undefined) delete o.metadata.managedFields;
+  return o;
 }
 
 /**
