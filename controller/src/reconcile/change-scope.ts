@@ -34,13 +34,15 @@ const EVERY_GATEWAY_KINDS: readonly Exclude<WatchedName, 'httpRoutes' | 'policie
  * and the new version of each changed policy apply to (`policies`; translate resolves them, see
  * model.ts ChangeScope). Any other difference (an object of another kind replaced, added, removed
  * or reordered; a key set or fetch error changed) answers 'all', as does a first pass, and so does
- * any pass while backend TLS is configured (a BackendTLSPolicy, or a policy's `backend.tls`): which
+ * any pass with backend TLS configured in it or in the previous one (a BackendTLSPolicy, or a
+ * policy's `backend.tls`): which
  * Gateways use those is recorded while each Gateway is compiled (their status ancestors), so every
  * Gateway must be. Objects are compared by identity: the parse memo returns the same parsed object
  * for an unchanged one, and without a memo every pass answers 'all' (correct, only slower).
  */
 export function changeScope(previous: PassInputs | undefined, next: PassInputs): ChangeScope | 'all' {
-  if (previous === undefined || usesBackendTls(next.parsed)) return 'all';
+  // Backend TLS in either pass: a policy translated with TLS settings that are now gone must not be reused.
+  if (previous === undefined || usesBackendTls(previous.parsed) || usesBackendTls(next.parsed)) return 'all';
   for (const kind of EVERY_GATEWAY_KINDS) {
     if (!sameItems(previous.parsed[kind] ?? [], next.parsed[kind] ?? [])) return 'all';
   }

@@ -202,7 +202,7 @@ describe('reconcile pass after a change confined to HTTPRoutes and policies', ()
     expect(both.pass.compiled).toEqual(gws(3, 2));
   });
 
-  it('80 random changes of routes and policies (seeded): every pass equals a pass from scratch', () => {
+  it('120 random changes of routes and policies (seeded; selector policies, relabelled routes): every pass equals a pass from scratch', () => {
     let seed = 18;
     /** mulberry32: a small seeded generator, so a failure replays. */
     const random = () => {
@@ -220,11 +220,11 @@ describe('reconcile pass after a change confined to HTTPRoutes and policies', ()
         ? { kind: 'HTTPRoute', name: pick(named('HTTPRoute')(objs)) }
         : { kind: 'Gateway', name: `gw-${Math.floor(random() * GATEWAYS)}`, ...(random() < 0.5 ? { sectionName: 'http' } : {}) };
     let kept = 0;
-    for (let i = 0; i < 80; i++) {
+    for (let i = 0; i < 120; i++) {
       const { pass } = step((objs) => {
         const routes = named('HTTPRoute')(objs);
         const policies = named('AgentgatewayPolicy')(objs).filter((n) => n !== 'service-level');
-        switch (Math.floor(random() * 6)) {
+        switch (Math.floor(random() * 8)) {
           case 0: {
             const name = pick(routes);
             return replaceRoute(name, route(name, someGateways(), `/r${i}`))(objs);
@@ -239,14 +239,36 @@ describe('reconcile pass after a change confined to HTTPRoutes and policies', ()
           }
           case 4:
             return objs.filter((o) => !((o as { kind: string }).kind === 'AgentgatewayPolicy' && isNamed(pick(policies))(o)));
+          case 5: {
+            // A route relabelled: a selector policy's targets change with it.
+            const name = pick(routes);
+            const r = route(name, someGateways(), `/l${i}`);
+            return replaceRoute(name, { ...r, metadata: { ...r.metadata, labels: { team: pick(['a', 'b']) } } })(objs);
+          }
+          case 6: {
+            const selector = { ...policy(`sel-${i}`, { kind: 'HTTPRoute', name: 'unused' }) };
+            const { targetRefs: _unused, ...spec } = selector.spec;
+            return [
+              ...objs,
+              {
+                ...selector,
+                spec: { ...spec, targetSelectors: [{ group: GW, kind: 'HTTPRoute', matchLabels: { team: pick(['a', 'b']) } }] },
+              },
+            ];
+          }
           default:
             return [...objs, random() < 0.5 ? policy(`new-p-${i}`, target(objs)) : otherFeatures(`new-o-${i}`, target(objs))];
         }
       });
       if (pass.compiled !== 'all') kept += GATEWAYS - pass.compiled.size;
     }
-    // The narrowing happened (not every pass compiled every Gateway).
+    // The narrowing happened (not every pass compiled every Gateway), and selector policies attached.
     expect(kept).toBeGreaterThan(0);
+    const attachedSelectors = [...previous.out.status.policies].filter(
+      ([k, ancestors]) =>
+        k.includes('/sel-') && ancestors.some((a) => a.conditions.some((c) => c.type === 'Attached' && c.status === 'True')),
+    );
+    expect(attachedSelectors.length).toBeGreaterThan(0);
   });
 
   it('two routes of one name (two files in local mode): every Gateway is compiled', () => {
@@ -287,6 +309,20 @@ describe('reconcile pass after a change confined to HTTPRoutes and policies', ()
       'gw-3',
     ]);
     expect(step((objs) => objs.filter((o) => o !== backendTls)).pass.compiled).toBe('all');
+  });
+
+  it("a policy's backend.tls added, then removed: every Gateway is compiled both times (JWKS fetches may have used it)", () => {
+    const tls = {
+      apiVersion: 'agentgateway.dev/v1alpha1',
+      kind: 'AgentgatewayPolicy',
+      metadata: { name: 'svc-backend-tls', namespace: NS, generation: 1 },
+      spec: { targetRefs: [{ group: '', kind: 'Service', name: 'svc' }], backend: { tls: { sni: 'svc.example' } } },
+    };
+    const added = step((objs) => [...objs, tls]).pass;
+    expect(added.compiled).toBe('all');
+    expect(added.parsed.problems).toEqual([]);
+    expect(step((objs) => objs.filter((o) => o !== tls)).pass.compiled).toBe('all');
+    expect(step((objs) => objs).pass.compiled).toEqual(new Set());
   });
 
   it('a key set changed: every Gateway is compiled', () => {
