@@ -81,6 +81,8 @@ describe('gatewayResources', () => {
       '--controller=agentgateway.agentgateway-system.svc:9978',
       '--gateway=agentgateway-system/agentgateway-proxy',
       '--admin-port=15000',
+      // No CPU in the resources: one worker, whatever the node's CPUs (proxy-sizing.ts).
+      '--workers=1',
     ]);
     expect(pod.volumes[0]?.projected.sources[0]?.serviceAccountToken).toEqual({
       audience: 'agentgateway',
@@ -88,6 +90,20 @@ describe('gatewayResources', () => {
       expirationSeconds: 3600,
     });
   });
+  it('resources size the proxy: workers and per-worker heap from the CPU and memory limits (proxy-sizing.ts)', () => {
+    type Deploy = { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
+    const sized = gatewayResources(gw, { ...params, resources: { requests: { cpu: '100m' }, limits: { cpu: '2', memory: '1Gi' } } });
+    expect((sized[1] as unknown as Deploy).spec.template.spec.containers[0]?.args).toEqual([
+      'node',
+      '--max-old-space-size=307',
+      'proxy/dist/main.js',
+      '--controller=agentgateway.agentgateway-system.svc:9978',
+      '--gateway=agentgateway-system/agentgateway-proxy',
+      '--admin-port=15000',
+      '--workers=2',
+    ]);
+  });
+
   it("the class's AgentgatewayParameters override image, replicas, resources and Service type", () => {
     type Deploy = { spec: { replicas: number; template: { spec: { containers: Array<{ image: string; resources: unknown }> } } } };
     const [, d, sv] = gatewayResources(gw, params, {

@@ -1,5 +1,6 @@
 import { PUSH_TOKEN_AUDIENCE, type AgentgatewayParametersSpec, type Gateway } from '@agw/api';
 import { createHash } from 'node:crypto';
+import { proxySizing } from './proxy-sizing.js';
 
 /** What every Gateway's proxy gets, from the controller's settings (chart values). */
 export interface ProxyDeploymentParams {
@@ -103,6 +104,8 @@ export function gatewayResources(
         };
   const ports = [...new Map(gw.spec.listeners.map((l) => [l.port, l])).values()].sort((a, b) => a.port - b.port);
   const minPort = Math.min(...ports.map((l) => l.port));
+  // Node sees the node's CPUs and memory, not the container's: workers and heap from the resources (proxy-sizing.ts).
+  const sizing = proxySizing(p.resources);
   return [
     ...(ca !== undefined ? [ca.configMap] : []),
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata },
@@ -132,10 +135,12 @@ export function gatewayResources(
                 image: p.image,
                 args: [
                   'node',
+                  ...(sizing.maxOldSpaceMiB !== undefined ? [`--max-old-space-size=${sizing.maxOldSpaceMiB}`] : []),
                   'proxy/dist/main.js',
                   `--controller=${p.controllerAddress}`,
                   `--gateway=${namespace}/${name}`,
                   `--admin-port=${p.adminPort}`,
+                  `--workers=${sizing.workers}`,
                   ...(ca !== undefined
                     ? [`--controller-ca=${XDS_CA_DIR}/ca.crt`, `--controller-server-name=${hostOf(p.controllerAddress)}`]
                     : []),
