@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { cgroupCpus } from './cgroup-cpus.js';
 import { readSettings } from './settings.js';
 
 const base = ['--config', 'x.yaml'];
@@ -10,7 +11,7 @@ describe('proxy settings: numeric flags are whole numbers in range, or refused a
       adminPort: 15000,
       drainMs: 5000,
       jwtCacheEntries: 10_000,
-      workers: Math.min(availableParallelism(), 64),
+      workers: Math.min(availableParallelism(), cgroupCpus() ?? 64, 64),
       upstreamTimeoutMs: 30_000,
       refetchIntervalMs: 30_000,
       workerIndex: 0,

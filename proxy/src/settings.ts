@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { cgroupCpus } from './cgroup-cpus.js';
 import { parsePortMap } from './port-map.js';
 import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js';
 import { TUNNEL_IDLE_TIMEOUT_MS } from './plugins/upgrade.js';
@@ -10,6 +11,14 @@ import { PORT, readWholeNumberFlag as num, TIMER_MS, type WholeNumberRange } fro
 const WORKERS: WholeNumberRange = { min: 1, max: 64, unit: 'worker processes' };
 /** Verified-token cache entries per policy: 0 disables; 10 million (~4 GiB of entries) is past any sane bound. */
 const CACHE_ENTRIES: WholeNumberRange = { min: 0, max: 10_000_000, unit: 'entries' };
+
+/**
+ * One worker per CPU this process may use: the CPUs Node sees, bounded by a cgroup CPU quota
+ * (a container limited to 2 CPUs on a 32-core node runs 2 workers, not 32), and by WORKERS.max.
+ */
+export function defaultWorkers(): number {
+  return Math.min(availableParallelism(), cgroupCpus() ?? WORKERS.max, WORKERS.max);
+}
 
 /** Every setting of the proxy binary: flags override env, which override defaults. */
 export interface ProxySettings {
@@ -147,7 +156,7 @@ export function readSettings(argv: readonly string[], env: NodeJS.ProcessEnv): P
     drainMs: num('drain-ms', values['drain-ms'] ?? env['AGW_DRAIN_MS'], 5_000, TIMER_MS),
     logLevel: values['log-level'] ?? env['AGW_LOG_LEVEL'] ?? 'info',
     jwtCacheEntries: num('jwt-cache-entries', values['jwt-cache-entries'] ?? env['AGW_JWT_CACHE_ENTRIES'], 10_000, CACHE_ENTRIES),
-    workers: num('workers', values.workers ?? env['AGW_WORKERS'], Math.min(availableParallelism(), WORKERS.max), WORKERS),
+    workers: num('workers', values.workers ?? env['AGW_WORKERS'], defaultWorkers(), WORKERS),
     upstreamTimeoutMs: num('upstream-timeout-ms', values['upstream-timeout-ms'] ?? env['AGW_UPSTREAM_TIMEOUT_MS'], 30_000, TIMER_MS),
     tunnelIdleTimeoutMs: num(
       'tunnel-idle-timeout-ms',
