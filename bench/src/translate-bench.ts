@@ -7,7 +7,7 @@
  * --expressions: a policy on every route instead of every other one, each with a distinct
  * authorization rule and two transformation header sets (CEL parsed by the controller).
  */
-import { parseObjects, reconcilePass, translate, withVersion, type ReconcilePass } from '@agw/controller';
+import { newParseMemo, parseObjects, reconcilePass, translate, withVersion, type ReconcilePass } from '@agw/controller';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -117,7 +117,7 @@ const heapMb = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
 // The controller's pass (reconcile/reconcile-pass.ts: parse through the memo, translate, version)
 // after one HTTPRoute or one policy changed, as the controller runs it after a watch event: with
 // the previous pass (only the touched Gateway compiled and versioned) and without it (a full resync).
-const memo = new WeakMap();
+const memo = newParseMemo();
 const controllerName = 'agentgateway.dev/agentgateway';
 let pass: ReconcilePass = reconcilePass({ objects, controllerName, jwks: new Map(), memo });
 let changed = 0;

@@ -6,7 +6,7 @@ import type { InformerSet } from '../kube/informers.js';
 import { WATCHED, type WatchedName } from '../kube/resources.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { ConfigServer } from '../push/config-server.js';
-import { formatIssue, formatIssues, type ObjectProblem, type ParseMemo } from '../resources/parse-objects.js';
+import { formatIssue, formatIssues, newParseMemo, type ObjectProblem, type ParseMemo } from '../resources/parse-objects.js';
 import type { StatusObject, StatusWriter } from '../status/status-writer.js';
 import { reconcilePass, type ReconcilePass } from './reconcile-pass.js';
 
@@ -37,7 +37,7 @@ export interface DeployableGateway {
 export class ReconcileLoop {
   private scheduled = false;
   private running: Promise<void> = Promise.resolve();
-  private readonly parseMemo: ParseMemo = new WeakMap();
+  private readonly parseMemo: ParseMemo = newParseMemo();
   /** Unparseable objects already logged (logged once, not at every pass). */
   private readonly reportedProblems = new Set<string>();
   /** The last pass, so that a change confined to routes and policies compiles only the Gateways it touches. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ParseMemo } from '../resources/parse-objects.js';
+import { newParseMemo, type ParseMemo } from '../resources/parse-objects.js';
 import { reconcilePass, type ReconcilePass } from './reconcile-pass.js';
 
 /**
@@ -110,7 +110,7 @@ const isNamed = (name: string) => (o: unknown) => (o as { metadata: { name: stri
 const fromScratch = (objects: readonly unknown[]) => reconcilePass({ objects, controllerName: CONTROLLER, jwks: new Map() });
 
 describe('reconcile pass after a change confined to HTTPRoutes and policies', () => {
-  const memo: ParseMemo = new WeakMap();
+  const memo: ParseMemo = newParseMemo();
   let objects = world();
   let previous: ReconcilePass = reconcilePass({ objects, controllerName: CONTROLLER, jwks: new Map(), memo });
 
@@ -269,6 +269,30 @@ describe('reconcile pass after a change confined to HTTPRoutes and policies', ()
         k.includes('/sel-') && ancestors.some((a) => a.conditions.some((c) => c.type === 'Attached' && c.status === 'True')),
     );
     expect(attachedSelectors.length).toBeGreaterThan(0);
+  });
+
+  it('objects replaced by status-only updates (our own status writes): nothing is compiled; a spec change beside a status change is seen', () => {
+    const withStatus = (o: unknown, rv: string, extra: Record<string, unknown> = {}) => {
+      const x = o as { metadata: Record<string, unknown> };
+      return {
+        ...x,
+        ...extra,
+        metadata: { ...x.metadata, resourceVersion: rv, managedFields: [{ manager: 'agentgateway-ts' }] },
+        status: { written: rv },
+      };
+    };
+    const statusOnly = step((objs) =>
+      objs.map((o) => {
+        const kind = (o as { kind: string }).kind;
+        return kind === 'Gateway' || kind === 'HTTPRoute' || kind === 'AgentgatewayPolicy' ? withStatus(o, '900') : o;
+      }),
+    );
+    expect(statusOnly.pass.compiled).toEqual(new Set());
+    // Any route still there (the random changes above may have removed some), its spec and status changed.
+    const r0 = objects.find((o) => (o as { kind: string }).kind === 'HTTPRoute') as ReturnType<typeof route>;
+    const parents = r0.spec.parentRefs.map((p) => Number(p.name.slice(3)));
+    const specToo = step(replaceRoute(r0.metadata.name, withStatus(route(r0.metadata.name, parents, '/spec-and-status'), '901')));
+    expect(specToo.pass.compiled).not.toEqual(new Set());
   });
 
   it('two routes of one name (two files in local mode): every Gateway is compiled', () => {

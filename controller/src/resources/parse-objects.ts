@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { WATCHED_KINDS, type ConfigMap, type Secret, type WatchedKind, type WatchedName } from '@agw/api';
 import type { z } from 'zod';
 import type { TranslateInput } from '../translate/model.js';
@@ -60,17 +61,35 @@ function groupOf(apiVersion: unknown): string {
  * never an exception. Unknown kinds are listed in `ignored`.
  */
 /**
- * Parse results by object identity: the informer cache replaces an object when the API server
- * changes it (and keeps it otherwise), and a file is parsed into new objects when it changes, so
- * an object already parsed is not parsed again (a reconcile reads every object of the cache).
- * Entries go with their objects (a WeakMap): no sweep per pass.
+ * Parses kept across passes. `byObject`: by object identity: the informer cache replaces an object
+ * when the API server changes it (and keeps it otherwise), and a file is parsed into new objects
+ * when it changes, so an object already parsed is not parsed again (a reconcile reads every object
+ * of the cache); entries go with their objects (a WeakMap). `byName`: by `<kind> <ns>/<name>`, with
+ * a fingerprint of everything but `status`, `metadata.resourceVersion` and `managedFields`: an
+ * object replaced by a status-only update (our own status writes, mostly) gets the same parsed
+ * object back, so the pass sees it unchanged (change-scope.ts compares parsed objects by identity;
+ * translate reads neither status nor resourceVersion).
  */
-export type ParseMemo = WeakMap<object, ParseResult>;
+export interface ParseMemo {
+  readonly byObject: WeakMap<object, ParseResult>;
+  readonly byName: Map<string, { readonly fingerprint: string; readonly result: ParseResult }>;
+}
+
+export const newParseMemo = (): ParseMemo => ({ byObject: new WeakMap(), byName: new Map() });
 
 /** One object's parse: the list it belongs to, and its value or issues. */
 type ParseResult = { readonly list: WatchedName } & (
   { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: ObjectIssue[] }
 );
+
+/** SHA-256 of an object without status, resourceVersion and managedFields (base64). */
+function specFingerprint(o: object): string {
+  const { status: _status, metadata, ...rest } = o as { status?: unknown; metadata?: Record<string, unknown> };
+  const { resourceVersion: _rv, managedFields: _mf, ...meta } = metadata ?? {};
+  return createHash('sha256')
+    .update(JSON.stringify([meta, rest]))
+    .digest('base64');
+}
 
 export function parseObjects(objects: readonly unknown[], defaultNamespace = 'default', memo?: ParseMemo): ParsedObjects {
   const lists = Object.fromEntries(Object.keys(WATCHED_KINDS).map((k) => [k, [] as unknown[]])) as Record<WatchedName, unknown[]>;
@@ -81,22 +100,31 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
     const nameOf = () =>
       `${String(o.kind ?? '')} ${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace}/${String(o.metadata?.name ?? `#${i}`)}`;
     // A memo hit costs one lookup: no key string built per object and pass.
-    let result = memo?.get(raw);
+    let result = memo?.byObject.get(raw);
     if (result === undefined) {
       const parser = PARSERS.get(`${groupOf(o.apiVersion)}/${String(o.kind ?? '')}`);
       if (parser === undefined) {
         out.ignored.push(nameOf());
         return;
       }
-      const withNs =
-        !WATCHED_KINDS[parser.name].namespaced || o.metadata?.namespace !== undefined
-          ? raw
-          : { ...o, metadata: { ...o.metadata, namespace: defaultNamespace } };
-      const r = parser.schema.safeParse(withNs);
-      result = r.success
-        ? { list: parser.name, ok: true, value: r.data }
-        : { list: parser.name, ok: false, issues: r.error.issues.flatMap(toObjectIssues) };
-      memo?.set(raw, result);
+      const name = `${groupOf(o.apiVersion)} ${nameOf()}`;
+      const fingerprint = memo === undefined ? '' : specFingerprint(o);
+      const same = memo?.byName.get(name);
+      if (same !== undefined && same.fingerprint === fingerprint) result = same.result;
+      else {
+        // Parsed without status, resourceVersion and managedFields: nothing downstream reads them
+        // (the status writer reads the cache's objects), the API server ignores a status sent with
+        // the object, and so a parse is a function of the fingerprinted content (byName).
+        const { status: _status, metadata, ...rest } = o as { status?: unknown; metadata?: Record<string, unknown> };
+        const { resourceVersion: _rv, managedFields: _mf, ...meta } = metadata ?? {};
+        const namespaced = WATCHED_KINDS[parser.name].namespaced && meta['namespace'] === undefined;
+        const r = parser.schema.safeParse({ ...rest, metadata: namespaced ? { ...meta, namespace: defaultNamespace } : meta });
+        result = r.success
+          ? { list: parser.name, ok: true, value: r.data }
+          : { list: parser.name, ok: false, issues: r.error.issues.flatMap(toObjectIssues) };
+        memo?.byName.set(name, { fingerprint, result });
+      }
+      memo?.byObject.set(raw, result);
     }
     if (!result.ok) {
       out.problems.push({ ref: nameOf(), object: raw, issues: result.issues });
@@ -104,6 +132,20 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
     }
     out[result.list].push(result.value);
   });
+  // Deleted objects' fingerprints: dropped when they outnumber the objects (rare, amortized).
+  if (memo !== undefined && memo.byName.size > 2 * objects.length + 1000) pruneByName(memo, objects, defaultNamespace);
   // Each list holds what its kind's schema parsed: the types of TranslateInput.
   return out as unknown as ParsedObjects;
+}
+
+/** Keeps the `byName` entries of `objects` only. */
+function pruneByName(memo: ParseMemo, objects: readonly unknown[], defaultNamespace: string): void {
+  const live = new Set<string>();
+  for (const raw of objects) {
+    if (raw === null || typeof raw !== 'object') continue;
+    const o = raw as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+    const ns = typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace;
+    live.add(`${groupOf(o.apiVersion)} ${String(o.kind ?? '')} ${ns}/${String(o.metadata?.name ?? '')}`);
+  }
+  for (const k of memo.byName.keys()) if (!live.has(k)) memo.byName.delete(k);
 }

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { parseObjects } from '../resources/parse-objects.js';
+import { newParseMemo, parseObjects } from '../resources/parse-objects.js';
 import { referencedCaBundles } from '../resources/ca-bundles.js';
 import { referencedTlsSecrets } from '../resources/tls-secrets.js';
 import { translate } from './translate.js';
@@ -71,7 +71,7 @@ describe('translate (golden)', () => {
 
 describe('parseObjects memo', () => {
   it('reuses the parse of an object it has seen (the informer keeps an unchanged object), parses a new one', () => {
-    const memo: NonNullable<Parameters<typeof parseObjects>[2]> = new WeakMap();
+    const memo = newParseMemo();
     const svc = (rv: string, port: number) => ({
       apiVersion: 'v1',
       kind: 'Service',
@@ -86,6 +86,9 @@ describe('parseObjects memo', () => {
     const c = parseObjects([svc('2', 81)], 'default', memo);
     expect(c.services[0]?.spec.ports[0]?.port).toBe(81);
     expect(c.services[0]).not.toBe(a.services[0]);
+    // Replaced by a status-only update (new resourceVersion, a status): the same parsed object.
+    const d = parseObjects([{ ...svc('3', 81), status: { loadBalancer: {} } }], 'default', memo);
+    expect(d.services[0]).toBe(c.services[0]);
     // A problem is remembered too, with its object's name.
     const bad = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x', namespace: 'n' }, spec: { ports: 'no' } };
     const p1 = parseObjects([bad], 'default', memo).problems;
