@@ -214,6 +214,8 @@ async function main(): Promise<void> {
   const heapMb = mib('nodejs_heap_size_used_bytes');
   const heapTotalMb = mib('nodejs_heap_size_total_bytes');
   const externalMb = mib('nodejs_external_memory_bytes');
+  const count = (series: string) => Number(new RegExp(`^${series} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN);
+  const passes = `${count('agw_controller_reconcile_duration_seconds_count')} passes (${count('agw_controller_reconcile_duration_seconds_sum').toFixed(1)} s in all); Gateway configs compiled ${count('agw_controller_gateway_configs_total{outcome="compiled"}')}, kept ${count('agw_controller_gateway_configs_total{outcome="kept"}')}`;
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
   const f = (n: number) => n.toFixed(1);
   process.stdout.write(
@@ -223,7 +225,7 @@ async function main(): Promise<void> {
       `| HTTPRoute created → served by the proxy | ${f(pct(routeMs, 0.5))} | ${f(pct(routeMs, 0.99))} | ${f(Math.max(...routeMs))} |`,
       `| AgentgatewayPolicy created → enforced by the proxy | ${f(pct(policyMs, 0.5))} | ${f(pct(policyMs, 0.99))} | ${f(Math.max(...policyMs))} |`,
       '',
-      `Churn: ${CHURN} HTTPRoutes + ${CHURN} policies written at 100/s (${((Date.now() - writeStart) / 1000).toFixed(1)} s): all enforced ${f(churnMs)} ms after the last write; an already-protected route answered ${steadyRequests - steadyBad}/${steadyRequests} requests with 200 meanwhile (${steadyBad} non-2xx). Controller RSS at the end: ${f(rssMb)} MiB (V8 heap used ${f(heapMb)} of ${f(heapTotalMb)} MiB, external ${f(externalMb)} MiB).`,
+      `Churn: ${CHURN} HTTPRoutes + ${CHURN} policies written at 100/s (${((Date.now() - writeStart) / 1000).toFixed(1)} s): all enforced ${f(churnMs)} ms after the last write; an already-protected route answered ${steadyRequests - steadyBad}/${steadyRequests} requests with 200 meanwhile (${steadyBad} non-2xx). Controller RSS at the end: ${f(rssMb)} MiB (V8 heap used ${f(heapMb)} of ${f(heapTotalMb)} MiB, external ${f(externalMb)} MiB). Controller over the whole run: ${passes}.`,
       '',
     ].join('\n'),
   );
