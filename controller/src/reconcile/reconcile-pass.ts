@@ -15,7 +15,7 @@ export interface ReconcilePassInput {
   readonly jwks: ReadonlyMap<string, JwksKeys>;
   /** Last fetch errors of JWKS URLs without usable keys (the key store's), for the policy status. */
   readonly jwksErrors?: ReadonlyMap<string, string>;
-  /** Parses of unchanged objects (by resourceVersion), reused across passes. */
+  /** Parses kept across passes (by object, and by name across status-only updates: parse-objects.ts). */
   readonly memo?: ParseMemo;
   /**
    * The previous pass (with the same memo): when only HTTPRoutes and policies changed since, the
