@@ -38,6 +38,7 @@ describe('charts/agentgateway', () => {
     };
     expect(await args()).toBe('--max-old-space-size=307, controller/dist/main.js');
     expect(await args('controller.resources.limits.memory=2Gi')).toBe('--max-old-space-size=1228, controller/dist/main.js');
+    expect(await args('controller.resources.limits.memory=1.5Gi')).toBe('--max-old-space-size=921, controller/dist/main.js');
     expect(await args('controller.resources.limits.memory=1000M')).toBe('controller/dist/main.js');
   });
 

@@ -50,13 +50,19 @@ and --dry-run=client have no cluster to look in: they generate new ones at each 
 V8's old-space limit for a container with a memory limit in Mi or Gi: 60% of it, the rest left to
 code, buffers and the young generation. Without it V8 sizes the heap from the node's memory and
 grows it far past the live set: the controller at 10,000 routes held ~130 MiB live in ~440 MiB of
-heap (bench/README.md), over this chart's 512Mi limit. Empty for another unit or no limit.
+heap (bench/README.md), over this chart's 512Mi limit. Fractions count (1.5Gi: 921). Empty for
+another unit, no limit, or under 16 MB.
 */}}
 {{- define "agentgateway.maxOldSpaceFlag" -}}
 {{- $m := toString (dig "limits" "memory" "" .) -}}
+{{- $mib := 0.0 -}}
 {{- if hasSuffix "Mi" $m -}}
---max-old-space-size={{ div (mul (atoi (trimSuffix "Mi" $m)) 3) 5 }}
+{{- $mib = float64 (trimSuffix "Mi" $m) -}}
 {{- else if hasSuffix "Gi" $m -}}
---max-old-space-size={{ div (mul (atoi (trimSuffix "Gi" $m)) 3072) 5 }}
+{{- $mib = mulf (float64 (trimSuffix "Gi" $m)) 1024 -}}
+{{- end -}}
+{{- $heap := int (floor (mulf $mib 0.6)) -}}
+{{- if ge $heap 16 -}}
+--max-old-space-size={{ $heap }}
 {{- end -}}
 {{- end -}}

@@ -42,6 +42,10 @@ describe('proxySizing: workers and heap from the container resources, not from t
     expect(proxySizing({ limits: { cpu: '8', memory: '1Gi' } })).toEqual({ workers: 6, maxOldSpaceMiB: 102 });
   });
 
+  it('an absurd limit sizes within the bounds (64 workers at most, a heap flag Node can read)', () => {
+    expect(proxySizing({ limits: { cpu: '1e300', memory: '1e300' } })).toEqual({ workers: 64, maxOldSpaceMiB: 4 * 2 ** 20 });
+  });
+
   it('no CPU said (or nothing parseable): one worker; no memory limit: no heap flag', () => {
     expect(proxySizing({ limits: { memory: '1Gi' } })).toEqual({ workers: 1, maxOldSpaceMiB: 614 });
     expect(proxySizing({ limits: { cpu: '3' } })).toEqual({ workers: 3 });

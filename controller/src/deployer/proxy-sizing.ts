@@ -6,6 +6,8 @@ export const WORKER_MIB = 160;
 const HEAP_SHARE = 0.6;
 /** The proxy binary's own bound on --workers. */
 const MAX_WORKERS = 64;
+/** Largest heap flag written, MiB (4 TiB): an absurd memory limit (`1e300`) must not print as `5.7e+299`, which Node refuses. */
+const MAX_HEAP_MIB = 4 * 2 ** 20;
 
 export interface ProxySizing {
   /** `--workers`. */
@@ -34,6 +36,8 @@ export function proxySizing(resources: {
   const workers = Math.max(1, Math.min(byCpu, byMemory, MAX_WORKERS));
   return {
     workers,
-    ...(memoryMiB !== undefined ? { maxOldSpaceMiB: Math.max(16, Math.floor((memoryMiB * HEAP_SHARE) / workers)) } : {}),
+    ...(memoryMiB !== undefined
+      ? { maxOldSpaceMiB: Math.min(MAX_HEAP_MIB, Math.max(16, Math.floor((memoryMiB * HEAP_SHARE) / workers))) }
+      : {}),
   };
 }
