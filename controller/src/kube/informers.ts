@@ -1,8 +1,8 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import { createHash } from 'node:crypto';
 import { retryDelayMs } from '../backoff.js';
 import { KubeError, type KubeRest } from './kube-rest.js';
 import { WATCHED, type WatchedName, type WatchedResource } from './resources.js';
+import { withoutStatusFingerprint } from '../resources/spec-fingerprint.js';
 
 export interface InformerEvents {
   /** Any add, update or delete: the caller enqueues a (coalesced) reconcile. */
@@ -167,17 +167,4 @@ export class InformerSet {
 function withoutManagedFields<T extends KubernetesObject>(o: T): T {
   if (o.metadata?.managedFields !== undefined) delete o.metadata.managedFields;
   return o;
-}
-
-/**
- * A digest of an object without its status, resourceVersion and managedFields: equal before and
- * after an update that wrote only the status subresource (which changes exactly those). Labels,
- * annotations, generation and spec all count (policy selectors read labels).
- */
-export function withoutStatusFingerprint(o: KubernetesObject & Record<string, unknown>): string {
-  const { status: _status, metadata, ...rest } = o;
-  const { resourceVersion: _rv, managedFields: _mf, ...meta } = metadata ?? {};
-  return createHash('sha256')
-    .update(JSON.stringify([meta, rest]))
-    .digest('base64');
 }

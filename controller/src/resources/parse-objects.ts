@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { WATCHED_KINDS, type ConfigMap, type Secret, type WatchedKind, type WatchedName } from '@agw/api';
 import type { z } from 'zod';
 import type { TranslateInput } from '../translate/model.js';
+import { withoutStatusFingerprint } from './spec-fingerprint.js';
 
 /** Kinds read, by `<group>/<kind>` (core group ''): their boundary parser and their list in ParsedObjects (api's registry). */
 const PARSERS: ReadonlyMap<string, { readonly name: WatchedName; readonly schema: z.ZodType }> = new Map(
@@ -82,23 +82,13 @@ type ParseResult = { readonly list: WatchedName } & (
   { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issues: ObjectIssue[] }
 );
 
-/** SHA-256 of an object without status, resourceVersion and managedFields (base64). */
-function specFingerprint(o: object): string {
-  const { status: _status, metadata, ...rest } = o as { status?: unknown; metadata?: Record<string, unknown> };
-  const { resourceVersion: _rv, managedFields: _mf, ...meta } = metadata ?? {};
-  return createHash('sha256')
-    .update(JSON.stringify([meta, rest]))
-    .digest('base64');
-}
-
 export function parseObjects(objects: readonly unknown[], defaultNamespace = 'default', memo?: ParseMemo): ParsedObjects {
   const lists = Object.fromEntries(Object.keys(WATCHED_KINDS).map((k) => [k, [] as unknown[]])) as Record<WatchedName, unknown[]>;
   const out = { ...lists, problems: [] as ObjectProblem[], ignored: [] as string[] };
   objects.forEach((raw, i) => {
     if (raw === null || typeof raw !== 'object') return;
-    const o = raw as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
-    const nameOf = () =>
-      `${String(o.kind ?? '')} ${typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace}/${String(o.metadata?.name ?? `#${i}`)}`;
+    const o = raw as RawObject;
+    const nameOf = () => refOf(o, i, defaultNamespace);
     // A memo hit costs one lookup: no key string built per object and pass.
     let result = memo?.byObject.get(raw);
     if (result === undefined) {
@@ -107,8 +97,8 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
         out.ignored.push(nameOf());
         return;
       }
-      const name = `${groupOf(o.apiVersion)} ${nameOf()}`;
-      const fingerprint = memo === undefined ? '' : specFingerprint(o);
+      const name = memoKeyOf(o, i, defaultNamespace);
+      const fingerprint = memo === undefined ? '' : withoutStatusFingerprint(o);
       const same = memo?.byName.get(name);
       if (same !== undefined && same.fingerprint === fingerprint) result = same.result;
       else {
@@ -141,11 +131,20 @@ export function parseObjects(objects: readonly unknown[], defaultNamespace = 'de
 /** Keeps the `byName` entries of `objects` only. */
 function pruneByName(memo: ParseMemo, objects: readonly unknown[], defaultNamespace: string): void {
   const live = new Set<string>();
-  for (const raw of objects) {
-    if (raw === null || typeof raw !== 'object') continue;
-    const o = raw as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
-    const ns = typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace;
-    live.add(`${groupOf(o.apiVersion)} ${String(o.kind ?? '')} ${ns}/${String(o.metadata?.name ?? '')}`);
-  }
+  objects.forEach((raw, i) => {
+    if (raw !== null && typeof raw === 'object') live.add(memoKeyOf(raw as RawObject, i, defaultNamespace));
+  });
   for (const k of memo.byName.keys()) if (!live.has(k)) memo.byName.delete(k);
 }
+
+type RawObject = { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+
+/** `<Kind> <namespace>/<name>` (a document index when unnamed): an ObjectProblem's ref. */
+function refOf(o: RawObject, index: number, defaultNamespace: string): string {
+  const ns = typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : defaultNamespace;
+  return `${String(o.kind ?? '')} ${ns}/${String(o.metadata?.name ?? `#${index}`)}`;
+}
+
+/** The `byName` key: the API group, then the ref (kinds of one name in two groups stay apart). */
+const memoKeyOf = (o: RawObject, index: number, defaultNamespace: string) =>
+  `${groupOf(o.apiVersion)} ${refOf(o, index, defaultNamespace)}`;

@@ -210,16 +210,16 @@ export const keyOf = (o: { metadata: { name: string; namespace?: string | undefi
 /** Compares by UTF-16 code units, as Go and Rust compare strings (and far cheaper than ICU's `localeCompare`). */
 export const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** An object with what olderFirst orders by. */
+type Aged = { metadata: { name: string; namespace?: string | undefined; creationTimestamp?: string | undefined } };
+
 /**
  * Older first, then `<namespace>/<name>`: Gateway API's tie rule between routes and between
  * policies. For Kubernetes names and RFC 3339 timestamps, code-unit order is the alphabetical one.
  */
-export const olderFirst = (
-  a: { metadata: { name: string; namespace?: string | undefined; creationTimestamp?: string | undefined } },
-  b: { metadata: { name: string; namespace?: string | undefined; creationTimestamp?: string | undefined } },
-): number => byCodeUnits(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') || byCodeUnits(keyOf(a), keyOf(b));
+export const olderFirst = (a: Aged, b: Aged): number =>
+  byCodeUnits(a.metadata.creationTimestamp ?? '', b.metadata.creationTimestamp ?? '') || byCodeUnits(keyOf(a), keyOf(b));
 
-type Aged = { metadata: { name: string; namespace?: string | undefined; creationTimestamp?: string | undefined } };
 /** Each object's olderFirst sort key (`<creationTimestamp>\0<ns>/<name>`), made once per object. */
 const sortKeys = new WeakMap<object, string>();
 

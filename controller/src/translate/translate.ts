@@ -78,7 +78,7 @@ export function translate(input: TranslateInput, reuse?: GatewayReuse): Translat
   const gatewayStatus = new Map<ObjectKey, GatewayStatusOut>();
   const touched = reuse === undefined ? undefined : touchedGateways(reuse, policies.gatewaysByPolicy);
   for (const gw of gateways) {
-    const kept = reuse === undefined || touched?.has(keyOf(gw)) !== false ? undefined : previousOf(reuse.previous, keyOf(gw));
+    const kept = reuse === undefined || touched === undefined || touched.has(keyOf(gw)) ? undefined : previousOf(reuse.previous, keyOf(gw));
     if (kept !== undefined) {
       configs.set(keyOf(gw), kept.config);
       gatewayStatus.set(keyOf(gw), kept.status);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withoutStatusFingerprint } from './informers.js';
+import { withoutStatusFingerprint } from './spec-fingerprint.js';
 
 const policy = (o: { rv?: string; status?: unknown; labels?: Record<string, string>; generation?: number; spec?: unknown } = {}) => ({
   apiVersion: 'agentgateway.dev/v1alpha1',
