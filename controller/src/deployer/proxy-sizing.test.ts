@@ -21,6 +21,10 @@ describe('parseQuantity (Kubernetes resource quantities)', () => {
   it.each(['', 'Mi', '1 Gi', '1gi', '1MiB', '--1', '1.2.3', 'NaN', '1e', '1e999'])('%j is not a quantity', (q) =>
     expect(parseQuantity(q)).toBeUndefined(),
   );
+
+  it('a long run of digits that ends wrong is refused (the pattern is linear: each digit matches one way)', () => {
+    expect(parseQuantity(`${'1'.repeat(200_000)}x`)).toBeUndefined();
+  });
 });
 
 describe('proxySizing: workers and heap from the container resources, not from the node', () => {

@@ -18,7 +18,7 @@ const SUFFIX: Readonly<Record<string, number>> = {
   E: 1e18,
 };
 
-const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$/;
+const QUANTITY = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$/;
 
 /**
  * A Kubernetes quantity (`100m`, `2`, `1.5`, `512Mi`, `1G`, `1e9`) in base units (cores, bytes);
