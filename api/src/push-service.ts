@@ -10,6 +10,14 @@ import { ControllerToProxy, ProxyToController } from './push-protocol.js';
 export const PUSH_METHOD_PATH = '/agentgateway.ts.v1.ConfigService/Stream';
 export const PUSH_TOKEN_AUDIENCE = 'agentgateway';
 
+/**
+ * Largest message on the config stream, bytes (64 MiB). gRPC's default receive limit is 4 MiB, and
+ * one Gateway with ~10,000 routes is already ~4 MiB of JSON: both sides set this one bound. The
+ * controller does not send a snapshot over it (the Gateway's Programmed says why) rather than have
+ * the proxy refuse it and reconnect for ever.
+ */
+export const MAX_PUSH_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 export function encodeMessage(message: ProxyToController | ControllerToProxy): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(message));
 }

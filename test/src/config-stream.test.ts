@@ -33,16 +33,20 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function pair(o: { tls?: boolean; allowed?: string[]; clientTls?: boolean } = {}) {
+async function pair(o: { tls?: boolean; allowed?: string[]; clientTls?: boolean; maxMessageBytes?: number } = {}) {
   const refetches: string[] = [];
   let changes = 0;
-  const server = new ConfigServer(async () => ({ user: 'test', ...(o.allowed ? { allowedGateways: new Set(o.allowed) } : {}) }), {
-    onProgrammingChange: () => {
-      changes++;
+  const server = new ConfigServer(
+    async () => ({ user: 'test', ...(o.allowed ? { allowedGateways: new Set(o.allowed) } : {}) }),
+    {
+      onProgrammingChange: () => {
+        changes++;
+      },
+      onRefetch: (url, kid) => refetches.push(`${url} ${kid}`),
+      log: () => undefined,
     },
-    onRefetch: (url, kid) => refetches.push(`${url} ${kid}`),
-    log: () => undefined,
-  });
+    o.maxMessageBytes !== undefined ? { maxMessageBytes: o.maxMessageBytes } : {},
+  );
   let tls: { certChain: Buffer; privateKey: Buffer } | undefined;
   if (o.tls) {
     const dir = mkdtempSync(join(tmpdir(), 'agw-tls-'));
@@ -130,6 +134,46 @@ describe('config stream (gRPC)', () => {
       'route d/r/0/0: unknown listener nope ignored',
       'route d/r/0/0 left out: no known listener',
     ]);
+  });
+
+  it("a snapshot over gRPC's default 4 MiB message limit is applied (one Gateway with ~15,000 routes)", async () => {
+    const { server, store } = await pair();
+    await until('v1 applied', () => store.current?.config.version === 'v1');
+    const routes = Array.from({ length: 15_000 }, (_, i) => ({
+      id: `d/route-${i}/0/0`,
+      listeners: ['http'],
+      hostnames: [`host-${i}.example.com`],
+      order: i,
+      match: { path: { type: 'PathPrefix' as const, value: `/service-${i}/` }, headers: [], queryParams: [] },
+      backends: [{ name: 'd/svc:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: 9 }] }],
+    }));
+    const big = cfg('big', { routes } as Partial<ProxyConfig>);
+    expect(Buffer.byteLength(JSON.stringify(big))).toBeGreaterThan(4 * 1024 * 1024);
+    server.update(new Map([['d/gw', big]]));
+    await until('big applied and acked', () => store.current?.config.version === 'big' && server.programming('d/gw').acked === 1, 15_000);
+    expect(store.current?.config.routes).toHaveLength(15_000);
+  });
+
+  it('a snapshot over the stream limit is not sent: Programmed says why, the proxy keeps the last config and gets the next one', async () => {
+    const { server, store } = await pair({ maxMessageBytes: 20_000 });
+    await until('v1 applied', () => store.current?.config.version === 'v1');
+    const route = (i: number) => ({
+      id: `d/route-${i}/0/0`,
+      listeners: ['http'],
+      hostnames: [`host-${i}.example.com`],
+      order: i,
+      match: { path: { type: 'PathPrefix' as const, value: '/' }, headers: [], queryParams: [] },
+      backends: [{ name: 'd/svc:80', weight: 1, endpoints: [{ host: '127.0.0.1', port: 9 }] }],
+    });
+    server.update(new Map([['d/gw', cfg('huge', { routes: Array.from({ length: 200 }, (_, i) => route(i)) } as Partial<ProxyConfig>)]]));
+    await until('refused', () => server.programming('d/gw').nacks.length === 1);
+    expect(server.programming('d/gw').nacks[0]?.reason).toMatch(
+      /^config huge is \d+ bytes, over the config stream's limit of 20000: not sent/,
+    );
+    expect(store.current?.config.version).toBe('v1');
+    server.update(new Map([['d/gw', cfg('small', { routes: [route(0)] } as Partial<ProxyConfig>)]]));
+    await until('small applied and acked', () => store.current?.config.version === 'small' && server.programming('d/gw').acked === 1);
+    expect(server.programming('d/gw').nacks).toEqual([]);
   });
 
   it('carries refetch requests to the controller', async () => {

@@ -1,4 +1,5 @@
 import {
+  MAX_PUSH_MESSAGE_BYTES,
   PUSH_METHOD_PATH,
   decodeProxyMessage,
   encodeMessage,
@@ -25,7 +26,7 @@ export type Authenticate = (token: string | undefined) => Promise<ProxyIdentity>
 interface Conn {
   readonly id: string;
   readonly gateway: string;
-  readonly stream: ServerDuplexStream<ProxyToController, ControllerToProxy>;
+  readonly stream: ServerDuplexStream<ProxyToController, Outgoing>;
   sentVersion?: string;
   /** The stream's buffer is full: send nothing more until it drains, then only the newest config. */
   blocked?: boolean;
@@ -46,7 +47,12 @@ export interface ConfigServerOptions {
    * and the Gateway's status says so. Development only.
    */
   readonly allowPlaintextKeyPush?: boolean;
+  /** Largest snapshot sent, bytes (default MAX_PUSH_MESSAGE_BYTES; tests lower it). */
+  readonly maxMessageBytes?: number;
 }
+
+/** What the server writes: snapshots encoded once per Gateway version (not once per proxy). */
+type Outgoing = Buffer;
 
 export interface ConfigServerEvents {
   /** A proxy connected, disconnected, ACKed or NACKed: statuses (Programmed) may change. */
@@ -65,7 +71,7 @@ const service: ServiceDefinition = {
     originalName: 'Stream',
     requestSerialize: (m: ProxyToController) => Buffer.from(encodeMessage(m)),
     requestDeserialize: (b: Buffer) => decodeProxyMessage(b),
-    responseSerialize: (m: ControllerToProxy) => Buffer.from(encodeMessage(m)),
+    responseSerialize: (m: Outgoing) => m,
     responseDeserialize: (b: Buffer) => JSON.parse(b.toString('utf8')) as ControllerToProxy,
   },
 };
@@ -81,11 +87,14 @@ export class ConfigServer {
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    'grpc.max_send_message_length': MAX_PUSH_MESSAGE_BYTES,
   });
   /** What is sent per Gateway: the config, less its HTTPS listeners when key material may not go. */
   private readonly configs = new Map<string, ProxyConfig>();
   /** HTTPS listeners left out of what is sent, per Gateway (plaintext stream). */
   private readonly withheld = new Map<string, readonly string[]>();
+  /** The snapshot message of each Gateway's current version, encoded (by the first send). */
+  private readonly encoded = new Map<string, { version: string; bytes: Buffer }>();
   private readonly conns = new Map<string, Conn>();
   private nextId = 0;
   /** Set by listen() with TLS credentials; until then (and without them) the stream is plaintext. */
@@ -97,7 +106,7 @@ export class ConfigServer {
     private readonly options: ConfigServerOptions = {},
   ) {
     this.server.addService(service, {
-      Stream: (s: ServerDuplexStream<ProxyToController, ControllerToProxy>) => {
+      Stream: (s: ServerDuplexStream<ProxyToController, Outgoing>) => {
         void this.accept(s);
       },
     });
@@ -122,6 +131,7 @@ export class ConfigServer {
   update(configs: ReadonlyMap<string, ProxyConfig>): void {
     for (const gw of [...this.configs.keys()]) if (!configs.has(gw)) this.configs.delete(gw);
     for (const gw of [...this.withheld.keys()]) if (!configs.has(gw)) this.withheld.delete(gw);
+    for (const gw of [...this.encoded.keys()]) if (!configs.has(gw)) this.encoded.delete(gw);
     for (const [gw, cfg] of configs) {
       const { sent, withheld } = this.sendable(cfg);
       if (withheld.length > 0) {
@@ -153,6 +163,16 @@ export class ConfigServer {
       routes: cfg.routes.map((r) => ({ ...r, listeners: r.listeners.filter((n) => !left.has(n)) })).filter((r) => r.listeners.length > 0),
     });
     return { sent, withheld };
+  }
+
+  /** The snapshot message of the Gateway's current config, encoded once per version. */
+  private snapshotBytes(gateway: string, cfg: ProxyConfig): Buffer {
+    const done = this.encoded.get(gateway);
+    if (done !== undefined && done.version === cfg.version) return done.bytes;
+    const message: ControllerToProxy = { type: 'snapshot', config: cfg };
+    const bytes = Buffer.from(encodeMessage(message));
+    this.encoded.set(gateway, { version: cfg.version, bytes });
+    return bytes;
   }
 
   programming(gateway: string): GatewayProgramming {
@@ -187,7 +207,23 @@ export class ConfigServer {
     const cfg = this.configs.get(c.gateway);
     if (cfg === undefined || c.sentVersion === cfg.version || c.blocked === true) return;
     c.sentVersion = cfg.version;
-    const more = c.stream.write({ type: 'snapshot', config: cfg });
+    const bytes = this.snapshotBytes(c.gateway, cfg);
+    const max = this.options.maxMessageBytes ?? MAX_PUSH_MESSAGE_BYTES;
+    if (bytes.length > max) {
+      // The proxy would refuse it (and reconnect for ever): not sent; its proxies keep the last config.
+      const reason = `config ${cfg.version} is ${bytes.length} bytes, over the config stream's limit of ${max}: not sent (split the Gateway's routes across Gateways)`;
+      this.events.log('warn', 'config not sent: too large', {
+        proxy: c.id,
+        gateway: c.gateway,
+        version: cfg.version,
+        bytes: bytes.length,
+        max,
+      });
+      c.nack = { version: cfg.version, reason };
+      this.events.onProgrammingChange();
+      return;
+    }
+    const more = c.stream.write(bytes);
     this.events.onPushed?.(c.gateway, cfg.version);
     if (!more) {
       // A slow proxy: intermediate versions are skipped rather than buffered in the controller.
@@ -199,7 +235,7 @@ export class ConfigServer {
     }
   }
 
-  private async accept(stream: ServerDuplexStream<ProxyToController, ControllerToProxy>): Promise<void> {
+  private async accept(stream: ServerDuplexStream<ProxyToController, Outgoing>): Promise<void> {
     const auth = stream.metadata.get('authorization')[0];
     const token = typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7) : undefined;
     let identity: ProxyIdentity;

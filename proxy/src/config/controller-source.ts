@@ -1,4 +1,5 @@
 import {
+  MAX_PUSH_MESSAGE_BYTES,
   PUSH_METHOD_PATH,
   PUSH_PROTOCOL_VERSION,
   decodeControllerMessage,
@@ -70,6 +71,8 @@ export class ControllerSource {
       'grpc.keepalive_time_ms': 20_000,
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.keepalive_permit_without_calls': 1,
+      // gRPC's default is 4 MiB, which one Gateway of ~10,000 routes exceeds.
+      'grpc.max_receive_message_length': MAX_PUSH_MESSAGE_BYTES,
       ...(o.tlsServerName !== undefined ? { 'grpc.ssl_target_name_override': o.tlsServerName } : {}),
     });
   }
