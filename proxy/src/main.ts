@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import { AggregatorRegistry } from 'prom-client';
 import { pino, type Logger } from 'pino';
-import { ControllerSource } from './config/controller-source.js';
+import type { ControllerSource } from './config/controller-source.js';
 import { loadConfigFile, watchConfigFile } from './config/file-source.js';
 import { ConfigStore } from './config/store.js';
 import { ListenerPorts } from './listeners.js';
@@ -82,6 +82,8 @@ async function runProxy(s: ProxySettings, logger: Logger, worker: number | undef
     await loadConfigFile(store, s.configFile);
     watchConfigFile(store, s.configFile);
   } else {
+    // Loaded only here: a proxy on a config file has no use for gRPC (~4 MiB of RSS).
+    const { ControllerSource } = await import('./config/controller-source.js');
     source = new ControllerSource({
       address: s.controller as string,
       gateway: s.gateway,
