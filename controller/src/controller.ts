@@ -102,7 +102,8 @@ export class Controller {
     this.configServer = new ConfigServer(
       o.authenticate,
       {
-        onProgrammingChange: schedule,
+        // Only statuses read what proxies did (Programmed): no pass, that Gateway's statuses again.
+        onProgrammingChange: (gateway) => this.statuses.programmingChanged(gateway),
         onRefetch: (url, kid) => this.keys.refetch(url, kid),
         onPushed: () => this.metrics.pushes.inc(),
         log,

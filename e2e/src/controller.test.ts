@@ -382,17 +382,60 @@ describe('controller + proxy on a real API server', () => {
       },
       20_000,
     );
+    // 40 policies on the other Gateway (no proxy: their statuses do not change): a route change on
+    // this one must not check their statuses again (each pass used to check every policy's).
+    const others = Array.from({ length: 40 }, (_, i) =>
+      policy(
+        `other-gw-${i}`,
+        { kind: 'Gateway', name: 'ctl-gw-other' },
+        { mode: 'Strict', providers: [{ issuer: 'https://other.example', jwks: { inline: JSON.stringify(jwks(k1)) } }] },
+      ),
+    );
+    await apply(admin(), others);
+    await waitFor(
+      'the 40 policies accepted on the other Gateway',
+      async () => {
+        const list = await getJson<{
+          items: Array<{
+            metadata: { name: string };
+            status?: { ancestors?: Array<{ ancestorRef: { name: string }; conditions: Cond[] }> };
+          }>;
+        }>(admin(), ['agentgatewaypolicy', '-n', NS]);
+        const accepted = (list?.items ?? []).filter(
+          (p) =>
+            p.metadata.name.startsWith('other-gw-') &&
+            p.status?.ancestors?.some(
+              (a) => a.ancestorRef.name === 'ctl-gw-other' && a.conditions.some((c) => c.type === 'Accepted' && c.status === 'True'),
+            ),
+        );
+        return accepted.length === others.length;
+      },
+      30_000,
+    );
+    const policyChecks = async () => {
+      const text = (await request(controller.adminPort, { path: '/metrics' })).body;
+      return [...text.matchAll(/^agw_controller_status_writes_total\{[^}]*kind="AgentgatewayPolicy"[^}]*\} (\d+)/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    };
     // A pass a change of another kind coincides with (the deployer's Service for the new Gateway,
     // say) compiles every Gateway: each attempt is a new route, served before the count is read.
     let kept = false;
+    let checks = Infinity;
     for (let attempt = 0; attempt < 3 && !kept; attempt++) {
-      const before = await configs('kept');
+      const [before, checksBefore] = [await configs('kept'), await policyChecks()];
       await apply(admin(), [route(`route-only-${attempt}`, `only-${attempt}.example`)]);
       await eventuallyStatus(`only-${attempt}.example`, 200);
       kept = (await configs('kept')) > before;
+      checks = (await policyChecks()) - checksBefore;
     }
     expect(kept).toBe(true);
     expect(await configs('compiled')).toBeGreaterThan(0);
+    // This Gateway's own policies are written again (their Programmed names the new version); the 40 are not.
+    expect(checks).toBeLessThan(others.length);
+    const names = others.map((o) => o.metadata.name);
+    expect((await kubectl(admin(), ['delete', 'agentgatewaypolicy', ...names, '-n', NS])).code).toBe(0);
     expect((await kubectl(admin(), ['delete', 'gateway', 'ctl-gw-other', '-n', NS])).code).toBe(0);
   });
 

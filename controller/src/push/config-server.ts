@@ -55,8 +55,8 @@ export interface ConfigServerOptions {
 type Outgoing = Buffer;
 
 export interface ConfigServerEvents {
-  /** A proxy connected, disconnected, ACKed or NACKed: statuses (Programmed) may change. */
-  readonly onProgrammingChange: () => void;
+  /** A proxy of `gateway` (`<ns>/<name>`) connected, disconnected, ACKed or NACKed: its statuses (Programmed) may change. */
+  readonly onProgrammingChange: (gateway: string) => void;
   /** A proxy asks for a refetch of `remoteUrl` (unknown kid). */
   readonly onRefetch: (remoteUrl: string, kid: string) => void;
   readonly onPushed?: (gateway: string, version: string) => void;
@@ -220,7 +220,7 @@ export class ConfigServer {
         max,
       });
       c.nack = { version: cfg.version, reason };
-      this.events.onProgrammingChange();
+      this.events.onProgrammingChange(c.gateway);
       return;
     }
     const more = c.stream.write(bytes);
@@ -250,7 +250,7 @@ export class ConfigServer {
     const drop = () => {
       if (conn !== undefined && this.conns.delete(conn.id)) {
         this.events.log('info', 'proxy disconnected', { proxy: conn.id, gateway: conn.gateway });
-        this.events.onProgrammingChange();
+        this.events.onProgrammingChange(conn.gateway);
       }
     };
     stream.on('data', (m: ProxyToController) => {
@@ -268,7 +268,7 @@ export class ConfigServer {
         this.conns.set(conn.id, conn);
         this.events.log('info', 'proxy connected', { proxy: conn.id, gateway: gw, user: identity.user });
         this.send(conn);
-        this.events.onProgrammingChange();
+        this.events.onProgrammingChange(gw);
         return;
       }
       if (conn === undefined) return;
@@ -279,12 +279,12 @@ export class ConfigServer {
           this.events.log('warn', 'proxy applied config with parts left out', { proxy: conn.id, version: m.version, warnings: m.warnings });
         } else delete conn.ackWarnings;
         delete conn.nack;
-        this.events.onProgrammingChange();
+        this.events.onProgrammingChange(conn.gateway);
       }
       if (m.type === 'nack') {
         conn.nack = { version: m.version, reason: m.reason };
         this.events.log('warn', 'proxy rejected config', { proxy: conn.id, version: m.version, reason: m.reason });
-        this.events.onProgrammingChange();
+        this.events.onProgrammingChange(conn.gateway);
       }
       if (m.type === 'refetchKeys') this.events.onRefetch(m.remoteUrl, m.kid);
     });

@@ -108,4 +108,16 @@ describe('WorkQueue (controller-runtime semantics)', () => {
     await w.settle();
     expect(w.calls).toEqual(['a', 'b']);
   });
+
+  it('lets the event loop run between long runs of keys that finish without I/O', async () => {
+    let done = 0;
+    const q = new WorkQueue(async () => void done++, { concurrency: 4, retryDelayMs: () => 0 });
+    for (let i = 0; i < 1000; i++) q.add(`k${i}`);
+    // An I/O callback's turn: it comes while keys remain, not after all 1,000.
+    const atNextTurn = await new Promise<number>((r) => setImmediate(() => r(done)));
+    expect(atNextTurn).toBeGreaterThan(0);
+    expect(atNextTurn).toBeLessThan(1000);
+    await q.idle();
+    expect(done).toBe(1000);
+  });
 });

@@ -4,6 +4,14 @@
  * retried after `retryDelayMs(attempt)`. Workers always read the latest state (level-based),
  * so a key carries no payload.
  */
+/**
+ * Keys started between two turns of the event loop. A key whose work finishes without I/O (a status
+ * found unchanged) resolves in microtasks, so a long run of them would hold every socket up (a
+ * config push to the proxies waited ~70 ms behind 2,000 status checks): after this many, the queue
+ * lets the event loop run (setImmediate) before it goes on.
+ */
+const KEYS_PER_TURN = 64;
+
 export class WorkQueue {
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
@@ -12,6 +20,9 @@ export class WorkQueue {
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private running = 0;
   private stopped = false;
+  /** Keys started since the event loop last ran; true while a pump waits for the next turn. */
+  private startedThisTurn = 0;
+  private waitingForTurn = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -53,9 +64,19 @@ export class WorkQueue {
   }
 
   private pump(): void {
+    if (this.waitingForTurn) return;
     while (!this.stopped && this.running < this.opts.concurrency) {
       const key = this.queued.values().next().value as string | undefined;
       if (key === undefined) break;
+      if (this.startedThisTurn++ >= KEYS_PER_TURN) {
+        this.waitingForTurn = true;
+        setImmediate(() => {
+          this.waitingForTurn = false;
+          this.startedThisTurn = 0;
+          this.pump();
+        });
+        return;
+      }
       this.queued.delete(key);
       this.processing.add(key);
       this.running++;

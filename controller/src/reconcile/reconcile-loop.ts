@@ -42,6 +42,11 @@ export class ReconcileLoop {
   private readonly reportedProblems = new Set<string>();
   /** The last pass, so that a change confined to routes and policies compiles only the Gateways it touches. */
   private lastPass: ReconcilePass | undefined;
+  /**
+   * Per informer object (the cache keeps one until the API server changes it): its `<ns>/<name>`
+   * when its status holds an entry of ours, else null; 10,000 routes' statuses were read each pass.
+   */
+  private readonly ourEntries = new WeakMap<object, string | null>();
   /** The last pass's Gateways, by `<ns>/<name>`. */
   private gateways: ReadonlyMap<string, DeployableGateway> = new Map();
 
@@ -110,8 +115,13 @@ export class ReconcileLoop {
   /** Routes whose status holds an entry of ours (so one we no longer parent gets it removed). */
   private *routesWithOurEntries(): Iterable<string> {
     for (const r of this.d.informers.list('httpRoutes') as StatusObject[]) {
-      const parents = (r.status?.['parents'] as Array<{ controllerName: string }> | undefined) ?? [];
-      if (parents.some((p) => p.controllerName === this.d.controllerName)) yield `${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+      let key = this.ourEntries.get(r);
+      if (key === undefined) {
+        const parents = (r.status?.['parents'] as Array<{ controllerName: string }> | undefined) ?? [];
+        key = parents.some((p) => p.controllerName === this.d.controllerName) ? `${r.metadata.namespace ?? ''}/${r.metadata.name}` : null;
+        this.ourEntries.set(r, key);
+      }
+      if (key !== null) yield key;
     }
   }
 
