@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 /**
  * Proxy memory (issue 18): RSS and V8 heap of one proxy worker (`--workers 1`, one process) with a
- * config of N routes and P JWT policies (inline RS256 keys; every tenth route has one), at idle
- * after the config is applied and after a load (autocannon, 32 connections, `--seconds`) spread
- * over all routes. Memory is what it is under any CPU load, so this bench runs anywhere.
- *   npm run bench:memory -- [--seconds 8] [--routes 10,1000] [--policies 100]
+ * config of N routes and P JWT policies (inline RS256 keys; every tenth route has one): 2 s after
+ * the config is applied, once idle RSS has settled (V8 returns the config load's garbage only when
+ * it finds the process idle: no fall of more than 0.5 MiB in 20 s, at most 120 s), and right after a
+ * load (autocannon, 32 connections, `--seconds`) spread over all routes, with the proxy's CPU per
+ * request during it. `--node-flags` runs each config a second time with those V8 flags (e.g.
+ * `--max-semi-space-size=4`). Memory is what it is under any CPU load, so this bench runs anywhere.
+ *   npm run bench:memory -- [--seconds 8] [--routes 10,1000] [--policies 100] [--node-flags="<flags>"]
  */
 import { PROXY_CONFIG_SCHEMA_VERSION } from '@agw/api';
 import { generateSigningKey, jwks, mintToken } from '@agw/test-kit';
 import autocannon from 'autocannon';
+import { cpuSeconds } from './cpu.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -22,11 +26,14 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '8' },
     routes: { type: 'string', default: '10,1000' },
     policies: { type: 'string', default: '100' },
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const SECONDS = Number(values.seconds);
 const ROUTE_COUNTS = (values.routes ?? '').split(',').map(Number);
 const POLICIES = Number(values.policies);
+/** V8 flags of a second run of each config (none: V8's defaults only). */
+const NODE_FLAGS = (values['node-flags'] ?? '').split(/\s+/).filter(Boolean);
 const MiB = 1024 * 1024;
 
 const freePort = () =>
@@ -57,8 +64,8 @@ async function main(): Promise<void> {
   });
   const dir = mkdtempSync(join(tmpdir(), 'agw-mem-'));
   const rows = [
-    '| routes | JWT policies | idle RSS MiB | idle heap MiB | RSS after load MiB | heap after load MiB | req/s during load |',
-    '|---|---|---|---|---|---|---|',
+    '| routes | JWT policies | node flags | RSS 2 s after ready MiB | idle RSS, settled MiB (after s) | idle heap, settled MiB | RSS after load MiB | heap after load MiB | req/s during load | proxy CPU µs/req |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const n of ROUTE_COUNTS) {
     const policies = Math.min(POLICIES, Math.ceil(n / 10));
@@ -94,10 +101,18 @@ async function main(): Promise<void> {
         policies: { jwt, transformation: {}, authorization: {}, backendAuth: {} },
       }),
     );
+    for (const flags of NODE_FLAGS.length > 0 ? [[], NODE_FLAGS] : [[]]) rows.push(await measure(n, policies, file, flags));
+  }
+  upstream.kill();
+  process.stdout.write(rows.join('\n') + '\n');
+
+  /** One proxy process on `file` with node `flags`: its table row. */
+  async function measure(n: number, policies: number, file: string, flags: readonly string[]): Promise<string> {
     const [port, admin] = [await freePort(), await freePort()];
     const proxy = spawn(
       'node',
       [
+        ...flags,
         join(root, 'proxy/dist/main.js'),
         `--config=${file}`,
         '--host=127.0.0.1',
@@ -118,8 +133,11 @@ async function main(): Promise<void> {
     }
     // Idle: two seconds after ready (the config applied, no request served yet).
     await new Promise((r) => setTimeout(r, 2000));
+    const early = rssMiB(proxy.pid as number);
+    const settledAfter = await settle(proxy.pid as number);
     const idle = { rss: rssMiB(proxy.pid as number), heap: await heapMiB(admin) };
     let k = 0;
+    const cpuBefore = cpuSeconds(proxy.pid as number);
     const result = await autocannon({
       url: `http://127.0.0.1:${port}/`,
       connections: 32,
@@ -137,15 +155,23 @@ async function main(): Promise<void> {
         },
       ],
     });
+    const cpuUsPerRequest = ((cpuSeconds(proxy.pid as number) - cpuBefore) * 1e6) / Math.max(1, result.requests.total);
     const loaded = { rss: rssMiB(proxy.pid as number), heap: await heapMiB(admin) };
     if (result.non2xx > 0 || result.errors > 0) throw new Error(`${n} routes: ${result.non2xx} non-2xx, ${result.errors} errors`);
-    rows.push(
-      `| ${n} | ${policies} | ${idle.rss} | ${idle.heap} | ${loaded.rss} | ${loaded.heap} | ${Math.round(result.requests.average)} |`,
-    );
     proxy.kill();
+    return `| ${n} | ${policies} | ${flags.join(' ') || '(V8 defaults)'} | ${early} | ${idle.rss} (${settledAfter}) | ${idle.heap} | ${loaded.rss} | ${loaded.heap} | ${Math.round(result.requests.average)} | ${cpuUsPerRequest.toFixed(1)} |`;
   }
-  upstream.kill();
-  process.stdout.write(rows.join('\n') + '\n');
+}
+
+/** Waits until the process's RSS has not fallen by more than 0.5 MiB in 20 s (at most 120 s); the seconds waited. */
+async function settle(pid: number): Promise<number> {
+  const samples: number[] = [];
+  for (let s = 0; s < 120; s++) {
+    samples.push(rssMiB(pid));
+    if (samples.length > 20 && samples[samples.length - 21]! - samples[samples.length - 1]! <= 0.5) return s;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return 120;
 }
 
 await main();

@@ -1,6 +1,6 @@
 import { parseQuantity } from './quantity.js';
 
-/** Memory one proxy worker is given room for, MiB (idle RSS 104–141 MiB at 10–1,000 routes, bench/README.md "npm run bench:memory"). */
+/** Memory one proxy worker is given room for, MiB (RSS ~80 MiB idle, ~120 MiB under load, at 10–1,000 routes: bench/README.md "npm run bench:memory"). */
 export const WORKER_MIB = 160;
 /** Share of the container's memory limit given to V8's old space across workers (the rest: code, buffers, young generation). */
 const HEAP_SHARE = 0.6;
