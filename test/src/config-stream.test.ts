@@ -100,10 +100,16 @@ async function pair(o: { tls?: boolean; allowed?: string[]; clientTls?: boolean;
 
 describe('config stream (gRPC)', () => {
   it('sends the snapshot after hello, then each new version; the proxy ACKs', async () => {
-    const { server, store } = await pair();
+    const { server, store, changes } = await pair();
     await until('v1 applied', () => store.current?.config.version === 'v1');
     await until('v1 acked', () => server.programming('d/gw').acked === 1);
+    // A new version is a change of what the proxies did (not applied yet), the same version is not.
+    const before = changes();
+    server.update(new Map([['d/gw', cfg('v1')]]));
+    expect(changes()).toBe(before);
     server.update(new Map([['d/gw', cfg('v2')]]));
+    expect(changes()).toBe(before + 1);
+    expect(server.programming('d/gw')).toMatchObject({ version: 'v2', acked: 0 });
     await until('v2 applied and acked', () => store.current?.config.version === 'v2' && server.programming('d/gw').acked === 1);
     expect(server.programming('d/gw')).toEqual({ proxies: 1, version: 'v2', acked: 1, nacks: [], warnings: [] });
   });

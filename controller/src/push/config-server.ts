@@ -139,8 +139,11 @@ export class ConfigServer {
           this.events.log('warn', 'HTTPS listeners not sent: the config stream is not TLS-protected', { gateway: gw, listeners: withheld });
         this.withheld.set(gw, withheld);
       } else this.withheld.delete(gw);
+      const previous = this.configs.get(gw)?.version;
       this.configs.set(gw, sent);
       for (const c of this.conns.values()) if (c.gateway === gw) this.send(c);
+      // A new version is not applied yet: Programmed says so until the proxies ACK it.
+      if (previous !== undefined && previous !== sent.version) this.events.onProgrammingChange(gw);
     }
   }
 
