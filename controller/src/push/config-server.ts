@@ -9,7 +9,7 @@ import {
 } from '@agw/api';
 import { Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
 import type { GatewayProgramming } from '../status/programmed.js';
-import { withVersion } from './config-version.js';
+import { configJson, forgetConfigJson, withVersion } from './config-version.js';
 
 export type { GatewayProgramming };
 
@@ -144,6 +144,8 @@ export class ConfigServer {
       for (const c of this.conns.values()) if (c.gateway === gw) this.send(c);
       // A new version is not applied yet: Programmed says so until the proxies ACK it.
       if (previous !== undefined && previous !== sent.version) this.events.onProgrammingChange(gw);
+      // Without a proxy now, its JSON is not kept for one that may connect (encoded then, anew).
+      forgetConfigJson(sent);
     }
   }
 
@@ -168,12 +170,14 @@ export class ConfigServer {
     return { sent, withheld };
   }
 
-  /** The snapshot message of the Gateway's current config, encoded once per version. */
+  /**
+   * The snapshot message of the Gateway's current config, encoded once per version: the bytes of
+   * encodeMessage({ type: 'snapshot', config: cfg }), from the JSON its version was hashed from.
+   */
   private snapshotBytes(gateway: string, cfg: ProxyConfig): Buffer {
     const done = this.encoded.get(gateway);
     if (done !== undefined && done.version === cfg.version) return done.bytes;
-    const message: ControllerToProxy = { type: 'snapshot', config: cfg };
-    const bytes = Buffer.from(encodeMessage(message));
+    const bytes = Buffer.from(`{"type":"snapshot","config":${configJson(cfg)}}`, 'utf8');
     this.encoded.set(gateway, { version: cfg.version, bytes });
     return bytes;
   }
