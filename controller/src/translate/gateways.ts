@@ -22,6 +22,50 @@ import { compileRuleFilters } from './route-filters.js';
 import { resolveRuleBackends, ruleTimeoutMs, type BackendTarget, type RouteAttachment } from './routes.js';
 
 /**
+ * One route attachment's part of a Gateway's config, as the last compile of that Gateway made it:
+ * its compiled routes, and the entries of the policy tables they refer to. Everything it was made
+ * from but the policies is the attachment's (its route, Gateway and listeners: a RouteOutcome's)
+ * or constant while the TranslateMemo holding it lives (backends, Secrets, backend TLS: a change
+ * of those starts a new memo); the policies it read are compared by identity before it is reused
+ * (a changed policy is a new object, and so is its translation).
+ */
+interface CompiledAttachment {
+  /** The Gateway's policy context when it was made (GatewayContext). */
+  readonly stamp: number;
+  /** The route-level and rule-level attachments it read (policies compared by identity). */
+  readonly routeLevel: ReadonlyArray<readonly Attachment[] | undefined>;
+  readonly routes: readonly CompiledRoute[];
+  /** The rank (`order`) of its first match, and how many ranks its matches take. */
+  readonly firstRank: number;
+  readonly ranks: number;
+  /** The policy table entries it set, in order: [table, key, value, whether it overwrote]. */
+  readonly uses: ReadonlyArray<readonly [FeatureName, string, unknown, boolean]>;
+}
+
+/** The policies every route of a Gateway reads besides its own: Gateway and listener levels, Service levels; and its served listeners. */
+interface GatewayContext {
+  readonly gateway: readonly Attachment[] | undefined;
+  readonly listeners: ReadonlyArray<readonly Attachment[] | undefined>;
+  readonly services: ReadonlyMap<string, readonly Attachment[]>;
+  readonly served: string;
+}
+
+/**
+ * Compiled routes kept across passes that change only HTTPRoutes and policies (model.ts
+ * TranslateMemo): a route that is unchanged, on a Gateway whose Gateway-, listener- and
+ * Service-level policies are unchanged, and whose own route- and rule-level policies are unchanged,
+ * keeps its CompiledRoute objects (a new object only when its rank moved).
+ */
+export interface CompiledRoutesMemo {
+  readonly byAttachment: WeakMap<RouteAttachment, CompiledAttachment>;
+  readonly gateways: Map<ObjectKey, { readonly context: GatewayContext; readonly stamp: number }>;
+  /** The last stamp given to a Gateway context (stamps are unique within the memo). */
+  lastStamp: number;
+}
+
+export const newCompiledRoutesMemo = (): CompiledRoutesMemo => ({ byAttachment: new WeakMap(), gateways: new Map(), lastStamp: 0 });
+
+/**
  * One Gateway's proxy config (listeners, routes in match order, and per feature the policies they
  * refer to) and its status (listeners with attached route counts). Listeners that cannot be served
  * (listener-tls.ts) are left out with the routes attached only to them; routes still count as
@@ -38,11 +82,21 @@ export function gatewayConfig(
   tlsSecrets: ReadonlyMap<ObjectKey, TlsSecretCheck> = new Map(),
   backendTlsPolicies?: BackendTlsIndex,
   agentgatewayBackendTls: ReadonlyMap<ObjectKey, CompiledBackendTlsPolicy> = new Map(),
+  memo?: CompiledRoutesMemo,
 ): { config: Omit<ProxyConfig, 'version'>; status: GatewayStatusOut } {
   const gen = gw.metadata.generation;
   const gwKey = keyOf(gw);
   // A new feature is a compile error here until it has its table.
   const featurePolicies: FeaturePolicies = { jwt: {}, authorization: {}, transformation: {}, backendAuth: {}, backendTls: {} };
+  /** The policy table entries the route being compiled sets (a memo hit sets them again, in this order). */
+  let uses: Array<readonly [FeatureName, string, unknown, boolean]> | undefined;
+  /** Sets a policy table entry: `overwrite` as usePolicy, else only when absent (`??=`). */
+  const put = (table: FeatureName, key: string, value: unknown, overwrite: boolean): void => {
+    const t = featurePolicies[table] as Record<string, unknown>;
+    if (overwrite) t[key] = value;
+    else t[key] ??= value;
+    uses?.push([table, key, value, overwrite]);
+  };
   /**
    * The refs of every feature at a place (attachments of all its levels), each policy used added
    * to the config: a merge-all feature names every applicable policy (oldest first), a
@@ -54,7 +108,7 @@ export function gatewayConfig(
       const keys = applicable(f, phase, attachments);
       const [first] = keys;
       if (first === undefined) continue;
-      for (const k of keys) usePolicy(f, k, policies.byFeature, featurePolicies);
+      for (const k of keys) usePolicy(f, k, policies.byFeature, put);
       if (f.merge === 'merge-all') refs[f.name] = keys;
       else refs[f.name] = first;
     }
@@ -68,10 +122,17 @@ export function gatewayConfig(
    * (upstream: backend policies take precedence over policy resources). Memoized per Gateway: a
    * backend is usually behind many rules.
    */
-  const backendPolicyMemo = new Map<string, CompiledBackend['policies']>();
+  const backendPolicyMemo = new Map<string, { result: CompiledBackend['policies']; uses: typeof uses }>();
   const backendPolicies = (target: BackendTarget): CompiledBackend['policies'] => {
     const memoKey = target.kind === 'Service' ? `${target.service}:${target.port}` : agentgatewayBackendKey(target.backend);
-    if (backendPolicyMemo.has(memoKey)) return backendPolicyMemo.get(memoKey);
+    const done = backendPolicyMemo.get(memoKey);
+    if (done !== undefined) {
+      // Entries already set; recorded again for the route being compiled (its memo entry sets what it refers to).
+      if (uses !== undefined && done.uses !== undefined) uses.push(...done.uses);
+      return done.result;
+    }
+    const outer = uses;
+    if (outer !== undefined) uses = [];
     const attachments =
       target.kind === 'Service'
         ? [...(policies.toServices.get(target.service) ?? []), ...(policies.toServices.get(memoKey) ?? [])]
@@ -82,12 +143,12 @@ export function gatewayConfig(
       const [key] = applicable(f, 'Route', attachments);
       if (key === undefined) continue;
       if (f.name === 'backendTls' && target.kind === 'AgentgatewayBackend' && agentgatewayBackendTls.has(target.backend)) continue;
-      usePolicy(f, key, policies.byFeature, featurePolicies);
+      usePolicy(f, key, policies.byFeature, put);
       out[f.name] = key;
     }
     const ownTls = target.kind === 'AgentgatewayBackend' ? agentgatewayBackendTls.get(target.backend) : undefined;
     if (ownTls !== undefined) {
-      featurePolicies.backendTls[ownTls.policy] ??= ownTls;
+      put('backendTls', ownTls.policy, ownTls, false);
       out.backendTls = ownTls.policy;
     }
     if (target.kind === 'Service' && out.backendTls === undefined && backendTlsPolicies !== undefined) {
@@ -97,12 +158,16 @@ export function gatewayConfig(
       const resolved = backendTlsPolicies.resolveForGateway(ns, name, portName, gwKey);
       if (resolved !== undefined) {
         const key = backendTlsPolicyKey(resolved.policy);
-        featurePolicies.backendTls[key] ??= compiledBackendTls(resolved, key);
+        put('backendTls', key, featurePolicies.backendTls[key] ?? compiledBackendTls(resolved, key), false);
         out.backendTls = key;
       }
     }
     const result = Object.keys(out).length === 0 ? undefined : out;
-    backendPolicyMemo.set(memoKey, result);
+    backendPolicyMemo.set(memoKey, { result, uses });
+    if (outer !== undefined && uses !== undefined) {
+      outer.push(...uses);
+      uses = outer;
+    }
     return result;
   };
   const gwLevel = policies.toGateways.get(gwKey) ?? [];
@@ -121,11 +186,35 @@ export function gatewayConfig(
     });
   }
   const servedNames = new Set(listeners.map((l) => l.name));
+  const stamp =
+    memo === undefined
+      ? 0
+      : contextStamp(memo, gwKey, {
+          gateway: policies.toGateways.get(gwKey),
+          listeners: gw.spec.listeners.map((l) => policies.toGateways.get(`${gwKey}/${l.name}`)),
+          services: policies.toServices,
+          served: [...servedNames].join('\n'),
+        });
   const routes: CompiledRoute[] = [];
   let order = 0;
   for (const att of attached) {
     const route = att.route;
     const rKey = keyOf(route);
+    const kept = memo?.byAttachment.get(att);
+    if (kept !== undefined && kept.stamp === stamp && sameRouteLevel(kept.routeLevel, route, rKey, policies.toRoutes)) {
+      for (const [table, key, value, overwrite] of kept.uses) put(table, key, value, overwrite);
+      if (kept.firstRank === order) for (const r of kept.routes) routes.push(r);
+      else {
+        const moved = kept.routes.map((r) => ({ ...r, order: r.order - kept.firstRank + order }));
+        for (const r of moved) routes.push(r);
+        memo?.byAttachment.set(att, { ...kept, routes: moved, firstRank: order });
+      }
+      order += kept.ranks;
+      continue;
+    }
+    const firstRank = order;
+    const firstRoute = routes.length;
+    if (memo !== undefined) uses = [];
     const leftOut = invalidRules.get(route);
     route.spec.rules.forEach((rule, ri) => {
       if (leftOut?.has(ri) === true) return;
@@ -173,6 +262,17 @@ export function gatewayConfig(
         }
       });
     });
+    if (memo !== undefined && uses !== undefined) {
+      memo.byAttachment.set(att, {
+        stamp,
+        routeLevel: routeLevelOf(route, rKey, policies.toRoutes),
+        routes: routes.slice(firstRoute),
+        firstRank,
+        ranks: order - firstRank,
+        uses,
+      });
+      uses = undefined;
+    }
   }
   const config: Omit<ProxyConfig, 'version'> = {
     schemaVersion: PROXY_CONFIG_SCHEMA_VERSION,
@@ -208,8 +308,53 @@ export function gatewayConfig(
   return { config, status };
 }
 
-/** Adds one policy's compiled form of a feature to the config's table (generic: each table keeps its type). */
-function usePolicy<F extends FeatureName>(f: PolicyFeature<F>, key: ObjectKey, tables: FeatureTables, out: FeaturePolicies): void {
+/** Adds one policy's compiled form of a feature to the config's table. */
+function usePolicy<F extends FeatureName>(
+  f: PolicyFeature<F>,
+  key: ObjectKey,
+  tables: FeatureTables,
+  put: (table: FeatureName, key: string, value: unknown, overwrite: boolean) => void,
+): void {
   const t = tables[f.name].get(key);
-  if (t !== undefined) out[f.name][key] = t.compiled;
+  if (t !== undefined) put(f.name, key, t.compiled, true);
+}
+
+/** The Gateway's stamp: the last one while its context is the same, else a new one. */
+function contextStamp(memo: CompiledRoutesMemo, gwKey: ObjectKey, context: GatewayContext): number {
+  const last = memo.gateways.get(gwKey);
+  if (
+    last !== undefined &&
+    last.context.served === context.served &&
+    sameAttachments(last.context.gateway, context.gateway) &&
+    last.context.listeners.length === context.listeners.length &&
+    last.context.listeners.every((a, i) => sameAttachments(a, context.listeners[i])) &&
+    last.context.services.size === context.services.size &&
+    [...last.context.services].every(([k, a]) => sameAttachments(a, context.services.get(k)))
+  )
+    return last.stamp;
+  const stamp = ++memo.lastStamp;
+  memo.gateways.set(gwKey, { context, stamp });
+  return stamp;
+}
+
+/** The route-level attachments of a route, then the rule-level ones of each rule (the lists compileRoute reads). */
+function routeLevelOf(route: HttpRoute, rKey: ObjectKey, toRoutes: ReadonlyMap<string, Attachment[]>): Array<Attachment[] | undefined> {
+  return [toRoutes.get(rKey), ...route.spec.rules.map((rule) => (rule.name ? toRoutes.get(`${rKey}#${rule.name}`) : undefined))];
+}
+
+function sameRouteLevel(
+  kept: ReadonlyArray<readonly Attachment[] | undefined>,
+  route: HttpRoute,
+  rKey: ObjectKey,
+  toRoutes: ReadonlyMap<string, Attachment[]>,
+): boolean {
+  if (kept.length !== route.spec.rules.length + 1 || !sameAttachments(kept[0], toRoutes.get(rKey))) return false;
+  return route.spec.rules.every((rule, i) => sameAttachments(kept[i + 1], rule.name ? toRoutes.get(`${rKey}#${rule.name}`) : undefined));
+}
+
+/** The same policies at the same levels, in the same order (a policy's translation is by object: model.ts TranslateMemo). */
+function sameAttachments(a: readonly Attachment[] | undefined, b: readonly Attachment[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  return a.every((x, i) => x.policy === b[i]?.policy && x.level === b[i]?.level && x.key === b[i]?.key && x.phase === b[i]?.phase);
 }

@@ -19,6 +19,7 @@ import type {
   Service,
 } from '@agw/api';
 import type { BackendIndex } from './backends.js';
+import type { CompiledRoutesMemo } from './gateways.js';
 import type { FeatureTranslationsMemo } from './policies.js';
 import type { RouteOutcome } from './routes.js';
 
@@ -160,13 +161,16 @@ export interface ChangeScope {
  * What a pass computed from the inputs other than HTTPRoutes and policies, each entry from one
  * object and those inputs: the backend index (with its resolved Service ports), each route's
  * outcome (its checks, parent statuses and attachments), each policy's feature translations (by
- * policy object: a changed policy is a new object). Valid for a next pass as long as only routes
- * and policies changed (a ChangeScope pass starts from it); any other pass builds a new one.
+ * policy object: a changed policy is a new object), each route attachment's compiled routes. Valid
+ * for a next pass as long as only routes and policies changed (a ChangeScope pass starts from it);
+ * any other pass builds a new one.
  */
 export interface TranslateMemo {
   readonly backends: BackendIndex;
   readonly routeOutcomes: WeakMap<HttpRoute, RouteOutcome>;
   readonly featureTranslations: FeatureTranslationsMemo;
+  /** Each route's compiled part of its Gateways' configs (gateways.ts). */
+  readonly compiledRoutes: CompiledRoutesMemo;
 }
 
 export interface PolicyAncestorOut {

@@ -3,7 +3,7 @@ import { translateAgentgatewayBackends } from './agentgateway-backends.js';
 import { indexBackendTls } from './backend-tls.js';
 import { indexBackends } from './backends.js';
 import { resolveClassParameters } from './class-parameters.js';
-import { gatewayConfig } from './gateways.js';
+import { gatewayConfig, newCompiledRoutesMemo } from './gateways.js';
 import {
   byCodeUnits,
   cond,
@@ -51,6 +51,7 @@ export function translate(input: TranslateInput, reuse?: GatewayReuse): Translat
     backends: indexBackends(input.services, input.endpointSlices, input.referenceGrants, input.agentgatewayBackends),
     routeOutcomes: new WeakMap(),
     featureTranslations: new WeakMap(),
+    compiledRoutes: newCompiledRoutesMemo(),
   };
   const idx = memo.backends;
 
@@ -95,6 +96,7 @@ export function translate(input: TranslateInput, reuse?: GatewayReuse): Translat
       input.tlsSecrets,
       backendTls,
       agentgatewayBackends.ownTls,
+      memo.compiledRoutes,
     );
     configs.set(keyOf(gw), config);
     gatewayStatus.set(keyOf(gw), status);
