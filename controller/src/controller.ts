@@ -15,7 +15,6 @@ import { ConfigServer, type Authenticate } from './push/config-server.js';
 import { defaultGatewayClass } from './reconcile/reconcile-pass.js';
 import { ReconcileLoop } from './reconcile/reconcile-loop.js';
 import { gatewayAddresses } from './status/gateway-addresses.js';
-import { programmedCondition } from './status/programmed.js';
 import { StatusWriter, type StatusObject } from './status/status-writer.js';
 
 export interface ControllerOptions {
@@ -118,8 +117,7 @@ export class Controller {
       log,
       isLeader: () => this.isLeader,
       cached,
-      programmed: (gw, generation) => programmedCondition(gw, this.configServer.programming(gw), generation),
-      withheldListeners: (gw) => this.configServer.programming(gw).withheld,
+      programming: (gw) => this.configServer.programming(gw),
       onWritten: (ref, before, status) => events.statusWritten(ref, before, status),
       ...(o.deployer !== undefined ? { gatewayAddresses: (gw: string) => gatewayAddresses(cached(refOf('services', gw))) } : {}),
     });

@@ -8,4 +8,4 @@ export { Controller, type ControllerOptions } from './controller.js';
 export { ConfigServer } from './push/config-server.js';
 export { KubeRest, KubeError } from './kube/kube-rest.js';
 export { reconcilePass, defaultGatewayClass, type ReconcilePass, type ReconcilePassInput } from './reconcile/reconcile-pass.js';
-export { programmedCondition, type GatewayProgramming } from './status/programmed.js';
+export { programmedCondition, policyProgrammedCondition, type GatewayProgramming } from './status/programmed.js';

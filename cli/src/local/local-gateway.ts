@@ -7,6 +7,7 @@ import {
   defaultGatewayClass,
   fetchJwks,
   parseObjects,
+  policyProgrammedCondition,
   programmedCondition,
   reconcilePass,
   type GatewayProgramming,
@@ -271,7 +272,13 @@ export class LocalGateway {
   }
 
   private printChanges(out: TranslateOutput): void {
-    const programmed = new Map([...this.programming].map(([gw, p]) => [gw, programmedCondition(gw, p, undefined)]));
+    // Local mode's one config is applied or not at once: no policy waits on a version in between.
+    const programmed = new Map(
+      [...this.programming].map(([gw, p]) => [
+        gw,
+        { gateway: programmedCondition(gw, p, undefined), policies: policyProgrammedCondition(gw, p, undefined, undefined) },
+      ]),
+    );
     const lines = statusLines(out, programmed);
     for (const [key, text] of lines) {
       if (this.printed.get(key) === text) continue;

@@ -11,15 +11,18 @@ const fmt = (cs: readonly Cond[]) =>
   cs.map((c) => `${c.type}=${c.status} ${c.reason}${c.message ? ` "${c.message.replace(/\n/g, ' | ')}"` : ''}`).join('; ');
 
 /**
- * One line per status entry, keyed so that only changed lines are printed again:
+ * One line per status entry (`programmed`: per Gateway, its Programmed and its policies'), keyed so that only changed lines are printed again:
  * `AgentgatewayPolicy ns/name → Gateway ns/gw: Accepted=True Valid "Policy accepted"; …`,
  * `AgentgatewayBackend ns/name: Accepted=True Accepted "Backend accepted"`.
  */
-export function statusLines(out: TranslateOutput, programmed: ReadonlyMap<string, Cond>): Map<string, string> {
+export function statusLines(
+  out: TranslateOutput,
+  programmed: ReadonlyMap<string, { readonly gateway: Cond; readonly policies: Cond }>,
+): Map<string, string> {
   const lines = new Map<string, string>();
   for (const [name, cs] of out.status.gatewayClasses) lines.set(`GatewayClass ${name}`, fmt(cs));
   for (const [gw, s] of out.status.gateways) {
-    const p = programmed.get(gw);
+    const p = programmed.get(gw)?.gateway;
     lines.set(
       `Gateway ${gw}`,
       fmt([...s.conditions, ...(p ? [p] : [])]) +
@@ -35,7 +38,9 @@ export function statusLines(out: TranslateOutput, programmed: ReadonlyMap<string
       const gw =
         a.ancestorRef.name === 'StatusSummary' ? 'StatusSummary' : `Gateway ${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`;
       const p =
-        a.ancestorRef.name === 'StatusSummary' ? undefined : programmed.get(`${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`);
+        a.ancestorRef.name === 'StatusSummary'
+          ? undefined
+          : programmed.get(`${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`)?.policies;
       lines.set(`AgentgatewayPolicy ${policy} → ${gw}`, fmt([...a.conditions, ...(p ? [p] : [])]));
     }
   }

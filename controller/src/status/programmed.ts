@@ -38,6 +38,50 @@ export function programmedCondition(gateway: string, p: GatewayProgramming, gene
 }
 
 /**
+ * Programmed of a policy on a Gateway ancestor (beyond upstream): the Gateway's proxies serve this
+ * generation of the policy. Unlike the Gateway's own, the message names no config version: any
+ * route's change makes a new version of its Gateway's config, and a version in every policy's
+ * status made each one a status write (two, with Pending between) on every such change. While a
+ * new config is not yet applied by every proxy, a policy already Programmed at this generation
+ * stays so (its proxies serve it, from the config they have, and the new one carries it too);
+ * a policy of a new generation is Pending until they apply it. `previous`: the policy's
+ * Programmed on that ancestor as it is now in its status.
+ */
+export function policyProgrammedCondition(
+  gateway: string,
+  p: GatewayProgramming,
+  generation: number | undefined,
+  previous: { status: string; reason: string; message: string; observedGeneration?: number } | undefined,
+): PendingCondition {
+  if (p.nacks.length > 0)
+    return cond('Programmed', false, 'Rejected', p.nacks.map((n) => `proxy ${n.proxy}: ${n.reason}`).join('; '), generation);
+  if (p.proxies === 0) return cond('Programmed', false, 'Pending', `no proxy of Gateway ${gateway} is connected`, generation);
+  if (p.acked < p.proxies) {
+    if (previous?.status === 'True' && generation !== undefined && previous.observedGeneration === generation)
+      return { type: 'Programmed', status: 'True', reason: previous.reason, message: previous.message, observedGeneration: generation };
+    return cond('Programmed', false, 'Pending', `${p.acked} of ${p.proxies} proxies applied the Gateway's current config`, generation);
+  }
+  const applied = `applied by ${p.proxies} ${p.proxies === 1 ? 'proxy' : 'proxies'}`;
+  const leftOut = [...new Set(p.warnings.map((w) => w.warning))];
+  const notSent = (p.withheld ?? []).map((w) => `; ${w.message}`).join('');
+  return cond(
+    'Programmed',
+    true,
+    'Programmed',
+    `${leftOut.length === 0 ? applied : `${applied}; left out: ${leftOut.join('; ')}`}${notSent}`,
+    generation,
+  );
+}
+
+/**
+ * What of a Gateway's programming a policy's Programmed can show besides whether every proxy
+ * applied the current config: when it changes, every policy on the Gateway is checked again.
+ */
+export function policyProgrammingSummary(p: GatewayProgramming): string {
+  return JSON.stringify([p.proxies, p.nacks, p.warnings, p.withheld ?? []]);
+}
+
+/**
  * A listener's Programmed: its own when translate set one (a listener that cannot be served),
  * False Invalid when it was not sent to the proxies, else the Gateway's.
  */

@@ -7,7 +7,13 @@ import type { ControllerMetrics } from '../metrics.js';
 import { WorkQueue } from '../queue/work-queue.js';
 import type { PendingCondition, PolicyAncestorOut, TranslateOutput } from '../translate/model.js';
 import { ownedStatusPatch, policyStatusPatch, routeStatusPatch, type StatusPatch } from './desired-status.js';
-import { listenerProgrammed, type GatewayProgramming } from './programmed.js';
+import {
+  listenerProgrammed,
+  policyProgrammedCondition,
+  policyProgrammingSummary,
+  programmedCondition,
+  type GatewayProgramming,
+} from './programmed.js';
 import { sameStatus } from './same-status.js';
 
 export type StatusObject = {
@@ -25,10 +31,8 @@ export interface StatusWriterDeps {
   readonly cached: (ref: ObjectRef) => StatusObject | undefined;
   /** Only the elected leader writes. */
   readonly isLeader: () => boolean;
-  /** The Gateway's Programmed condition, for the Gateway, its listeners, and the policies it is an ancestor of. */
-  readonly programmed: (gatewayKey: string, generation: number | undefined) => PendingCondition;
-  /** Listeners of a Gateway not sent to its proxies, and why (their Programmed is False). */
-  readonly withheldListeners?: (gatewayKey: string) => GatewayProgramming['withheld'];
+  /** What the Gateway's proxies did with its config: its Programmed, its listeners', and that of the policies it is an ancestor of. */
+  readonly programming: (gatewayKey: string) => GatewayProgramming;
   /** The Gateway's status addresses (its proxy Service), when the controller deploys proxies. */
   readonly gatewayAddresses?: (gatewayKey: string) => Array<{ type: string; value: string }>;
   readonly log: (level: 'warn', msg: string, fields: Record<string, unknown>) => void;
@@ -85,6 +89,10 @@ export class StatusWriter {
     ['httpRoutes', new Map()],
     ['policies', new Map()],
   ]);
+  /** Policies whose Programmed on some Gateway ancestor was last found not True: checked again at every programming change. */
+  private readonly waitingPolicies = new Set<string>();
+  /** Each Gateway's policyProgrammingSummary when its policies were last queued for it. */
+  private readonly programmingSeen = new Map<string, string>();
 
   constructor(private readonly d: StatusWriterDeps) {
     this.queue = new WorkQueue((key) => this.write(fromQueueKey(key)), {
@@ -108,6 +116,8 @@ export class StatusWriter {
       const desired = desiredOf(out, resource);
       for (const k of inPlace.keys()) if (!desired.has(k)) inPlace.delete(k);
     }
+    for (const k of this.waitingPolicies) if (!out.status.policies.has(k)) this.waitingPolicies.delete(k);
+    for (const k of this.programmingSeen.keys()) if (!out.status.gateways.has(k)) this.programmingSeen.delete(k);
     for (const { resource, keys } of WRITTEN) {
       const inPlace = this.inPlace.get(resource as InPlaceResource);
       const desired = inPlace !== undefined ? desiredOf(out, resource as InPlaceResource) : undefined;
@@ -142,8 +152,14 @@ export class StatusWriter {
     const out = this.desired;
     if (out === undefined) return;
     this.queue.add(queueKey(refOf('gateways', gateway)));
+    // A policy's Programmed changes with whether the proxies applied the current config only
+    // while it waits for them (policyProgrammedCondition); with the rest, for every policy.
+    const summary = policyProgrammingSummary(this.d.programming(gateway));
+    const every = this.programmingSeen.get(gateway) !== summary;
+    this.programmingSeen.set(gateway, summary);
     const inPlace = this.inPlace.get('policies');
     for (const [k, ancestors] of out.status.policies) {
+      if (!every && !this.waitingPolicies.has(k)) continue;
       const isAncestor = ancestors.some(
         (a) => a.ancestorRef.group === GATEWAY_API_GROUP && `${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}` === gateway,
       );
@@ -179,14 +195,15 @@ export class StatusWriter {
       case 'gateways': {
         const st = out.status.gateways.get(key);
         if (st === undefined) return undefined;
-        const programmed = this.d.programmed(key, cur.metadata.generation);
+        const programming = this.d.programming(key);
+        const programmed = programmedCondition(key, programming, cur.metadata.generation);
         return ownedStatusPatch(
           cur,
           [...st.conditions, programmed],
           now,
           st.listeners.map((l) => ({
             ...l,
-            conditions: [...l.conditions, ...listenerProgrammed(l, programmed, this.d.withheldListeners?.(key))],
+            conditions: [...l.conditions, ...listenerProgrammed(l, programmed, programming.withheld)],
           })),
           this.d.gatewayAddresses?.(key),
         );
@@ -199,17 +216,21 @@ export class StatusWriter {
       }
       case 'policies': {
         // Gateway ancestors also get Programmed (StatusSummary has no proxies to ask).
-        const ancestors: PolicyAncestorOut[] = (out.status.policies.get(key) ?? []).map((a) =>
-          a.ancestorRef.group !== GATEWAY_API_GROUP
-            ? a
-            : {
-                ...a,
-                conditions: [
-                  ...a.conditions,
-                  this.d.programmed(`${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`, cur.metadata.generation),
-                ],
-              },
-        );
+        let waiting = false;
+        const ancestors: PolicyAncestorOut[] = (out.status.policies.get(key) ?? []).map((a) => {
+          if (a.ancestorRef.group !== GATEWAY_API_GROUP) return a;
+          const gateway = `${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`;
+          const programmed = policyProgrammedCondition(
+            gateway,
+            this.d.programming(gateway),
+            cur.metadata.generation,
+            this.programmedNow(cur, a.ancestorRef),
+          );
+          waiting ||= programmed.status !== 'True';
+          return { ...a, conditions: [...a.conditions, programmed] };
+        });
+        if (waiting) this.waitingPolicies.add(key);
+        else this.waitingPolicies.delete(key);
         return policyStatusPatch(cur, ancestors, this.d.controllerName, now);
       }
       case 'agentgatewayBackends': {
@@ -223,6 +244,18 @@ export class StatusWriter {
       default:
         return undefined;
     }
+  }
+
+  /** A policy's Programmed on a Gateway ancestor, as our entry in its status has it now. */
+  private programmedNow(cur: StatusObject, ref: PolicyAncestorOut['ancestorRef']): PendingCondition | undefined {
+    const entries = (cur.status?.['ancestors'] as Array<Record<string, unknown>> | undefined) ?? [];
+    for (const e of entries) {
+      const r = e['ancestorRef'] as PolicyAncestorOut['ancestorRef'] | undefined;
+      if (e['controllerName'] !== this.d.controllerName || r === undefined) continue;
+      if (r.group !== ref.group || r.kind !== ref.kind || r.name !== ref.name || (r.namespace ?? '') !== (ref.namespace ?? '')) continue;
+      return (e['conditions'] as PendingCondition[] | undefined)?.find((c) => c.type === 'Programmed');
+    }
+    return undefined;
   }
 
   private async write(ref: ObjectRef): Promise<void> {
