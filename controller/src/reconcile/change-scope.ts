@@ -1,4 +1,5 @@
-import { GATEWAY_API_GROUP, type AgentgatewayPolicy, type HttpRoute, type WatchedName } from '@agw/api';
+import { GATEWAY_API_GROUP, type AgentgatewayPolicy, type ConfigMap, type HttpRoute, type WatchedName } from '@agw/api';
+import { caBundleRefs } from '../resources/ca-bundles.js';
 import type { ParsedObjects } from '../resources/parse-objects.js';
 import { keyOf, type ChangeScope, type JwksKeys, type ObjectKey } from '../translate/model.js';
 
@@ -9,8 +10,8 @@ export interface PassInputs {
   readonly jwksErrors?: ReadonlyMap<string, string> | undefined;
 }
 
-/** The parsed lists other than HTTPRoutes and policies: a change to any of them may touch every Gateway. */
-const EVERY_GATEWAY_KINDS: readonly Exclude<WatchedName, 'httpRoutes' | 'policies'>[] = [
+/** The parsed lists other than HTTPRoutes, policies and ConfigMaps: a change to any of them may touch every Gateway. */
+const EVERY_GATEWAY_KINDS: readonly Exclude<WatchedName, 'httpRoutes' | 'policies' | 'configMaps'>[] = [
   'gatewayClasses',
   'gateways',
   'referenceGrants',
@@ -20,7 +21,6 @@ const EVERY_GATEWAY_KINDS: readonly Exclude<WatchedName, 'httpRoutes' | 'policie
   'endpointSlices',
   'secrets',
   'backendTlsPolicies',
-  'configMaps',
 ];
 
 /**
@@ -46,6 +46,9 @@ export function changeScope(previous: PassInputs | undefined, next: PassInputs):
   for (const kind of EVERY_GATEWAY_KINDS) {
     if (!sameItems(previous.parsed[kind] ?? [], next.parsed[kind] ?? [])) return 'all';
   }
+  // ConfigMaps count only as the CA bundles objects name: the controller's own persisted key sets
+  // (written at each key refresh) and other applications' ConfigMaps made every pass a full one.
+  if (!sameItems(caBundlesOf(previous.parsed), caBundlesOf(next.parsed))) return 'all';
   if (!sameKeySets(previous.jwks, next.jwks) || !sameStrings(previous.jwksErrors, next.jwksErrors)) return 'all';
   const routes = changed(previous.parsed.httpRoutes, next.parsed.httpRoutes);
   const policies = changed<AgentgatewayPolicy>(previous.parsed.policies, next.parsed.policies);
@@ -92,6 +95,12 @@ function changed<T extends HttpRoute | AgentgatewayPolicy>(
   });
   for (const removed of old.values()) out.push([undefined, removed]);
   return out;
+}
+
+/** The ConfigMaps the parsed objects name as CA bundles (what a pass reads of ConfigMaps). */
+function caBundlesOf(parsed: ParsedObjects): readonly ConfigMap[] {
+  const wanted = caBundleRefs(parsed.backendTlsPolicies ?? [], parsed.policies, parsed.agentgatewayBackends ?? []);
+  return wanted.size === 0 ? [] : (parsed.configMaps ?? []).filter((cm) => wanted.has(keyOf(cm)));
 }
 
 function usesBackendTls(parsed: ParsedObjects): boolean {

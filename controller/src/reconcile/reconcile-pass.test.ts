@@ -349,6 +349,36 @@ describe('reconcile pass after a change confined to HTTPRoutes and policies', ()
     expect(step((objs) => objs).pass.compiled).toEqual(new Set());
   });
 
+  it("a ConfigMap no object names (the controller's persisted key sets) changed: nothing is compiled; a CA bundle an AgentgatewayBackend names: every Gateway", () => {
+    const keySets = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'agw-jwks-1', namespace: 'agentgateway-system' },
+      data: { keys: '{"keys":[]}' },
+    };
+    expect(step((objs) => [...objs, keySets]).pass.compiled).toEqual(new Set());
+    const refreshed = { ...keySets, data: { keys: '{"keys":[{}]}' } };
+    expect(step((objs) => objs.map((o) => (o === keySets ? refreshed : o))).pass.compiled).toEqual(new Set());
+    const ca = (pem: string) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'idp-ca', namespace: NS },
+      data: { 'ca.crt': pem },
+    });
+    const backend = {
+      apiVersion: 'agentgateway.dev/v1alpha1',
+      kind: 'AgentgatewayBackend',
+      metadata: { name: 'idp', namespace: NS, generation: 1 },
+      spec: { static: { host: 'idp.example', port: 443 }, policies: { tls: { caCertificateRefs: [{ name: 'idp-ca' }] } } },
+    };
+    const first = ca('not a certificate');
+    const added = step((objs) => [...objs, first, backend]).pass;
+    expect(added.compiled).toBe('all');
+    expect(added.parsed.problems).toEqual([]);
+    expect(step((objs) => objs.map((o) => (o === first ? ca('still not one') : o))).pass.compiled).toBe('all');
+    expect(step((objs) => objs.filter((o) => o !== backend && o !== refreshed)).pass.compiled).toBe('all');
+  });
+
   it('a key set changed: every Gateway is compiled', () => {
     const jwks = new Map([['https://idp/jwks', { keys: [KEY as never] }]]);
     const pass = reconcilePass({ objects, controllerName: CONTROLLER, jwks, memo, previous });

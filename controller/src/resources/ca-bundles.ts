@@ -23,6 +23,22 @@ export function referencedCaBundles(
   agentgatewayPolicies: readonly AgentgatewayPolicy[] = [],
   agentgatewayBackends: readonly AgentgatewayBackend[] = [],
 ): Map<ObjectKey, CaBundleCheck> {
+  const wanted = caBundleRefs(policies, agentgatewayPolicies, agentgatewayBackends);
+  const out = new Map<ObjectKey, CaBundleCheck>();
+  if (wanted.size === 0) return out;
+  for (const cm of configMaps) {
+    const key = `${cm.metadata.namespace ?? ''}/${cm.metadata.name}`;
+    if (wanted.has(key)) out.set(key, checkCaBundle(cm));
+  }
+  return out;
+}
+
+/** The ConfigMaps (`<ns>/<name>`) the objects name as CA bundles: the only ones a pass reads. */
+export function caBundleRefs(
+  policies: readonly BackendTlsPolicy[],
+  agentgatewayPolicies: readonly AgentgatewayPolicy[] = [],
+  agentgatewayBackends: readonly AgentgatewayBackend[] = [],
+): Set<ObjectKey> {
   const wanted = new Set<ObjectKey>();
   for (const p of policies)
     for (const ref of p.spec.validation.caCertificateRefs ?? [])
@@ -31,13 +47,7 @@ export function referencedCaBundles(
     for (const ref of p.spec.backend?.tls?.caCertificateRefs ?? []) wanted.add(`${p.metadata.namespace ?? ''}/${ref.name}`);
   for (const b of agentgatewayBackends)
     for (const ref of b.spec.policies?.tls?.caCertificateRefs ?? []) wanted.add(`${b.metadata.namespace ?? ''}/${ref.name}`);
-  const out = new Map<ObjectKey, CaBundleCheck>();
-  if (wanted.size === 0) return out;
-  for (const cm of configMaps) {
-    const key = `${cm.metadata.namespace ?? ''}/${cm.metadata.name}`;
-    if (wanted.has(key)) out.set(key, checkCaBundle(cm));
-  }
-  return out;
+  return wanted;
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
