@@ -38,9 +38,12 @@ interface CompiledAttachment {
   /** The rank (`order`) of its first match, and how many ranks its matches take. */
   readonly firstRank: number;
   readonly ranks: number;
-  /** The policy table entries it set, in order: [table, key, value, whether it overwrote]. */
-  readonly uses: ReadonlyArray<readonly [FeatureName, string, unknown, boolean]>;
+  /** The policy table entries it set, in order. */
+  readonly uses: readonly TableEntry[];
 }
+
+/** One entry set in a config's policy tables: [table, key, value, whether it overwrites (else `??=`)]. */
+type TableEntry = readonly [FeatureName, string, unknown, boolean];
 
 /** The policies every route of a Gateway reads besides its own: Gateway and listener levels, Service levels; and its served listeners. */
 interface GatewayContext {
@@ -89,7 +92,7 @@ export function gatewayConfig(
   // A new feature is a compile error here until it has its table.
   const featurePolicies: FeaturePolicies = { jwt: {}, authorization: {}, transformation: {}, backendAuth: {}, backendTls: {} };
   /** The policy table entries the route being compiled sets (a memo hit sets them again, in this order). */
-  let uses: Array<readonly [FeatureName, string, unknown, boolean]> | undefined;
+  let uses: TableEntry[] | undefined;
   /** Sets a policy table entry: `overwrite` as usePolicy, else only when absent (`??=`). */
   const put = (table: FeatureName, key: string, value: unknown, overwrite: boolean): void => {
     const t = featurePolicies[table] as Record<string, unknown>;
@@ -122,17 +125,24 @@ export function gatewayConfig(
    * (upstream: backend policies take precedence over policy resources). Memoized per Gateway: a
    * backend is usually behind many rules.
    */
-  const backendPolicyMemo = new Map<string, { result: CompiledBackend['policies']; uses: typeof uses }>();
+  const backendPolicyMemo = new Map<string, { result: CompiledBackend['policies']; entries: readonly TableEntry[] }>();
   const backendPolicies = (target: BackendTarget): CompiledBackend['policies'] => {
     const memoKey = target.kind === 'Service' ? `${target.service}:${target.port}` : agentgatewayBackendKey(target.backend);
-    const done = backendPolicyMemo.get(memoKey);
-    if (done !== undefined) {
-      // Entries already set; recorded again for the route being compiled (its memo entry sets what it refers to).
-      if (uses !== undefined && done.uses !== undefined) uses.push(...done.uses);
-      return done.result;
+    let done = backendPolicyMemo.get(memoKey);
+    if (done === undefined) {
+      done = resolveBackendPolicies(target, memoKey);
+      backendPolicyMemo.set(memoKey, done);
     }
-    const outer = uses;
-    if (outer !== undefined) uses = [];
+    // Set (again, unchanged when memoized) through put: the route being compiled records what it refers to.
+    for (const [table, key, value, overwrite] of done.entries) put(table, key, value, overwrite);
+    return done.result;
+  };
+  const resolveBackendPolicies = (
+    target: BackendTarget,
+    memoKey: string,
+  ): { result: CompiledBackend['policies']; entries: readonly TableEntry[] } => {
+    const entries: TableEntry[] = [];
+    const add = (table: FeatureName, key: string, value: unknown, overwrite: boolean) => entries.push([table, key, value, overwrite]);
     const attachments =
       target.kind === 'Service'
         ? [...(policies.toServices.get(target.service) ?? []), ...(policies.toServices.get(memoKey) ?? [])]
@@ -143,12 +153,12 @@ export function gatewayConfig(
       const [key] = applicable(f, 'Route', attachments);
       if (key === undefined) continue;
       if (f.name === 'backendTls' && target.kind === 'AgentgatewayBackend' && agentgatewayBackendTls.has(target.backend)) continue;
-      usePolicy(f, key, policies.byFeature, put);
+      usePolicy(f, key, policies.byFeature, add);
       out[f.name] = key;
     }
     const ownTls = target.kind === 'AgentgatewayBackend' ? agentgatewayBackendTls.get(target.backend) : undefined;
     if (ownTls !== undefined) {
-      put('backendTls', ownTls.policy, ownTls, false);
+      add('backendTls', ownTls.policy, ownTls, false);
       out.backendTls = ownTls.policy;
     }
     if (target.kind === 'Service' && out.backendTls === undefined && backendTlsPolicies !== undefined) {
@@ -158,17 +168,11 @@ export function gatewayConfig(
       const resolved = backendTlsPolicies.resolveForGateway(ns, name, portName, gwKey);
       if (resolved !== undefined) {
         const key = backendTlsPolicyKey(resolved.policy);
-        put('backendTls', key, featurePolicies.backendTls[key] ?? compiledBackendTls(resolved, key), false);
+        add('backendTls', key, featurePolicies.backendTls[key] ?? compiledBackendTls(resolved, key), false);
         out.backendTls = key;
       }
     }
-    const result = Object.keys(out).length === 0 ? undefined : out;
-    backendPolicyMemo.set(memoKey, { result, uses });
-    if (outer !== undefined && uses !== undefined) {
-      outer.push(...uses);
-      uses = outer;
-    }
-    return result;
+    return { result: Object.keys(out).length === 0 ? undefined : out, entries };
   };
   const gwLevel = policies.toGateways.get(gwKey) ?? [];
   const verdicts = validateListeners(gw, tlsSecrets, idx.grants);
