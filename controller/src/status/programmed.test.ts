@@ -25,6 +25,11 @@ describe('policyProgrammedCondition', () => {
     expect(policyProgrammedCondition('d/gw', pending, 3, trueAt(3))).toMatchObject({ status: 'True', message: 'applied by 2 proxies' });
   });
 
+  it('keeping True never keeps a message someone else wrote', () => {
+    const spoofed = { ...trueAt(3), message: 'applied by 1000 proxies, all good' };
+    expect(policyProgrammedCondition('d/gw', pending, 3, spoofed).message).toBe('applied by 2 proxies');
+  });
+
   it('a new generation of the policy waits for the proxies', () => {
     expect(policyProgrammedCondition('d/gw', pending, 4, trueAt(3))).toMatchObject({
       status: 'False',

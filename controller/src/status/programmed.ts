@@ -19,21 +19,11 @@ export interface GatewayProgramming {
  * One wording for the cluster and local mode.
  */
 export function programmedCondition(gateway: string, p: GatewayProgramming, generation: number | undefined): PendingCondition {
-  if (p.nacks.length > 0)
-    return cond('Programmed', false, 'Rejected', p.nacks.map((n) => `proxy ${n.proxy}: ${n.reason}`).join('; '), generation);
-  if (p.proxies === 0) return cond('Programmed', false, 'Pending', `no proxy of Gateway ${gateway} is connected`, generation);
-  if (p.acked < p.proxies)
-    return cond('Programmed', false, 'Pending', `${p.acked} of ${p.proxies} proxies applied config ${p.version ?? ''}`, generation);
-  const applied = `config ${p.version ?? ''} applied by ${p.proxies} ${p.proxies === 1 ? 'proxy' : 'proxies'}`;
-  // Parts a proxy could not compile are left out there and said here (the controller validates first, so this is rare).
-  const leftOut = [...new Set(p.warnings.map((w) => w.warning))];
-  const notSent = (p.withheld ?? []).map((w) => `; ${w.message}`).join('');
-  return cond(
-    'Programmed',
-    true,
-    'Programmed',
-    `${leftOut.length === 0 ? applied : `${applied}; left out: ${leftOut.join('; ')}`}${notSent}`,
-    generation,
+  return (
+    notServed(gateway, p, generation) ??
+    (p.acked < p.proxies
+      ? cond('Programmed', false, 'Pending', `${p.acked} of ${p.proxies} proxies applied config ${p.version ?? ''}`, generation)
+      : applied(`config ${p.version ?? ''} `, p, generation))
   );
 }
 
@@ -45,30 +35,45 @@ export function programmedCondition(gateway: string, p: GatewayProgramming, gene
  * new config is not yet applied by every proxy, a policy already Programmed at this generation
  * stays so (its proxies serve it, from the config they have, and the new one carries it too);
  * a policy of a new generation is Pending until they apply it. `previous`: the policy's
- * Programmed on that ancestor as it is now in its status.
+ * Programmed on that ancestor as it is now in its status (only its status and generation are
+ * read: the message is always ours, never one someone else wrote there).
  */
 export function policyProgrammedCondition(
   gateway: string,
   p: GatewayProgramming,
   generation: number | undefined,
-  previous: { status: string; reason: string; message: string; observedGeneration?: number } | undefined,
+  previous: { status: string; observedGeneration?: number } | undefined,
 ): PendingCondition {
+  const servedBefore = previous?.status === 'True' && generation !== undefined && previous.observedGeneration === generation;
+  return (
+    notServed(gateway, p, generation) ??
+    (p.acked < p.proxies && !servedBefore
+      ? cond('Programmed', false, 'Pending', `${p.acked} of ${p.proxies} proxies applied the Gateway's current config`, generation)
+      : applied('', p, generation))
+  );
+}
+
+/** False for the Gateway and its policies alike: a proxy refused the current config, or none is connected. */
+function notServed(gateway: string, p: GatewayProgramming, generation: number | undefined): PendingCondition | undefined {
   if (p.nacks.length > 0)
     return cond('Programmed', false, 'Rejected', p.nacks.map((n) => `proxy ${n.proxy}: ${n.reason}`).join('; '), generation);
   if (p.proxies === 0) return cond('Programmed', false, 'Pending', `no proxy of Gateway ${gateway} is connected`, generation);
-  if (p.acked < p.proxies) {
-    if (previous?.status === 'True' && generation !== undefined && previous.observedGeneration === generation)
-      return { type: 'Programmed', status: 'True', reason: previous.reason, message: previous.message, observedGeneration: generation };
-    return cond('Programmed', false, 'Pending', `${p.acked} of ${p.proxies} proxies applied the Gateway's current config`, generation);
-  }
-  const applied = `applied by ${p.proxies} ${p.proxies === 1 ? 'proxy' : 'proxies'}`;
+  return undefined;
+}
+
+/**
+ * True: `<prefix>applied by <n> proxies`, what proxies left out (parts they could not compile: the
+ * controller validates first, so this is rare) and the listeners not sent.
+ */
+function applied(prefix: string, p: GatewayProgramming, generation: number | undefined): PendingCondition {
+  const by = `${prefix}applied by ${p.proxies} ${p.proxies === 1 ? 'proxy' : 'proxies'}`;
   const leftOut = [...new Set(p.warnings.map((w) => w.warning))];
   const notSent = (p.withheld ?? []).map((w) => `; ${w.message}`).join('');
   return cond(
     'Programmed',
     true,
     'Programmed',
-    `${leftOut.length === 0 ? applied : `${applied}; left out: ${leftOut.join('; ')}`}${notSent}`,
+    `${leftOut.length === 0 ? by : `${by}; left out: ${leftOut.join('; ')}`}${notSent}`,
     generation,
   );
 }
