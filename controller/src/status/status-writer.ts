@@ -40,23 +40,20 @@ export interface StatusWriterDeps {
   readonly onWritten?: (ref: ObjectRef, before: StatusObject, status: Record<string, unknown>) => void;
 }
 
-/** Resources whose status this controller writes, each with how its desired status is read from a translation. */
-const WRITTEN: ReadonlyArray<{ resource: WatchedName; keys: (out: TranslateOutput) => Iterable<string> }> = [
-  { resource: 'gatewayClasses', keys: (o) => o.status.gatewayClasses.keys() },
-  { resource: 'gateways', keys: (o) => o.status.gateways.keys() },
-  { resource: 'httpRoutes', keys: (o) => o.status.httpRoutes.keys() },
-  { resource: 'policies', keys: (o) => o.status.policies.keys() },
-  { resource: 'parameters', keys: (o) => o.status.parameters.keys() },
-  { resource: 'backendTlsPolicies', keys: (o) => o.status.backendTlsPolicies.keys() },
-  { resource: 'agentgatewayBackends', keys: (o) => o.status.agentgatewayBackends.keys() },
+/**
+ * Resources whose status this controller writes, each with its desired statuses in a translation;
+ * `inPlace`: kinds many objects of which may have a status, whose unchanged ones are not queued
+ * again (StatusWriter.inPlace).
+ */
+const WRITTEN: ReadonlyArray<{ resource: WatchedName; desired: (out: TranslateOutput) => ReadonlyMap<string, unknown>; inPlace?: true }> = [
+  { resource: 'gatewayClasses', desired: (o) => o.status.gatewayClasses },
+  { resource: 'gateways', desired: (o) => o.status.gateways },
+  { resource: 'httpRoutes', desired: (o) => o.status.httpRoutes, inPlace: true },
+  { resource: 'policies', desired: (o) => o.status.policies, inPlace: true },
+  { resource: 'parameters', desired: (o) => o.status.parameters },
+  { resource: 'backendTlsPolicies', desired: (o) => o.status.backendTlsPolicies },
+  { resource: 'agentgatewayBackends', desired: (o) => o.status.agentgatewayBackends },
 ];
-
-/** Kinds many objects of which may have a status: unchanged ones are not queued again (StatusWriter.inPlace). */
-type InPlaceResource = 'httpRoutes' | 'policies';
-
-function desiredOf(out: TranslateOutput, resource: InPlaceResource): ReadonlyMap<string, unknown> {
-  return resource === 'httpRoutes' ? out.status.httpRoutes : out.status.policies;
-}
 
 /**
  * The only code that writes `.status` (DESIGN §4): one work queue of object refs, each written by a
@@ -85,10 +82,9 @@ export class StatusWriter {
    * a change in what a Gateway's proxies did (Programmed, on each policy's Gateway ancestors) as
    * programmingChanged.
    */
-  private readonly inPlace = new Map<InPlaceResource, Map<string, unknown>>([
-    ['httpRoutes', new Map()],
-    ['policies', new Map()],
-  ]);
+  private readonly inPlace = new Map<WatchedName, Map<string, unknown>>(
+    WRITTEN.filter((w) => w.inPlace).map((w) => [w.resource, new Map<string, unknown>()]),
+  );
   /** Policies whose Programmed on some Gateway ancestor was last found not True: checked again at every programming change. */
   private readonly waitingPolicies = new Set<string>();
   /** Each Gateway's policyProgrammingSummary when its policies were last queued for it. */
@@ -112,21 +108,15 @@ export class StatusWriter {
    */
   update(out: TranslateOutput, routesWithOurEntries: Iterable<string>): void {
     this.desired = out;
-    for (const [resource, inPlace] of this.inPlace) {
-      const desired = desiredOf(out, resource);
-      for (const k of inPlace.keys()) if (!desired.has(k)) inPlace.delete(k);
-    }
     for (const k of this.waitingPolicies) if (!out.status.policies.has(k)) this.waitingPolicies.delete(k);
     for (const k of this.programmingSeen.keys()) if (!out.status.gateways.has(k)) this.programmingSeen.delete(k);
-    for (const { resource, keys } of WRITTEN) {
-      const inPlace = this.inPlace.get(resource as InPlaceResource);
-      const desired = inPlace !== undefined ? desiredOf(out, resource as InPlaceResource) : undefined;
-      for (const k of keys(out)) {
-        if (inPlace !== undefined && desired !== undefined && inPlace.has(k)) {
-          const was = inPlace.get(k);
-          const now = desired.get(k);
-          if (was === now || sameStatus(was, now)) continue;
-        }
+    for (const { resource, desired } of WRITTEN) {
+      const statuses = desired(out);
+      const inPlace = this.inPlace.get(resource);
+      if (inPlace !== undefined) for (const k of inPlace.keys()) if (!statuses.has(k)) inPlace.delete(k);
+      for (const [k, now] of statuses) {
+        const was = inPlace?.get(k);
+        if (was !== undefined && (was === now || sameStatus(was, now))) continue;
         this.queue.add(queueKey(refOf(resource, k)));
       }
     }
@@ -139,7 +129,7 @@ export class StatusWriter {
    * our own write, which costs nothing to confirm, or someone else's, which is put right).
    */
   recheck(ref: ObjectRef): void {
-    this.inPlace.get(ref.resource as InPlaceResource)?.delete(nsName(ref));
+    this.inPlace.get(ref.resource)?.delete(nsName(ref));
     if (this.desired !== undefined) this.queue.add(queueKey(ref));
   }
 
@@ -268,9 +258,14 @@ export class StatusWriter {
     const patch = this.patchFor(ref, out, cur, now);
     /** The desired status, recorded once it is in place (unchanged, or written). */
     const inPlace = () => {
-      const resource = ref.resource as InPlaceResource;
-      const desired = this.inPlace.has(resource) ? desiredOf(out, resource).get(nsName(ref)) : undefined;
-      if (desired !== undefined) this.inPlace.get(resource)?.set(nsName(ref), desired);
+      const kept = this.inPlace.get(ref.resource);
+      const desired =
+        kept === undefined
+          ? undefined
+          : WRITTEN.find((w) => w.resource === ref.resource)
+              ?.desired(out)
+              .get(nsName(ref));
+      if (desired !== undefined) kept?.set(nsName(ref), desired);
     };
     if (patch === undefined) {
       this.d.metrics.statusWrites.inc({ kind, result: 'unchanged' });
