@@ -157,8 +157,8 @@ async function main(): Promise<void> {
     });
     const cpuUsPerRequest = ((cpuSeconds(proxy.pid as number) - cpuBefore) * 1e6) / Math.max(1, result.requests.total);
     const loaded = { rss: rssMiB(proxy.pid as number), heap: await heapMiB(admin) };
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${n} routes: ${result.non2xx} non-2xx, ${result.errors} errors`);
     proxy.kill();
+    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${n} routes: ${result.non2xx} non-2xx, ${result.errors} errors`);
     return `| ${n} | ${policies} | ${flags.join(' ') || '(V8 defaults)'} | ${early} | ${idle.rss} (${settledAfter}) | ${idle.heap} | ${loaded.rss} | ${loaded.heap} | ${Math.round(result.requests.average)} | ${cpuUsPerRequest.toFixed(1)} |`;
   }
 }
