@@ -18,6 +18,7 @@ import { ListenerPorts } from './listeners.js';
 import { ProxyMetrics } from './metrics.js';
 import { buildAdminServer } from './server.js';
 import { USAGE, readSettings, type ProxySettings } from './settings.js';
+import { WITHOUT_ROUTE_SCHEMAS } from './without-route-schemas.js';
 
 const RETRY_BASE_MS = 200,
   RETRY_CAP_MS = 15_000;
@@ -147,7 +148,7 @@ async function runPrimary(s: ProxySettings, logger: Logger): Promise<void> {
   };
   for (let i = 0; i < s.workers; i++) fork(i);
   const aggregator = new AggregatorRegistry();
-  const admin = Fastify({ loggerInstance: logger });
+  const admin = Fastify({ ...WITHOUT_ROUTE_SCHEMAS, loggerInstance: logger });
   admin.get('/healthz', async () => 'ok\n');
   admin.get('/readyz', async (_req, reply) => {
     const all = [...ready.values()];

@@ -17,6 +17,7 @@ import { DEFAULT_PATH_RULES, type PathRules } from './routing/request-target.js'
 import { trackTlsConnections, type PortTlsHolder } from './tls-server.js';
 import { lazyChildLoggerFactory } from './lazy-child-logger.js';
 import { createPlainServer, type PlainServerOptions } from './plain-server.js';
+import { WITHOUT_ROUTE_SCHEMAS } from './without-route-schemas.js';
 
 export interface GatewayServerOptions {
   store: ConfigStore;
@@ -60,6 +61,7 @@ export async function buildGatewayServer(o: GatewayServerOptions): Promise<Fasti
   let plain: ReturnType<typeof createPlainServer> | undefined;
   const app = Fastify({
     ...(tlsOptions as object),
+    ...WITHOUT_ROUTE_SCHEMAS,
     ...(o.tls === undefined
       ? { serverFactory: (handler: RequestListener, options: PlainServerOptions) => (plain = createPlainServer(handler, options)).server }
       : {}),
@@ -192,7 +194,11 @@ export async function buildAdminServer(o: {
   draining?: () => boolean;
   notServing?: () => string | undefined;
 }): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: o.logger, logController: new LogController({ disableRequestLogging: true }) });
+  const app = Fastify({
+    ...WITHOUT_ROUTE_SCHEMAS,
+    loggerInstance: o.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   await app.register(adminRoutes, {
     stores: o.stores,
     metrics: o.metrics,
