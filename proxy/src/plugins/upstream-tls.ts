@@ -1,7 +1,7 @@
 import type { CompiledBackendTlsPolicy } from '@agw/api';
 import { isIP } from 'node:net';
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from 'node:tls';
-import { Agent, buildConnector } from 'undici';
+import { Agent, buildConnector, type ConnectorOptions } from './undici-dispatcher.js';
 import type { BackendTlsRuntime, RuntimeConfig } from '../config/compile.js';
 
 /**
@@ -164,7 +164,7 @@ export class TlsAgents {
       const options = tlsConnectOptions(t.tls.settings, t.servername);
       // undici takes the SNI of a connection from the request (its `servername`, else its Host
       // header): the connector puts ours back, so the request's Host never becomes the SNI.
-      const connector = buildConnector(options as buildConnector.BuildOptions);
+      const connector = buildConnector(options as ConnectorOptions);
       const sni = options.servername === '' ? undefined : options.servername;
       agent = new Agent({
         connections: this.o.connections,

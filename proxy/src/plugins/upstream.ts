@@ -1,7 +1,8 @@
 import { loopbackAddressOf, type Endpoint } from '@agw/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
-import { Agent, type Dispatcher, type buildConnector } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent, type ConnectorOptions } from './undici-dispatcher.js';
 import type { CompiledCredentialTarget } from '@agw/api';
 import { cookieHeaderWithout, urlWithoutQueryParam } from '../auth/token-location.js';
 import type { ProxyErrorCode } from '../proxy-errors.js';
@@ -29,7 +30,7 @@ const H2C_STREAMS_PER_CONNECTION = 100;
  * from its connector's types). It must be in `connect`: a Pool builds the connector from `connect`
  * and does not pass `useH2c` from its own options.
  */
-const H2C_CONNECT: buildConnector.BuildOptions & { useH2c: true } = { useH2c: true };
+const H2C_CONNECT: ConnectorOptions & { useH2c: true } = { useH2c: true };
 
 /** undici's dispatch options with `servername`, which its Request reads but its types leave out (undici 7). */
 type DispatchWithServername = Dispatcher.DispatchOptions & { servername: string | null };
