@@ -8,9 +8,11 @@
  *      one is enforced; meanwhile an already-valid route is requested continuously (non-2xx counted).
  *   3. controller RSS at the end.
  * Creates go straight to the API (what kubectl apply sends, without its ~150 ms CLI start).
- *   npm run bench:controller [-- --routes 1000 --gateways 1 --policies 0]   (needs scripts/infra/all.sh)
+ *   npm run bench:controller [-- --routes 1000 --gateways 1 --policies 0 --controller-node-flags="<flags>"]   (needs scripts/infra/all.sh)
  * --routes: the other HTTPRoutes present, spread over --gateways Gateways (the proxy serves the
- * first; the measured routes and policies go to it), --policies of them with a JWT policy each.
+ * first; the measured routes and policies go to it), --policies of them with a JWT policy each;
+ * --controller-node-flags: node flags of the controller (the chart passes `--max-old-space-size` =
+ * 60% of its memory limit: 307 for the default 512Mi).
  */
 import { KubeRest } from '@agw/controller';
 import {
@@ -37,11 +39,14 @@ const { values } = parseArgs({
     routes: { type: 'string', default: '1000' },
     gateways: { type: 'string', default: '1' },
     policies: { type: 'string', default: '0' },
+    'controller-node-flags': { type: 'string', default: '' },
   },
 });
 const OTHER = Number(values.routes);
 const GATEWAYS = Number(values.gateways);
 const OTHER_POLICIES = Number(values.policies);
+/** node flags of the controller process, e.g. the chart's heap flag for its 512Mi limit: `--max-old-space-size=307`. */
+const CONTROLLER_NODE_FLAGS = (values['controller-node-flags'] ?? '').split(/\s+/).filter(Boolean);
 const SAMPLES = 30;
 /** Creates in flight while the other objects are set up (the API server's write rate is the limit, not one request's latency). */
 const SETUP_CONCURRENCY = 8;
@@ -140,7 +145,7 @@ async function main(): Promise<void> {
       for (let next = setup.shift(); next !== undefined; next = setup.shift()) await next();
     }),
   );
-  const controller = await startController({ kubeconfig: cp.kubeconfig, name: 'bench-controller' });
+  const controller = await startController({ kubeconfig: cp.kubeconfig, name: 'bench-controller', nodeFlags: CONTROLLER_NODE_FLAGS });
   const proxy = await startProxy({ adminKubeconfig: cp.kubeconfig, xdsPort: controller.xdsPort, gateway: `${NS}/gw`, name: 'bench-proxy' });
   // 0 while the proxy's port is not open yet (it opens once its first config arrives).
   const statusOf = async (host: string, withToken = false) =>
@@ -225,7 +230,7 @@ async function main(): Promise<void> {
       `| HTTPRoute created → served by the proxy | ${f(pct(routeMs, 0.5))} | ${f(pct(routeMs, 0.99))} | ${f(Math.max(...routeMs))} |`,
       `| AgentgatewayPolicy created → enforced by the proxy | ${f(pct(policyMs, 0.5))} | ${f(pct(policyMs, 0.99))} | ${f(Math.max(...policyMs))} |`,
       '',
-      `Churn: ${CHURN} HTTPRoutes + ${CHURN} policies written at 100/s (${((Date.now() - writeStart) / 1000).toFixed(1)} s): all enforced ${f(churnMs)} ms after the last write; an already-protected route answered ${steadyRequests - steadyBad}/${steadyRequests} requests with 200 meanwhile (${steadyBad} non-2xx). Controller RSS at the end: ${f(rssMb)} MiB (V8 heap used ${f(heapMb)} of ${f(heapTotalMb)} MiB, external ${f(externalMb)} MiB). Controller over the whole run: ${passes}.`,
+      `Churn: ${CHURN} HTTPRoutes + ${CHURN} policies written at 100/s (${((Date.now() - writeStart) / 1000).toFixed(1)} s): all enforced ${f(churnMs)} ms after the last write; an already-protected route answered ${steadyRequests - steadyBad}/${steadyRequests} requests with 200 meanwhile (${steadyBad} non-2xx). Controller RSS at the end: ${f(rssMb)} MiB (node flags: ${CONTROLLER_NODE_FLAGS.join(' ') || 'none'}; V8 heap used ${f(heapMb)} of ${f(heapTotalMb)} MiB, external ${f(externalMb)} MiB). Controller over the whole run: ${passes}.`,
       '',
     ].join('\n'),
   );

@@ -22,11 +22,14 @@ export async function startController(o: {
   xdsPort?: number;
   adminPort?: number;
   extraArgs?: string[];
+  /** node flags before the script (e.g. the chart's `--max-old-space-size=307`). */
+  nodeFlags?: readonly string[];
 }): Promise<RunningController> {
   const xdsPort = o.xdsPort ?? (await freePort());
   const adminPort = o.adminPort ?? (await freePort());
   const name = o.name ?? 'controller';
   const proc = startProcess(name, 'node', [
+    ...(o.nodeFlags ?? []),
     join(root, 'controller/dist/main.js'),
     `--kubeconfig=${o.kubeconfig}`,
     `--namespace=${o.namespace ?? 'agentgateway-system'}`,
