@@ -36,6 +36,7 @@ afterEach(async () => {
 async function pair(o: { tls?: boolean; allowed?: string[]; clientTls?: boolean; maxMessageBytes?: number } = {}) {
   const refetches: string[] = [];
   let changes = 0;
+  const pushed: string[] = [];
   const server = new ConfigServer(
     async () => ({ user: 'test', ...(o.allowed ? { allowedGateways: new Set(o.allowed) } : {}) }),
     {
@@ -43,6 +44,7 @@ async function pair(o: { tls?: boolean; allowed?: string[]; clientTls?: boolean;
         changes++;
       },
       onRefetch: (url, kid) => refetches.push(`${url} ${kid}`),
+      onPushed: (_gw, version) => pushed.push(version),
       log: () => undefined,
     },
     o.maxMessageBytes !== undefined ? { maxMessageBytes: o.maxMessageBytes } : {},
@@ -95,7 +97,7 @@ async function pair(o: { tls?: boolean; allowed?: string[]; clientTls?: boolean;
     () => source.stop(),
     () => server.close(),
   );
-  return { server, store, source, refetches, logs, changes: () => changes };
+  return { server, store, source, refetches, logs, pushed, changes: () => changes };
 }
 
 describe('config stream (gRPC)', () => {
@@ -112,6 +114,26 @@ describe('config stream (gRPC)', () => {
     expect(server.programming('d/gw')).toMatchObject({ version: 'v2', acked: 0 });
     await until('v2 applied and acked', () => store.current?.config.version === 'v2' && server.programming('d/gw').acked === 1);
     expect(server.programming('d/gw')).toEqual({ proxies: 1, version: 'v2', acked: 1, nacks: [], warnings: [] });
+  });
+
+  it('a new version waits for the answer to the one in flight, then only the newest goes (a NACK answers too)', async () => {
+    const { server, store, pushed } = await pair();
+    await until('v1 applied and acked', () => store.current?.config.version === 'v1' && server.programming('d/gw').acked === 1);
+    const applied: string[] = [];
+    store.onChange((e) => applied.push(`${e.type} ${e.version}`));
+    // Synchronous: v2 is in flight while v3 and v4 are made; v3 is never sent.
+    server.update(new Map([['d/gw', cfg('v2')]]));
+    server.update(new Map([['d/gw', cfg('v3')]]));
+    server.update(new Map([['d/gw', cfg('v4')]]));
+    await until('v4 applied and acked', () => store.current?.config.version === 'v4' && server.programming('d/gw').acked === 1);
+    expect(applied).toEqual(['applied v2', 'applied v4']);
+    expect(pushed).toEqual(['v1', 'v2', 'v4']);
+    // A refused version in flight does not hold the next one back.
+    server.update(new Map([['d/gw', cfg('bad', { listeners: 'nope' as never })]]));
+    server.update(new Map([['d/gw', cfg('v5')]]));
+    await until('v5 applied and acked', () => store.current?.config.version === 'v5' && server.programming('d/gw').acked === 1);
+    expect(applied.slice(2)).toEqual(['rejected bad', 'applied v5']);
+    expect(pushed.slice(3)).toEqual(['bad', 'v5']);
   });
 
   it('a config the proxy refuses is NACKed with the reason; the last good one keeps serving', async () => {

@@ -155,3 +155,49 @@ describe('ConfigServer: key material only over a TLS-protected stream', () => {
     expect(config.listeners[1]?.tls?.certificates[0]?.privateKeyPem).toBe(fixture('example.key.pem'));
   });
 });
+
+describe('ConfigServer: one snapshot in flight per proxy', () => {
+  it('a proxy that never answers gets the newest version once the ACK timeout passes (not the ones between)', async () => {
+    const logs: string[] = [];
+    const server = new ConfigServer(
+      async () => ({ user: 'test' }),
+      { onProgrammingChange: () => undefined, onRefetch: () => undefined, log: (_l, msg) => logs.push(msg) },
+      { allowPlaintextKeyPush: true, ackTimeoutMs: 200 },
+    );
+    const port = await server.listen('127.0.0.1', 0);
+    server.update(new Map([['d/gw', { ...cfg, version: 'v1' }]]));
+    const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
+    const stream = client.makeBidiStreamRequest<ProxyToController, ControllerToProxy>(
+      PUSH_METHOD_PATH,
+      (m) => Buffer.from(encodeMessage(m)),
+      (b) => decodeControllerMessage(b),
+    );
+    cleanups.push(
+      () => {
+        stream.cancel();
+        client.close();
+      },
+      () => server.close(),
+    );
+    stream.on('error', () => undefined);
+    const received: string[] = [];
+    let onSnapshot = () => undefined as void;
+    stream.on('data', (m: ControllerToProxy) => {
+      if (m.type === 'snapshot') received.push(m.config.version);
+      onSnapshot();
+    });
+    const snapshots = (n: number) =>
+      new Promise<void>((resolve) => {
+        onSnapshot = () => (received.length >= n ? resolve() : undefined);
+        onSnapshot();
+      });
+    stream.write({ type: 'hello', protocolVersion: PUSH_PROTOCOL_VERSION, gateway: { namespace: 'd', name: 'gw' }, proxyId: 'p1' });
+    await snapshots(1);
+    // No ACK for v1: v2 and v3 wait; when the timeout passes, only v3 (the newest) goes.
+    server.update(new Map([['d/gw', { ...cfg, version: 'v2' }]]));
+    server.update(new Map([['d/gw', { ...cfg, version: 'v3' }]]));
+    await snapshots(2);
+    expect(received).toEqual(['v1', 'v3']);
+    expect(logs).toContain('proxy did not answer a config; sending the newest');
+  });
+});

@@ -30,6 +30,13 @@ interface Conn {
   sentVersion?: string;
   /** The stream's buffer is full: send nothing more until it drains, then only the newest config. */
   blocked?: boolean;
+  /**
+   * The version sent and not answered yet: nothing more is sent until the proxy ACKs or NACKs it
+   * (or ACK_TIMEOUT_MS passes), then only the newest config. Without it, under churn the stream
+   * queued up to 16 snapshots (~0.8 MB each at 1,500 routes) that the proxy received, decoded and
+   * compiled one by one: the newest arrived ~1 s after its pass.
+   */
+  inFlight?: { version: string; timer: ReturnType<typeof setTimeout> };
   ackedVersion?: string;
   /** What the proxy left out of the version it ACKed. */
   ackWarnings?: readonly string[];
@@ -49,6 +56,8 @@ export interface ConfigServerOptions {
   readonly allowPlaintextKeyPush?: boolean;
   /** Largest snapshot sent, bytes (default MAX_PUSH_MESSAGE_BYTES; tests lower it). */
   readonly maxMessageBytes?: number;
+  /** How long a snapshot may go unanswered before the newest is sent anyway, ms (default ACK_TIMEOUT_MS; tests lower it). */
+  readonly ackTimeoutMs?: number;
 }
 
 /** What the server writes: snapshots encoded once per Gateway version (not once per proxy). */
@@ -62,6 +71,12 @@ export interface ConfigServerEvents {
   readonly onPushed?: (gateway: string, version: string) => void;
   readonly log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
 }
+
+/**
+ * How long a snapshot may go unanswered before the newest is sent anyway: a proxy that never
+ * answers is not left on an old config for ever (a large Gateway compiles in well under this).
+ */
+export const ACK_TIMEOUT_MS = 10_000;
 
 const service: ServiceDefinition = {
   Stream: {
@@ -141,11 +156,17 @@ export class ConfigServer {
       } else this.withheld.delete(gw);
       const previous = this.configs.get(gw)?.version;
       this.configs.set(gw, sent);
-      for (const c of this.conns.values()) if (c.gateway === gw) this.send(c);
+      let waiting = false;
+      for (const c of this.conns.values())
+        if (c.gateway === gw) {
+          this.send(c);
+          waiting ||= c.sentVersion !== sent.version;
+        }
       // A new version is not applied yet: Programmed says so until the proxies ACK it.
       if (previous !== undefined && previous !== sent.version) this.events.onProgrammingChange(gw);
-      // Without a proxy now, its JSON is not kept for one that may connect (encoded then, anew).
-      forgetConfigJson(sent);
+      // Its JSON is kept only for a proxy that waits for an answer before it gets this version (a
+      // newer version drops it with the config); not for one that may connect (encoded then, anew).
+      if (!waiting) forgetConfigJson(sent);
     }
   }
 
@@ -212,7 +233,7 @@ export class ConfigServer {
 
   private send(c: Conn): void {
     const cfg = this.configs.get(c.gateway);
-    if (cfg === undefined || c.sentVersion === cfg.version || c.blocked === true) return;
+    if (cfg === undefined || c.sentVersion === cfg.version || c.blocked === true || c.inFlight !== undefined) return;
     c.sentVersion = cfg.version;
     const bytes = this.snapshotBytes(c.gateway, cfg);
     const max = this.options.maxMessageBytes ?? MAX_PUSH_MESSAGE_BYTES;
@@ -230,6 +251,15 @@ export class ConfigServer {
       this.events.onProgrammingChange(c.gateway);
       return;
     }
+    const version = cfg.version;
+    const timer = setTimeout(() => {
+      if (c.inFlight?.version !== version) return;
+      delete c.inFlight;
+      this.events.log('warn', 'proxy did not answer a config; sending the newest', { proxy: c.id, gateway: c.gateway, version });
+      this.send(c);
+    }, this.options.ackTimeoutMs ?? ACK_TIMEOUT_MS);
+    timer.unref();
+    c.inFlight = { version, timer };
     const more = c.stream.write(bytes);
     this.events.onPushed?.(c.gateway, cfg.version);
     if (!more) {
@@ -255,6 +285,10 @@ export class ConfigServer {
     }
     let conn: Conn | undefined;
     const drop = () => {
+      if (conn?.inFlight !== undefined) {
+        clearTimeout(conn.inFlight.timer);
+        delete conn.inFlight;
+      }
       if (conn !== undefined && this.conns.delete(conn.id)) {
         this.events.log('info', 'proxy disconnected', { proxy: conn.id, gateway: conn.gateway });
         this.events.onProgrammingChange(conn.gateway);
@@ -292,6 +326,12 @@ export class ConfigServer {
         conn.nack = { version: m.version, reason: m.reason };
         this.events.log('warn', 'proxy rejected config', { proxy: conn.id, version: m.version, reason: m.reason });
         this.events.onProgrammingChange(conn.gateway);
+      }
+      // The version in flight was answered (applied or refused): the newest, if it differs, goes now.
+      if ((m.type === 'ack' || m.type === 'nack') && conn.inFlight?.version === m.version) {
+        clearTimeout(conn.inFlight.timer);
+        delete conn.inFlight;
+        this.send(conn);
       }
       if (m.type === 'refetchKeys') this.events.onRefetch(m.remoteUrl, m.kid);
     });

@@ -73,6 +73,11 @@ export class ControllerSource {
       'grpc.keepalive_permit_without_calls': 1,
       // gRPC's default is 4 MiB, which one Gateway of ~10,000 routes exceeds.
       'grpc.max_receive_message_length': MAX_PUSH_MESSAGE_BYTES,
+      // HTTP/2 flow-control window as large as a message: with the default 64 KiB a 0.8 MB snapshot
+      // took ~12 WINDOW_UPDATE round trips, each waiting for the controller's event loop between
+      // reconcile passes (~1 s per snapshot under churn). The controller sends one snapshot at a
+      // time (it waits for the ACK), so the larger window does not let snapshots pile up here.
+      'grpc-node.flow_control_window': MAX_PUSH_MESSAGE_BYTES,
       ...(o.tlsServerName !== undefined ? { 'grpc.ssl_target_name_override': o.tlsServerName } : {}),
     });
   }
