@@ -1,7 +1,7 @@
 import type { CompiledListener, CompiledRoute } from '@agw/api';
 import { describe, expect, it } from 'vitest';
-import { normalizeHost } from './hostname.js';
-import { compileRouteTable, matchRoute, pickEndpoint, selectListener, type ListenerRoutes } from './route-table.js';
+import { hostnameMatches, normalizeHost } from './hostname.js';
+import { compileRouteTable, findVirtualHost, matchRoute, pickEndpoint, selectListener, type ListenerRoutes } from './route-table.js';
 
 const listeners: CompiledListener[] = [
   { name: 'http', port: 80, protocol: 'HTTP' },
@@ -124,6 +124,56 @@ describe('route precedence (Gateway API)', () => {
     expect(matchRoute(l, { host: 'x', method: 'GET', path: '/~user/a', header: () => undefined, query: new URLSearchParams() }).kind).toBe(
       'route',
     );
+  });
+});
+
+describe('virtual host lookup', () => {
+  /** Seeded PRNG (mulberry32): the same cases every run. */
+  function prng(seed: number): () => number {
+    return () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it('picks what a scan of the virtual hosts in rank order picks (exact, longest wildcard, catch-all), for 3,000 random hosts', () => {
+    const random = prng(18);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+    const labels = ['a', 'b', 'example', 'com', 'x-y', 'Api', ''];
+    const name = (n: number) => Array.from({ length: n }, () => pick(labels)).join('.');
+    for (let round = 0; round < 30; round++) {
+      const patterns = Array.from({ length: 12 }, () => {
+        const r = random();
+        return r < 0.1 ? undefined : r < 0.55 ? `*.${name(1 + Math.floor(random() * 3))}` : name(1 + Math.floor(random() * 4));
+      });
+      const rs = patterns.map((p, i) => route(`r${round}-${i}`, {}, p === undefined ? {} : { hostnames: [p] }));
+      const l = compileRouteTable([{ name: 'http', port: 80, protocol: 'HTTP' }], rs).ports.get(80)?.[0] as ListenerRoutes;
+      for (let i = 0; i < 100; i++) {
+        const host =
+          random() < 0.5 ? normalizeHost(name(1 + Math.floor(random() * 5))) : normalizeHost(pick(patterns)?.replace('*', pick(labels)));
+        expect(findVirtualHost(l, host), `host ${JSON.stringify(host)}, patterns ${JSON.stringify(patterns)}`).toBe(
+          l.vhosts.find((v) => hostnameMatches(v.pattern, host)),
+        );
+      }
+    }
+  });
+
+  it('a wildcard needs a label before its suffix; more labels match too', () => {
+    const l = compileRouteTable(
+      [{ name: 'http', port: 80, protocol: 'HTTP' }],
+      [route('w', {}, { hostnames: ['*.Example.com'] }), route('e', {}, { hostnames: ['example.com'] })],
+    ).ports.get(80)?.[0] as ListenerRoutes;
+    const at = (host: string) => findVirtualHost(l, host)?.pattern;
+    expect([at('a.example.com'), at('a.b.example.com'), at('example.com'), at('.example.com'), at('com'), at('')]).toEqual([
+      '*.Example.com',
+      '*.Example.com',
+      'example.com',
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 });
 

@@ -26,7 +26,17 @@ interface VirtualHost {
 
 export interface ListenerRoutes {
   readonly listener: CompiledListener;
+  /** Most specific first (exact, then longer wildcards, then the catch-all). */
   readonly vhosts: readonly VirtualHost[];
+  /**
+   * The same virtual hosts indexed for the request path (findVirtualHost): exact hostnames by name,
+   * wildcards by their suffix (`*.example.com` under `.example.com`), and the catch-all. A lookup
+   * costs a few Map reads whatever the number of routes; a scan of `vhosts` cost one comparison
+   * per hostname (~60 µs per request at 1,000 routes on the bench machine).
+   */
+  readonly exact: ReadonlyMap<string, VirtualHost>;
+  readonly wildcards: ReadonlyMap<string, VirtualHost>;
+  readonly any: VirtualHost | undefined;
 }
 
 export interface RouteTable {
@@ -154,8 +164,19 @@ export function compileRouteTable(listeners: readonly CompiledListener[], routes
         matchers: [...rs].sort(comparePrecedence).map((r) => matchers.get(r) as CompiledMatcher),
       }))
       .sort((a, b) => b.rank - a.rank);
+    const exact = new Map<string, VirtualHost>();
+    const wildcards = new Map<string, VirtualHost>();
+    let any: VirtualHost | undefined;
+    // In rank order, so the first of two patterns that differ only in case keeps the key (as the scan did).
+    for (const v of vhosts) {
+      const p = v.pattern?.toLowerCase();
+      if (p === undefined) any ??= v;
+      else if (p.startsWith('*.')) {
+        if (!wildcards.has(p.slice(1))) wildcards.set(p.slice(1), v);
+      } else if (!exact.has(p)) exact.set(p, v);
+    }
     const list = ports.get(listener.port) ?? [];
-    list.push({ listener, vhosts });
+    list.push({ listener, vhosts, exact, wildcards, any });
     ports.set(listener.port, list);
   }
   for (const list of ports.values()) list.sort((a, b) => hostnameRank(b.listener.hostname) - hostnameRank(a.listener.hostname));
@@ -172,11 +193,28 @@ export function selectListener(table: RouteTable, port: number, host: string): L
  * virtual hosts: no fall-through to a less specific hostname), then by match precedence.
  */
 export function matchRoute(listenerRoutes: ListenerRoutes, req: RouteRequest): RouteMatch {
-  const vhost = listenerRoutes.vhosts.find((v) => hostnameMatches(v.pattern, req.host));
+  const vhost = findVirtualHost(listenerRoutes, req.host);
   const hit = vhost?.matchers.find((m) => m.test(req));
   return hit === undefined
     ? { kind: 'no-route', listener: listenerRoutes.listener }
     : { kind: 'route', listener: listenerRoutes.listener, route: hit.route };
+}
+
+/**
+ * The most specific virtual host covering `host` (a normalized, lower-case host): the first of
+ * `vhosts` that hostnameMatches would pick, found by lookups. Wildcards are tried longest suffix
+ * first (`a.b.example.com`: `.b.example.com`, `.example.com`, `.com`), each with at least one
+ * character before it, as hostnameMatches requires.
+ */
+export function findVirtualHost(l: ListenerRoutes, host: string): VirtualHost | undefined {
+  const exact = l.exact.get(host);
+  if (exact !== undefined) return exact;
+  if (l.wildcards.size > 0)
+    for (let dot = host.indexOf('.', 1); dot !== -1; dot = host.indexOf('.', dot + 1)) {
+      const v = l.wildcards.get(host.slice(dot));
+      if (v !== undefined) return v;
+    }
+  return l.any;
 }
 
 /**
