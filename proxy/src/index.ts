@@ -21,3 +21,5 @@ export {
   DEFAULT_PATH_RULES,
   type PathRules,
 } from './routing/request-target.js';
+export { compileRouteTable, findVirtualHost } from './routing/route-table.js';
+export { hostnameMatches } from './routing/hostname.js';
