@@ -103,6 +103,12 @@ export class ReconcileLoop {
         return [key, { gateway: g, parameters: out.gatewayParameters.get(key) }];
       }),
     );
+    // The configs just written to the proxies' streams leave only when the event loop turns (HTTP/2
+    // sends from a native immediate): without this turn the leader's bookkeeping below (~20 ms at
+    // 12,000 statuses) and the status and deployer work it starts held every push back ~45 ms
+    // (bench:controller at 10,000 routes, a helper's trace: push to proxy receipt 32.5 → 11.5 ms
+    // median). Passes run one at a time, so none starts in this turn; leadership is read after it.
+    await new Promise<void>((r) => setImmediate(r));
     if (d.isLeader()) {
       d.statuses.update(out, this.routesWithOurEntries());
       d.deployer?.update(out.status.gateways.keys());
