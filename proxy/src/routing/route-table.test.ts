@@ -160,6 +160,22 @@ describe('virtual host lookup', () => {
     }
   });
 
+  it('a host of 100,000 labels is looked up at the few suffixes as long as a wildcard, and still matches', () => {
+    const l = compileRouteTable(
+      [{ name: 'http', port: 80, protocol: 'HTTP' }],
+      [route('w', {}, { hostnames: ['*.example.com'] })],
+    ).ports.get(80)?.[0] as ListenerRoutes;
+    const lookedUp: string[] = [];
+    const counting: ListenerRoutes = {
+      ...l,
+      wildcards: { size: l.wildcards.size, get: (k: string) => (lookedUp.push(k), l.wildcards.get(k)) } as ReadonlyMap<string, never>,
+    };
+    expect(findVirtualHost(counting, `${'a.'.repeat(100_000)}example.com`)?.pattern).toBe('*.example.com');
+    expect(lookedUp.length).toBeLessThanOrEqual(8);
+    expect(findVirtualHost(counting, `${'a.'.repeat(100_000)}example.org`)).toBeUndefined();
+    expect(lookedUp.length).toBeLessThanOrEqual(16);
+  });
+
   it('a wildcard needs a label before its suffix; more labels match too', () => {
     const l = compileRouteTable(
       [{ name: 'http', port: 80, protocol: 'HTTP' }],

@@ -36,6 +36,8 @@ export interface ListenerRoutes {
    */
   readonly exact: ReadonlyMap<string, VirtualHost>;
   readonly wildcards: ReadonlyMap<string, VirtualHost>;
+  /** Length of the longest wildcard suffix: a longer suffix of a host is not looked up. */
+  readonly longestWildcard: number;
   readonly any: VirtualHost | undefined;
 }
 
@@ -175,8 +177,9 @@ export function compileRouteTable(listeners: readonly CompiledListener[], routes
         if (!wildcards.has(p.slice(1))) wildcards.set(p.slice(1), v);
       } else if (!exact.has(p)) exact.set(p, v);
     }
+    const longestWildcard = Math.max(0, ...[...wildcards.keys()].map((k) => k.length));
     const list = ports.get(listener.port) ?? [];
-    list.push({ listener, vhosts, exact, wildcards, any });
+    list.push({ listener, vhosts, exact, wildcards, longestWildcard, any });
     ports.set(listener.port, list);
   }
   for (const list of ports.values()) list.sort((a, b) => hostnameRank(b.listener.hostname) - hostnameRank(a.listener.hostname));
@@ -204,13 +207,15 @@ export function matchRoute(listenerRoutes: ListenerRoutes, req: RouteRequest): R
  * The most specific virtual host covering `host` (a normalized, lower-case host): the first of
  * `vhosts` that hostnameMatches would pick, found by lookups. Wildcards are tried longest suffix
  * first (`a.b.example.com`: `.b.example.com`, `.example.com`, `.com`), each with at least one
- * character before it, as hostnameMatches requires.
+ * character before it, as hostnameMatches requires, and none longer than the longest wildcard: a
+ * host of thousands of labels (a PreRouting authority copied from a header is not bounded to 255
+ * characters as a Host is) costs at most that many characters of lookups, not one per label.
  */
 export function findVirtualHost(l: ListenerRoutes, host: string): VirtualHost | undefined {
   const exact = l.exact.get(host);
   if (exact !== undefined) return exact;
   if (l.wildcards.size > 0)
-    for (let dot = host.indexOf('.', 1); dot !== -1; dot = host.indexOf('.', dot + 1)) {
+    for (let dot = host.indexOf('.', Math.max(1, host.length - l.longestWildcard)); dot !== -1; dot = host.indexOf('.', dot + 1)) {
       const v = l.wildcards.get(host.slice(dot));
       if (v !== undefined) return v;
     }
