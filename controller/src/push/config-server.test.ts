@@ -80,18 +80,8 @@ function serverTls() {
   return { certChain: readFileSync(join(dir, 'cert.pem')), privateKey: readFileSync(join(dir, 'key.pem')) };
 }
 
-/** Starts a server, connects one proxy (hello), and resolves to the first snapshot it receives. */
-async function firstSnapshot(o: { tls?: boolean; allowPlaintextKeyPush?: boolean }) {
-  const logs: string[] = [];
-  const server = new ConfigServer(
-    async () => ({ user: 'test' }),
-    { onProgrammingChange: () => undefined, onRefetch: () => undefined, log: (_l, msg, f) => logs.push(`${msg} ${JSON.stringify(f)}`) },
-    o.allowPlaintextKeyPush ? { allowPlaintextKeyPush: true } : {},
-  );
-  const tls = o.tls ? serverTls() : undefined;
-  const port = await server.listen('127.0.0.1', 0, tls);
-  server.update(new Map([['d/gw', cfg]]));
-  const creds: ChannelCredentials = tls ? credentials.createSsl(tls.certChain) : credentials.createInsecure();
+/** A proxy's config stream to `server` on `port` (closed, with the server, after the test). */
+function openStream(server: ConfigServer, port: number, creds: ChannelCredentials) {
   const client = new Client(`127.0.0.1:${port}`, creds);
   const stream = client.makeBidiStreamRequest<ProxyToController, ControllerToProxy>(
     PUSH_METHOD_PATH,
@@ -106,6 +96,21 @@ async function firstSnapshot(o: { tls?: boolean; allowPlaintextKeyPush?: boolean
     () => server.close(),
   );
   stream.on('error', () => undefined);
+  return stream;
+}
+
+/** Starts a server, connects one proxy (hello), and resolves to the first snapshot it receives. */
+async function firstSnapshot(o: { tls?: boolean; allowPlaintextKeyPush?: boolean }) {
+  const logs: string[] = [];
+  const server = new ConfigServer(
+    async () => ({ user: 'test' }),
+    { onProgrammingChange: () => undefined, onRefetch: () => undefined, log: (_l, msg, f) => logs.push(`${msg} ${JSON.stringify(f)}`) },
+    o.allowPlaintextKeyPush ? { allowPlaintextKeyPush: true } : {},
+  );
+  const tls = o.tls ? serverTls() : undefined;
+  const port = await server.listen('127.0.0.1', 0, tls);
+  server.update(new Map([['d/gw', cfg]]));
+  const stream = openStream(server, port, tls ? credentials.createSsl(tls.certChain) : credentials.createInsecure());
   const snapshot = new Promise<ProxyConfig>((resolve) =>
     stream.on('data', (m: ControllerToProxy) => {
       if (m.type === 'snapshot') resolve(m.config as unknown as ProxyConfig);
@@ -166,20 +171,7 @@ describe('ConfigServer: one snapshot in flight per proxy', () => {
     );
     const port = await server.listen('127.0.0.1', 0);
     server.update(new Map([['d/gw', { ...cfg, version: 'v1' }]]));
-    const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
-    const stream = client.makeBidiStreamRequest<ProxyToController, ControllerToProxy>(
-      PUSH_METHOD_PATH,
-      (m) => Buffer.from(encodeMessage(m)),
-      (b) => decodeControllerMessage(b),
-    );
-    cleanups.push(
-      () => {
-        stream.cancel();
-        client.close();
-      },
-      () => server.close(),
-    );
-    stream.on('error', () => undefined);
+    const stream = openStream(server, port, credentials.createInsecure());
     const received: string[] = [];
     let onSnapshot = () => undefined as void;
     stream.on('data', (m: ControllerToProxy) => {
