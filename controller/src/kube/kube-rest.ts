@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { request, type RequestOptions } from 'node:https';
-import { request as httpRequest } from 'node:http';
+import { createHash } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request, type RequestOptions } from 'node:https';
 
 export interface KubeResponse<T = unknown> {
   readonly status: number;
@@ -19,12 +20,35 @@ export class KubeError extends Error {
 }
 
 /**
+ * Idle keep-alive connections to the API server are closed after this long (ms): below the idle
+ * timeouts of API servers and load balancers in front of them (60 s and more), so that a request
+ * rarely meets a connection the server has just closed.
+ */
+const IDLE_CONNECTION_MS = 15_000;
+/** Connections to the API server at most at once (the status writer runs 4 writes at a time). */
+const MAX_CONNECTIONS = 8;
+
+/** The TLS material of a call's options (the kubeconfig's files are read again at every call). */
+const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+
+/** A reused connection failed before any answer (see KubeRest.call). */
+class StaleConnection extends Error {}
+
+/**
  * Plain REST calls to the API server with the KubeConfig's TLS and credentials, for the few
  * writes the controller makes (status merge patches, leases, ConfigMaps, TokenReviews). Reads go
  * through informers. `timeoutMs` bounds every call (default 15 s).
+ *
+ * Connections are kept alive and reused: the kubeconfig makes a new agent for every call, which
+ * cost a TCP and TLS handshake per status write (several per route change at 10,000 routes). The
+ * pooled agent is keyed by the call's TLS material: a rotated client certificate or CA gets a new
+ * one (the old one's idle connections close after IDLE_CONNECTION_MS). Credentials in headers
+ * (bearer tokens, rotated by the kubelet) are read at every call and need no new connection. A
+ * cluster reached through a proxy (`proxy-url`) keeps the kubeconfig's own agent per call.
  */
 export class KubeRest {
   private readonly server: URL;
+  private pooled: { readonly tls: string; readonly agent: HttpAgent } | undefined;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -45,7 +69,20 @@ export class KubeRest {
       timeout: this.timeoutMs,
     };
     await this.kc.applyToHTTPSOptions(opts);
+    if (this.kc.getCurrentCluster()?.proxyUrl === undefined) opts.agent = this.agentFor(opts);
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    try {
+      return await this.send<T>(opts, payload);
+    } catch (err) {
+      // A kept-alive connection the server closed while this call was being sent (its close and
+      // our write crossed): nothing was processed, so the call goes once more, on a new one.
+      if (!(err instanceof StaleConnection)) throw err;
+      return this.send<T>(opts, payload);
+    }
+  }
+
+  private send<T>(opts: RequestOptions, payload: string | undefined): Promise<KubeResponse<T>> {
+    const { method = 'GET', path = '' } = opts;
     return new Promise((resolve, reject) => {
       const req = (this.server.protocol === 'https:' ? request : httpRequest)(opts, (res) => {
         const chunks: Buffer[] = [];
@@ -68,9 +105,35 @@ export class KubeRest {
         });
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out after ${this.timeoutMs} ms`)));
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const closedUnderUs = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        reject(closedUnderUs ? new StaleConnection(err.message) : err);
+      });
       req.end(payload);
     });
+  }
+
+  /** Stops reusing connections: idle ones are closed now (calls after this open new ones). */
+  close(): void {
+    this.pooled?.agent.destroy();
+    this.pooled = undefined;
+  }
+
+  /** The keep-alive agent for the TLS material of `opts`, made anew when that changed. */
+  private agentFor(opts: RequestOptions): HttpAgent {
+    const hash = createHash('sha256');
+    for (const field of TLS_FIELDS) {
+      const v: unknown = opts[field];
+      const bytes = v === undefined ? '' : Buffer.isBuffer(v) ? v : JSON.stringify(v);
+      hash.update(`${field}:${bytes.length}:`).update(bytes);
+    }
+    const tls = hash.digest('base64');
+    if (this.pooled?.tls === tls) return this.pooled.agent;
+    const options = { keepAlive: true, maxSockets: MAX_CONNECTIONS, timeout: IDLE_CONNECTION_MS };
+    const tlsOptions = Object.fromEntries(TLS_FIELDS.filter((f) => opts[f] !== undefined).map((f) => [f, opts[f]]));
+    const agent = this.server.protocol === 'https:' ? new HttpsAgent({ ...options, ...tlsOptions }) : new HttpAgent(options);
+    this.pooled = { tls, agent };
+    return agent;
   }
 
   get<T = unknown>(path: string) {
