@@ -117,9 +117,10 @@ const heapMb = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
 // The controller's pass (reconcile/reconcile-pass.ts: parse through the memo, translate, version)
 // after one HTTPRoute or one policy changed, as the controller runs it after a watch event: with
 // the previous pass (only the touched Gateway compiled and versioned) and without it (a full resync).
+// namesUnique as the controller passes it (its lists are informer caches: one object per name).
 const memo = newParseMemo();
 const controllerName = 'agentgateway.dev/agentgateway';
-let pass: ReconcilePass = reconcilePass({ objects, controllerName, jwks: new Map(), memo });
+let pass: ReconcilePass = reconcilePass({ objects, controllerName, jwks: new Map(), memo, namesUnique: true });
 let changed = 0;
 /** Replaces one HTTPRoute with an edited copy (a new path), as the informer replaces a changed object. */
 const changeOneRoute = () => {
@@ -134,7 +135,7 @@ const changeOneRoute = () => {
 };
 const incrementalMs = time(() => {
   changeOneRoute();
-  pass = reconcilePass({ objects, controllerName, jwks: new Map(), memo, previous: pass });
+  pass = reconcilePass({ objects, controllerName, jwks: new Map(), memo, previous: pass, namesUnique: true });
 }, 7);
 const compiledGateways = pass.compiled === 'all' ? GATEWAYS : pass.compiled.size;
 let policiesChanged = 0;
@@ -148,12 +149,12 @@ const changeOnePolicy = () => {
 };
 const policyMs = time(() => {
   changeOnePolicy();
-  pass = reconcilePass({ objects, controllerName, jwks: new Map(), memo, previous: pass });
+  pass = reconcilePass({ objects, controllerName, jwks: new Map(), memo, previous: pass, namesUnique: true });
 }, 7);
 const policyGateways = pass.compiled === 'all' ? GATEWAYS : pass.compiled.size;
 const resyncMs = time(() => {
   changeOneRoute();
-  pass = reconcilePass({ objects, controllerName, jwks: new Map(), memo });
+  pass = reconcilePass({ objects, controllerName, jwks: new Map(), memo, namesUnique: true });
 }, 3);
 const sizes = [...out.configs.values()].map((c) => JSON.stringify(withVersion(c)).length);
 const rows = [

@@ -87,6 +87,7 @@ export class ReconcileLoop {
       jwks: d.keys.keys(),
       jwksErrors: d.keys.errors(),
       memo: this.parseMemo,
+      namesUnique: true, // each list is one informer's cache, keyed by namespace and name
       ...(this.lastPass !== undefined ? { previous: this.lastPass } : {}),
     });
     this.lastPass = pass;

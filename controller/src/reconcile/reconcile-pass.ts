@@ -22,6 +22,12 @@ export interface ReconcilePassInput {
    * Gateways none of them touches keep their compiled and versioned config (change-scope.ts).
    */
   readonly previous?: ReconcilePass;
+  /**
+   * No two objects of one kind share a namespace and name: true of the cluster's informer caches
+   * (keyed by them), not of files (two may define one object). Lets a pass compare only the part
+   * of each list that changed (change-scope.ts).
+   */
+  readonly namesUnique?: boolean;
 }
 
 export interface ReconcilePass {
@@ -44,7 +50,7 @@ export interface ReconcilePass {
  */
 export function reconcilePass(input: ReconcilePassInput): ReconcilePass {
   const parsed = parseObjects(input.objects, 'default', input.memo);
-  const inputs: PassInputs = { parsed, jwks: input.jwks, jwksErrors: input.jwksErrors };
+  const inputs: PassInputs = { parsed, jwks: input.jwks, jwksErrors: input.jwksErrors, namesUnique: input.namesUnique };
   const previous = input.previous;
   const scope = changeScope(previous?.inputs, inputs);
   const reuse = previous !== undefined && scope !== 'all' ? { previous: previous.out, scope } : undefined;

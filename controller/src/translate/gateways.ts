@@ -19,7 +19,10 @@ import { cond, keyOf, type GatewayStatusOut, type ObjectKey, type TlsSecretCheck
 import { isRouteListener, validateListeners } from './listener-tls.js';
 import { applicable, type Attachment, type FeatureTables, type PolicyAttachments } from './policies.js';
 import { compileRuleFilters } from './route-filters.js';
-import { resolveRuleBackends, ruleTimeoutMs, type BackendTarget, type RouteAttachment } from './routes.js';
+import { resolveRuleBackends, ruleTimeoutMs, type BackendTarget, type RouteAttachment, type RouteOutcome } from './routes.js';
+
+/** A route without an outcome (none: every attached route has one): no rule left out or refused. */
+const NO_OUTCOME: Pick<RouteOutcome, 'unmatchable' | 'refused'> = { unmatchable: new Set(), refused: new Map() };
 
 /**
  * One route attachment's part of a Gateway's config, as the last compile of that Gateway made it:
@@ -79,8 +82,7 @@ export function gatewayConfig(
   attached: readonly RouteAttachment[],
   policies: PolicyAttachments,
   idx: BackendIndex,
-  invalidRules: ReadonlyMap<HttpRoute, ReadonlySet<number>>,
-  refusedRules: ReadonlyMap<HttpRoute, ReadonlyMap<number, string>>,
+  outcomes: Pick<WeakMap<HttpRoute, RouteOutcome>, 'get'>,
   attachedCount: ReadonlyMap<string, number>,
   tlsSecrets: ReadonlyMap<ObjectKey, TlsSecretCheck> = new Map(),
   backendTlsPolicies?: BackendTlsIndex,
@@ -219,9 +221,9 @@ export function gatewayConfig(
     const firstRank = order;
     const firstRoute = routes.length;
     if (memo !== undefined) uses = [];
-    const leftOut = invalidRules.get(route);
+    const { unmatchable: leftOut, refused: refusedRules } = outcomes.get(route) ?? NO_OUTCOME;
     route.spec.rules.forEach((rule, ri) => {
-      if (leftOut?.has(ri) === true) return;
+      if (leftOut.has(ri)) return;
       // The rule's policies on each listener it is served on (the same for all its matches).
       const listenerRefs = [...att.listeners.entries()]
         .sort()
@@ -238,7 +240,7 @@ export function gatewayConfig(
         }));
       const routeTls = listenerRefs.some((l) => l.refs?.backendTls !== undefined);
       // A rule whose filters cannot be served is matched and answered 500, with why (routes.ts).
-      const refused = refusedRules.get(route)?.get(ri);
+      const refused = refusedRules.get(ri);
       const backends =
         refused !== undefined ? { backends: [], invalid: refused } : resolveRuleBackends(route, ri, idx, backendPolicies, routeTls);
       const timeoutMs = ruleTimeoutMs(rule.timeouts);

@@ -20,8 +20,8 @@ import type {
 } from '@agw/api';
 import type { BackendIndex } from './backends.js';
 import type { CompiledRoutesMemo } from './gateways.js';
-import type { FeatureTranslationsMemo } from './policies.js';
-import type { RouteOutcome } from './routes.js';
+import type { FeatureTranslationsMemo, PolicyRecordsMemo } from './policies.js';
+import type { RouteChanges, RouteOutcome, RoutesToGateways } from './routes.js';
 
 /** Everything translate() reads: parsed objects from the cache (or files), plus fetched keys. */
 export interface TranslateInput {
@@ -144,6 +144,8 @@ export interface TranslateOutput {
   readonly gatewaysByPolicy: ReadonlyMap<ObjectKey, ReadonlySet<ObjectKey>>;
   /** What this pass computed that a next pass changing only HTTPRoutes and policies may reuse. */
   readonly memo: TranslateMemo;
+  /** The routes attached to Gateways: a next pass changing only routes and policies updates a copy (routes.ts updateRoutes). */
+  readonly routes: RoutesToGateways;
 }
 
 /**
@@ -155,6 +157,8 @@ export interface TranslateOutput {
 export interface ChangeScope {
   readonly routeGateways: ReadonlySet<ObjectKey>;
   readonly policies: ReadonlySet<ObjectKey>;
+  /** The routes added, removed or replaced: what translate attaches again (routes.ts updateRoutes). */
+  readonly routes: RouteChanges;
 }
 
 /**
@@ -171,6 +175,8 @@ export interface TranslateMemo {
   readonly featureTranslations: FeatureTranslationsMemo;
   /** Each route's compiled part of its Gateways' configs (gateways.ts). */
   readonly compiledRoutes: CompiledRoutesMemo;
+  /** Each policy's targets resolved and features translated (policies.ts PolicyRecord). */
+  readonly policyRecords: PolicyRecordsMemo;
 }
 
 export interface PolicyAncestorOut {
@@ -233,16 +239,19 @@ const sortKeys = new WeakMap<object, string>();
  * `\0` sorts below every character a timestamp holds, so a key orders as the (timestamp, name) pair.
  */
 export function sortedOlderFirst<T extends Aged>(list: readonly T[]): T[] {
-  const keyed = list.map((o) => {
-    let k = sortKeys.get(o);
-    if (k === undefined) {
-      k = `${o.metadata.creationTimestamp ?? ''}\0${keyOf(o)}`;
-      sortKeys.set(o, k);
-    }
-    return { k, o };
-  });
+  const keyed = list.map((o) => ({ k: olderFirstKey(o), o }));
   keyed.sort((a, b) => byCodeUnits(a.k, b.k));
   return keyed.map((x) => x.o);
+}
+
+/** An object's olderFirst order as one string (compare with byCodeUnits), made once per object. */
+export function olderFirstKey(o: Aged): string {
+  let k = sortKeys.get(o);
+  if (k === undefined) {
+    k = `${o.metadata.creationTimestamp ?? ''}\0${keyOf(o)}`;
+    sortKeys.set(o, k);
+  }
+  return k;
 }
 
 /** A condition of one of our types and reasons (api's ConditionType and ConditionReason: no free strings). */

@@ -20,6 +20,7 @@ import {
   type PolicyFeature,
 } from './features/index.js';
 import type { FeatureContext } from './features/feature.js';
+import type { RouteOutcome } from './routes.js';
 import {
   cond,
   keyOf,
@@ -70,17 +71,61 @@ export interface PolicyAttachments {
 }
 
 /**
+ * What one policy comes to in a pass, before the statuses that depend on other policies: its
+ * feature translations, where it attaches, its Gateway ancestors, why targets are not attached.
+ * Kept across passes that change only routes and policies (model.ts TranslateMemo) and reused
+ * while the routes it names are the same objects; `volatile` ones are made anew at every pass.
+ */
+export interface PolicyRecord {
+  readonly policy: AgentgatewayPolicy;
+  readonly key: ObjectKey;
+  readonly translations: ReadonlyArray<readonly [FeatureName, FeatureTranslation<unknown>]>;
+  readonly jwksRequests: readonly JwksRequest[];
+  readonly adds: ReadonlyArray<readonly [AttachmentMap, string, Attachment]>;
+  /** Its Gateway ancestors through its targets (never modified: a pass copies them to add more). */
+  readonly ancestors: ReadonlySet<ObjectKey>;
+  /** Why targets are not attached; a Service target no route uses keeps its message unless a JWKS fetch uses it. */
+  readonly notAttached: ReadonlyArray<string | { target: string; message: string }>;
+  readonly errors: readonly string[];
+  readonly notes: readonly string[];
+  /** `<ns>/<name>` of every HTTPRoute its targetRefs name: a change of one of them makes the record stale. */
+  readonly routeKeys: readonly ObjectKey[];
+  /**
+   * Targets chosen by label selectors (any route may match), or a Service or AgentgatewayBackend
+   * (its Gateways come from every route to it, and its status from other policies' JWKS fetches).
+   */
+  readonly volatile: boolean;
+  /** Its status when not volatile (it depends on the record only: the same object while the record is reused). */
+  readonly status: readonly PolicyAncestorOut[] | undefined;
+}
+
+export type PolicyRecordsMemo = WeakMap<AgentgatewayPolicy, PolicyRecord>;
+
+type AttachmentMap = 'toGateways' | 'toRoutes' | 'toServices';
+
+/** The routes a pass attached (routes.ts), as policies read them. */
+export interface AttachedRoutes {
+  /** Each route's outcome: its `gateways` are a policy's ancestors through it. */
+  readonly outcomes: Pick<WeakMap<HttpRoute, RouteOutcome>, 'get'>;
+  readonly routesByKey: ReadonlyMap<ObjectKey, HttpRoute>;
+}
+
+/**
  * Policies → their targets (targetRefs or targetSelectors), each feature translated once per
  * policy, with every policy's ancestors status (upstream's PolicyConditionMap).
+ *
+ * `records`: kept from the previous pass, reused for every policy whose record is not stale after
+ * `changedRoutes` (the `<ns>/<name>` of routes added, removed or replaced since; undefined: a pass
+ * from scratch, records are made and kept). Such a pass costs a few lookups per unchanged policy.
  */
 export function attachPolicies(
   input: TranslateInput,
   gatewaysByKey: ReadonlyMap<string, Gateway>,
-  parentsByRoute: ReadonlyMap<HttpRoute, readonly string[]>,
+  routes: AttachedRoutes,
   ctx: FeatureContext,
   translationsMemo?: FeatureTranslationsMemo,
+  records?: { readonly memo: PolicyRecordsMemo; readonly changedRoutes: ReadonlySet<ObjectKey> | undefined },
 ): PolicyAttachments {
-  const routesByKey = new Map(input.httpRoutes.map((r) => [keyOf(r), r]));
   // A new feature is a compile error here until it has its table.
   const byFeature: FeatureTables = {
     jwt: new Map(),
@@ -89,143 +134,33 @@ export function attachPolicies(
     backendAuth: new Map(),
     backendTls: new Map(),
   };
-  const toGateways = new Map<string, Attachment[]>();
-  const toRoutes = new Map<string, Attachment[]>();
-  const toServices = new Map<string, Attachment[]>();
-  let servicesInUse: ReadonlyMap<string, string[]> | undefined; // built on the first Service target
+  const maps: Record<AttachmentMap, Map<string, Attachment[]>> = { toGateways: new Map(), toRoutes: new Map(), toServices: new Map() };
   const status = new Map<ObjectKey, PolicyAncestorOut[]>();
   const jwksRequests: JwksRequest[] = [];
-  /** Per policy, what its status is made of once every policy is attached (a Service target may be in use through another's JWKS). */
-  const pending: Array<{
-    p: AgentgatewayPolicy;
-    key: ObjectKey;
-    ancestors: Set<ObjectKey>;
-    /** Why targets are not attached; a Service target no route uses keeps its message unless a JWKS fetch uses it. */
-    notAttached: Array<string | { target: string; message: string }>;
-    errors: string[];
-    notes: string[];
-  }> = [];
+  const ancestorsByKey = new Map<ObjectKey, Set<ObjectKey> | ReadonlySet<ObjectKey>>();
+  let servicesInUse: ReadonlyMap<string, string[]> | undefined; // built on the first Service target
+  const inUse = () => (servicesInUse ??= gatewaysByService(input.httpRoutes, routes.outcomes, ctx.backends));
+  const changed = records?.changedRoutes;
+  /** Policies whose status waits until every policy is attached (a Service target may be in use through another's JWKS). */
+  const volatile: PolicyRecord[] = [];
   for (const p of sortedOlderFirst(input.policies)) {
-    const pns = p.metadata.namespace ?? '';
-    const phase: Phase = p.spec.traffic?.phase === 'PreRouting' ? 'PreRouting' : 'Route';
-    const errors: string[] = [];
-    const notes: string[] = [];
-    const carries = new Set<FeatureName>();
-    const key = keyOf(p);
-    for (const f of FEATURES) {
-      const t = translateInto(f, p, ctx, byFeature, key, translationsMemo);
-      if (t === undefined) continue;
-      carries.add(f.name);
-      errors.push(...t.errors);
-      notes.push(...t.notes);
-      jwksRequests.push(...t.jwksRequests);
+    let rec = changed === undefined ? undefined : records?.memo.get(p);
+    if (rec === undefined || rec.volatile || rec.routeKeys.some((k) => changed?.has(k))) {
+      rec = policyRecord(p, input, gatewaysByKey, routes, ctx, inUse, translationsMemo);
+      records?.memo.set(p, rec);
     }
-    const notAttached: Array<string | { target: string; message: string }> = [];
-    const ancestors = new Set<ObjectKey>();
-    const add = (map: Map<string, Attachment[]>, target: string, level: Level) => {
-      if (carries.size > 0) appendTo(map, target, { policy: p, key, level, phase, carries });
-    };
-    for (const t of targetsOf(p, input)) {
-      if (t.kind === 'Gateway' && t.group === GATEWAY_API_GROUP) {
-        const gw = gatewaysByKey.get(`${pns}/${t.name}`);
-        if (gw === undefined) {
-          notAttached.push(`Policy is not attached: Gateway ${pns}/${t.name} not found`);
-          continue;
-        }
-        if (t.sectionName !== undefined) {
-          if (!gw.spec.listeners.some((l) => l.name === t.sectionName)) {
-            notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in Gateway ${pns}/${t.name}`);
-            continue;
-          }
-          add(toGateways, `${keyOf(gw)}/${t.sectionName}`, Level.Listener);
-        } else {
-          add(toGateways, keyOf(gw), Level.Gateway);
-        }
-        ancestors.add(keyOf(gw));
-      } else if (t.kind === 'HTTPRoute' && t.group === GATEWAY_API_GROUP) {
-        const route = routesByKey.get(`${pns}/${t.name}`);
-        if (route === undefined) {
-          notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} not found`);
-          continue;
-        }
-        if (t.sectionName !== undefined && !route.spec.rules.some((r) => r.name === t.sectionName)) {
-          notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in HTTPRoute ${pns}/${t.name}`);
-          continue;
-        }
-        add(
-          toRoutes,
-          t.sectionName !== undefined ? `${keyOf(route)}#${t.sectionName}` : keyOf(route),
-          t.sectionName !== undefined ? Level.RouteRule : Level.Route,
-        );
-        const parents = parentsByRoute.get(route) ?? [];
-        if (parents.length === 0) notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} is not attached to any Gateway`);
-        for (const g of parents) ancestors.add(g);
-      } else if (t.kind === 'Service' && t.group === '') {
-        const svcKey = `${pns}/${t.name}`;
-        const svc = ctx.backends.services.get(svcKey);
-        if (svc === undefined) {
-          notAttached.push(`Policy is not attached: Service ${svcKey} not found`);
-          continue;
-        }
-        // Only backend features apply to a Service (the CRD refuses traffic on a Service target;
-        // were one to get through, its traffic part is simply never looked up at this level).
-        if (!FEATURES.some((f) => f.scope === 'backend' && carries.has(f.name))) {
-          notAttached.push(`Policy is not attached: only backend policies apply to Service ${svcKey}`);
-          continue;
-        }
-        let target = svcKey;
-        if (t.sectionName !== undefined) {
-          const port = servicePortOf(svc, t.sectionName);
-          if (port === undefined) {
-            notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in Service ${svcKey}`);
-            continue;
-          }
-          target = `${svcKey}:${port.port}`;
-        }
-        add(toServices, target, t.sectionName !== undefined ? Level.BackendPort : Level.Backend);
-        servicesInUse ??= gatewaysByService(parentsByRoute, ctx.backends);
-        const gws = servicesInUse.get(target) ?? [];
-        if (gws.length === 0)
-          notAttached.push({
-            target,
-            message: `Policy is not attached: Service ${target} is not a backend of any route attached to a Gateway`,
-          });
-        for (const g of gws) ancestors.add(g);
-      } else if (isAgentgatewayBackendRef(t)) {
-        const backendKey = `${pns}/${t.name}`;
-        if (!ctx.backends.agentgatewayBackends.has(backendKey)) {
-          notAttached.push(`Policy is not attached: AgentgatewayBackend ${backendKey} not found`);
-          continue;
-        }
-        if (!FEATURES.some((f) => f.scope === 'backend' && carries.has(f.name))) {
-          notAttached.push(`Policy is not attached: only backend policies apply to AgentgatewayBackend ${backendKey}`);
-          continue;
-        }
-        // Upstream's sectionName on an AgentgatewayBackend names a sub-backend (an AI provider); a static backend has none.
-        if (t.sectionName !== undefined) {
-          notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in AgentgatewayBackend ${backendKey}`);
-          continue;
-        }
-        const target = agentgatewayBackendKey(backendKey);
-        add(toServices, target, Level.Backend);
-        servicesInUse ??= gatewaysByService(parentsByRoute, ctx.backends);
-        const gws = servicesInUse.get(target) ?? [];
-        if (gws.length === 0)
-          notAttached.push({
-            target,
-            message: `Policy is not attached: AgentgatewayBackend ${backendKey} is not a backend of any route attached to a Gateway`,
-          });
-        for (const g of gws) ancestors.add(g);
-      } else {
-        notAttached.push(`Policy is not attached: ${t.kind} ${pns}/${t.name} is not supported by this controller`);
-      }
-    }
-    pending.push({ p, key, ancestors, notAttached, errors, notes });
+    for (const [f, t] of rec.translations) byFeature[f].set(rec.key, t as never);
+    for (const r of rec.jwksRequests) jwksRequests.push(r);
+    for (const [m, target, a] of rec.adds) appendTo(maps[m], target, a);
+    ancestorsByKey.set(rec.key, rec.volatile ? new Set(rec.ancestors) : rec.ancestors);
+    // In policy order (a volatile one's is replaced below, in place).
+    status.set(rec.key, (rec.status ?? []) as PolicyAncestorOut[]);
+    if (rec.volatile) volatile.push(rec);
   }
   // Statuses once every policy is attached: a `backend.tls` on a Service no route uses is still in
   // use when a JWT policy fetches its keys from that Service (its Gateways are then ancestors).
-  const ancestorsByKey = new Map(pending.map((x) => [x.key, x.ancestors]));
-  for (const { p, key, ancestors, notAttached, errors, notes } of pending) {
+  for (const { policy, key, notAttached, errors, notes } of volatile) {
+    const ancestors = ancestorsByKey.get(key) as Set<ObjectKey>;
     const jwksUsers = ctx.backendTls?.jwksUsers(key);
     const messages = notAttached.flatMap((n) => {
       if (typeof n === 'string') return [n];
@@ -233,12 +168,157 @@ export function attachPolicies(
       for (const g of gateways) ancestors.add(g);
       return gateways.length === 0 ? [n.message] : [];
     });
-    if (p.spec.targetSelectors !== undefined && ancestors.size === 0 && messages.length === 0) {
-      messages.push(`Policy is not attached: no Gateway matching selector found in namespace ${p.metadata.namespace ?? ''}`);
+    if (policy.spec.targetSelectors !== undefined && ancestors.size === 0 && messages.length === 0) {
+      messages.push(`Policy is not attached: no Gateway matching selector found in namespace ${policy.metadata.namespace ?? ''}`);
     }
-    status.set(key, policyAncestors(p, [...ancestors].sort(), messages, errors, notes, input.controllerName));
+    status.set(key, policyAncestors(policy, [...ancestors].sort(), messages, errors, notes, input.controllerName));
   }
-  return { byFeature, toGateways, toRoutes, toServices, status, jwksRequests, gatewaysByPolicy: ancestorsByKey };
+  return {
+    byFeature,
+    toGateways: maps.toGateways,
+    toRoutes: maps.toRoutes,
+    toServices: maps.toServices,
+    status,
+    jwksRequests,
+    gatewaysByPolicy: ancestorsByKey,
+  };
+}
+
+/** One policy's record (PolicyRecord): its features translated (from the memo when there) and its targets resolved. */
+function policyRecord(
+  p: AgentgatewayPolicy,
+  input: TranslateInput,
+  gatewaysByKey: ReadonlyMap<string, Gateway>,
+  routes: AttachedRoutes,
+  ctx: FeatureContext,
+  servicesInUse: () => ReadonlyMap<string, string[]>,
+  translationsMemo: FeatureTranslationsMemo | undefined,
+): PolicyRecord {
+  const pns = p.metadata.namespace ?? '';
+  const phase: Phase = p.spec.traffic?.phase === 'PreRouting' ? 'PreRouting' : 'Route';
+  const errors: string[] = [];
+  const notes: string[] = [];
+  const jwksRequests: JwksRequest[] = [];
+  const translations: Array<readonly [FeatureName, FeatureTranslation<unknown>]> = [];
+  const carries = new Set<FeatureName>();
+  const key = keyOf(p);
+  for (const f of FEATURES) {
+    const t = translationOf(f, p, ctx, translationsMemo);
+    if (t === undefined) continue;
+    translations.push([f.name, t]);
+    carries.add(f.name);
+    errors.push(...t.errors);
+    notes.push(...t.notes);
+    jwksRequests.push(...t.jwksRequests);
+  }
+  const notAttached: Array<string | { target: string; message: string }> = [];
+  const ancestors = new Set<ObjectKey>();
+  const adds: Array<readonly [AttachmentMap, string, Attachment]> = [];
+  const routeKeys: ObjectKey[] = [];
+  let volatile = p.spec.targetRefs === undefined || p.spec.targetSelectors !== undefined;
+  const add = (map: AttachmentMap, target: string, level: Level) => {
+    if (carries.size > 0) adds.push([map, target, { policy: p, key, level, phase, carries }]);
+  };
+  for (const t of targetsOf(p, input)) {
+    if (t.kind === 'Gateway' && t.group === GATEWAY_API_GROUP) {
+      const gw = gatewaysByKey.get(`${pns}/${t.name}`);
+      if (gw === undefined) {
+        notAttached.push(`Policy is not attached: Gateway ${pns}/${t.name} not found`);
+        continue;
+      }
+      if (t.sectionName !== undefined) {
+        if (!gw.spec.listeners.some((l) => l.name === t.sectionName)) {
+          notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in Gateway ${pns}/${t.name}`);
+          continue;
+        }
+        add('toGateways', `${keyOf(gw)}/${t.sectionName}`, Level.Listener);
+      } else {
+        add('toGateways', keyOf(gw), Level.Gateway);
+      }
+      ancestors.add(keyOf(gw));
+    } else if (t.kind === 'HTTPRoute' && t.group === GATEWAY_API_GROUP) {
+      routeKeys.push(`${pns}/${t.name}`);
+      const route = routes.routesByKey.get(`${pns}/${t.name}`);
+      if (route === undefined) {
+        notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} not found`);
+        continue;
+      }
+      if (t.sectionName !== undefined && !route.spec.rules.some((r) => r.name === t.sectionName)) {
+        notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in HTTPRoute ${pns}/${t.name}`);
+        continue;
+      }
+      add(
+        'toRoutes',
+        t.sectionName !== undefined ? `${keyOf(route)}#${t.sectionName}` : keyOf(route),
+        t.sectionName !== undefined ? Level.RouteRule : Level.Route,
+      );
+      const parents = routes.outcomes.get(route)?.gateways ?? [];
+      if (parents.length === 0) notAttached.push(`Policy is not attached: HTTPRoute ${pns}/${t.name} is not attached to any Gateway`);
+      for (const g of parents) ancestors.add(g);
+    } else if (t.kind === 'Service' && t.group === '') {
+      volatile = true;
+      const svcKey = `${pns}/${t.name}`;
+      const svc = ctx.backends.services.get(svcKey);
+      if (svc === undefined) {
+        notAttached.push(`Policy is not attached: Service ${svcKey} not found`);
+        continue;
+      }
+      // Only backend features apply to a Service (the CRD refuses traffic on a Service target;
+      // were one to get through, its traffic part is simply never looked up at this level).
+      if (!FEATURES.some((f) => f.scope === 'backend' && carries.has(f.name))) {
+        notAttached.push(`Policy is not attached: only backend policies apply to Service ${svcKey}`);
+        continue;
+      }
+      let target = svcKey;
+      if (t.sectionName !== undefined) {
+        const port = servicePortOf(svc, t.sectionName);
+        if (port === undefined) {
+          notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in Service ${svcKey}`);
+          continue;
+        }
+        target = `${svcKey}:${port.port}`;
+      }
+      add('toServices', target, t.sectionName !== undefined ? Level.BackendPort : Level.Backend);
+      const gws = servicesInUse().get(target) ?? [];
+      if (gws.length === 0)
+        notAttached.push({
+          target,
+          message: `Policy is not attached: Service ${target} is not a backend of any route attached to a Gateway`,
+        });
+      for (const g of gws) ancestors.add(g);
+    } else if (isAgentgatewayBackendRef(t)) {
+      volatile = true;
+      const backendKey = `${pns}/${t.name}`;
+      if (!ctx.backends.agentgatewayBackends.has(backendKey)) {
+        notAttached.push(`Policy is not attached: AgentgatewayBackend ${backendKey} not found`);
+        continue;
+      }
+      if (!FEATURES.some((f) => f.scope === 'backend' && carries.has(f.name))) {
+        notAttached.push(`Policy is not attached: only backend policies apply to AgentgatewayBackend ${backendKey}`);
+        continue;
+      }
+      // Upstream's sectionName on an AgentgatewayBackend names a sub-backend (an AI provider); a static backend has none.
+      if (t.sectionName !== undefined) {
+        notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in AgentgatewayBackend ${backendKey}`);
+        continue;
+      }
+      const target = agentgatewayBackendKey(backendKey);
+      add('toServices', target, Level.Backend);
+      const gws = servicesInUse().get(target) ?? [];
+      if (gws.length === 0)
+        notAttached.push({
+          target,
+          message: `Policy is not attached: AgentgatewayBackend ${backendKey} is not a backend of any route attached to a Gateway`,
+        });
+      for (const g of gws) ancestors.add(g);
+    } else {
+      notAttached.push(`Policy is not attached: ${t.kind} ${pns}/${t.name} is not supported by this controller`);
+    }
+  }
+  const status = volatile
+    ? undefined
+    : policyAncestors(p, [...ancestors].sort(), notAttached as string[], errors, notes, input.controllerName);
+  return { policy: p, key, translations, jwksRequests, adds, ancestors, notAttached, errors, notes, routeKeys, volatile, status };
 }
 
 /** The port of Service `svc` a targetRef's `sectionName` names: by port name, or by number. */
@@ -253,13 +333,11 @@ export function servicePortOf(svc: Service, sectionName: string): Service['spec'
  */
 export type FeatureTranslationsMemo = WeakMap<AgentgatewayPolicy, Map<FeatureName, FeatureTranslation<unknown> | undefined>>;
 
-/** One feature's translation of a policy (from the memo when there), recorded in its table. */
-function translateInto<F extends FeatureName>(
+/** One feature's translation of a policy (from the memo when there). */
+function translationOf<F extends FeatureName>(
   f: PolicyFeature<F>,
   p: AgentgatewayPolicy,
   ctx: FeatureContext,
-  tables: FeatureTables,
-  key: ObjectKey,
   memo: FeatureTranslationsMemo | undefined,
 ): FeatureTranslation<unknown> | undefined {
   let byFeature = memo?.get(p);
@@ -267,10 +345,9 @@ function translateInto<F extends FeatureName>(
     byFeature = new Map();
     memo?.set(p, byFeature);
   }
-  let t: FeatureTranslation<unknown> | undefined;
-  if (byFeature.has(f.name)) t = byFeature.get(f.name);
-  else byFeature.set(f.name, (t = f.translate(p, ctx)));
-  if (t !== undefined) tables[f.name].set(key, t as never);
+  if (byFeature.has(f.name)) return byFeature.get(f.name);
+  const t = f.translate(p, ctx);
+  byFeature.set(f.name, t);
   return t;
 }
 
@@ -280,9 +357,15 @@ function translateInto<F extends FeatureName>(
  * backend-level policy's ancestors. A backendRef a ReferenceGrant does not permit is no use of the
  * backend (it never reaches a config).
  */
-function gatewaysByService(parentsByRoute: ReadonlyMap<HttpRoute, readonly string[]>, idx: BackendIndex): Map<string, string[]> {
+function gatewaysByService(
+  httpRoutes: readonly HttpRoute[],
+  outcomes: AttachedRoutes['outcomes'],
+  idx: BackendIndex,
+): Map<string, string[]> {
   const sets = new Map<string, Set<string>>();
-  for (const [route, gateways] of parentsByRoute) {
+  for (const route of httpRoutes) {
+    const gateways = outcomes.get(route)?.gateways ?? [];
+    if (gateways.length === 0) continue;
     const rns = route.metadata.namespace ?? '';
     for (const rule of route.spec.rules) {
       for (const ref of rule.backendRefs) {

@@ -17,9 +17,8 @@ import {
   type TranslateOutput,
 } from './model.js';
 import { attachPolicies } from './policies.js';
-import { attachRoutes, type RouteAttachment } from './routes.js';
+import { attachRoutes, updateRoutes } from './routes.js';
 import { serviceTlsResolver } from './service-tls.js';
-import { appendTo } from './append-to.js';
 
 /**
  * resources → per-Gateway proxy config + every status, with no I/O, clock or logger. Same input,
@@ -52,17 +51,22 @@ export function translate(input: TranslateInput, reuse?: GatewayReuse): Translat
     routeOutcomes: new WeakMap(),
     featureTranslations: new WeakMap(),
     compiledRoutes: newCompiledRoutesMemo(),
+    policyRecords: new WeakMap(),
   };
   const idx = memo.backends;
 
-  const routes = attachRoutes(input.httpRoutes, gatewaysByKey, idx, input.controllerName, memo.routeOutcomes);
+  // A change confined to routes and policies: the previous pass's attachments, updated.
+  const routes =
+    reuse === undefined
+      ? attachRoutes(input.httpRoutes, gatewaysByKey, idx, input.controllerName, memo.routeOutcomes)
+      : updateRoutes(reuse.previous.routes, reuse.scope.routes, gatewaysByKey, idx, input.controllerName, memo.routeOutcomes);
   const caBundles = input.caBundles ?? new Map();
   const backendTls = indexBackendTls(input.backendTlsPolicies ?? [], caBundles);
   const agentgatewayBackends = translateAgentgatewayBackends(input.agentgatewayBackends ?? [], caBundles);
   const policies = attachPolicies(
     input,
     gatewaysByKey,
-    routes.parentsByRoute,
+    routes,
     {
       backends: idx,
       jwks: input.jwks,
@@ -71,10 +75,9 @@ export function translate(input: TranslateInput, reuse?: GatewayReuse): Translat
       ...(input.jwksErrors !== undefined ? { jwksErrors: input.jwksErrors } : {}),
     },
     memo.featureTranslations,
+    { memo: memo.policyRecords, changedRoutes: reuse === undefined ? undefined : changedRouteKeys(reuse.scope) },
   );
 
-  const attachmentsByGateway = new Map<string, RouteAttachment[]>();
-  for (const a of routes.attachments) appendTo(attachmentsByGateway, keyOf(a.gateway), a);
   const configs = new Map<ObjectKey, Omit<ProxyConfig, 'version'>>();
   const gatewayStatus = new Map<ObjectKey, GatewayStatusOut>();
   const touched = reuse === undefined ? undefined : touchedGateways(reuse, policies.gatewaysByPolicy);
@@ -87,11 +90,10 @@ export function translate(input: TranslateInput, reuse?: GatewayReuse): Translat
     }
     const { config, status } = gatewayConfig(
       gw,
-      attachmentsByGateway.get(keyOf(gw)) ?? [],
+      routes.byGateway.get(keyOf(gw)) ?? [],
       policies,
       idx,
-      routes.invalidRules,
-      routes.refusedRules,
+      routes.outcomes,
       routes.attachedCount,
       input.tlsSecrets,
       backendTls,
@@ -117,14 +119,27 @@ export function translate(input: TranslateInput, reuse?: GatewayReuse): Translat
     jwksRequests: collapseRequests(policies.jwksRequests),
     gatewaysByPolicy: policies.gatewaysByPolicy,
     memo,
+    routes,
   };
+}
+
+/** `<ns>/<name>` of every route a change added, removed or replaced (a policy naming one is attached again). */
+function changedRouteKeys(scope: ChangeScope): Set<ObjectKey> {
+  const keys = new Set<ObjectKey>();
+  for (const [now, before] of scope.routes) {
+    if (now !== undefined) keys.add(keyOf(now));
+    if (before !== undefined) keys.add(keyOf(before));
+  }
+  return keys;
 }
 
 /**
  * The previous pass's output and what changed since (a change confined to routes and policies):
  * the Gateways it touches are compiled, every other Gateway's config and status are taken from
- * `previous`. The rest of translate (attachment, policies, statuses of routes and policies) runs
- * whole, from the previous pass's TranslateMemo.
+ * `previous`. Routes are attached by updating a copy of the previous pass's attachments (only the
+ * changed routes are looked at); policies by reusing each one's record unless it is stale (it, or
+ * a route it names, changed; or its targets come from selectors or backends): a route change at
+ * 10,000 routes and 2,000 policies costs ~15 ms in-process, ~50 ms before (bench/README.md).
  */
 export interface GatewayReuse {
   readonly previous: TranslateOutput;
