@@ -24,7 +24,7 @@ export class ControllerMetrics {
   });
   readonly statusWrites = new Counter({
     name: 'agw_controller_status_writes_total',
-    help: 'Status writes by kind and result (written|unchanged|conflict|error).',
+    help: 'Status writes by kind and result (written|unchanged|deferred|conflict|error; deferred: held while proxies apply a new config).',
     labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   });

@@ -56,6 +56,15 @@ const WRITTEN: ReadonlyArray<{ resource: WatchedName; desired: (out: TranslateOu
 ];
 
 /**
+ * How long (ms) a Gateway's proxies may take to apply a new config before its Programmed (and
+ * that of a policy of a new generation on it) is written Pending. Proxies apply a config in tens
+ * of ms: written at once, every route change made the Gateway's status go Pending and back to True,
+ * two writes (and two watch events for every `kubectl get -w`), where one says what happened. A
+ * proxy that refuses the config (NACK) or the last proxy going away is written at once.
+ */
+export const PENDING_GRACE_MS = 1_000;
+
+/**
  * The only code that writes `.status` (DESIGN §4): one work queue of object refs, each written by a
  * merge-patch of its status subresource conditional on the resourceVersion it was computed from,
  * only when something changed, retried with backoff, on the leader only.
@@ -89,6 +98,10 @@ export class StatusWriter {
   private readonly waitingPolicies = new Set<string>();
   /** Each Gateway's policyProgrammingSummary when its policies were last queued for it. */
   private readonly programmingSeen = new Map<string, string>();
+  /** Per Gateway, the config version its proxies have not all applied yet, and since when (ms since the epoch). */
+  private readonly pendingSince = new Map<string, { readonly version: string; readonly since: number }>();
+  /** Writes held back while proxies apply a new config (PENDING_GRACE_MS), by queue key: queued again when it ends. */
+  private readonly deferred = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly d: StatusWriterDeps) {
     this.queue = new WorkQueue((key) => this.write(fromQueueKey(key)), {
@@ -102,6 +115,11 @@ export class StatusWriter {
     return this.queue.depth;
   }
 
+  /** Resolves when no write is queued or running (writes held back by PENDING_GRACE_MS are not counted). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
   /**
    * A new translation: every object with a desired status is queued (unchanged ones cost no API
    * call), and so is every route whose status still holds an entry of ours that it no longer should.
@@ -110,6 +128,7 @@ export class StatusWriter {
     this.desired = out;
     for (const k of this.waitingPolicies) if (!out.status.policies.has(k)) this.waitingPolicies.delete(k);
     for (const k of this.programmingSeen.keys()) if (!out.status.gateways.has(k)) this.programmingSeen.delete(k);
+    for (const k of this.pendingSince.keys()) if (!out.status.gateways.has(k)) this.pendingSince.delete(k);
     for (const { resource, desired } of WRITTEN) {
       const statuses = desired(out);
       const inPlace = this.inPlace.get(resource);
@@ -161,6 +180,52 @@ export class StatusWriter {
 
   stop(): void {
     this.queue.stop();
+    for (const t of this.deferred.values()) clearTimeout(t);
+    this.deferred.clear();
+  }
+
+  /**
+   * How long the write of `ref` waits (ms; 0: now): while the proxies of a Gateway it would show
+   * Pending for are applying a new config, within PENDING_GRACE_MS of it (its ACKs queue it again:
+   * programmingChanged).
+   */
+  private holdBack(ref: ObjectRef, out: TranslateOutput, cur: StatusObject, nowMs: number): number {
+    if (ref.resource === 'gateways') return this.graceLeft(nsName(ref), nowMs);
+    if (ref.resource !== 'policies') return 0;
+    let wait = 0;
+    for (const a of out.status.policies.get(nsName(ref)) ?? []) {
+      if (a.ancestorRef.group !== GATEWAY_API_GROUP) continue;
+      const previous = this.programmedNow(cur, a.ancestorRef);
+      // Programmed at this generation already: it stays so (policyProgrammedCondition), nothing to hold.
+      if (previous?.status === 'True' && previous.observedGeneration === cur.metadata.generation) continue;
+      wait = Math.max(wait, this.graceLeft(`${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`, nowMs));
+    }
+    return wait;
+  }
+
+  /** What is left of the Gateway's grace for its current version (0 when its proxies are not just applying one). */
+  private graceLeft(gateway: string, nowMs: number): number {
+    const p = this.d.programming(gateway);
+    const applying = p.proxies > 0 && p.nacks.length === 0 && p.acked < p.proxies && p.version !== undefined;
+    if (!applying || p.version === undefined) {
+      this.pendingSince.delete(gateway);
+      return 0;
+    }
+    let seen = this.pendingSince.get(gateway);
+    if (seen?.version !== p.version) this.pendingSince.set(gateway, (seen = { version: p.version, since: nowMs }));
+    return Math.max(0, seen.since + PENDING_GRACE_MS - nowMs);
+  }
+
+  /** Queues `ref` again in `ms` (once: a write already held back keeps its timer). */
+  private deferWrite(ref: ObjectRef, ms: number): void {
+    const key = queueKey(ref);
+    if (this.deferred.has(key)) return;
+    const t = setTimeout(() => {
+      this.deferred.delete(key);
+      this.queue.add(key);
+    }, ms);
+    t.unref();
+    this.deferred.set(key, t);
   }
 
   /** The informer's copy, unless it has not seen our last write yet (then ours, which is newer). */
@@ -253,8 +318,17 @@ export class StatusWriter {
     if (out === undefined || !this.d.isLeader()) return;
     const cur = this.current(ref);
     if (cur === undefined) return;
-    const now = new Date(this.d.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const nowMs = this.d.now();
     const kind = WATCHED[ref.resource].kind;
+    const wait = this.holdBack(ref, out, cur, nowMs);
+    if (wait > 0) {
+      // A policy waits like its Gateway: an ACK re-queues the policies waiting for it.
+      if (ref.resource === 'policies') this.waitingPolicies.add(nsName(ref));
+      this.d.metrics.statusWrites.inc({ kind, result: 'deferred' });
+      this.deferWrite(ref, wait);
+      return;
+    }
+    const now = new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const patch = this.patchFor(ref, out, cur, now);
     /** The desired status, recorded once it is in place (unchanged, or written). */
     const inPlace = () => {
