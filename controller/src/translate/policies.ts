@@ -64,7 +64,7 @@ export interface PolicyAttachments {
    * (port level), `AgentgatewayBackend/<ns>/<name>` (an AgentgatewayBackend, Service level).
    */
   readonly toServices: ReadonlyMap<string, Attachment[]>;
-  readonly status: Map<ObjectKey, PolicyAncestorOut[]>;
+  readonly status: Map<ObjectKey, readonly PolicyAncestorOut[]>;
   readonly jwksRequests: JwksRequest[];
   /** The Gateways each policy applies to (its Gateway ancestors, uncapped): the configs a change of the policy can touch. */
   readonly gatewaysByPolicy: Map<ObjectKey, ReadonlySet<ObjectKey>>;
@@ -135,7 +135,7 @@ export function attachPolicies(
     backendTls: new Map(),
   };
   const maps: Record<AttachmentMap, Map<string, Attachment[]>> = { toGateways: new Map(), toRoutes: new Map(), toServices: new Map() };
-  const status = new Map<ObjectKey, PolicyAncestorOut[]>();
+  const status = new Map<ObjectKey, readonly PolicyAncestorOut[]>();
   const jwksRequests: JwksRequest[] = [];
   const ancestorsByKey = new Map<ObjectKey, Set<ObjectKey> | ReadonlySet<ObjectKey>>();
   let servicesInUse: ReadonlyMap<string, string[]> | undefined; // built on the first Service target
@@ -154,7 +154,7 @@ export function attachPolicies(
     for (const [m, target, a] of rec.adds) appendTo(maps[m], target, a);
     ancestorsByKey.set(rec.key, rec.volatile ? new Set(rec.ancestors) : rec.ancestors);
     // In policy order (a volatile one's is replaced below, in place).
-    status.set(rec.key, (rec.status ?? []) as PolicyAncestorOut[]);
+    status.set(rec.key, rec.status ?? []);
     if (rec.volatile) volatile.push(rec);
   }
   // Statuses once every policy is attached: a `backend.tls` on a Service no route uses is still in
