@@ -219,6 +219,14 @@ function policyRecord(
   const add = (map: AttachmentMap, target: string, level: Level) => {
     if (carries.size > 0) adds.push([map, target, { policy: p, key, level, phase, carries }]);
   };
+  /** A backend target (`what`: how the message names it): its Gateways are those of the routes that use it. */
+  const attachBackend = (target: string, level: Level, what: string) => {
+    add('toServices', target, level);
+    const gws = servicesInUse().get(target) ?? [];
+    if (gws.length === 0)
+      notAttached.push({ target, message: `Policy is not attached: ${what} is not a backend of any route attached to a Gateway` });
+    for (const g of gws) ancestors.add(g);
+  };
   for (const t of targetsOf(p, input)) {
     if (t.kind === 'Gateway' && t.group === GATEWAY_API_GROUP) {
       const gw = gatewaysByKey.get(`${pns}/${t.name}`);
@@ -278,14 +286,7 @@ function policyRecord(
         }
         target = `${svcKey}:${port.port}`;
       }
-      add('toServices', target, t.sectionName !== undefined ? Level.BackendPort : Level.Backend);
-      const gws = servicesInUse().get(target) ?? [];
-      if (gws.length === 0)
-        notAttached.push({
-          target,
-          message: `Policy is not attached: Service ${target} is not a backend of any route attached to a Gateway`,
-        });
-      for (const g of gws) ancestors.add(g);
+      attachBackend(target, t.sectionName !== undefined ? Level.BackendPort : Level.Backend, `Service ${target}`);
     } else if (isAgentgatewayBackendRef(t)) {
       volatile = true;
       const backendKey = `${pns}/${t.name}`;
@@ -302,15 +303,7 @@ function policyRecord(
         notAttached.push(`Policy is not attached: sectionName "${t.sectionName}" not found in AgentgatewayBackend ${backendKey}`);
         continue;
       }
-      const target = agentgatewayBackendKey(backendKey);
-      add('toServices', target, Level.Backend);
-      const gws = servicesInUse().get(target) ?? [];
-      if (gws.length === 0)
-        notAttached.push({
-          target,
-          message: `Policy is not attached: AgentgatewayBackend ${backendKey} is not a backend of any route attached to a Gateway`,
-        });
-      for (const g of gws) ancestors.add(g);
+      attachBackend(agentgatewayBackendKey(backendKey), Level.Backend, `AgentgatewayBackend ${backendKey}`);
     } else {
       notAttached.push(`Policy is not attached: ${t.kind} ${pns}/${t.name} is not supported by this controller`);
     }
