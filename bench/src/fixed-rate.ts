@@ -1,4 +1,12 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 export interface LatencyResult {
   readonly sent: number;
@@ -64,4 +72,42 @@ export async function fixedRate(o: {
   latencies.sort((a, b) => a - b);
   const q = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0) * 1000) / 1000;
   return { sent: total, ok, p50Ms: q(0.5), p90Ms: q(0.9), p99Ms: q(0.99), p999Ms: q(0.999), maxMs: q(1) };
+}
+
+/**
+ * fixedRate in a child process (fixed-rate-process.ts): the same measure, without the caller's
+ * event loop and heap in its timings. `tokens`: sent one per request as a bearer token, from
+ * `tokenStart` on (written to a file for the child).
+ */
+export async function fixedRateInChild(o: {
+  port: number;
+  host: string;
+  headers?: Record<string, string>;
+  tokens?: { readonly list: readonly string[]; readonly start: number };
+  rate: number;
+  seconds: number;
+  connections: number;
+}): Promise<LatencyResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'agw-fixed-rate-'));
+  try {
+    let tokensFile: string | undefined;
+    if (o.tokens !== undefined) {
+      tokensFile = join(dir, 'tokens.json');
+      writeFileSync(tokensFile, JSON.stringify(o.tokens.list));
+    }
+    const options = {
+      port: o.port,
+      host: o.host,
+      headers: o.headers ?? {},
+      rate: o.rate,
+      seconds: o.seconds,
+      connections: o.connections,
+      ...(tokensFile !== undefined ? { tokensFile, tokenStart: o.tokens?.start ?? 0 } : {}),
+    };
+    const script = fileURLToPath(new URL('./fixed-rate-process.js', import.meta.url));
+    const { stdout } = await execFileAsync(process.execPath, [script, JSON.stringify(options)], { maxBuffer: 1 << 20 });
+    return JSON.parse(stdout) as LatencyResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
