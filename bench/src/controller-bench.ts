@@ -177,6 +177,7 @@ async function main(): Promise<void> {
   // Steady state before the samples: the leader's first statuses of every object and the proxy
   // Deployments written (its queue empty at three reads 200 ms apart); how long that took is reported.
   const startupWrites = await untilQueueEmpty(controller.adminPort, controllerStarted);
+  const passesBefore = await passTotals(controller.adminPort);
 
   // Each sample in ms from the POST sent, and the part of it before the API server answered the
   // POST (its write to etcd: not the controller's; what follows is watch → pass → push → proxy).
@@ -198,6 +199,10 @@ async function main(): Promise<void> {
     policyMs.push(msSince(t));
   }
   const afterPost = (all: number[], posts: number[]) => all.map((ms, i) => ms - (posts[i] ?? 0));
+
+  const passesAfter = await passTotals(controller.adminPort);
+  const samplePasses = passesAfter.count - passesBefore.count;
+  const samplePassMs = ((passesAfter.seconds - passesBefore.seconds) * 1000) / Math.max(1, samplePasses);
 
   // Churn: 1,000 routes + policies at 100 writes/s while an existing protected route is used.
   await post('policies', policy('steady', 'other-0'));
@@ -292,6 +297,8 @@ async function main(): Promise<void> {
       `| … of which the API server's answer to the policy's POST | ${f(pct(policyPostMs, 0.5))} | ${f(pct(policyPostMs, 0.99))} | ${f(Math.max(...policyPostMs))} |`,
       `| … and from that answer to enforced | ${f(pct(afterPost(policyMs, policyPostMs), 0.5))} | ${f(pct(afterPost(policyMs, policyPostMs), 0.99))} | ${f(Math.max(...afterPost(policyMs, policyPostMs)))} |`,
       '',
+      `Controller passes during the samples: ${samplePasses}, ${f(samplePassMs)} ms each on average (agw_controller_reconcile_duration_seconds: the pass, its push, and the leader's status and deployer bookkeeping after it).`,
+      '',
       `Churn: ${CHURN} HTTPRoutes + ${CHURN} policies written at up to 100/s (${((Date.now() - writeStart) / 1000).toFixed(1)} s): all enforced ${f(churnMs)} ms after the last write (${leftAtLastWrite} hosts not yet seen enforced at the last write); an already-protected route answered ${steadyRequests - steadyBad}/${steadyRequests} requests with 200 meanwhile (${steadyBad} non-2xx). Controller RSS at the end: ${f(rssMb)} MiB (node flags: ${CONTROLLER_NODE_FLAGS.join(' ') || 'none'}; V8 heap used ${f(heapMb)} of ${f(heapTotalMb)} MiB, external ${f(externalMb)} MiB). Controller over the whole run: ${passes}.`,
       '',
     ].join('\n'),
@@ -301,6 +308,13 @@ async function main(): Promise<void> {
   await upstream.close();
   await cp.stop();
   process.exit(0);
+}
+
+/** The controller's passes so far and the seconds they took (agw_controller_reconcile_duration_seconds). */
+async function passTotals(adminPort: number): Promise<{ count: number; seconds: number }> {
+  const text = (await request(adminPort, { path: '/metrics' })).body;
+  const read = (series: string) => Number(new RegExp(`^${series} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { count: read('agw_controller_reconcile_duration_seconds_count'), seconds: read('agw_controller_reconcile_duration_seconds_sum') };
 }
 
 /**
