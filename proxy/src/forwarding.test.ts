@@ -2,7 +2,7 @@ import type { CompiledRoute, ProxyConfigInput } from '@agw/api';
 import { rawRequest, request } from '@agw/test-kit';
 import type { FastifyInstance } from 'fastify';
 import { createHash } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, METHODS, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -235,6 +235,53 @@ describe('forwarding: bodies stream both ways', () => {
     });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toEqual({ method: 'POST', bytes: 9 });
+  });
+
+  it('every method the HTTP parser accepts is forwarded with its body (WebDAV, PURGE, QUERY…), CONNECT aside', async () => {
+    const methods = METHODS.filter((m) => !['CONNECT', 'HEAD', 'TRACE'].includes(m));
+    expect(methods).toEqual(expect.arrayContaining(['PROPFIND', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'PURGE', 'REPORT', 'SEARCH']));
+    for (const method of methods) {
+      const res = await request(port, {
+        host: 'app.test',
+        method,
+        path: '/dav/file',
+        body: '<propfind/>',
+        headers: { 'content-length': '11' },
+      });
+      expect({ method, status: res.status }).toEqual({ method, status: 200 });
+      expect(JSON.parse(res.body)).toEqual({ method, bytes: 11 });
+      expect(last().url).toBe('/dav/file');
+    }
+    // A method with no body to send, and one that must have none.
+    expect(JSON.parse((await request(port, { host: 'app.test', method: 'UNLOCK', path: '/x' })).body)).toEqual({
+      method: 'UNLOCK',
+      bytes: 0,
+    });
+    expect(JSON.parse((await request(port, { host: 'app.test', method: 'TRACE', path: '/x' })).body)).toEqual({
+      method: 'TRACE',
+      bytes: 0,
+    });
+  });
+
+  it("a Content-Type the proxy cannot parse, or none on QUERY, is the upstream's business: forwarded", async () => {
+    for (const [method, contentType] of [
+      ['POST', 'not a media type'],
+      ['PUT', ''],
+      ['QUERY', undefined],
+    ] as const) {
+      const headers: Record<string, string> = {
+        'content-length': '3',
+        ...(contentType !== undefined ? { 'content-type': contentType } : {}),
+      };
+      const res = await request(port, { host: 'app.test', method, path: '/ct', body: 'abc', headers });
+      expect({ method, status: res.status, body: res.body }).toEqual({ method, status: 200, body: JSON.stringify({ method, bytes: 3 }) });
+    }
+  });
+
+  it("a method on a host no route serves: the gateway's own 404, not the framework's", async () => {
+    const res = await request(port, { host: 'nowhere.test', method: 'PURGE', path: '/x' });
+    expect(res.status).toBe(404);
+    expect(res.body).toBe('route not found');
   });
 
   it('HEAD gets the headers and no body', async () => {

@@ -1,6 +1,6 @@
 import { loopbackAddressOf, type Endpoint } from '@agw/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
+import { METHODS, validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { Agent, type ConnectorOptions } from './undici-dispatcher.js';
 import type { CompiledCredentialTarget } from '@agw/api';
@@ -79,11 +79,13 @@ export async function upstreamPlugin(app: FastifyInstance, opts: UpstreamOptions
     await Promise.all([agent.close(), h2cAgent.close(), tlsAgents.close()]);
   });
 
-  // Bodies are never parsed or buffered: the handler streams `req.raw` to the upstream.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_req, _payload, done) => {
-    done(null);
-  });
+  // Every method Node's HTTP parser accepts is forwarded, as a gateway does (WebDAV's PROPFIND,
+  // MKCOL, COPY, LOCK…, caches' PURGE: Fastify routes nine methods and answered the others its own
+  // JSON 404), and Fastify never looks at a body: declared bodyless, every request goes straight
+  // to the handler, which streams `req.raw` to the upstream (bodies are never parsed or buffered
+  // here; Fastify refused an unparseable Content-Type with its own JSON 415, and QUERY without one
+  // with a 400, before any policy ran). CONNECT never reaches a route (Node's 'connect' event).
+  for (const method of METHODS) if (method !== 'CONNECT') app.addHttpMethod(method, { hasBody: false, overrideExisting: true });
 
   const origins = new WeakMap<Endpoint, string>();
   const tlsOrigins = new WeakMap<Endpoint, string>();
