@@ -176,6 +176,15 @@ describe('virtual host lookup', () => {
     expect(lookedUp.length).toBeLessThanOrEqual(16);
   });
 
+  it('a listener of 250,000 wildcard hostnames compiles (no argument list of one per hostname)', () => {
+    const hostnames = Array.from({ length: 250_000 }, (_, i) => `*.h${i}.example.com`);
+    const l = compileRouteTable([{ name: 'http', port: 80, protocol: 'HTTP' }], [route('many', {}, { hostnames })]).ports.get(
+      80,
+    )?.[0] as ListenerRoutes;
+    expect(l.longestWildcard).toBe('.h249999.example.com'.length);
+    expect(findVirtualHost(l, 'a.h123456.example.com')?.pattern).toBe('*.h123456.example.com');
+  });
+
   it('a wildcard needs a label before its suffix; more labels match too', () => {
     const l = compileRouteTable(
       [{ name: 'http', port: 80, protocol: 'HTTP' }],

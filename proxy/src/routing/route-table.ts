@@ -169,15 +169,17 @@ export function compileRouteTable(listeners: readonly CompiledListener[], routes
     const exact = new Map<string, VirtualHost>();
     const wildcards = new Map<string, VirtualHost>();
     let any: VirtualHost | undefined;
+    let longestWildcard = 0;
     // In rank order, so the first of two patterns that differ only in case keeps the key (as the scan did).
     for (const v of vhosts) {
       const p = v.pattern?.toLowerCase();
       if (p === undefined) any ??= v;
       else if (p.startsWith('*.')) {
-        if (!wildcards.has(p.slice(1))) wildcards.set(p.slice(1), v);
+        const suffix = p.slice(1);
+        if (!wildcards.has(suffix)) wildcards.set(suffix, v);
+        longestWildcard = Math.max(longestWildcard, suffix.length);
       } else if (!exact.has(p)) exact.set(p, v);
     }
-    const longestWildcard = Math.max(0, ...[...wildcards.keys()].map((k) => k.length));
     const list = ports.get(listener.port) ?? [];
     list.push({ listener, vhosts, exact, wildcards, longestWildcard, any });
     ports.set(listener.port, list);
