@@ -44,13 +44,29 @@ export function policyProgrammedCondition(
   generation: number | undefined,
   previous: { status: string; observedGeneration?: number } | undefined,
 ): PendingCondition {
-  const servedBefore = previous?.status === 'True' && generation !== undefined && previous.observedGeneration === generation;
+  const servedBefore = programmedAt(previous, generation);
   return (
     notServed(gateway, p, generation) ??
     (p.acked < p.proxies && !servedBefore
       ? cond('Programmed', false, 'Pending', `${p.acked} of ${p.proxies} proxies applied the Gateway's current config`, generation)
       : applied('', p, generation))
   );
+}
+
+/** Whether a policy's Programmed on an ancestor, as its status has it, is True at this generation (it stays so while a new config is applied). */
+export function programmedAt(
+  previous: { status: string; observedGeneration?: number } | undefined,
+  generation: number | undefined,
+): boolean {
+  return previous?.status === 'True' && generation !== undefined && previous.observedGeneration === generation;
+}
+
+/**
+ * Whether the Gateway's connected proxies are applying a new config: none refused it, not all have
+ * applied it yet (Programmed would say Pending).
+ */
+export function applyingNewConfig(p: GatewayProgramming): p is GatewayProgramming & { readonly version: string } {
+  return p.version !== undefined && p.proxies > 0 && p.nacks.length === 0 && p.acked < p.proxies;
 }
 
 /** False for the Gateway and its policies alike: a proxy refused the current config, or none is connected. */

@@ -8,7 +8,9 @@ import { WorkQueue } from '../queue/work-queue.js';
 import type { PendingCondition, PolicyAncestorOut, TranslateOutput } from '../translate/model.js';
 import { ownedStatusPatch, policyStatusPatch, routeStatusPatch, type StatusPatch } from './desired-status.js';
 import {
+  applyingNewConfig,
   listenerProgrammed,
+  programmedAt,
   policyProgrammedCondition,
   policyProgrammingSummary,
   programmedCondition,
@@ -195,9 +197,8 @@ export class StatusWriter {
     let wait = 0;
     for (const a of out.status.policies.get(nsName(ref)) ?? []) {
       if (a.ancestorRef.group !== GATEWAY_API_GROUP) continue;
-      const previous = this.programmedNow(cur, a.ancestorRef);
       // Programmed at this generation already: it stays so (policyProgrammedCondition), nothing to hold.
-      if (previous?.status === 'True' && previous.observedGeneration === cur.metadata.generation) continue;
+      if (programmedAt(this.programmedNow(cur, a.ancestorRef), cur.metadata.generation)) continue;
       wait = Math.max(wait, this.graceLeft(`${a.ancestorRef.namespace ?? ''}/${a.ancestorRef.name}`, nowMs));
     }
     return wait;
@@ -206,8 +207,7 @@ export class StatusWriter {
   /** What is left of the Gateway's grace for its current version (0 when its proxies are not just applying one). */
   private graceLeft(gateway: string, nowMs: number): number {
     const p = this.d.programming(gateway);
-    const applying = p.proxies > 0 && p.nacks.length === 0 && p.acked < p.proxies && p.version !== undefined;
-    if (!applying || p.version === undefined) {
+    if (!applyingNewConfig(p)) {
       this.pendingSince.delete(gateway);
       return 0;
     }
