@@ -276,11 +276,11 @@ async function main(): Promise<void> {
   const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${controller.proc.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   // The controller's own view (Node's process metrics on its admin port): live heap against RSS.
   const metrics = (await request(controller.adminPort, { path: '/metrics' })).body;
-  const mib = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1] ?? NaN) / 1024 / 1024;
+  const mib = (name: string) => metricValue(metrics, name) / 1024 / 1024;
   const heapMb = mib('nodejs_heap_size_used_bytes');
   const heapTotalMb = mib('nodejs_heap_size_total_bytes');
   const externalMb = mib('nodejs_external_memory_bytes');
-  const count = (series: string) => Number(new RegExp(`^${series} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN);
+  const count = (series: string) => metricValue(metrics, series);
   const passes = `${count('agw_controller_reconcile_duration_seconds_count')} passes (${count('agw_controller_reconcile_duration_seconds_sum').toFixed(1)} s in all); Gateway configs compiled ${count('agw_controller_gateway_configs_total{outcome="compiled"}')}, kept ${count('agw_controller_gateway_configs_total{outcome="kept"}')}`;
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
   const f = (n: number) => n.toFixed(1);
@@ -313,8 +313,15 @@ async function main(): Promise<void> {
 /** The controller's passes so far and the seconds they took (agw_controller_reconcile_duration_seconds). */
 async function passTotals(adminPort: number): Promise<{ count: number; seconds: number }> {
   const text = (await request(adminPort, { path: '/metrics' })).body;
-  const read = (series: string) => Number(new RegExp(`^${series} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
-  return { count: read('agw_controller_reconcile_duration_seconds_count'), seconds: read('agw_controller_reconcile_duration_seconds_sum') };
+  return {
+    count: metricValue(text, 'agw_controller_reconcile_duration_seconds_count'),
+    seconds: metricValue(text, 'agw_controller_reconcile_duration_seconds_sum'),
+  };
+}
+
+/** One series' value in a Prometheus text exposition (NaN when absent). */
+function metricValue(text: string, series: string): number {
+  return Number(new RegExp(`^${series} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
 }
 
 /**
