@@ -323,6 +323,8 @@ describe('HTTPS listener, HTTP/1.1 and HTTP/2', () => {
         { name: 'no token', headers: {} },
         { name: 'token', headers: { authorization: `Bearer ${token}` } },
         { name: 'bad token', headers: { authorization: 'Bearer not.a.token' } },
+        // After a good token on the same connection (HTTP/1.1) and session (HTTP/2): its claims with another signature.
+        { name: 'forged signature', headers: { authorization: `Bearer ${token.split('.').slice(0, 2).join('.')}.${'A'.repeat(342)}` } },
         { name: 'denied by authorization', headers: { authorization: `Bearer ${token}`, 'x-deny': 'yes' } },
       ];
       for (const c of cases) {
@@ -339,6 +341,7 @@ describe('HTTPS listener, HTTP/1.1 and HTTP/2', () => {
         expect(two.headers['www-authenticate']).toBe(one.headers['www-authenticate']);
         expect(two.headers['content-type']).toBe(one.headers['content-type']);
         if (c.name === 'no token') expect([one.status, one.body]).toEqual([401, NO_TOKEN]);
+        if (c.name === 'forged signature') expect([one.status, two.status]).toEqual([401, 401]);
         if (c.name === 'token') {
           expect(one.status).toBe(200);
           // The upstream gets the same HTTP/1.1 request: no pseudo-headers, the token removed, https.

@@ -1,6 +1,7 @@
 import type { CompiledJwtPolicy, CompiledRoute, ProxyConfigInput } from '@agw/api';
 import { generateSigningKey, mintToken, rawRequest, request, startEchoUpstream, type EchoUpstream, type SigningKey } from '@agw/test-kit';
 import type { FastifyInstance } from 'fastify';
+import { Agent, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +160,49 @@ describe('proxy with config', () => {
       const headers = (JSON.parse(res.body) as { headers: Record<string, string> }).headers;
       expect(headers['Authorization']).toBeUndefined();
       expect(headers['X-Other']).toBe('kept');
+    });
+
+    it('one keep-alive connection: its remembered token passes again, and nothing else passes on its strength', async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const send = (authorization?: string) =>
+        new Promise<{ status: number; body: string; reused: boolean }>((resolve, reject) => {
+          const req = httpRequest(
+            {
+              port,
+              host: '127.0.0.1',
+              path: '/headers',
+              agent,
+              headers: { host: 'secureroute.com', ...(authorization ? { authorization } : {}) },
+            },
+            (res) => {
+              let body = '';
+              res.setEncoding('utf8');
+              res.on('data', (c: string) => (body += c));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      try {
+        const good = await token();
+        const [h, p] = good.split('.');
+        const answers = [
+          await send(`Bearer ${good}`),
+          await send(`Bearer ${good}`),
+          await send(`Bearer ${h}.${p}.${'A'.repeat(342)}`), // the same header and claims, another signature
+          await send(`Bearer ${await token(k1, { sub: 'someone-else' })}`),
+          await send(),
+          await send(`Bearer ${good}`),
+        ];
+        expect(answers.map((a) => a.status)).toEqual([200, 200, 401, 200, 401, 200]);
+        expect(answers.slice(1).every((a) => a.reused)).toBe(true);
+        expect(answers[2]?.body).toMatch(/^authentication failure: /);
+        expect(answers[4]?.body).toBe(NO_TOKEN);
+        expect((JSON.parse(answers[3]?.body ?? '{}') as { headers: Record<string, string> }).headers['Authorization']).toBeUndefined();
+      } finally {
+        agent.destroy();
+      }
     });
 
     it('token signed by an unknown key → 401 unknown key', async () => {

@@ -34,9 +34,10 @@ export type AuthDecision =
  * | Permissive | pass          | pass, token left in place   | pass, credential gone |
  *
  * Two credentials (duplicate header, header plus access_token…) are ambiguous: 400 in every mode
- * but Permissive, where they pass unverified like any invalid token.
+ * but Permissive, where they pass unverified like any invalid token. `connection`: the client
+ * connection the request came on (JwtVerifier.verify).
  */
-export function authenticate(verifier: JwtVerifier, src: CredentialSource, nowSec: number): AuthDecision {
+export function authenticate(verifier: JwtVerifier, src: CredentialSource, nowSec: number, connection?: object): AuthDecision {
   const mode = verifier.policy.mode;
   const expression = verifier.locationExpression;
   const found = expression === undefined ? extractToken(src, verifier.policy.location) : extractTokenByExpression(src, expression);
@@ -46,7 +47,7 @@ export function authenticate(verifier: JwtVerifier, src: CredentialSource, nowSe
       : { action: 'pass', result: 'missing', stripCredential: false };
   }
   const token = found.kind === 'found' ? found.token : '';
-  const result = found.kind === 'duplicate' ? JwtFailures.duplicate() : verifier.verify(token, nowSec);
+  const result = found.kind === 'duplicate' ? JwtFailures.duplicate() : verifier.verify(token, nowSec, connection);
   if (!result.ok) {
     if (mode === 'Permissive') return { action: 'pass', result: 'passed_unverified', stripCredential: false, code: result.code };
     return { action: 'reject', result: 'rejected', failure: result };

@@ -1,9 +1,10 @@
 import type { CompiledJwtPolicy } from '@agw/api';
 import { generateSigningKey, mintToken, rawToken, signRaw, type SigningKey } from '@agw/test-kit';
 import { SignJWT } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { JwtErrorCode } from './jwt-errors.js';
 import { compileJwtVerifier, MAX_TOKEN_BYTES, type JwtVerifier } from './jwt-verifier.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 const NOW = 2_000_000_000; // frozen clock, seconds
 const ISS = 'https://agentgateway.dev';
@@ -330,5 +331,50 @@ describe('verified-token cache', () => {
     const v = await compileJwtVerifier(policy([{ id: 'p', issuer: ISS, keys: [rs.jwk] as never }]));
     v.verify(await mint(rs, { iss: 'bad' }), NOW);
     expect(v.cache.size).toBe(0);
+  });
+
+  it('the same token again on the same connection is a hit without hashing; another connection hashes once, then is remembered too', async () => {
+    const v = await compileJwtVerifier(policy([{ id: 'p', issuer: ISS, keys: [rs.jwk] as never }]));
+    const t = await mint(rs, { exp: NOW + 100 });
+    const [a, b] = [{}, {}];
+    const keyOf = vi.spyOn(VerifiedTokenCache, 'keyOf');
+    try {
+      const first = v.verify(t, NOW, a);
+      expect(first.ok).toBe(true);
+      expect(keyOf).toHaveBeenCalledTimes(1);
+      for (let i = 0; i < 3; i++) expect(v.verify(t, NOW, a)).toBe(first);
+      expect(keyOf).toHaveBeenCalledTimes(1);
+      expect(v.verify(t, NOW, b)).toBe(first);
+      expect(v.verify(t, NOW, b)).toBe(first);
+      expect(keyOf).toHaveBeenCalledTimes(2);
+      expect([v.cache.hits, v.cache.misses]).toEqual([5, 1]);
+    } finally {
+      keyOf.mockRestore();
+    }
+  });
+
+  it('a remembered token is still checked for expiry, and a different token on the connection is verified on its own', async () => {
+    const v = await compileJwtVerifier(policy([{ id: 'p', issuer: ISS, keys: [rs.jwk] as never }]));
+    const conn = {};
+    const t = await mint(rs, { exp: NOW + 10 });
+    expect(v.verify(t, NOW, conn).ok).toBe(true);
+    expect(v.verify(t, NOW + 71, conn)).toMatchObject({ ok: false, code: JwtErrorCode.Expired });
+    // A forged token after a good one on the same connection: the signature check runs, and fails.
+    const good = await mint(rs, { exp: NOW + 100 });
+    expect(v.verify(good, NOW, conn).ok).toBe(true);
+    const [h, p] = good.split('.');
+    const forged = `${h}.${p}.${'A'.repeat(342)}`;
+    expect(v.verify(forged, NOW, conn)).toMatchObject({ ok: false, code: JwtErrorCode.InvalidSignature });
+    expect(v.verify(good.slice(0, -2) + 'AA', NOW, conn).ok).toBe(false);
+    expect(v.verify(good, NOW, conn).ok).toBe(true);
+  });
+
+  it('a disabled cache (0 entries) remembers nothing: every request is verified', async () => {
+    const v = await compileJwtVerifier(policy([{ id: 'p', issuer: ISS, keys: [rs.jwk] as never }]), 0);
+    const t = await mint(rs, { exp: NOW + 100 });
+    const conn = {};
+    expect(v.verify(t, NOW, conn).ok).toBe(true);
+    expect(v.verify(t, NOW, conn).ok).toBe(true);
+    expect(v.cache.hits).toBe(0);
   });
 });

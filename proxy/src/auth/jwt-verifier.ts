@@ -114,8 +114,12 @@ export interface JwtVerifier {
   readonly cache: VerifiedTokenCache<JwtSuccess>;
   /** Location `expression`: compiled once with the policy (one that does not compile finds no token). */
   readonly locationExpression?: CompiledExpression;
-  /** Synchronous: keys are imported at compile time and signatures are checked with node:crypto. */
-  verify(token: string, nowSec: number): JwtResult;
+  /**
+   * Synchronous: keys are imported at compile time and signatures are checked with node:crypto.
+   * `connection`: the client connection the token came on (its socket or HTTP/2 session), whose
+   * last verified token the cache remembers (VerifiedTokenCache.getRemembered).
+   */
+  verify(token: string, nowSec: number, connection?: object): JwtResult;
 }
 
 /**
@@ -286,13 +290,15 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
     warnings,
     cache,
     ...(locationExpression !== undefined ? { locationExpression } : {}),
-    verify(token, nowSec) {
+    verify(token, nowSec, connection) {
       if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return JwtFailures.tooLarge(MAX_TOKEN_BYTES);
+      const remembered = cache.getRemembered(connection, token, nowSec);
+      if (remembered !== undefined) return remembered;
       const cacheKey = VerifiedTokenCache.keyOf(token);
-      const hit = cache.get(cacheKey, nowSec);
+      const hit = cache.get(cacheKey, nowSec, connection, token);
       if (hit !== undefined) return hit;
       const result = verifyUncached(token, nowSec);
-      if (result.ok) cache.set(cacheKey, result, (result.claims.exp as number) + LEEWAY_SEC);
+      if (result.ok) cache.set(cacheKey, result, (result.claims.exp as number) + LEEWAY_SEC, connection, token);
       return result;
     },
   };

@@ -137,3 +137,51 @@ describe('VerifiedTokenCache: bound and eviction (LRU)', () => {
     expect(present(c, ['mid', 'x', 'y', 'z'])).toEqual(['x', 'y', 'z']);
   });
 });
+
+describe('VerifiedTokenCache: each connection remembers its last token', () => {
+  it('a remembered token is a hit (counted) until validUntilSec; another token or connection is not', () => {
+    const c = new VerifiedTokenCache<string>(10);
+    const [a, b] = [{}, {}];
+    c.set('ka', 'A', NOW + 10, a, 'token-a');
+    expect(c.getRemembered(a, 'token-a', NOW)).toBe('A');
+    expect(c.getRemembered(a, 'token-a', NOW + 10)).toBe('A');
+    expect(c.getRemembered(a, 'token-b', NOW)).toBeUndefined();
+    expect(c.getRemembered(b, 'token-a', NOW)).toBeUndefined();
+    expect(c.getRemembered(undefined, 'token-a', NOW)).toBeUndefined();
+    expect(c.hits).toBe(2);
+    expect(c.getRemembered(a, 'token-a', NOW + 11)).toBeUndefined();
+    // Forgotten once expired, even if asked again at an earlier time.
+    expect(c.getRemembered(a, 'token-a', NOW)).toBeUndefined();
+  });
+
+  it('a hashed hit remembers the connection; the latest token of a connection replaces the one before', () => {
+    const c = new VerifiedTokenCache<string>(10);
+    const conn = {};
+    c.set('ka', 'A', UNTIL);
+    c.set('kb', 'B', UNTIL);
+    expect(c.getRemembered(conn, 'token-a', NOW)).toBeUndefined();
+    expect(c.get('ka', NOW, conn, 'token-a')).toBe('A');
+    expect(c.getRemembered(conn, 'token-a', NOW)).toBe('A');
+    expect(c.get('kb', NOW, conn, 'token-b')).toBe('B');
+    expect(c.getRemembered(conn, 'token-b', NOW)).toBe('B');
+    expect(c.getRemembered(conn, 'token-a', NOW)).toBeUndefined();
+  });
+
+  it('a remembered hit makes the entry the most recently used, as a hashed hit does', () => {
+    const c = full(3); // k0 oldest … k2 newest
+    const conn = {};
+    expect(c.get('k0', NOW, conn, 'token-0')).toBe('k0'); // k1 is now the oldest
+    c.get('k1', NOW);
+    c.get('k2', NOW); // order: k0, k1, k2 (k0 oldest)
+    expect(c.getRemembered(conn, 'token-0', NOW)).toBe('k0'); // k0 newest again
+    c.set('k3', 'k3', UNTIL); // evicts the oldest: k1
+    expect(present(c, ['k0', 'k1', 'k2', 'k3'])).toEqual(['k0', 'k2', 'k3']);
+  });
+
+  it('a disabled cache (0 entries) remembers nothing', () => {
+    const c = new VerifiedTokenCache<string>(0);
+    const conn = {};
+    c.set('ka', 'A', UNTIL, conn, 'token-a');
+    expect(c.getRemembered(conn, 'token-a', NOW)).toBeUndefined();
+  });
+});

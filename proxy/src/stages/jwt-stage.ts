@@ -61,6 +61,7 @@ export function jwtStage(o: JwtStageOptions): PolicyStage<'jwt'> {
 
   /** Unknown kid: asks for a refetch, waits (bounded) for new keys, and decides again with them. */
   async function retryAfterRefetch(
+    req: FastifyRequest,
     src: CredentialSource,
     policyKey: string,
     refetch: { remoteUrl: string; kid: string },
@@ -71,7 +72,7 @@ export function jwtStage(o: JwtStageOptions): PolicyStage<'jwt'> {
     const again = changed && latest !== undefined ? latest.verifiers.get(policyKey) : undefined;
     const run =
       again !== undefined && latest !== undefined
-        ? { runtime: latest, verifier: again, decision: authenticate(again, src, Math.floor(o.now() / 1000)) }
+        ? { runtime: latest, verifier: again, decision: authenticate(again, src, Math.floor(o.now() / 1000), clientConnectionOf(req)) }
         : first;
     o.metrics.refetch.inc({ outcome: run.decision.action === 'pass' && run.decision.result === 'valid' ? 'found' : 'not_found' });
     return run;
@@ -133,7 +134,7 @@ export function jwtStage(o: JwtStageOptions): PolicyStage<'jwt'> {
     policyKey: string,
   ): boolean | Promise<boolean> {
     const src = credentialSourceOf(req, verifier.locationExpression !== undefined);
-    const decision = authenticate(verifier, src, Math.floor(o.now() / 1000));
+    const decision = authenticate(verifier, src, Math.floor(o.now() / 1000), clientConnectionOf(req));
     const first = { runtime, decision, verifier };
     if (
       decision.action === 'reject' &&
@@ -141,7 +142,7 @@ export function jwtStage(o: JwtStageOptions): PolicyStage<'jwt'> {
       decision.failure.refetch !== undefined &&
       o.requestRefetch !== undefined
     ) {
-      return retryAfterRefetch(src, policyKey, decision.failure.refetch, first).then((run) => apply(req, reply, run, src));
+      return retryAfterRefetch(req, src, policyKey, decision.failure.refetch, first).then((run) => apply(req, reply, run, src));
     }
     return apply(req, reply, first, src);
   }
@@ -164,4 +165,14 @@ export function jwtStage(o: JwtStageOptions): PolicyStage<'jwt'> {
       return decide(req, reply, runtime, verifier, policyKey);
     },
   };
+}
+
+/**
+ * The client connection a request came on, for the verified-token cache's per-connection memory:
+ * the socket of an HTTP/1.1 request, the session of an HTTP/2 stream (`req.raw.socket` of an
+ * HTTP/2 request is a proxy object of the stream, one per request).
+ */
+function clientConnectionOf(req: FastifyRequest): object {
+  const raw = req.raw as FastifyRequest['raw'] & { stream?: { session?: object } };
+  return raw.stream?.session ?? raw.socket;
 }
