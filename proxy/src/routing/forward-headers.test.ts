@@ -27,6 +27,8 @@ describe('upstreamRequestHeaders', () => {
     expect(upstreamRequestHeaders({ forwarded: ['a', 'b'] }, { ...ctx, clientAddress: '::1', host: 'h:8080' }).forwarded).toBe(
       'for="[::1]";host="h:8080";proto=http',
     );
+    // A quote or backslash (the request-target checks let none through) is escaped, never ends the string.
+    expect(upstreamRequestHeaders({}, { ...ctx, host: 'a"b\\c' }).forwarded).toBe('for=10.0.0.7;host="a\\"b\\\\c";proto=http');
   });
 
   it('drops hop-by-hop headers and every header the Connection header lists (RFC 9110 §7.6.1)', () => {

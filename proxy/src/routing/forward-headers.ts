@@ -58,7 +58,16 @@ export interface ForwardContext {
  */
 function forwardedElement(ctx: ForwardContext): string {
   const forClient = ctx.clientAddress.includes(':') ? `"[${ctx.clientAddress}]"` : ctx.clientAddress || 'unknown';
-  return `for=${forClient};host=${JSON.stringify(ctx.host)};proto=${ctx.proto ?? 'http'}`;
+  return `for=${forClient};host=${quotedString(ctx.host)};proto=${ctx.proto ?? 'http'}`;
+}
+
+/**
+ * An RFC 9110 §5.6.4 quoted-string: `"` and `\` escaped with `\`. The host reaching here passed
+ * the request-target checks, so neither occurs and it is quoted as it is (JSON.stringify did the
+ * same, at ~1 µs a request).
+ */
+function quotedString(value: string): string {
+  return value.includes('"') || value.includes('\\') ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
 }
 
 /** An HTTP/2 pseudo-header (`:method`, `:path`, `:authority`, `:scheme`, `:protocol`): never a field upstream. */
