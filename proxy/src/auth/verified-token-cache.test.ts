@@ -146,6 +146,8 @@ describe('VerifiedTokenCache: each connection remembers its last token', () => {
     expect(c.getRemembered(a, 'token-a', NOW)).toBe('A');
     expect(c.getRemembered(a, 'token-a', NOW + 10)).toBe('A');
     expect(c.getRemembered(a, 'token-b', NOW)).toBeUndefined();
+    expect(c.getRemembered(a, 'tokem-a', NOW)).toBeUndefined(); // the same last character, not the same token
+    expect(c.getRemembered(a, 'token-a ', NOW)).toBeUndefined();
     expect(c.getRemembered(b, 'token-a', NOW)).toBeUndefined();
     expect(c.getRemembered(undefined, 'token-a', NOW)).toBeUndefined();
     expect(c.hits).toBe(2);

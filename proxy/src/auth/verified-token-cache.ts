@@ -63,7 +63,10 @@ export class VerifiedTokenCache<V> {
   getRemembered(connection: object | undefined, token: string, nowSec: number): V | undefined {
     if (connection === undefined) return undefined;
     const r = this.remembered.get(connection);
-    if (r === undefined || r.token !== token) return undefined;
+    // Tokens of one issuer share their first ~100 characters and differ in the signature: the last
+    // character first (a different token almost always differs there), then the whole string.
+    if (r === undefined || r.token.charCodeAt(r.token.length - 1) !== token.charCodeAt(token.length - 1) || r.token !== token)
+      return undefined;
     const e = r.entry;
     if (e.validUntilSec < nowSec) {
       this.remembered.delete(connection);
