@@ -377,4 +377,26 @@ describe('verified-token cache', () => {
     expect(v.verify(t, NOW, conn).ok).toBe(true);
     expect(v.cache.hits).toBe(0);
   });
+
+  it('each token is read with its own header: a header decoded for one token is reused only for the same header text', async () => {
+    const v = await compileJwtVerifier(policy([{ id: 'p', issuer: ISS, keys: [rs.jwk] as never }]), 0);
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const [a, b] = await Promise.all([mint(rs, { jti: 'a' }), mint(rs, { jti: 'b' })]);
+    expect(a.split('.')[0]).toBe(b.split('.')[0]);
+    expect(v.verify(a, NOW).ok).toBe(true);
+    expect(v.verify(b, NOW).ok).toBe(true);
+    const rest = b.slice(b.indexOf('.'));
+    const cases: Array<[object | string, string]> = [
+      [{ alg: 'none', kid: 'rs' }, JwtErrorCode.Malformed],
+      [{ alg: 'ES256', kid: 'rs' }, JwtErrorCode.InvalidAlgorithm],
+      [{ alg: 'RS256' }, JwtErrorCode.MissingKid],
+      [{ alg: 'RS256', kid: 'nope' }, JwtErrorCode.UnknownKid],
+      ['not-json', JwtErrorCode.Malformed],
+    ];
+    for (const [header, code] of cases) {
+      const part = typeof header === 'string' ? Buffer.from(header).toString('base64url') : enc(header);
+      expect(v.verify(`${part}${rest}`, NOW)).toMatchObject({ ok: false, code });
+      expect(v.verify(b, NOW).ok).toBe(true); // and the good header again after it
+    }
+  });
 });

