@@ -150,6 +150,9 @@ function nextToken(tokens: readonly string[]): string {
   return tokens[i % tokens.length] ?? '';
 }
 
+/** The middle value (the upper of the two middle ones for an even count), 0 for none. */
+const median = (xs: readonly number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
+
 /** Runs every scenario ROUNDS times, round-robin, and sums requests, time and CPU per scenario. */
 async function loadAll(scenarios: Scenario[]): Promise<Result[]> {
   const acc = scenarios.map((s) => ({
@@ -178,7 +181,6 @@ async function loadAll(scenarios: Scenario[]): Promise<Result[]> {
       a.p99.push(r.latency.p99);
     }
   }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
   return acc.map((a) => ({
     name: a.s.name,
     rps: Math.round(a.requests / a.seconds),
@@ -514,19 +516,18 @@ async function main(): Promise<void> {
       );
       if (list !== undefined) tokenCursor.set(list, start + FIXED_RATE * FIXED_SECONDS);
     }
-  const medianOf = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
   const fixed: Array<LatencyResult & { name: string }> = fixedRows.map((row, i) => {
-    const rs = rounds[i] ?? [];
-    const m = (k: 'p50Ms' | 'p90Ms' | 'p99Ms' | 'p999Ms') => medianOf(rs.map((r) => r[k]));
+    const runs = rounds[i] ?? [];
+    const m = (k: 'p50Ms' | 'p90Ms' | 'p99Ms' | 'p999Ms') => median(runs.map((r) => r[k]));
     return {
       name: row.name,
       p50Ms: m('p50Ms'),
       p90Ms: m('p90Ms'),
       p99Ms: m('p99Ms'),
       p999Ms: m('p999Ms'),
-      maxMs: Math.max(...rs.map((r) => r.maxMs)),
-      sent: rs.reduce((n, r) => n + r.sent, 0),
-      ok: rs.reduce((n, r) => n + r.ok, 0),
+      maxMs: Math.max(...runs.map((r) => r.maxMs)),
+      sent: runs.reduce((n, r) => n + r.sent, 0),
+      ok: runs.reduce((n, r) => n + r.ok, 0),
     };
   });
   const direct = fixed[0] as LatencyResult;
