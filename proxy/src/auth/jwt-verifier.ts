@@ -303,9 +303,10 @@ export async function compileJwtVerifier(policy: CompiledJwtPolicy, cacheEntries
     cache,
     ...(locationExpression !== undefined ? { locationExpression } : {}),
     verify(token, nowSec, connection) {
-      if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return JwtFailures.tooLarge(MAX_TOKEN_BYTES);
+      // A remembered token is one that passed every check, the size bound included.
       const remembered = cache.getRemembered(connection, token, nowSec);
       if (remembered !== undefined) return remembered;
+      if (Buffer.byteLength(token) > MAX_TOKEN_BYTES) return JwtFailures.tooLarge(MAX_TOKEN_BYTES);
       const cacheKey = VerifiedTokenCache.keyOf(token);
       const hit = cache.get(cacheKey, nowSec, connection, token);
       if (hit !== undefined) return hit;
