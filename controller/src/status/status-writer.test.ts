@@ -157,4 +157,19 @@ describe('Programmed while proxies apply a new config', () => {
     expect(writes.map((w) => w.path.split('/').at(-2))).toEqual(['gw', 'p']);
     expect(lastProgrammed('policy')).toMatchObject({ status: 'True', reason: 'Programmed', message: 'applied by 1 proxy' });
   });
+
+  it('new versions every few hundred ms that the proxy never applies: Pending once the grace since the first has passed', async () => {
+    writer.update(output(false), []);
+    await writer.idle();
+    for (const v of ['v2', 'v3', 'v4']) {
+      await proxies(v, 0);
+      nowMs += 400;
+      await vi.advanceTimersByTimeAsync(400);
+      await writer.idle();
+    }
+    // 1.2 s after v2 the proxy has applied none of v2…v4: the grace did not restart with v3 and v4.
+    expect(writes).toHaveLength(2);
+    expect(lastProgrammed('gateway')).toMatchObject({ status: 'False', reason: 'Pending', message: '0 of 1 proxies applied config v4' });
+  });
 });
+

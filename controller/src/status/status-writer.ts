@@ -100,8 +100,8 @@ export class StatusWriter {
   private readonly waitingPolicies = new Set<string>();
   /** Each Gateway's policyProgrammingSummary when its policies were last queued for it. */
   private readonly programmingSeen = new Map<string, string>();
-  /** Per Gateway, the config version its proxies have not all applied yet, and since when (ms since the epoch). */
-  private readonly pendingSince = new Map<string, { readonly version: string; readonly since: number }>();
+  /** Per Gateway whose proxies have not all applied its current config: since when (ms since the epoch). */
+  private readonly pendingSince = new Map<string, number>();
   /** Writes held back while proxies apply a new config (PENDING_GRACE_MS), by queue key: queued again when it ends. */
   private readonly deferred = new Map<string, NodeJS.Timeout>();
 
@@ -204,16 +204,18 @@ export class StatusWriter {
     return wait;
   }
 
-  /** What is left of the Gateway's grace for its current version (0 when its proxies are not just applying one). */
+  /** What is left of the Gateway's grace (0 when its proxies are not applying a new config). */
   private graceLeft(gateway: string, nowMs: number): number {
     const p = this.d.programming(gateway);
     if (!applyingNewConfig(p)) {
       this.pendingSince.delete(gateway);
       return 0;
     }
-    let seen = this.pendingSince.get(gateway);
-    if (seen?.version !== p.version) this.pendingSince.set(gateway, (seen = { version: p.version, since: nowMs }));
-    return Math.max(0, seen.since + PENDING_GRACE_MS - nowMs);
+    // Since the proxies fell behind, across the versions that followed: a version every few
+    // hundred ms must not keep a proxy that applies none of them showing True.
+    let since = this.pendingSince.get(gateway);
+    if (since === undefined) this.pendingSince.set(gateway, (since = nowMs));
+    return Math.max(0, since + PENDING_GRACE_MS - nowMs);
   }
 
   /** Queues `ref` again in `ms` (once: a write already held back keeps its timer). */
