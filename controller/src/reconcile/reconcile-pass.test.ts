@@ -311,6 +311,29 @@ describe.each([false, true])('reconcile pass after a change confined to HTTPRout
       expect(step((objs) => objs.filter((o) => o !== twin)).pass.compiled).toBe('all');
     });
 
+  // Files only: a cache cannot hold two objects of one name.
+  if (!namesUnique)
+    it("two policies of one name (two files in local mode): the newer one's status, its own ancestors and messages", () => {
+      const at = (t: string, p: ReturnType<typeof policy>) => ({ ...p, metadata: { ...p.metadata, creationTimestamp: t } });
+      const older = at('2026-01-01T00:00:00Z', policy('dup', { kind: 'Gateway', name: 'gw-0' }));
+      const bySelector = {
+        ...older,
+        spec: { ...older.spec, targetRefs: undefined, targetSelectors: [{ group: GW, kind: 'Gateway', matchLabels: { none: 'x' } }] },
+      };
+      const newer = at('2026-01-02T00:00:00Z', policy('dup', { kind: 'Gateway', name: 'gw-1' }));
+      newer.spec.targetRefs.push({ group: GW, kind: 'Gateway', name: 'gw-missing' });
+      const { pass } = step((objs) => [...objs, bySelector, newer]);
+      try {
+        const ancestors = pass.out.status.policies.get(`${NS}/dup`) ?? [];
+        // gw-1, and the summary ancestor that carries what is not attached (not the older one's selector message).
+        expect(ancestors.map((a) => a.ancestorRef.name)).toEqual(['gw-1', 'StatusSummary']);
+        const messages = ancestors.flatMap((a) => a.conditions.map((c) => c.message));
+        expect(messages.some((m) => m.includes(`Gateway ${NS}/gw-missing not found`))).toBe(true);
+      } finally {
+        step((objs) => objs.filter((o) => o !== bySelector && o !== newer));
+      }
+    });
+
   it('a Service or a Gateway changed: every Gateway is compiled', () => {
     expect(
       step((objs) => objs.map((o) => (o === service ? { ...service, spec: { ports: [{ name: 'http', port: 81 }] } } : o))).pass.compiled,

@@ -141,8 +141,11 @@ export function attachPolicies(
   let servicesInUse: ReadonlyMap<string, string[]> | undefined; // built on the first Service target
   const inUse = () => (servicesInUse ??= gatewaysByService(input.httpRoutes, routes.outcomes, ctx.backends));
   const changed = records?.changedRoutes;
-  /** Policies whose status waits until every policy is attached (a Service target may be in use through another's JWKS). */
-  const volatile: PolicyRecord[] = [];
+  /**
+   * Policies whose status waits until every policy is attached (a Service target may be in use
+   * through another's JWKS), each with its own copy of its ancestors (the record's are never changed).
+   */
+  const volatile: Array<{ readonly rec: PolicyRecord; readonly ancestors: Set<ObjectKey> }> = [];
   for (const p of sortedOlderFirst(input.policies)) {
     let rec = changed === undefined ? undefined : records?.memo.get(p);
     if (rec === undefined || rec.volatile || rec.routeKeys.some((k) => changed?.has(k))) {
@@ -152,15 +155,18 @@ export function attachPolicies(
     for (const [f, t] of rec.translations) byFeature[f].set(rec.key, t as never);
     for (const r of rec.jwksRequests) jwksRequests.push(r);
     for (const [m, target, a] of rec.adds) appendTo(maps[m], target, a);
-    ancestorsByKey.set(rec.key, rec.volatile ? new Set(rec.ancestors) : rec.ancestors);
+    const ancestors = rec.volatile ? new Set(rec.ancestors) : rec.ancestors;
+    ancestorsByKey.set(rec.key, ancestors);
     // In policy order (a volatile one's is replaced below, in place).
     status.set(rec.key, rec.status ?? []);
-    if (rec.volatile) volatile.push(rec);
+    if (rec.volatile) volatile.push({ rec, ancestors: ancestors as Set<ObjectKey> });
   }
   // Statuses once every policy is attached: a `backend.tls` on a Service no route uses is still in
   // use when a JWT policy fetches its keys from that Service (its Gateways are then ancestors).
-  for (const { policy, key, notAttached, errors, notes } of volatile) {
-    const ancestors = ancestorsByKey.get(key) as Set<ObjectKey>;
+  for (const { rec, ancestors } of volatile) {
+    const { policy, key, notAttached, errors, notes } = rec;
+    // Two policies of one name (files; never in a cluster): the newer one's attachment and status stand.
+    if (ancestorsByKey.get(key) !== ancestors) continue;
     const jwksUsers = ctx.backendTls?.jwksUsers(key);
     const messages = notAttached.flatMap((n) => {
       if (typeof n === 'string') return [n];
