@@ -150,7 +150,8 @@ export function attachPolicies(
     let rec = changed === undefined ? undefined : records?.memo.get(p);
     if (rec === undefined || rec.volatile || rec.routeKeys.some((k) => changed?.has(k))) {
       rec = policyRecord(p, input, gatewaysByKey, routes, ctx, inUse, translationsMemo);
-      records?.memo.set(p, rec);
+      // A volatile record is made anew every pass: kept, it would never be read.
+      if (!rec.volatile) records?.memo.set(p, rec);
     }
     for (const [f, t] of rec.translations) byFeature[f].set(rec.key, t as never);
     for (const r of rec.jwksRequests) jwksRequests.push(r);
