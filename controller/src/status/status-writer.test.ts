@@ -10,7 +10,8 @@ import { PENDING_GRACE_MS, StatusWriter, type StatusObject } from './status-writ
  * The status writer's Programmed while proxies apply a new config: a config applied within
  * PENDING_GRACE_MS is one write (True with its version), not Pending then True; a slower one is
  * written Pending when the grace ends; a NACK at once. The API server is a recording store here
- * (the writer's calls and the objects they leave); the e2e suites run it against a real one.
+ * (the writer's calls and the objects they leave), so the timings can be driven with fake timers;
+ * the e2e suites run the writer against a real API server, without these timings.
  */
 const CONTROLLER = 'agentgateway.dev/agentgateway';
 const GW = 'ns/gw';
