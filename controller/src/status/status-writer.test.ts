@@ -173,4 +173,3 @@ describe('Programmed while proxies apply a new config', () => {
     expect(lastProgrammed('gateway')).toMatchObject({ status: 'False', reason: 'Pending', message: '0 of 1 proxies applied config v4' });
   });
 });
-
